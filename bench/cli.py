@@ -1,0 +1,166 @@
+"""Command line: ``bench run``, ``bench models``, ``bench datasets``, ``bench summary``,
+``bench export``. Thin: parses options, calls the library, prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import ConfigurationError
+
+DEFAULT_OUT = "runs"
+
+
+def _print_frame(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.max_colwidth", 120, "display.width", 200,
+                           "display.float_format", "{:.3f}".format):
+        print(frame.to_string(index=False))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from bench.models import model_rows
+
+    rows = pd.DataFrame(model_rows())
+    if not args.verbose:
+        rows["why not"] = rows["why not"].str.slice(0, 110)
+    _print_frame(rows)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from bench.datasets import list_datasets, subsets
+    from bench.datasets.locate import find_data_dir
+
+    data_dir = find_data_dir(Path(args.data_dir) if args.data_dir else None)
+    print(f"data directory: {data_dir or 'none found (set --data-dir or $BENCH_DATA)'}")
+    by_dataset: dict[str, list[str]] = {}
+    for name, dataset in subsets().items():
+        by_dataset.setdefault(dataset, []).append(name)
+    rows = [
+        {"dataset": d.name, "task": d.task, "licence": d.licence,
+         "subsets": ", ".join(by_dataset.get(d.name, [])), "upstream": d.upstream}
+        for d in list_datasets()
+    ]
+    _print_frame(pd.DataFrame(rows))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.metrics import mae_table
+    from bench.runner import RunConfig, run
+    from bench.store import Store
+    from bench.tasks import TASKS
+
+    config = RunConfig(
+        model=args.model, task=args.task, subset=args.subset,
+        materials=tuple(args.materials.split(",")) if args.materials else None,
+        limit=args.limit, workers=args.workers, device=args.device, dtype=args.dtype,
+        checkpoint=args.checkpoint, data_dir=args.data_dir, out_dir=args.out,
+        retry_failures=args.retry_failures, batch=not args.no_batch, progress=not args.quiet,
+    )
+    summary = run(config)
+    print(f"{summary.n_skipped} of {summary.n_total} materials were already in {summary.store}; "
+          f"this run: {summary.counts or 'nothing to do'}")
+    with Store(args.out) as store:
+        records = store.records(model=summary.model, task=summary.task,
+                                dataset=summary.dataset, settings_digest=summary.settings_digest)
+    table = mae_table(records, TASKS[summary.task].properties)
+    print(f"\nMAE vs DFT ({summary.dataset}, settings {summary.settings_digest}):")
+    _print_frame(table.drop(columns=["task", "dataset", "settings_digest"]))
+    failures = records[records["status"] != "ok"]
+    if len(failures):
+        print("\nfailures:")
+        _print_frame(failures[["material_id", "status", "error_type", "error_message"]])
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from bench.metrics import mae_table
+    from bench.store import Store
+    from bench.tasks import TASKS
+
+    with Store(args.out) as store:
+        records = store.records(model=args.model, task=args.task)
+    if records.empty:
+        print(f"no records in {args.out}")
+        return 0
+    for task, group in records.groupby("task"):
+        print(f"== {task}")
+        _print_frame(mae_table(group, TASKS[task].properties))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.store import Store, export
+
+    with Store(args.out) as store:
+        path = export(store, args.to, model=args.model, task=args.task)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
+    p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
+    p.add_argument("--task", default="phonons", choices=["phonons"])
+    p.add_argument("--subset", default="mdr-smoke", help="material subset (see `bench datasets`)")
+    p.add_argument("--materials", help="comma-separated material ids within the subset")
+    p.add_argument("--limit", type=int, help="first N materials of the subset")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--dtype", help="model precision; default: most precise the model supports")
+    p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")
+    p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
+    p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
+    p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("models", help="list models, aliases and whether they can run here")
+    p.add_argument("-v", "--verbose", action="store_true", help="full reasons")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("datasets", help="list data sets, subsets and where the data is")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_datasets)
+
+    for name, func, text in (("summary", cmd_summary, "MAE table of a results directory"),
+                             ("export", cmd_export, "export records to CSV or parquet")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
+        p.add_argument("--model")
+        p.add_argument("--task")
+        if name == "export":
+            p.add_argument("--to", required=True, help="output .csv or .parquet")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigurationError as err:
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:  # DataNotFoundError: missing reference data, offline
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; finished materials are stored, re-run to continue",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Exceptions raised by the library. The runner turns them into failure records; the CLI turns
+configuration errors (unknown model, missing data) into one clear line."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """Base class for bench errors."""
+
+
+class ConfigurationError(BenchError):
+    """A run cannot start: unknown model, missing data directory, bad option."""
+
+
+class UnknownModelError(ConfigurationError, KeyError):
+    """A model name that is neither a key nor an alias of the catalogue."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ModelUnavailableError(ConfigurationError):
+    """The model is known but cannot be loaded here (package or checkpoint missing)."""
+
+
+class MaterialError(BenchError):
+    """A single material failed; recorded as a failure, the run goes on."""
+
+    status = "failed"
+
+
+class NotConvergedError(MaterialError):
+    """The relaxation did not reach the acceptance force threshold."""
+
+    status = "not_converged"
+
+
+class DivergedError(MaterialError):
+    """The relaxation exploded (forces above the sanity bound, or a collapsed cell)."""
+
+
+class NonFiniteError(MaterialError):
+    """The model returned NaN or infinite energies, forces or stresses."""

@@ -1,0 +1,58 @@
+"""Run manifest: what made a number (versions, checkpoint, data checksums, code commit)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "bench", "numpy", "scipy", "ase", "phonopy", "spglib", "pymatgen", "matcalc", "torch",
+    "chgnet", "sevenn", "e3nn", "torch-geometric", "orb-models", "mace-torch", "fairchem-core",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that can change a number."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str | None:
+    """HEAD of the source checkout (with ``-dirty`` when it has uncommitted changes)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def build_manifest(**fields: Any) -> dict[str, Any]:
+    """Manifest of a run: the given fields plus versions, git commit and machine."""
+    return {**fields, "versions": package_versions(), "git_commit": git_commit(),
+            "machine": machine()}

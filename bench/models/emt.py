@@ -1,0 +1,17 @@
+"""ASE's effective-medium theory: an analytic potential for fast tests (not an MLIP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.models.registry import LoadedModel, ModelSpec
+
+
+def packaged_checkpoint(spec: ModelSpec) -> Path | None:
+    return None
+
+
+def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    from ase.calculators.emt import EMT
+
+    return LoadedModel(key=spec.key, calculator=EMT(), device="cpu", dtype="float64")

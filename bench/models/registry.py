@@ -1,0 +1,208 @@
+"""Model registry: a string key resolved to an ASE calculator inside the worker process.
+
+The catalogue (``catalogue.toml``) is data; each family has one adapter module
+(``bench/models/<family>.py``) with the same contract:
+
+``load(spec, *, device, dtype, checkpoint) -> LoadedModel``
+    build the calculator; ``checkpoint`` is a local file or None (upstream resolution).
+``packaged_checkpoint(spec) -> Path | None``
+    where upstream keeps the weights locally (shipped in the wheel or already cached), if known.
+
+Adapters are imported lazily: listing models imports no ML framework.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from bench.errors import ModelUnavailableError, UnknownModelError
+from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
+
+CATALOGUE = Path(__file__).with_name("catalogue.toml")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One catalogue entry (see catalogue.toml for the meaning of each field)."""
+
+    key: str
+    family: str
+    package: str
+    env: str
+    source: str
+    description: str
+    dtypes: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    checkpoint: str | None = None
+    table2: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def dtype_for(self, requested: str | None, second_order: bool) -> str:
+        """Precision to run: ``requested`` if supported, else the family default.
+
+        For second-order quantities (phonons, elasticity) the default is the most precise dtype
+        the family supports (the last listed); for anything else the first.
+        """
+        if requested is not None:
+            if requested not in self.dtypes:
+                raise ModelUnavailableError(
+                    f"{self.key} supports dtype {', '.join(self.dtypes)}, not {requested}"
+                )
+            return requested
+        return self.dtypes[-1] if second_order else self.dtypes[0]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to evaluate: the ASE calculator plus what the manifest records."""
+
+    key: str
+    calculator: Calculator
+    device: str
+    dtype: str
+    checkpoint: str | None = None
+    #: optional batched force evaluation: list of Atoms -> list of (n, 3) arrays in eV/Å
+    batch_forces: Callable[[Sequence[Atoms]], list[np.ndarray]] | None = None
+
+    @property
+    def checkpoint_sha256(self) -> str | None:
+        return file_sha256(self.checkpoint) if self.checkpoint else None
+
+    def forces(self, structures: Sequence[Atoms], batch: bool = True) -> list[np.ndarray]:
+        """Forces (eV/Å) on each structure; batched when the adapter supports it."""
+        if batch and self.batch_forces is not None and len(structures) > 1:
+            return self.batch_forces(structures)
+        out = []
+        for atoms in structures:
+            atoms = atoms.copy()
+            atoms.calc = self.calculator
+            out.append(np.array(atoms.get_forces(), dtype=float))
+        return out
+
+
+def _load_catalogue() -> dict[str, ModelSpec]:
+    with open(CATALOGUE, "rb") as handle:
+        raw = tomllib.load(handle)
+    specs = {}
+    for key, entry in raw.items():
+        entry = dict(entry)
+        entry["aliases"] = tuple(entry.get("aliases", ()))
+        entry["dtypes"] = tuple(entry["dtypes"])
+        specs[key] = ModelSpec(key=key, **entry)
+    return specs
+
+
+SPECS: dict[str, ModelSpec] = _load_catalogue()
+_ALIASES: dict[str, str] = {
+    name.lower(): spec.key for spec in SPECS.values() for name in (spec.key, *spec.aliases)
+}
+
+
+def list_models() -> list[ModelSpec]:
+    """Every catalogue entry, in catalogue order."""
+    return list(SPECS.values())
+
+
+def resolve(name: str) -> ModelSpec:
+    """Catalogue entry for a key or alias (case-insensitive); close matches on a miss."""
+    key = _ALIASES.get(name.strip().lower())
+    if key is None:
+        close = difflib.get_close_matches(name.lower(), list(_ALIASES), n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(sorted({_ALIASES[c] for c in close}))}?" if close else ""
+        raise UnknownModelError(f"unknown model {name!r}{hint} (`bench models` lists them)")
+    return SPECS[key]
+
+
+def _adapter(family: str):
+    return importlib.import_module(f"bench.models.{family}")
+
+
+def resolve_device(device: str | None) -> str:
+    """``cpu``/``cuda``/``cuda:N`` as given, or the best available when None or ``auto``."""
+    if device in (None, "auto"):
+        try:
+            import torch
+        except ImportError:
+            return "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_model(
+    name: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    checkpoint: str | Path | None = None,
+    second_order: bool = True,
+) -> LoadedModel:
+    """Load a model by key or alias, in this process.
+
+    ``dtype`` None picks the family default (the most precise for second-order quantities).
+    """
+    spec = resolve(name)
+    reason = unavailable_reason(spec, checkpoint=checkpoint, check_checkpoint=False)
+    if reason:
+        raise ModelUnavailableError(f"{spec.key}: {reason}")
+    local = resolve_checkpoint(spec.checkpoint, checkpoint)
+    return _adapter(spec.family).load(
+        spec,
+        device=resolve_device(device),
+        dtype=spec.dtype_for(dtype, second_order),
+        checkpoint=local,
+    )
+
+
+def unavailable_reason(
+    spec: ModelSpec, checkpoint: str | Path | None = None, check_checkpoint: bool = True
+) -> str | None:
+    """Why ``spec`` cannot run in this environment, or None if it can (or may download)."""
+    if spec.env != "main" and importlib.util.find_spec(spec.package) is None:
+        return (
+            f"runs in its own environment '{spec.env}' (its pins clash with the main one); "
+            f"package '{spec.package}' is not installed here: pip install -e '.[{spec.family}]' "
+            "in a separate venv"
+        )
+    if importlib.util.find_spec(spec.package) is None:
+        return f"package '{spec.package}' not installed: pip install -e '.[{spec.family}]'"
+    if not check_checkpoint:
+        return None
+    if resolve_checkpoint(spec.checkpoint, checkpoint) is not None:
+        return None
+    if spec.checkpoint and _adapter(spec.family).packaged_checkpoint(spec) is None:
+        where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
+        return (
+            f"checkpoint {spec.checkpoint} not found locally; it downloads from {spec.source} "
+            f"when online, or put it at {where}/{spec.checkpoint} (or pass --checkpoint PATH)"
+        )
+    return None
+
+
+def model_rows() -> list[dict[str, str]]:
+    """One row per model for ``bench models``: key, aliases, family, env, status."""
+    rows = []
+    for spec in list_models():
+        reason = unavailable_reason(spec)
+        rows.append(
+            {
+                "key": spec.key,
+                "aliases": ", ".join(spec.aliases),
+                "family": spec.family,
+                "env": spec.env,
+                "table2": spec.table2 or "",
+                "runs here": "yes" if reason is None else "no",
+                "why not": reason or "",
+            }
+        )
+    return rows

@@ -1,0 +1,189 @@
+"""MDR phonon pipeline: relax, displace, model forces, phonopy force constants, properties.
+
+Follows hyllios/utils ``benchmark_ph`` (calc_phonopy.py for the model side, calc_ref.py and
+postprocess.py for the properties). The same :func:`phonon_properties` computes the model's and
+the reference's numbers, so both sides integrate on the same mesh with the same code.
+
+Units: thermal properties per mole of phonopy primitive cells; F in kJ/mol (zero-point energy
+included), S and Cv in J/(K·mol); frequencies in K (THz × ``settings.thz_to_K``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from phonopy import Phonopy
+from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+from phonopy.structure.atoms import PhonopyAtoms
+
+from bench.datasets import PhononReference
+from bench.errors import MaterialError, NonFiniteError
+from bench.models import LoadedModel
+from bench.relax import relax
+from bench.settings import PhononSettings
+
+#: benchmark quantities at the report temperature: record key -> thermal-properties key
+PROPERTIES = {
+    "S_J_per_K_mol": "entropy",
+    "F_kJ_per_mol": "free_energy",
+    "Cv_J_per_K_mol": "heat_capacity",
+}
+STORED_KEYS = {
+    "entropy": "entropy_J_per_K_mol",
+    "free_energy": "free_energy_kJ_per_mol",
+    "heat_capacity": "heat_capacity_J_per_K_mol",
+}
+
+
+def to_phonopy_atoms(atoms: Atoms) -> PhonopyAtoms:
+    return PhonopyAtoms(
+        symbols=atoms.get_chemical_symbols(),
+        cell=np.asarray(atoms.get_cell()),
+        scaled_positions=atoms.get_scaled_positions(),
+    )
+
+
+def to_ase_atoms(cell: PhonopyAtoms) -> Atoms:
+    return Atoms(
+        symbols=cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True
+    )
+
+
+def build_phonopy(unit_cell: Atoms, ref: PhononReference) -> Phonopy:
+    """Phonopy object on ``unit_cell`` with the reference's supercell and primitive matrices."""
+    primitive = np.eye(3) if ref.primitive_matrix is None else ref.primitive_matrix
+    return Phonopy(
+        to_phonopy_atoms(unit_cell),
+        supercell_matrix=ref.supercell_matrix,
+        primitive_matrix=primitive,
+    )
+
+
+def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
+    """Thermal properties on the mesh and frequencies at the commensurate points (MDR).
+
+    ``ph`` must hold force constants. Returns the benchmark values at the report temperature,
+    the full temperature series, ``omega_max_K``/``omega_min_K`` and the MDR stability flag.
+    """
+    ph.init_mesh(settings.mesh)
+    ph.run_mesh()
+    ph.run_thermal_properties(temperatures=list(settings.temperatures_K))
+    thermal = ph.get_thermal_properties_dict()
+    # MDR passes the supercell's commensurate points straight to get_frequencies, i.e. as
+    # reduced coordinates of the primitive reciprocal lattice; we do the same so that model and
+    # reference frequencies are taken at the same points.
+    q_points = get_commensurate_points(ph.supercell_matrix)
+    freqs_K = np.array([ph.get_frequencies(q) for q in q_points]) * settings.thz_to_K
+    unstable = (
+        bool(np.any(freqs_K[0][:3] < settings.acoustic_gamma_tol_K))
+        or bool(np.any(freqs_K[0][3:] < 0.0))
+        or bool(np.any(freqs_K[1:] < 0.0))
+    )
+    i_T = list(settings.temperatures_K).index(settings.report_temperature_K)
+    out: dict[str, Any] = {
+        key: float(thermal[name][i_T]) for key, name in PROPERTIES.items()
+    }
+    out["omega_max_K"] = float(freqs_K.max())
+    out["omega_min_K"] = float(freqs_K.min())
+    out["stable"] = not unstable
+    out["thermal"] = {
+        "temperatures_K": [float(t) for t in thermal["temperatures"]],
+        **{STORED_KEYS[name]: [float(v) for v in thermal[name]] for name in STORED_KEYS},
+    }
+    values = [out[k] for k in (*PROPERTIES, "omega_max_K")]
+    if not np.all(np.isfinite(values)):
+        raise NonFiniteError("non-finite phonon properties")
+    return out
+
+
+def reference_values(ref: PhononReference, settings: PhononSettings) -> dict[str, Any]:
+    """DFT values to score against: stored with the data, ωmax recomputed when not stored.
+
+    Returns ``{"stored": {...}, "recomputed": {...} | None, "values": {...}}``; ``values`` is
+    what the MAE uses (stored where present, else recomputed from the reference force
+    constants with :func:`phonon_properties`).
+    """
+    stored: dict[str, float] = {}
+    temps = ref.stored.get("temperatures_K")
+    if temps is not None and settings.report_temperature_K in temps:
+        i_T = list(temps).index(settings.report_temperature_K)
+        for key, name in PROPERTIES.items():
+            series = ref.stored.get(STORED_KEYS[name])
+            if series is not None:
+                stored[key] = float(series[i_T])
+    if "omega_max_K" in ref.stored:
+        stored["omega_max_K"] = float(ref.stored["omega_max_K"])
+    recomputed = None
+    if ref.phonopy is not None:
+        ph = ref.phonopy
+        if ph.force_constants is None:
+            ph.produce_force_constants()
+        recomputed = phonon_properties(ph, settings)
+        recomputed.pop("thermal")
+    values = {k: v for k, v in (recomputed or {}).items() if k in (*PROPERTIES, "omega_max_K")}
+    values.update(stored)
+    return {"stored": stored, "recomputed": recomputed, "values": values}
+
+
+def _remove_drift(forces: np.ndarray) -> np.ndarray:
+    """Subtract the mean force so the set sums to zero (calc_phonopy.py)."""
+    return forces - forces.sum(axis=0) / len(forces)
+
+
+def run_phonons(
+    ref: PhononReference, model: LoadedModel, settings: PhononSettings, batch: bool = True
+) -> dict[str, Any]:
+    """Model phonon properties for one material, following the MDR protocol.
+
+    Returns a record with ``values`` (model), ``ref`` (DFT), diagnostics and a wall-time split
+    (s) into ``relax``, ``forces`` and ``phonopy``. Raises a :class:`MaterialError` subclass on
+    failure.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    relaxed = relax(ref.unit_cell, model.calculator, settings.relax)
+    timings["relax"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    try:
+        ph = build_phonopy(relaxed.atoms, ref)
+        ph.generate_displacements(distance=settings.displacement_A, is_diagonal=settings.is_diagonal)
+    except (ValueError, RuntimeError) as err:  # phonopy rejects the structure
+        raise MaterialError(f"phonopy rejected the relaxed structure: {err}") from err
+    supercells = [to_ase_atoms(sc) for sc in ph.supercells_with_displacements]
+    timings["phonopy"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    forces = model.forces(supercells, batch=batch)
+    timings["forces"] = time.perf_counter() - t0
+    if not all(np.all(np.isfinite(f)) for f in forces):
+        raise NonFiniteError("model returned non-finite forces on a displaced supercell")
+    if settings.remove_drift:
+        forces = [_remove_drift(f) for f in forces]
+
+    t0 = time.perf_counter()
+    ph.forces = np.array(forces)
+    ph.produce_force_constants()
+    if settings.symmetrize_force_constants:
+        ph.symmetrize_force_constants()
+    values = phonon_properties(ph, settings)
+    timings["phonopy"] += time.perf_counter() - t0
+
+    thermal = values.pop("thermal")
+    return {
+        "values": values,
+        "thermal": thermal,
+        "relax": {
+            "steps": relaxed.steps,
+            "passes": relaxed.passes,
+            "fmax_eV_per_A": relaxed.fmax_eV_per_A,
+            "energy_eV": relaxed.energy_eV,
+            "volume_change": relaxed.volume_change,
+        },
+        "n_displacements": len(supercells),
+        "n_atoms_supercell": len(supercells[0]),
+        "timings_s": timings,
+    }

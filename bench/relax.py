@@ -1,0 +1,99 @@
+"""Symmetry-constrained cell relaxation, as MDR's ``umlip.relax_structure`` runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.constraints import FixSymmetry
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS, FIRE, LBFGS
+
+from bench.errors import DivergedError, NonFiniteError, NotConvergedError
+from bench.settings import RelaxSettings
+
+_OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS}
+_FILTERS = {"FrechetCellFilter": FrechetCellFilter}
+
+
+@dataclass
+class RelaxResult:
+    """Relaxed structure (no calculator, no constraint) and how the relaxation went."""
+
+    atoms: Atoms
+    steps: int
+    passes: int
+    fmax_eV_per_A: float  # final max force on the filtered system (atoms and cell)
+    energy_eV: float
+    volume_change: float  # V_relaxed / V_start - 1
+
+
+def _max_force(forces: np.ndarray) -> float:
+    if not np.all(np.isfinite(forces)):
+        raise NonFiniteError("model returned non-finite forces during relaxation")
+    return float(np.sqrt((forces**2).sum(axis=1).max()))
+
+
+def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> RelaxResult:
+    """Relax positions and cell with symmetry fixed.
+
+    FIRE to ``settings.fmax_eV_per_A`` in passes of ``steps_per_pass`` (at most ``max_passes``,
+    each pass a fresh optimizer and symmetry constraint, as MDR). Raises
+    :class:`DivergedError` when a force exceeds ``explode_force_eV_per_A`` and
+    :class:`NotConvergedError` when the final max force (cell included) is above
+    ``accept_fmax_eV_per_A``.
+    """
+    work = atoms.copy()
+    work.set_constraint()
+    work.calc = calculator
+    v0 = work.get_volume()
+    optimizer_cls = _OPTIMIZERS[settings.optimizer]
+    filter_cls = _FILTERS[settings.cell_filter]
+    limit = settings.explode_force_eV_per_A
+
+    def guard(system) -> None:
+        if _max_force(system.get_forces()) > limit:
+            raise DivergedError(f"forces above {limit:g} eV/Å during relaxation")
+
+    steps = 0
+    passes = 0
+    fmax = np.inf
+    for passes in range(1, settings.max_passes + 1):  # noqa: B007 (passes is reported)
+        if settings.fix_symmetry:
+            work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
+        system = filter_cls(work)
+        optimizer = optimizer_cls(system, logfile=None)
+        optimizer.insert_observer(guard, system=system)
+        optimizer.run(fmax=settings.fmax_eV_per_A, steps=settings.steps_per_pass)
+        steps += optimizer.nsteps
+        fmax = _max_force(system.get_forces())
+        if fmax < settings.fmax_eV_per_A:
+            break
+        if fmax > limit:
+            raise DivergedError(f"forces above {limit:g} eV/Å after relaxation pass {passes}")
+    if not np.isfinite(work.get_volume()) or work.get_volume() <= 0.05 * v0:
+        raise DivergedError("cell collapsed during relaxation")
+    if fmax > settings.accept_fmax_eV_per_A:
+        raise NotConvergedError(
+            f"max force {fmax:.4g} eV/Å > {settings.accept_fmax_eV_per_A} eV/Å after "
+            f"{steps} steps in {passes} passes"
+        )
+    energy = float(work.get_potential_energy())
+    if not np.isfinite(energy):
+        raise NonFiniteError("model returned a non-finite energy")
+    relaxed = Atoms(
+        symbols=work.get_chemical_symbols(),
+        cell=work.get_cell(),
+        scaled_positions=work.get_scaled_positions(),
+        pbc=True,
+    )
+    return RelaxResult(
+        atoms=relaxed,
+        steps=steps,
+        passes=passes,
+        fmax_eV_per_A=fmax,
+        energy_eV=energy,
+        volume_change=float(relaxed.get_volume() / v0 - 1.0),
+    )

@@ -1,0 +1,217 @@
+"""Run a model over a subset: resume, parallel workers, progress, records into the store.
+
+The model travels as its string key: each worker process loads it once
+(:func:`_init_worker`) and evaluates materials with :func:`bench.tasks.run_one`. Records come
+back to this process, which alone writes the store, one committed row per material.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from bench.datasets import dataset_checksums, resolve_subset
+from bench.models import LoadedModel, load_model, resolve, unavailable_reason
+from bench.models.checkpoints import resolve_checkpoint
+from bench.settings import settings_dict, settings_digest
+from bench.store import Store
+from bench.tasks import TASKS, run_one
+from bench.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to run and how. Only ``settings`` changes numbers; the rest is logistics."""
+
+    model: str
+    task: str = "phonons"
+    subset: str = "mdr-smoke"
+    materials: tuple[str, ...] | None = None  # explicit ids instead of the whole subset
+    limit: int | None = None
+    workers: int = 1
+    device: str | None = None
+    dtype: str | None = None  # None: the family's most precise dtype (second-order quantities)
+    checkpoint: str | None = None
+    data_dir: str | None = None
+    out_dir: str = "runs"
+    retry_failures: bool = False
+    batch: bool = True
+    settings: Any = None  # task settings dataclass; None: task defaults
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts and where its records are."""
+
+    model: str
+    task: str
+    dataset: str
+    settings_digest: str
+    store: Path
+    run_id: str
+    n_total: int
+    n_skipped: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# ---- worker side ---------------------------------------------------------------------------
+_WORKER_MODEL: LoadedModel | None = None
+
+
+def _set_threads(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def _init_worker(model: str, device: str | None, dtype: str, checkpoint: str | None,
+                 threads: int) -> None:
+    global _WORKER_MODEL
+    _set_threads(threads)
+    _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+
+
+def _work(task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None,
+          batch: bool) -> dict[str, Any]:
+    assert _WORKER_MODEL is not None, "worker not initialised"
+    return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch)
+
+
+# ---- client side ---------------------------------------------------------------------------
+def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
+    """Validate a run before any work: model, task, subset, data. Raises ConfigurationError.
+
+    Returns (model spec, dataset, material ids, settings with the effective dtype).
+    """
+    if config.task not in TASKS:
+        raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
+    spec = resolve(config.model)
+    reason = unavailable_reason(spec, checkpoint=config.checkpoint)
+    if reason:
+        raise ConfigurationError(f"model {spec.key} cannot run here: {reason}")
+    try:
+        dataset, ids = resolve_subset(config.subset, _path(config.data_dir))
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from err
+    if config.materials:
+        unknown = sorted(set(config.materials) - set(ids))
+        if unknown:
+            raise ConfigurationError(f"not in subset {config.subset}: {', '.join(unknown)}")
+        ids = [i for i in ids if i in set(config.materials)]
+    if config.limit is not None:
+        ids = ids[: config.limit]
+    task = TASKS[config.task]
+    settings = config.settings or task.settings_cls()
+    settings = replace(settings, dtype=spec.dtype_for(config.dtype, second_order=True))
+    return spec, dataset, ids, settings
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = None
+        ) -> RunSummary:
+    """Run ``config``: skip finished materials, evaluate the rest, store each record."""
+    spec, dataset, ids, settings = prepare(config)
+    data_dir = _path(config.data_dir)
+    digest = settings_digest(settings)
+    store = Store(config.out_dir)
+    try:
+        done = store.finished(spec.key, config.task, dataset, digest,
+                              include_failures=not config.retry_failures)
+        todo = [i for i in ids if i not in done]
+        # Checks every data file up front (download or a clear error before any model work).
+        checksums = dataset_checksums(dataset, ids, data_dir)
+        checkpoint = resolve_checkpoint(spec.checkpoint, config.checkpoint)
+        manifest = {
+            "model": spec.key, "task": config.task, "dataset": dataset, "subset": config.subset,
+            "settings_digest": digest, "device": config.device or "auto",
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "data_checksums": checksums, "n_materials": len(ids),
+        }
+        from bench.manifest import build_manifest
+
+        run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
+        summary = RunSummary(spec.key, config.task, dataset, digest, store.path, run_id,
+                             n_total=len(ids), n_skipped=len(ids) - len(todo))
+        bar = tqdm(total=len(todo), desc=f"{spec.key} {config.task}", unit="mat",
+                   disable=not config.progress, dynamic_ncols=True)
+        failed = 0
+        try:
+            for record in _execute(config, spec.key, dataset, todo, settings, data_dir):
+                store.write(record, run_id)
+                summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
+                failed += record["status"] != "ok"
+                bar.set_postfix(failed=failed, refresh=False)
+                bar.update()
+                if on_record is not None:
+                    on_record(record)
+        finally:
+            bar.close()
+        return summary
+    finally:
+        store.close()
+
+
+def _execute(config: RunConfig, model: str, dataset: str, ids: list[str], settings: Any,
+             data_dir: Path | None) -> Iterator[dict[str, Any]]:
+    """Yield one record per material, in completion order."""
+    if not ids:
+        return
+    workers = max(1, min(config.workers, len(ids)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if workers == 1:
+        _set_threads(threads)
+        loaded = load_model(model, device=config.device, dtype=settings.dtype,
+                            checkpoint=config.checkpoint)
+        for material_id in ids:
+            yield run_one(config.task, loaded, dataset, material_id, settings, data_dir,
+                          config.batch)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
+    with cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker,
+        initargs=(model, config.device, settings.dtype, config.checkpoint, threads),
+    ) as pool:
+        futures = {
+            pool.submit(_work, config.task, dataset, i, settings, data_dir, config.batch): i
+            for i in ids
+        }
+        try:
+            for future in cf.as_completed(futures):
+                try:
+                    yield future.result()
+                except cf.process.BrokenProcessPool as err:
+                    # A worker died (OOM, segfault): record it, keep what is done. The rest
+                    # stays unrecorded and runs on the next invocation.
+                    yield _crash_record(config.task, model, dataset, futures[future], settings,
+                                        err)
+                    raise ConfigurationError(
+                        f"a worker process died ({err}); finished materials are stored, "
+                        "re-run the same command to continue"
+                    ) from err
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _crash_record(task: str, model: str, dataset: str, material_id: str, settings: Any,
+                  err: BaseException) -> dict[str, Any]:
+    return {"model": model, "task": task, "dataset": dataset, "material_id": material_id,
+            "settings_digest": settings_digest(settings), "status": "failed",
+            "error_type": "WorkerCrashed", "error_message": str(err)}

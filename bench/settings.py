@@ -1,0 +1,73 @@
+"""Frozen settings: every knob that changes a benchmark number, hashed into each record.
+
+Each default names its source. Change a value and the digest changes, so the store keeps the old
+records beside the new ones instead of overwriting them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: THz -> K, as MDR's postprocess.py (hyllios/utils benchmark_ph/postprocess.py) writes it.
+THZ_TO_K_MDR = 47.992
+
+
+@dataclass(frozen=True)
+class RelaxSettings:
+    """Unit-cell relaxation before phonons (MDR: hyllios/utils benchmark_ph/umlip.py).
+
+    MDR calls ``relax_structure(fmax=0.005, fix_symmetry=True)``, which runs FIRE to ``fmax/2``
+    in passes of 500 steps (at most 15) and then rejects the structure if the max force on the
+    filtered system (atoms and cell) is above ``fmax``.
+    """
+
+    optimizer: str = "FIRE"  # umlip.py: FIRE(ase_struct)
+    cell_filter: str = "FrechetCellFilter"  # umlip.py: FrechetCellFilter(mask=3d, pressure 0)
+    fix_symmetry: bool = True  # calc_phonopy.py: fix_symmetry=True
+    symprec: float = 0.01  # ase.constraints.FixSymmetry default symprec
+    fmax_eV_per_A: float = 0.0025  # umlip.py: optimizer.run(fmax=fmax/2) with fmax=0.005
+    accept_fmax_eV_per_A: float = 0.005  # umlip.py: final check fmax2 > fmax**2 -> unconverged
+    steps_per_pass: int = 500  # umlip.py: steps=500
+    max_passes: int = 15  # umlip.py: for i in range(15)
+    explode_force_eV_per_A: float = 1.0e4  # umlip.py: observe_forces, "forces are unphysical"
+
+
+@dataclass(frozen=True)
+class PhononSettings:
+    """MDR phonon protocol (hyllios/utils benchmark_ph/calc_phonopy.py, calc_ref.py)."""
+
+    relax: RelaxSettings = field(default_factory=RelaxSettings)
+    displacement_A: float = 0.01  # calc_phonopy.py: generate_displacements(distance=0.01)
+    is_diagonal: bool = False  # calc_phonopy.py: is_diagonal=False
+    remove_drift: bool = True  # calc_phonopy.py: forces -= forces.sum(0) / n
+    symmetrize_force_constants: bool = True  # calc_phonopy.py: symmetrize_force_constants()
+    mesh: float = 100.0  # calc_ref.py: init_mesh() -> phonopy default length-100 mesh
+    temperatures_K: tuple[float, ...] = (0.0, 75.0, 150.0, 300.0, 600.0)  # calc_ref.py
+    report_temperature_K: float = 300.0  # postprocess.py: index of 300 K
+    thz_to_K: float = THZ_TO_K_MDR  # postprocess.py: phonon_freq * 47.992
+    acoustic_gamma_tol_K: float = -35.0  # postprocess.py stability flag
+    #: "reference": supercell/primitive matrices from the reference file (MDR sets);
+    #: a named rule (e.g. MatCalc's) for sets that carry no supercell matrix.
+    supercell_rule: str = "reference"
+    dtype: str = "float64"  # model precision for second-order quantities, where supported
+
+    def __post_init__(self) -> None:
+        if self.report_temperature_K not in self.temperatures_K:
+            raise ValueError("report_temperature_K must be one of temperatures_K")
+        if self.displacement_A <= 0:
+            raise ValueError("displacement_A must be positive")
+
+
+def settings_dict(settings: Any) -> dict[str, Any]:
+    """Plain dict of a settings dataclass, with the class name, for hashing and storage."""
+    return {"class": type(settings).__name__, **dataclasses.asdict(settings)}
+
+
+def settings_digest(settings: Any) -> str:
+    """12-hex-digit sha256 of the canonical JSON of a settings dataclass."""
+    blob = json.dumps(settings_dict(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

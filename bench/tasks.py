@@ -1,0 +1,105 @@
+"""Tasks: (model, material, settings) -> record. Each task is a pure function of its inputs.
+
+A task never raises for a bad material: it returns a record with ``status`` failed or
+not_converged, the error type and message, and whatever reference values it could read.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.models import LoadedModel
+from bench.settings import PhononSettings, settings_digest
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task: its settings class, the properties it scores, its evaluate function."""
+
+    name: str
+    settings_cls: type
+    properties: tuple[str, ...]
+    evaluate: Callable[..., None]
+
+
+def evaluate_phonons(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: PhononSettings,
+    data_dir: Path | None,
+    batch: bool,
+    record: dict[str, Any],
+) -> None:
+    """Fill ``record`` for one material: reference side first, then the model side.
+
+    ``record`` is filled in place so that what was computed before a failure is kept.
+    """
+    from bench.datasets import load_phonon_reference
+    from bench.phonons import reference_values, run_phonons
+
+    record["details"] = {}
+    ref = load_phonon_reference(dataset, material_id, data_dir)
+    refs = reference_values(ref, settings)
+    record["ref"] = refs["values"]
+    record["details"]["ref_stored"] = refs["stored"]
+    record["details"]["ref_recomputed"] = refs["recomputed"]
+    record["details"]["source"] = {"file": ref.source, "sha256": ref.sha256}
+    result = run_phonons(ref, model, settings, batch=batch)
+    record["values"] = result.pop("values")
+    record["timings_s"] = result.pop("timings_s")
+    record["details"].update(result)
+
+
+TASKS: dict[str, Task] = {
+    "phonons": Task(
+        name="phonons",
+        settings_cls=PhononSettings,
+        properties=("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol"),
+        evaluate=evaluate_phonons,
+    ),
+}
+
+
+def run_one(
+    task: str,
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: Any,
+    data_dir: Path | None = None,
+    batch: bool = True,
+) -> dict[str, Any]:
+    """Evaluate one material and always return a record (failures included)."""
+    t0 = time.perf_counter()
+    partial: dict[str, Any] = {}
+    base = {
+        "model": model.key,
+        "task": task,
+        "dataset": dataset,
+        "material_id": material_id,
+        "settings_digest": settings_digest(settings),
+    }
+    try:
+        TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
+        status, error_type, message = "ok", None, None
+    except Exception as err:  # a bad material must never stop the run
+        status = getattr(err, "status", "failed")
+        error_type = type(err).__name__
+        message = str(err) or traceback.format_exc(limit=1)
+    return {
+        **base,
+        "status": status,
+        "error_type": error_type,
+        "error_message": message,
+        "values": partial.get("values"),
+        "ref": partial.get("ref"),
+        "details": partial.get("details"),
+        "timings_s": partial.get("timings_s"),
+        "wall_s": time.perf_counter() - t0,
+    }

@@ -1,0 +1,59 @@
+"""Shared fixtures: the reference data beside the checkout, small test calculators."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.emt import EMT
+
+SHARED_DATA = Path(
+    os.environ.get("BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or skip: tests never copy reference data into the project."""
+    if not (SHARED_DATA / "mdr" / "benchmark_app").is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA} (set BENCH_SHARED_DATA)")
+    return SHARED_DATA
+
+
+class ScaledEMT(EMT):
+    """EMT whose forces are multiplied by ``factor`` (and made NaN or huge on demand)."""
+
+    implemented_properties = ("energy", "forces", "stress")
+
+    def __init__(self, factor: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results["forces"] = self.results["forces"] * self.factor
+        self.results["stress"] = self.results["stress"] * self.factor
+
+
+class BrokenCalculator(Calculator):
+    """Returns NaN (``mode='nan'``) or exploding (``mode='explode'``) results."""
+
+    implemented_properties = ("energy", "forces", "stress")
+
+    def __init__(self, mode: str = "nan") -> None:
+        super().__init__()
+        self.mode = mode
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        n = len(self.atoms)
+        value = np.nan if self.mode == "nan" else 1e6
+        self.results = {
+            "energy": 0.0 if self.mode != "nan" else np.nan,
+            "forces": np.full((n, 3), value),
+            # isotropic stress survives FixSymmetry (uniform forces on one atom do not)
+            "stress": np.zeros(6) if self.mode == "nan" else np.array([value] * 3 + [0.0] * 3),
+        }

@@ -1,0 +1,120 @@
+"""Model registry: names, aliases, availability, loading in-process."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from bench.errors import ModelUnavailableError, UnknownModelError
+from bench.models import list_models, load_model, model_rows, resolve
+from bench.models.checkpoints import resolve_checkpoint
+
+TABLE2 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "orb-v3-table2.csv"
+SEED_MODELS = [
+    "MACE-MPA-0", "eSEN-30M-OAM", "MACE-OMAT-0", "SevenNet-MF-ompa",
+    "orb-v3-conservative-inf-omat", "orb-v3-conservative-20-omat", "orb-v3-direct-inf-omat",
+    "orb-v3-direct-20-omat",
+]
+
+
+def test_every_table2_model_is_registered():
+    names = SEED_MODELS
+    if TABLE2.is_file():
+        with open(TABLE2) as handle:
+            names = [row["model"] for row in csv.DictReader(handle)]
+    registered = {spec.table2 for spec in list_models()}
+    assert set(names) <= registered
+    assert len(names) == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("orb-v3-direct-20", "orb-v3-direct-20-omat"),
+        ("ORB-V3-DIRECT-20-OMAT", "orb-v3-direct-20-omat"),
+        ("chgnet", "chgnet-0.3.0"),
+        ("7net-0", "7net-0"),
+        ("MACE-MPA-0", "mace-mpa-0"),
+        ("eSEN-30M-OAM", "esen-30m-oam"),
+    ],
+)
+def test_aliases_resolve(name, key):
+    assert resolve(name).key == key
+
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(UnknownModelError, match="did you mean.*orb-v3-direct-20-omat"):
+        resolve("orb-v3-direkt-20")
+
+
+def test_rows_say_why_a_model_cannot_run():
+    rows = {row["key"]: row for row in model_rows()}
+    assert rows["emt"]["runs here"] == "yes"
+    for row in rows.values():
+        assert (row["runs here"] == "yes") == (row["why not"] == "")
+    if importlib.util.find_spec("orb_models") is None:
+        assert "orb_models" in rows["orb-v3-direct-20-omat"]["why not"]
+        assert "pip install" in rows["orb-v3-direct-20-omat"]["why not"]
+
+
+def test_dtype_policy():
+    orb = resolve("orb-v3-direct-20")
+    assert orb.dtype_for(None, second_order=False) == "float32-high"
+    assert orb.dtype_for(None, second_order=True) == "float64"
+    with pytest.raises(ModelUnavailableError, match="supports dtype"):
+        resolve("chgnet").dtype_for("float64", second_order=True)
+
+
+def test_missing_checkpoint_is_one_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="checkpoint file not found"):
+        resolve_checkpoint("x.pt", tmp_path / "nope.pt")
+
+
+def test_bench_checkpoints_dir_is_searched(tmp_path, monkeypatch):
+    (tmp_path / "x.pt").write_bytes(b"weights")
+    monkeypatch.setenv("BENCH_CHECKPOINTS", str(tmp_path))
+    assert resolve_checkpoint("x.pt") == tmp_path / "x.pt"
+    assert resolve_checkpoint("y.pt") is None
+
+
+def test_emt_loads_and_computes():
+    model = load_model("emt")
+    atoms = bulk("Cu", "fcc", a=3.7)
+    atoms.calc = model.calculator
+    assert atoms.get_potential_energy() > 0  # expanded Cu is above the EMT minimum
+    np.testing.assert_allclose(atoms.get_forces(), 0.0, atol=1e-10)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
+def test_chgnet_batch_equals_one_by_one():
+    model = load_model("chgnet", device="cpu")
+    assert model.dtype == "float32"
+    assert model.checkpoint_sha256 is not None and len(model.checkpoint_sha256) == 64
+    cells = []
+    for seed in range(3):
+        atoms = bulk("NaCl", "rocksalt", a=5.64) * (2, 1, 1)
+        atoms.rattle(0.02, seed=seed)
+        cells.append(atoms)
+    batched = model.forces(cells, batch=True)
+    single = model.forces(cells, batch=False)
+    for a, b in zip(batched, single, strict=True):
+        assert a.shape == (4, 3)
+        np.testing.assert_allclose(a, b, atol=2e-5)
+    assert np.abs(single[0]).max() > 1e-3  # rattled: non-zero forces
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="sevenn not installed")
+def test_sevennet_packaged_models_load():
+    for name in ("7net-0", "7net-mf-0"):
+        model = load_model(name, device="cpu")
+        atoms = bulk("Si", "diamond", a=5.43)
+        atoms.rattle(0.02, seed=0)
+        atoms.calc = model.calculator
+        forces = atoms.get_forces()
+        assert np.isfinite(forces).all() and abs(forces.sum(axis=0)).max() < 1e-4
+        assert -6.0 < atoms.get_potential_energy() / len(atoms) < -4.5  # Si: ~ -5.4 eV/atom
