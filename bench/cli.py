@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
     p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
-    p.add_argument("--task", default="phonons", choices=["phonons"])
+    p.add_argument("--task", default="phonons", choices=["phonons", "elasticity"])
     p.add_argument("--subset", default="mdr-smoke", help="material subset (see `bench datasets`)")
     p.add_argument("--materials", help="comma-separated material ids within the subset")
     p.add_argument("--limit", type=int, help="first N materials of the subset")

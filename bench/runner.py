@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.datasets import dataset_checksums, resolve_subset
+from bench.datasets import dataset_checksums, get_dataset, resolve_subset
 from bench.models import LoadedModel, load_model, resolve, unavailable_reason
 from bench.models.checkpoints import resolve_checkpoint
 from bench.settings import settings_dict, settings_digest
@@ -116,6 +116,9 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     task = TASKS[config.task]
     settings = config.settings or task.settings_cls()
     settings = replace(settings, dtype=spec.dtype_for(config.dtype, second_order=True))
+    rule = get_dataset(dataset).supercell_rule
+    if rule is not None and hasattr(settings, "supercell_rule"):
+        settings = replace(settings, supercell_rule=rule)  # the rule is hashed with the rest
     return spec, dataset, ids, settings
 
 

@@ -33,9 +33,7 @@ CREATE TABLE IF NOT EXISTS records (
     values_json TEXT,               -- model values
     ref_json TEXT,                  -- reference (DFT) values
     details_json TEXT,              -- diagnostics (relaxation, thermal series, sizes)
-    time_relax_s REAL,
-    time_forces_s REAL,
-    time_phonopy_s REAL,
+    timings_json TEXT,              -- wall-time split, s (phonons: relax, forces, phonopy)
     wall_s REAL,
     run_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
@@ -107,7 +105,6 @@ class Store:
 
     def write(self, record: dict[str, Any], run_id: str) -> None:
         """Insert one material's record atomically (replaces an earlier failure on retry)."""
-        timings = record.get("timings_s") or {}
         row = (
             record["model"],
             record["task"],
@@ -120,9 +117,7 @@ class Store:
             json.dumps(record.get("values")),
             json.dumps(record.get("ref")),
             json.dumps(record.get("details")),
-            timings.get("relax"),
-            timings.get("forces"),
-            timings.get("phonopy"),
+            json.dumps(record.get("timings_s")),
             record.get("wall_s"),
             run_id,
             _now(),
@@ -160,14 +155,19 @@ class Store:
 
 
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:
-    """Expand the JSON columns into ``model.<key>`` / ``ref.<key>`` columns."""
+    """Expand JSON columns into ``model.<key>``, ``ref.<key>`` and ``time.<key>`` columns.
+
+    ``details_json`` stays JSON (diagnostics are nested and task-specific).
+    """
     if frame.empty:
         return frame
-    values = pd.json_normalize([json.loads(v) or {} for v in frame.pop("values_json")])
-    refs = pd.json_normalize([json.loads(v) or {} for v in frame.pop("ref_json")])
-    values.columns = [f"model.{c}" for c in values.columns]
-    refs.columns = [f"ref.{c}" for c in refs.columns]
-    return pd.concat([frame.reset_index(drop=True), values, refs], axis=1)
+    frame = frame.reset_index(drop=True)
+    parts = []
+    for column, prefix in (("values_json", "model"), ("ref_json", "ref"), ("timings_json", "time")):
+        expanded = pd.json_normalize([json.loads(v or "null") or {} for v in frame.pop(column)])
+        expanded.columns = [f"{prefix}.{c}" for c in expanded.columns]
+        parts.append(expanded)
+    return pd.concat([frame, *parts], axis=1)
 
 
 def export(store: Store, path: str | Path, **where: str | None) -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.elasticity import ElasticSettings
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
 
@@ -56,12 +57,47 @@ def evaluate_phonons(
     record["details"].update(result)
 
 
+def evaluate_elasticity(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: ElasticSettings,
+    data_dir: Path | None,
+    batch: bool,
+    record: dict[str, Any],
+) -> None:
+    """Fill ``record`` with K_VRH, G_VRH (GPa) of the model and the DFT reference."""
+    from bench.datasets import load_elastic_reference
+    from bench.elasticity import run_elasticity
+
+    ref = load_elastic_reference(dataset, material_id, data_dir)
+    record["ref"] = {"K_GPa": ref.bulk_modulus_GPa, "G_GPa": ref.shear_modulus_GPa}
+    record["details"] = {"source": {"file": ref.source, "sha256": ref.sha256}}
+    try:
+        result = run_elasticity(ref.structure, model, settings)
+    except Exception as err:
+        partial = getattr(err, "partial", None) or {}
+        record["values"] = partial.get("values")
+        record["details"].update(partial.get("details") or {})
+        record["timings_s"] = partial.get("timings_s")
+        raise
+    record["values"] = result["values"]
+    record["timings_s"] = result["timings_s"]
+    record["details"].update(result["details"])
+
+
 TASKS: dict[str, Task] = {
     "phonons": Task(
         name="phonons",
         settings_cls=PhononSettings,
         properties=("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol"),
         evaluate=evaluate_phonons,
+    ),
+    "elasticity": Task(
+        name="elasticity",
+        settings_cls=ElasticSettings,
+        properties=("K_GPa", "G_GPa"),
+        evaluate=evaluate_elasticity,
     ),
 }
 

@@ -1,0 +1,38 @@
+"""Reference records handed to the pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from bench.errors import MaterialError
+
+
+class MalformedReferenceError(MaterialError, ValueError):
+    """A reference file or entry cannot be read (corrupt, truncated, missing keys)."""
+
+
+@dataclass
+class PhononReference:
+    """DFT phonon reference of one material.
+
+    ``supercell_matrix`` and ``primitive_matrix`` come from the reference file (or a named rule
+    for sets without them); ``primitive_matrix`` None means the unit cell is primitive.
+    ``phonopy`` holds the reference force constants when the data has them. ``stored`` has the
+    values published with the data: ``temperatures_K`` and aligned ``free_energy_kJ_per_mol``,
+    ``entropy_J_per_K_mol``, ``heat_capacity_J_per_K_mol``; ``omega_max_K`` when frequencies
+    were stored.
+    """
+
+    material_id: str
+    dataset: str
+    unit_cell: Atoms
+    supercell_matrix: np.ndarray
+    primitive_matrix: np.ndarray | None
+    phonopy: Any
+    stored: dict[str, Any]
+    source: str
+    sha256: str

@@ -1,0 +1,123 @@
+"""Phonon pipeline on EMT copper: physics sanity and model-vs-reference consistency.
+
+The "reference" here is built with phonopy directly from EMT forces at the EMT equilibrium, so
+running the pipeline with EMT (starting from a strained cell) must reproduce it: this checks
+relaxation, displacements, drift removal, force constants, mesh and unit conventions end to end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.units import kB, kJ, mol
+from phonopy import Phonopy
+
+from bench.datasets import PhononReference
+from bench.models import load_model
+from bench.phonons import (
+    phonon_properties,
+    reference_values,
+    run_phonons,
+    to_ase_atoms,
+    to_phonopy_atoms,
+)
+from bench.relax import relax
+from bench.settings import PhononSettings, RelaxSettings
+
+A0 = 3.5898  # EMT fcc Cu (Å)
+F_CENTRING = np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+R = kB * mol / kJ * 1000  # J/(K mol)
+
+
+@pytest.fixture(scope="module")
+def cu_reference() -> PhononReference:
+    tight = RelaxSettings(fmax_eV_per_A=1e-6, accept_fmax_eV_per_A=1e-5)
+    unit = relax(bulk("Cu", "fcc", a=A0, cubic=True), EMT(), tight).atoms
+    ph = Phonopy(to_phonopy_atoms(unit), supercell_matrix=np.eye(3) * 2,
+                 primitive_matrix=F_CENTRING)
+    ph.generate_displacements(distance=0.01, is_diagonal=False)
+    forces = []
+    for sc in ph.supercells_with_displacements:
+        atoms = to_ase_atoms(sc)
+        atoms.calc = EMT()
+        forces.append(atoms.get_forces())
+    ph.forces = np.array(forces)
+    ph.produce_force_constants()
+    strained = bulk("Cu", "fcc", a=A0 * 1.02, cubic=True)  # the model must relax it back
+    return PhononReference(
+        material_id="emt-cu", dataset="test", unit_cell=strained,
+        supercell_matrix=np.eye(3, dtype=int) * 2, primitive_matrix=F_CENTRING, phonopy=ph,
+        stored={}, source="synthetic", sha256="",
+    )
+
+
+@pytest.fixture(scope="module")
+def emt_result(cu_reference):
+    return run_phonons(cu_reference, load_model("emt"), PhononSettings())
+
+
+def test_emt_copper_physics(emt_result):
+    v = emt_result["values"]
+    # one atom per primitive cell: Cv(300 K) just below Dulong-Petit 3R
+    assert 0.9 * 3 * R < v["Cv_J_per_K_mol"] < 3 * R
+    assert 250 < v["omega_max_K"] < 450  # EMT Cu: ~7 THz
+    assert v["stable"]
+    assert v["omega_min_K"] == pytest.approx(0.0, abs=1e-3)  # acoustic modes at Γ
+    assert emt_result["n_atoms_supercell"] == 32
+    assert emt_result["n_displacements"] == 1  # fcc: one symmetry-distinct displacement
+    thermal = emt_result["thermal"]
+    assert thermal["temperatures_K"] == [0.0, 75.0, 150.0, 300.0, 600.0]
+    assert thermal["free_energy_kJ_per_mol"][0] > 0  # F(0 K) is the zero-point energy
+    assert thermal["entropy_J_per_K_mol"][0] == pytest.approx(0.0, abs=1e-6)
+    assert set(emt_result["timings_s"]) == {"relax", "forces", "phonopy"}
+
+
+def test_emt_pipeline_reproduces_emt_reference_at_equilibrium(cu_reference):
+    """Started at the minimum: forces, drift removal, FC symmetrisation, mesh agree tightly."""
+    at_minimum = dataclasses.replace(
+        cu_reference, unit_cell=to_ase_atoms(cu_reference.phonopy.unitcell)
+    )
+    ref = reference_values(at_minimum, PhononSettings())["values"]
+    v = run_phonons(at_minimum, load_model("emt"), PhononSettings())["values"]
+    assert v["F_kJ_per_mol"] == pytest.approx(ref["F_kJ_per_mol"], abs=3e-4)
+    assert v["S_J_per_K_mol"] == pytest.approx(ref["S_J_per_K_mol"], abs=2e-3)
+    assert v["Cv_J_per_K_mol"] == pytest.approx(ref["Cv_J_per_K_mol"], abs=5e-4)
+    assert v["omega_max_K"] == pytest.approx(ref["omega_max_K"], abs=0.05)
+
+
+def test_emt_pipeline_relaxes_back_to_the_reference(cu_reference, emt_result):
+    """From a 2 % strain: agreement within what the 0.0025 eV/Å relaxation leaves (the cell
+    stops ~2e-4 Å from the minimum, which moves F by ~3e-3 kJ/mol via the Grüneisen shift)."""
+    ref = reference_values(cu_reference, PhononSettings())["values"]
+    v = emt_result["values"]
+    a = np.cbrt(cu_reference.phonopy.unitcell.volume)
+    a_relaxed = A0 * 1.02 * np.cbrt(1 + emt_result["relax"]["volume_change"])
+    assert a_relaxed == pytest.approx(a, abs=5e-4)
+    assert v["F_kJ_per_mol"] == pytest.approx(ref["F_kJ_per_mol"], abs=1e-2)
+    assert v["S_J_per_K_mol"] == pytest.approx(ref["S_J_per_K_mol"], abs=3e-2)
+    assert v["Cv_J_per_K_mol"] == pytest.approx(ref["Cv_J_per_K_mol"], abs=5e-3)
+    assert v["omega_max_K"] == pytest.approx(ref["omega_max_K"], abs=0.5)
+
+
+def test_displacement_setting_matters(cu_reference, emt_result):
+    """A wrong displacement unit (0.1 Å) moves the numbers: the settings are not decorative."""
+    big = run_phonons(cu_reference, load_model("emt"), PhononSettings(displacement_A=0.1))
+    assert abs(big["values"]["omega_max_K"] - emt_result["values"]["omega_max_K"]) > 0.5
+
+
+def test_stability_flag_follows_mdr(cu_reference):
+    """Soften the force constants until a mode goes imaginary: the flag must flip."""
+    ph = cu_reference.phonopy
+    settings = PhononSettings()
+    assert phonon_properties(ph, settings)["stable"]
+    fc = ph.force_constants.copy()
+    try:
+        ph.force_constants = -fc
+        out = phonon_properties(ph, settings)
+        assert not out["stable"] and out["omega_min_K"] < 0
+    finally:
+        ph.force_constants = fc

@@ -1,0 +1,139 @@
+"""Runner and CLI: resume after a kill, failures as records, configuration errors up front."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.errors import ConfigurationError
+from bench.models import load_model
+from bench.models.registry import LoadedModel
+from bench.runner import RunConfig, prepare, run
+from bench.settings import PhononSettings
+from bench.tasks import run_one
+from tests.conftest import BrokenCalculator
+
+needs_chgnet = pytest.mark.skipif(
+    importlib.util.find_spec("chgnet") is None, reason="chgnet not installed"
+)
+
+
+def _rows(out: Path) -> list[tuple]:
+    with sqlite3.connect(out / "bench.sqlite") as con:
+        return con.execute("SELECT material_id, status, run_id FROM records").fetchall()
+
+
+def test_unknown_model_fails_before_work(tmp_path, capsys):
+    assert main(["run", "--model", "chgnt", "--out", str(tmp_path)]) == 2
+    assert "did you mean chgnet-0.3.0" in capsys.readouterr().err
+    assert not (tmp_path / "bench.sqlite").exists()
+
+
+def test_unknown_subset_and_task(shared_data):
+    with pytest.raises(ConfigurationError, match="subset"):
+        prepare(RunConfig(model="emt", subset="mdr-smok", data_dir=str(shared_data)))
+    with pytest.raises(ConfigurationError, match="unknown task"):
+        prepare(RunConfig(model="emt", task="phonon", data_dir=str(shared_data)))
+
+
+def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    import bench.datasets.locate as locate
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(locate, "_download", offline, raising=False)
+    code = main(["run", "--model", "emt", "--subset", "mdr-smoke", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "alexandria" in err.lower() or "upstream" in err.lower()
+
+
+def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
+    """EMT has no parameters for these elements: every material is a recorded failure."""
+    config = RunConfig(model="emt", subset="mdr-smoke", limit=3, data_dir=str(shared_data),
+                       out_dir=str(tmp_path), progress=False)
+    summary = run(config)
+    assert summary.counts == {"failed": 3}
+    rows = _rows(tmp_path)
+    assert len(rows) == 3 and all(status == "failed" for _, status, _ in rows)
+    # a second run skips the recorded failures; --retry-failures runs them again
+    assert run(config).n_skipped == 3
+    again = run(RunConfig(**{**config.__dict__, "retry_failures": True}))
+    assert again.n_skipped == 0 and again.counts == {"failed": 3}
+
+
+def test_nan_model_is_a_failure_with_reference_kept(shared_data):
+    _, dataset, ids, _ = prepare(RunConfig(model="emt", subset="mdr-smoke",
+                                           data_dir=str(shared_data)))
+    broken = LoadedModel(key="broken", calculator=BrokenCalculator("nan"), device="cpu",
+                         dtype="float64")
+    record = run_one("phonons", broken, dataset, ids[0], PhononSettings(), shared_data)
+    assert record["status"] == "failed"
+    assert record["error_type"] == "NonFiniteError"
+    assert np.isfinite(record["ref"]["Cv_J_per_K_mol"])  # the reference side is kept
+
+
+@needs_chgnet
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):
+    """SIGKILL a CHGNet run after its first stored material; the re-run does only the rest."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--model", "chgnet", "--subset",
+           "mdr-smoke", "--limit", "4", "--out", str(out), "--data-dir", str(shared_data),
+           "--quiet"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if (out / "bench.sqlite").exists() and len(_rows(out)) >= 1:
+            break
+        if proc.poll() is not None:
+            pytest.fail("run ended before it could be killed")
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = _rows(out)
+    assert 1 <= len(first) < 4, "kill should land mid-run"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{len(first)} of 4 materials were already" in done.stdout
+    final = _rows(out)
+    assert len(final) == 4
+    # the first run's rows are untouched; the re-run wrote only the remaining materials
+    assert set(first) <= set(final)
+    assert len({run for _, _, run in final} - {run for _, _, run in first}) == 1
+
+
+@needs_chgnet
+@pytest.mark.slow
+def test_two_workers_match_one(shared_data, tmp_path):
+    """Two spawn workers give the same records as the in-process path."""
+    base = dict(model="chgnet", subset="mdr-smoke", limit=2, data_dir=str(shared_data),
+                progress=False)
+    run(RunConfig(**base, out_dir=str(tmp_path / "a"), workers=1))
+    run(RunConfig(**base, out_dir=str(tmp_path / "b"), workers=2))
+    from bench.store import Store
+
+    with Store(tmp_path / "a") as a, Store(tmp_path / "b") as b:
+        ra, rb = a.records(), b.records()
+    cols = ["model.Cv_J_per_K_mol", "model.omega_max_K", "model.F_kJ_per_mol"]
+    np.testing.assert_allclose(ra[cols].to_numpy(float), rb[cols].to_numpy(float), atol=1e-3)
+
+
+def test_load_model_is_per_process():
+    """The registry returns a fresh calculator: nothing is pickled between processes."""
+    a, b = load_model("emt"), load_model("emt")
+    assert a.calculator is not b.calculator
