@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +18,9 @@ DEFAULT_OUT = "runs"
 
 
 def _print_frame(frame: pd.DataFrame) -> None:
-    with pd.option_context("display.max_colwidth", 120, "display.width", 200,
-                           "display.float_format", "{:.3f}".format):
+    with pd.option_context(
+        "display.max_colwidth", 120, "display.width", 200, "display.float_format", "{:.3f}".format
+    ):
         print(frame.to_string(index=False))
 
 
@@ -42,8 +44,13 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for name, dataset in subsets().items():
         by_dataset.setdefault(dataset, []).append(name)
     rows = [
-        {"dataset": d.name, "task": d.task, "licence": d.licence,
-         "subsets": ", ".join(by_dataset.get(d.name, [])), "upstream": d.upstream}
+        {
+            "dataset": d.name,
+            "task": d.task,
+            "licence": d.licence,
+            "subsets": ", ".join(by_dataset.get(d.name, [])),
+            "upstream": d.upstream,
+        }
         for d in list_datasets()
     ]
     _print_frame(pd.DataFrame(rows))
@@ -57,18 +64,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.tasks import TASKS
 
     config = RunConfig(
-        model=args.model, task=args.task, subset=args.subset,
+        model=args.model,
+        task=args.task,
+        subset=args.subset,
         materials=tuple(args.materials.split(",")) if args.materials else None,
-        limit=args.limit, workers=args.workers, device=args.device, dtype=args.dtype,
-        checkpoint=args.checkpoint, data_dir=args.data_dir, out_dir=args.out,
-        retry_failures=args.retry_failures, batch=not args.no_batch, progress=not args.quiet,
+        limit=args.limit,
+        workers=args.workers,
+        device=args.device,
+        dtype=args.dtype,
+        checkpoint=args.checkpoint,
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        retry_failures=args.retry_failures,
+        batch=not args.no_batch,
+        progress=not args.quiet,
     )
     summary = run(config)
-    print(f"{summary.n_skipped} of {summary.n_total} materials were already in {summary.store}; "
-          f"this run: {summary.counts or 'nothing to do'}")
+    print(
+        f"{summary.n_skipped} of {summary.n_total} materials were already in {summary.store}; "
+        f"this run: {summary.counts or 'nothing to do'}"
+    )
     with Store(args.out) as store:
-        records = store.records(model=summary.model, task=summary.task,
-                                dataset=summary.dataset, settings_digest=summary.settings_digest)
+        records = store.records(
+            model=summary.model,
+            task=summary.task,
+            dataset=summary.dataset,
+            settings_digest=summary.settings_digest,
+        )
     table = mae_table(records, TASKS[summary.task].properties)
     print(f"\nMAE vs DFT ({summary.dataset}, settings {summary.settings_digest}):")
     _print_frame(table.drop(columns=["task", "dataset", "settings_digest"]))
@@ -133,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_datasets)
 
-    for name, func, text in (("summary", cmd_summary, "MAE table of a results directory"),
-                             ("export", cmd_export, "export records to CSV or parquet")):
+    for name, func, text in (
+        ("summary", cmd_summary, "MAE table of a results directory"),
+        ("export", cmd_export, "export records to CSV or parquet"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
         p.add_argument("--model")
@@ -145,8 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_third_party_warnings() -> None:
+    """Model packages warn on every call (CHGNet, SevenNet, pymatgen); keep the terminal for
+    the progress bar. Set PYTHONWARNINGS (e.g. =default) to see them; spawned workers inherit."""
+    if not os.environ.get("PYTHONWARNINGS"):
+        os.environ["PYTHONWARNINGS"] = "ignore"
+        warnings.simplefilter("ignore")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_third_party_warnings()
     try:
         return args.func(args)
     except ConfigurationError as err:
@@ -156,11 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nbench: interrupted; finished materials are stored, re-run to continue",
-              file=sys.stderr)
+        print(
+            "\nbench: interrupted; finished materials are stored, re-run to continue",
+            file=sys.stderr,
+        )
         return 130
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     sys.exit(main())

@@ -10,8 +10,22 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "bench", "numpy", "scipy", "ase", "phonopy", "spglib", "pymatgen", "matcalc", "torch",
-    "chgnet", "sevenn", "e3nn", "torch-geometric", "orb-models", "mace-torch", "fairchem-core",
+    "bench",
+    "numpy",
+    "scipy",
+    "ase",
+    "phonopy",
+    "spglib",
+    "pymatgen",
+    "matcalc",
+    "torch",
+    "chgnet",
+    "sevenn",
+    "e3nn",
+    "torch-geometric",
+    "orb-models",
+    "mace-torch",
+    "fairchem-core",
 )
 
 
@@ -31,11 +45,16 @@ def git_commit() -> str | None:
     root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -54,5 +73,9 @@ def machine() -> dict[str, Any]:
 
 def build_manifest(**fields: Any) -> dict[str, Any]:
     """Manifest of a run: the given fields plus versions, git commit and machine."""
-    return {**fields, "versions": package_versions(), "git_commit": git_commit(),
-            "machine": machine()}
+    return {
+        **fields,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "machine": machine(),
+    }

@@ -60,7 +60,7 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
     steps = 0
     passes = 0
     fmax = np.inf
-    for passes in range(1, settings.max_passes + 1):  # noqa: B007 (passes is reported)
+    for passes in range(1, settings.max_passes + 1):
         if settings.fix_symmetry:
             work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
         system = filter_cls(work)

@@ -18,12 +18,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from bench.datasets import dataset_checksums, get_dataset, resolve_subset
+from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, resolve, unavailable_reason
 from bench.models.checkpoints import resolve_checkpoint
 from bench.settings import settings_dict, settings_digest
 from bench.store import Store
 from bench.tasks import TASKS, run_one
-from bench.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,17 @@ def _set_threads(threads: int) -> None:
         pass
 
 
-def _init_worker(model: str, device: str | None, dtype: str, checkpoint: str | None,
-                 threads: int) -> None:
+def _init_worker(
+    model: str, device: str | None, dtype: str, checkpoint: str | None, threads: int
+) -> None:
     global _WORKER_MODEL
     _set_threads(threads)
     _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
 
 
-def _work(task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None,
-          batch: bool) -> dict[str, Any]:
+def _work(
+    task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None, batch: bool
+) -> dict[str, Any]:
     assert _WORKER_MODEL is not None, "worker not initialised"
     return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch)
 
@@ -126,33 +128,51 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = None
-        ) -> RunSummary:
+def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run ``config``: skip finished materials, evaluate the rest, store each record."""
     spec, dataset, ids, settings = prepare(config)
     data_dir = _path(config.data_dir)
     digest = settings_digest(settings)
     store = Store(config.out_dir)
     try:
-        done = store.finished(spec.key, config.task, dataset, digest,
-                              include_failures=not config.retry_failures)
+        done = store.finished(
+            spec.key, config.task, dataset, digest, include_failures=not config.retry_failures
+        )
         todo = [i for i in ids if i not in done]
         # Checks every data file up front (download or a clear error before any model work).
         checksums = dataset_checksums(dataset, ids, data_dir)
         checkpoint = resolve_checkpoint(spec.checkpoint, config.checkpoint)
         manifest = {
-            "model": spec.key, "task": config.task, "dataset": dataset, "subset": config.subset,
-            "settings_digest": digest, "device": config.device or "auto",
+            "model": spec.key,
+            "task": config.task,
+            "dataset": dataset,
+            "subset": config.subset,
+            "settings_digest": digest,
+            "device": config.device or "auto",
             "checkpoint": str(checkpoint) if checkpoint else None,
-            "data_checksums": checksums, "n_materials": len(ids),
+            "data_checksums": checksums,
+            "n_materials": len(ids),
         }
         from bench.manifest import build_manifest
 
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
-        summary = RunSummary(spec.key, config.task, dataset, digest, store.path, run_id,
-                             n_total=len(ids), n_skipped=len(ids) - len(todo))
-        bar = tqdm(total=len(todo), desc=f"{spec.key} {config.task}", unit="mat",
-                   disable=not config.progress, dynamic_ncols=True)
+        summary = RunSummary(
+            spec.key,
+            config.task,
+            dataset,
+            digest,
+            store.path,
+            run_id,
+            n_total=len(ids),
+            n_skipped=len(ids) - len(todo),
+        )
+        bar = tqdm(
+            total=len(todo),
+            desc=f"{spec.key} {config.task}",
+            unit="mat",
+            disable=not config.progress,
+            dynamic_ncols=True,
+        )
         failed = 0
         try:
             for record in _execute(config, spec.key, dataset, todo, settings, data_dir):
@@ -170,8 +190,14 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         store.close()
 
 
-def _execute(config: RunConfig, model: str, dataset: str, ids: list[str], settings: Any,
-             data_dir: Path | None) -> Iterator[dict[str, Any]]:
+def _execute(
+    config: RunConfig,
+    model: str,
+    dataset: str,
+    ids: list[str],
+    settings: Any,
+    data_dir: Path | None,
+) -> Iterator[dict[str, Any]]:
     """Yield one record per material, in completion order."""
     if not ids:
         return
@@ -179,15 +205,19 @@ def _execute(config: RunConfig, model: str, dataset: str, ids: list[str], settin
     threads = max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
         _set_threads(threads)
-        loaded = load_model(model, device=config.device, dtype=settings.dtype,
-                            checkpoint=config.checkpoint)
+        loaded = load_model(
+            model, device=config.device, dtype=settings.dtype, checkpoint=config.checkpoint
+        )
         for material_id in ids:
-            yield run_one(config.task, loaded, dataset, material_id, settings, data_dir,
-                          config.batch)
+            yield run_one(
+                config.task, loaded, dataset, material_id, settings, data_dir, config.batch
+            )
         return
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
     with cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker,
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
         initargs=(model, config.device, settings.dtype, config.checkpoint, threads),
     ) as pool:
         futures = {
@@ -201,8 +231,7 @@ def _execute(config: RunConfig, model: str, dataset: str, ids: list[str], settin
                 except cf.process.BrokenProcessPool as err:
                     # A worker died (OOM, segfault): record it, keep what is done. The rest
                     # stays unrecorded and runs on the next invocation.
-                    yield _crash_record(config.task, model, dataset, futures[future], settings,
-                                        err)
+                    yield _crash_record(config.task, model, dataset, futures[future], settings, err)
                     raise ConfigurationError(
                         f"a worker process died ({err}); finished materials are stored, "
                         "re-run the same command to continue"
@@ -213,8 +242,16 @@ def _execute(config: RunConfig, model: str, dataset: str, ids: list[str], settin
             raise
 
 
-def _crash_record(task: str, model: str, dataset: str, material_id: str, settings: Any,
-                  err: BaseException) -> dict[str, Any]:
-    return {"model": model, "task": task, "dataset": dataset, "material_id": material_id,
-            "settings_digest": settings_digest(settings), "status": "failed",
-            "error_type": "WorkerCrashed", "error_message": str(err)}
+def _crash_record(
+    task: str, model: str, dataset: str, material_id: str, settings: Any, err: BaseException
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "task": task,
+        "dataset": dataset,
+        "material_id": material_id,
+        "settings_digest": settings_digest(settings),
+        "status": "failed",
+        "error_type": "WorkerCrashed",
+        "error_message": str(err),
+    }

@@ -150,7 +150,9 @@ class Store:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
         sql = "SELECT * FROM records" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        frame = pd.read_sql_query(sql + " ORDER BY model, task, material_id", self._con, params=params)
+        frame = pd.read_sql_query(
+            sql + " ORDER BY model, task, material_id", self._con, params=params
+        )
         return flatten(frame)
 
 

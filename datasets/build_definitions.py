@@ -21,7 +21,14 @@ import numpy as np
 HERE = Path(__file__).parent
 MATCALC_URL = "https://raw.githubusercontent.com/materialsvirtuallab/matcalc/main/benchmark_data/"
 MDR_SMOKE = [  # small supercells, high symmetry; 4 with and 4 without primitive_matrix
-    "mp-1000", "mp-11327", "mp-10694", "mp-12992", "mp-13811", "mp-12244", "mp-13859", "mp-10226"
+    "mp-1000",
+    "mp-11327",
+    "mp-10694",
+    "mp-12992",
+    "mp-13811",
+    "mp-12244",
+    "mp-13859",
+    "mp-10226",
 ]
 
 
@@ -74,7 +81,8 @@ def main(shared: Path) -> None:
     # ---- MatCalc files ----
     cv_name = "alexandria-binary-pbe-phonon-2025.1"
     cv_path = shared / f"matcalc/{cv_name}.json.gz"
-    cv = json.load(gzip.open(cv_path, "rt"))
+    with gzip.open(cv_path, "rt") as handle:
+        cv = json.load(handle)
     by_size = sorted(cv, key=lambda e: (matcalc_supercell_atoms(e), e["mp_id"]))
     cv_def = {
         "name": cv_name,
@@ -96,7 +104,8 @@ def main(shared: Path) -> None:
     }
     el_name = "mp-binary-pbe-elasticity-2025.1"
     el_path = shared / f"matcalc/{el_name}.json.gz"
-    el = json.load(gzip.open(el_path, "rt"))
+    with gzip.open(el_path, "rt") as handle:
+        el = json.load(handle)
     small = sorted(el, key=lambda e: (len(e["structure"]["sites"]), e["mp_id"]))
     smoke, seen = [], set()
     for entry in small:  # the smallest cells, no element twice: 20 diverse materials

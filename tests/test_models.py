@@ -16,8 +16,13 @@ from bench.models.checkpoints import resolve_checkpoint
 
 TABLE2 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "orb-v3-table2.csv"
 SEED_MODELS = [
-    "MACE-MPA-0", "eSEN-30M-OAM", "MACE-OMAT-0", "SevenNet-MF-ompa",
-    "orb-v3-conservative-inf-omat", "orb-v3-conservative-20-omat", "orb-v3-direct-inf-omat",
+    "MACE-MPA-0",
+    "eSEN-30M-OAM",
+    "MACE-OMAT-0",
+    "SevenNet-MF-ompa",
+    "orb-v3-conservative-inf-omat",
+    "orb-v3-conservative-20-omat",
+    "orb-v3-direct-inf-omat",
     "orb-v3-direct-20-omat",
 ]
 
@@ -48,7 +53,7 @@ def test_aliases_resolve(name, key):
 
 
 def test_unknown_model_lists_close_matches():
-    with pytest.raises(UnknownModelError, match="did you mean.*orb-v3-direct-20-omat"):
+    with pytest.raises(UnknownModelError, match=r"did you mean.*orb-v3-direct-20-omat"):
         resolve("orb-v3-direkt-20")
 
 

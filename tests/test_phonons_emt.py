@@ -37,8 +37,9 @@ R = kB * mol / kJ * 1000  # J/(K mol)
 def cu_reference() -> PhononReference:
     tight = RelaxSettings(fmax_eV_per_A=1e-6, accept_fmax_eV_per_A=1e-5)
     unit = relax(bulk("Cu", "fcc", a=A0, cubic=True), EMT(), tight).atoms
-    ph = Phonopy(to_phonopy_atoms(unit), supercell_matrix=np.eye(3) * 2,
-                 primitive_matrix=F_CENTRING)
+    ph = Phonopy(
+        to_phonopy_atoms(unit), supercell_matrix=np.eye(3) * 2, primitive_matrix=F_CENTRING
+    )
     ph.generate_displacements(distance=0.01, is_diagonal=False)
     forces = []
     for sc in ph.supercells_with_displacements:
@@ -49,9 +50,15 @@ def cu_reference() -> PhononReference:
     ph.produce_force_constants()
     strained = bulk("Cu", "fcc", a=A0 * 1.02, cubic=True)  # the model must relax it back
     return PhononReference(
-        material_id="emt-cu", dataset="test", unit_cell=strained,
-        supercell_matrix=np.eye(3, dtype=int) * 2, primitive_matrix=F_CENTRING, phonopy=ph,
-        stored={}, source="synthetic", sha256="",
+        material_id="emt-cu",
+        dataset="test",
+        unit_cell=strained,
+        supercell_matrix=np.eye(3, dtype=int) * 2,
+        primitive_matrix=F_CENTRING,
+        phonopy=ph,
+        stored={},
+        source="synthetic",
+        sha256="",
     )
 
 

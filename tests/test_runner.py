@@ -63,8 +63,14 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
 
 def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     """EMT has no parameters for these elements: every material is a recorded failure."""
-    config = RunConfig(model="emt", subset="mdr-smoke", limit=3, data_dir=str(shared_data),
-                       out_dir=str(tmp_path), progress=False)
+    config = RunConfig(
+        model="emt",
+        subset="mdr-smoke",
+        limit=3,
+        data_dir=str(shared_data),
+        out_dir=str(tmp_path),
+        progress=False,
+    )
     summary = run(config)
     assert summary.counts == {"failed": 3}
     rows = _rows(tmp_path)
@@ -76,10 +82,12 @@ def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
 
 
 def test_nan_model_is_a_failure_with_reference_kept(shared_data):
-    _, dataset, ids, _ = prepare(RunConfig(model="emt", subset="mdr-smoke",
-                                           data_dir=str(shared_data)))
-    broken = LoadedModel(key="broken", calculator=BrokenCalculator("nan"), device="cpu",
-                         dtype="float64")
+    _, dataset, ids, _ = prepare(
+        RunConfig(model="emt", subset="mdr-smoke", data_dir=str(shared_data))
+    )
+    broken = LoadedModel(
+        key="broken", calculator=BrokenCalculator("nan"), device="cpu", dtype="float64"
+    )
     record = run_one("phonons", broken, dataset, ids[0], PhononSettings(), shared_data)
     assert record["status"] == "failed"
     assert record["error_type"] == "NonFiniteError"
@@ -91,9 +99,23 @@ def test_nan_model_is_a_failure_with_reference_kept(shared_data):
 def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):
     """SIGKILL a CHGNet run after its first stored material; the re-run does only the rest."""
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "bench.cli", "run", "--model", "chgnet", "--subset",
-           "mdr-smoke", "--limit", "4", "--out", str(out), "--data-dir", str(shared_data),
-           "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "run",
+        "--model",
+        "chgnet",
+        "--subset",
+        "mdr-smoke",
+        "--limit",
+        "4",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(shared_data),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
@@ -121,8 +143,9 @@ def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):
 @pytest.mark.slow
 def test_two_workers_match_one(shared_data, tmp_path):
     """Two spawn workers give the same records as the in-process path."""
-    base = dict(model="chgnet", subset="mdr-smoke", limit=2, data_dir=str(shared_data),
-                progress=False)
+    base = dict(
+        model="chgnet", subset="mdr-smoke", limit=2, data_dir=str(shared_data), progress=False
+    )
     run(RunConfig(**base, out_dir=str(tmp_path / "a"), workers=1))
     run(RunConfig(**base, out_dir=str(tmp_path / "b"), workers=2))
     from bench.store import Store

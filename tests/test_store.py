@@ -13,12 +13,17 @@ from bench.store import Store, export
 
 def _record(material, status="ok", digest="d1", value=1.0, ref=2.0):
     return {
-        "model": "m", "task": "phonons", "dataset": "ds", "material_id": material,
-        "settings_digest": digest, "status": status,
+        "model": "m",
+        "task": "phonons",
+        "dataset": "ds",
+        "material_id": material,
+        "settings_digest": digest,
+        "status": status,
         "error_type": None if status == "ok" else "NotConvergedError",
         "values": {"Cv_J_per_K_mol": value} if status == "ok" else None,
         "ref": {"Cv_J_per_K_mol": ref},
-        "timings_s": {"relax": 1.0, "forces": 2.0, "phonopy": 0.5}, "wall_s": 3.6,
+        "timings_s": {"relax": 1.0, "forces": 2.0, "phonopy": 0.5},
+        "wall_s": 3.6,
     }
 
 

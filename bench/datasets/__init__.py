@@ -17,8 +17,9 @@ from bench.datasets.registry import (
 )
 
 
-def load_phonon_reference(dataset: str, material_id: str, data_dir: Path | None = None
-                          ) -> PhononReference:
+def load_phonon_reference(
+    dataset: str, material_id: str, data_dir: Path | None = None
+) -> PhononReference:
     """Phonon reference of one material from an MDR or MatCalc Cv data set."""
     info = get_dataset(dataset)
     if info.format == "mdr":
@@ -28,8 +29,9 @@ def load_phonon_reference(dataset: str, material_id: str, data_dir: Path | None 
     raise ValueError(f"{dataset} is not a phonon data set")
 
 
-def dataset_checksums(dataset: str, material_ids: list[str], data_dir: Path | None = None
-                      ) -> dict[str, str]:
+def dataset_checksums(
+    dataset: str, material_ids: list[str], data_dir: Path | None = None
+) -> dict[str, str]:
     """sha256 of every file the given materials use (fetching and verifying each).
 
     Raises DataNotFoundError before any work when a file is missing and cannot be downloaded.
@@ -49,8 +51,17 @@ def dataset_checksums(dataset: str, material_ids: list[str], data_dir: Path | No
 
 
 __all__ = [
-    "DataChecksumError", "DataNotFoundError", "DatasetInfo", "ElasticReference",
-    "MalformedReferenceError", "PhononReference", "dataset_checksums", "get_dataset",
-    "list_datasets", "load_elastic_reference", "load_phonon_reference", "resolve_subset",
+    "DataChecksumError",
+    "DataNotFoundError",
+    "DatasetInfo",
+    "ElasticReference",
+    "MalformedReferenceError",
+    "PhononReference",
+    "dataset_checksums",
+    "get_dataset",
+    "list_datasets",
+    "load_elastic_reference",
+    "load_phonon_reference",
+    "resolve_subset",
     "subsets",
 ]

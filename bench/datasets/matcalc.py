@@ -89,8 +89,9 @@ def supercell_rule_matrix(atoms: Atoms, rule: str) -> np.ndarray:
     return np.diag(np.ceil(min_length / lengths).astype(int))
 
 
-def load_cv_reference(dataset: str, material_id: str, data_dir: Path | None = None
-                      ) -> PhononReference:
+def load_cv_reference(
+    dataset: str, material_id: str, data_dir: Path | None = None
+) -> PhononReference:
     """Reference for the MatCalc Cv set: structure and Cv(300 K) only, supercell by rule."""
     entry, relpath, digest = _entry(dataset, material_id, data_dir)
     rule = get_dataset(dataset).supercell_rule
@@ -100,15 +101,21 @@ def load_cv_reference(dataset: str, material_id: str, data_dir: Path | None = No
     except (KeyError, TypeError, ValueError) as err:
         raise MalformedReferenceError(f"{material_id} in {relpath}: {err}") from err
     return PhononReference(
-        material_id=material_id, dataset=dataset, unit_cell=atoms,
-        supercell_matrix=supercell_rule_matrix(atoms, rule), primitive_matrix=None,
-        phonopy=None, stored={"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [cv]},
-        source=relpath, sha256=digest,
+        material_id=material_id,
+        dataset=dataset,
+        unit_cell=atoms,
+        supercell_matrix=supercell_rule_matrix(atoms, rule),
+        primitive_matrix=None,
+        phonopy=None,
+        stored={"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [cv]},
+        source=relpath,
+        sha256=digest,
     )
 
 
-def load_elastic_reference(dataset: str, material_id: str, data_dir: Path | None = None
-                           ) -> ElasticReference:
+def load_elastic_reference(
+    dataset: str, material_id: str, data_dir: Path | None = None
+) -> ElasticReference:
     """DFT K_VRH and G_VRH (GPa) and the MP structure of one material."""
     entry, relpath, digest = _entry(dataset, material_id, data_dir)
     try:

@@ -37,16 +37,29 @@ def _phonopy_from_yaml(path: Path) -> tuple[Phonopy, np.ndarray, np.ndarray | No
     reader = PhonopyYaml()
     try:
         reader.read(str(path))
-    except (OSError, EOFError, lzma.LZMAError, yaml.YAMLError, KeyError, TypeError,
-            ValueError) as err:
+    except (
+        OSError,
+        EOFError,
+        lzma.LZMAError,
+        yaml.YAMLError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as err:
         raise MalformedReferenceError(f"{path.name}: unreadable phonopy yaml ({err})") from err
     if reader.unitcell is None or reader.supercell_matrix is None:
         raise MalformedReferenceError(f"{path.name}: no unit_cell or supercell_matrix")
     supercell = _matrix(reader.supercell_matrix, "supercell_matrix", path)
-    primitive = (None if reader.primitive_matrix is None
-                 else _matrix(reader.primitive_matrix, "primitive_matrix", path))
-    ph = Phonopy(reader.unitcell, supercell_matrix=supercell.astype(int),
-                 primitive_matrix=np.eye(3) if primitive is None else primitive)
+    primitive = (
+        None
+        if reader.primitive_matrix is None
+        else _matrix(reader.primitive_matrix, "primitive_matrix", path)
+    )
+    ph = Phonopy(
+        reader.unitcell,
+        supercell_matrix=supercell.astype(int),
+        primitive_matrix=np.eye(3) if primitive is None else primitive,
+    )
     if reader.force_constants is not None:
         ph.force_constants = reader.force_constants
     elif reader.dataset is not None:
@@ -79,12 +92,20 @@ def _load_resaved(info: DatasetInfo, material_id: str, data_dir: Path | None) ->
         }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise MalformedReferenceError(f"{tp_rel}: unreadable thermal properties ({err})") from err
-    return PhononReference(material_id, info.name, _ase(ph), supercell, primitive, ph, stored,
-                           fc_rel, sha256_of(fc_path))
+    return PhononReference(
+        material_id,
+        info.name,
+        _ase(ph),
+        supercell,
+        primitive,
+        ph,
+        stored,
+        fc_rel,
+        sha256_of(fc_path),
+    )
 
 
-def _load_published(info: DatasetInfo, material_id: str, data_dir: Path | None
-                    ) -> PhononReference:
+def _load_published(info: DatasetInfo, material_id: str, data_dir: Path | None) -> PhononReference:
     rel = info.layout["published"].format(material_id=material_id)
     url = info.upstream.format(material_id=material_id)
     path = fetch(rel, url, info.sha256(rel), data_dir)
@@ -102,12 +123,14 @@ def _load_published(info: DatasetInfo, material_id: str, data_dir: Path | None
             stored["omega_max_K"] = float(np.max(raw["phonon_freq"]) * THZ_TO_K_MDR)
     except (OSError, EOFError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
         raise MalformedReferenceError(f"{rel}: missing MDR values ({err})") from err
-    return PhononReference(material_id, info.name, _ase(ph), supercell, primitive, ph, stored,
-                           rel, sha256_of(path))
+    return PhononReference(
+        material_id, info.name, _ase(ph), supercell, primitive, ph, stored, rel, sha256_of(path)
+    )
 
 
-def load_mdr_reference(dataset: str, material_id: str, data_dir: Path | None = None
-                       ) -> PhononReference:
+def load_mdr_reference(
+    dataset: str, material_id: str, data_dir: Path | None = None
+) -> PhononReference:
     """MDR reference: the phonopy re-save when present locally, else the published file
     (downloaded from Alexandria into the cache when online)."""
     info = get_dataset(dataset)
