@@ -18,19 +18,18 @@ DEFAULT_OUT = "runs"
 
 
 def _print_frame(frame: pd.DataFrame) -> None:
-    with pd.option_context(
-        "display.max_colwidth", 120, "display.width", 200, "display.float_format", "{:.3f}".format
-    ):
-        print(frame.to_string(index=False))
+    """Left-aligned plain-text table (floats to 3 decimals)."""
+    cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+    widths = {c: max(len(str(c)), *(len(x) for x in cells[c])) for c in cells.columns}
+    print("  ".join(str(c).ljust(widths[c]) for c in cells.columns).rstrip())
+    for _, row in cells.iterrows():
+        print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from bench.models import model_rows
 
-    rows = pd.DataFrame(model_rows())
-    if not args.verbose:
-        rows["why not"] = rows["why not"].str.slice(0, 110)
-    _print_frame(rows)
+    _print_frame(pd.DataFrame(model_rows()))
     return 0
 
 
@@ -148,7 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("models", help="list models, aliases and whether they can run here")
-    p.add_argument("-v", "--verbose", action="store_true", help="full reasons")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("datasets", help="list data sets, subsets and where the data is")

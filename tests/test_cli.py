@@ -1,0 +1,56 @@
+"""CLI listings: models with reasons, data sets with subsets, summaries of a store."""
+
+from __future__ import annotations
+
+from bench.cli import main
+from bench.store import Store
+
+
+def test_models_lists_every_seed_model_with_a_reason(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for key in (
+        "orb-v3-conservative-inf-omat",
+        "orb-v3-direct-20-omat",
+        "mace-mpa-0",
+        "mace-omat-0",
+        "sevennet-mf-ompa",
+        "esen-30m-oam",
+        "chgnet-0.3.0",
+        "7net-0",
+    ):
+        assert key in out
+    line = next(row for row in out.splitlines() if row.startswith("esen-30m-oam"))
+    assert "no" in line.split() and "environment 'fairchem'" in line
+
+
+def test_datasets_lists_subsets_and_data_dir(shared_data, capsys):
+    assert main(["datasets", "--data-dir", str(shared_data)]) == 0
+    out = capsys.readouterr().out
+    assert f"data directory: {shared_data}" in out
+    for name in ("mdr-smoke", "mdr-50", "cv-binary-1170", "elastic-smoke", "CC BY 4.0"):
+        assert name in out
+
+
+def test_summary_and_export(tmp_path, capsys):
+    with Store(tmp_path) as store:
+        run_id = store.start_run({"settings_digest": "d"}, {})
+        for material, value in (("a", 10.0), ("b", 14.0)):
+            store.write(
+                {
+                    "model": "m",
+                    "task": "phonons",
+                    "dataset": "mdr-pbe",
+                    "material_id": material,
+                    "settings_digest": "d",
+                    "status": "ok",
+                    "values": {"Cv_J_per_K_mol": value},
+                    "ref": {"Cv_J_per_K_mol": 12.0},
+                },
+                run_id,
+            )
+    assert main(["summary", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2.000" in out  # MAE of |10-12| and |14-12|
+    assert main(["export", "--out", str(tmp_path), "--to", str(tmp_path / "r.csv")]) == 0
+    assert (tmp_path / "r.csv").read_text().count("\n") == 3
