@@ -116,6 +116,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    from bench.report import build_table, to_markdown, write_report
+
+    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    table = build_table(
+        [Path(d) for d in args.runs], subsets, Path(args.data_dir) if args.data_dir else None
+    )
+    command = (
+        "bench table " + " ".join(sys.argv[2:]) if args.command_line is None else args.command_line
+    )
+    paths = write_report(table, Path(args.out), command)
+    print(to_markdown(table))
+    print(f"wrote {len(paths)} files under {args.out}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bench.store import Store, export
 
@@ -152,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list data sets, subsets and where the data is")
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("table", help="Table 2: measured MAEs beside the paper's, plots")
+    p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
+    p.add_argument("--out", default="results", help="where to write table2.md/.csv and plots")
+    p.add_argument("--phonon-subset", default="mdr-smoke")
+    p.add_argument("--elastic-subset", default="elastic-smoke")
+    p.add_argument("--data-dir")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_table)
 
     for name, func, text in (
         ("summary", cmd_summary, "MAE table of a results directory"),

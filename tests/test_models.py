@@ -123,3 +123,12 @@ def test_sevennet_packaged_models_load():
         forces = atoms.get_forces()
         assert np.isfinite(forces).all() and abs(forces.sum(axis=0)).max() < 1e-4
         assert -6.0 < atoms.get_potential_energy() / len(atoms) < -4.5  # Si: ~ -5.4 eV/atom
+
+
+def test_batches_are_capped_by_atom_count():
+    from bench.batching import chunk_by_atoms
+
+    cells = [bulk("Cu", "fcc", a=3.6) * (n, 1, 1) for n in (3, 3, 5, 1, 8, 2)]
+    chunks = chunk_by_atoms(cells, max_atoms=6)
+    assert chunks == [[0, 1], [2, 3], [4], [5]]  # the 8-atom cell alone, over the cap
+    assert sorted(i for c in chunks for i in c) == list(range(len(cells)))

@@ -26,6 +26,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
 from bench.errors import ModelUnavailableError, UnknownModelError
 from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
 
@@ -79,10 +80,19 @@ class LoadedModel:
     def checkpoint_sha256(self) -> str | None:
         return file_sha256(self.checkpoint) if self.checkpoint else None
 
-    def forces(self, structures: Sequence[Atoms], batch: bool = True) -> list[np.ndarray]:
-        """Forces (eV/Å) on each structure; batched when the adapter supports it."""
+    def forces(
+        self,
+        structures: Sequence[Atoms],
+        batch: bool = True,
+        max_batch_atoms: int = MAX_BATCH_ATOMS,
+    ) -> list[np.ndarray]:
+        """Forces (eV/Å) on each structure; batched (at most ``max_batch_atoms`` atoms per
+        model call) when the adapter supports it, else one by one."""
         if batch and self.batch_forces is not None and len(structures) > 1:
-            return self.batch_forces(structures)
+            out: list[np.ndarray] = []
+            for chunk in chunk_by_atoms(structures, max_batch_atoms):
+                out.extend(self.batch_forces([structures[i] for i in chunk]))
+            return out
         out = []
         for atoms in structures:
             atoms = atoms.copy()

@@ -1,0 +1,251 @@
+"""Table 2 reporter: measured MAEs beside the Orb-v3 paper's, parity plots, outliers.
+
+Only records made with the current default settings (per model: its effective dtype and the
+data set's supercell rule) enter a number, so a table never mixes settings. Seed models that
+were not run keep their row with the paper's figures and the reason they were not run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.datasets import get_dataset, resolve_subset
+from bench.metrics import mae_table
+from bench.models import list_models, resolve, unavailable_reason
+from bench.settings import settings_digest
+from bench.store import Store
+from bench.tasks import TASKS
+
+PAPER_CSV = Path(__file__).with_name("reference") / "orb_v3_table2.csv"
+#: our property key -> (task, paper column, label with unit)
+COLUMNS = {
+    "omega_max_K": ("phonons", "omega_max_K", "ωmax [K]"),
+    "S_J_per_K_mol": ("phonons", "S_J_per_molK", "S [J/mol·K]"),
+    "F_kJ_per_mol": ("phonons", "F_kJ_per_mol", "F [kJ/mol]"),
+    "Cv_J_per_K_mol": ("phonons", "Cv_J_per_molK", "Cv [J/mol·K]"),
+    "K_GPa": ("elasticity", "K_bulk_GPa", "K [GPa]"),
+    "G_GPa": ("elasticity", "G_shear_GPa", "G [GPa]"),
+}
+DEFAULT_SUBSETS = {"phonons": "mdr-smoke", "elasticity": "elastic-smoke"}
+
+
+def paper_table() -> pd.DataFrame:
+    """Orb-v3 Table 2 (MAE vs DFT), indexed by the paper's model name."""
+    return pd.read_csv(PAPER_CSV, comment="#").set_index("model")
+
+
+def expected_digest(model: str, task: str, dataset: str) -> str:
+    """Digest of the default settings ``bench run`` uses for this model and data set."""
+    from dataclasses import replace
+
+    spec = resolve(model)
+    settings = TASKS[task].settings_cls()
+    settings = replace(settings, dtype=spec.dtype_for(None, second_order=True))
+    rule = get_dataset(dataset).supercell_rule
+    if rule is not None and hasattr(settings, "supercell_rule"):
+        settings = replace(settings, supercell_rule=rule)
+    return settings_digest(settings)
+
+
+@dataclass
+class Table:
+    """The comparison table and what it was built from."""
+
+    frame: pd.DataFrame  # one row per model; per property: mae, paper, n, failed
+    records: pd.DataFrame  # the per-material records that entered the numbers
+    subsets: dict[str, str]
+    manifests: list[dict]
+
+
+def build_table(
+    out_dirs: list[Path], subsets: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Table:
+    """Aggregate the stores in ``out_dirs`` into the Table 2 comparison."""
+    subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
+    frames, manifests = [], []
+    for out in out_dirs:
+        if (Path(out) / "bench.sqlite").exists():
+            with Store(out) as store:
+                frames.append(store.records())
+                manifests.extend(store.manifests())
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not records.empty:  # the same material in several stores: keep the newest record
+        key = ["model", "task", "dataset", "material_id", "settings_digest"]
+        records = records.sort_values("created_at").drop_duplicates(key, keep="last")
+    paper = paper_table()
+    selected = []
+    models = [s.key for s in list_models() if s.table2]
+    if not records.empty:
+        models += [m for m in records["model"].unique() if m not in models]
+    rows = []
+    for key in models:
+        spec = resolve(key)
+        row: dict = {"model": key, "paper_name": spec.table2 or ""}
+        ran = False
+        for task, subset in subsets.items():
+            dataset, ids = resolve_subset(subset, data_dir)
+            if records.empty:
+                part = records
+            else:
+                part = records[
+                    (records["model"] == key)
+                    & (records["task"] == task)
+                    & (records["dataset"] == dataset)
+                    & records["material_id"].isin(ids)
+                    & (records["settings_digest"] == expected_digest(key, task, dataset))
+                ]
+            props = tuple(p for p, (t, _, _) in COLUMNS.items() if t == task)
+            summary = mae_table(part, props) if len(part) else pd.DataFrame()
+            ran |= len(part) > 0
+            for prop in props:
+                paper_value = (
+                    paper.loc[spec.table2, COLUMNS[prop][1]]
+                    if spec.table2 in paper.index
+                    else np.nan
+                )
+                row[f"{prop}.paper"] = paper_value
+                row[f"{prop}.mae"] = summary[prop].iloc[0] if len(summary) else np.nan
+                row[f"{prop}.n"] = int(summary[f"n_{prop}"].iloc[0]) if len(summary) else 0
+            row[f"{task}.n_failed"] = int(summary["n_failed"].iloc[0]) if len(summary) else 0
+            row[f"{task}.n_missing"] = len(ids) - len(part)
+            selected.append(part)
+        row["not_run"] = "" if ran else (unavailable_reason(spec) or "not run yet")
+        rows.append(row)
+    used = pd.concat([s for s in selected if len(s)], ignore_index=True) if selected else records
+    return Table(pd.DataFrame(rows), used, subsets, manifests)
+
+
+def _cell(row: pd.Series, prop: str) -> str:
+    mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
+    paper_txt = "N/A" if pd.isna(paper) else f"{paper:g}"
+    if pd.isna(mae):
+        return f"– ({paper_txt})"
+    digits = 2 if abs(mae) < 10 else 1
+    return f"{mae:.{digits}f} ({paper_txt})"
+
+
+def to_markdown(table: Table) -> str:
+    """Markdown: `measured (paper)` per cell, counts per task, footer with provenance."""
+    out = io.StringIO()
+    heads = [label for _, _, label in COLUMNS.values()]
+    out.write(
+        "| model | " + " | ".join(heads) + " | phonons n (failed) | elastic n (failed) | note |\n"
+    )
+    out.write("|---" * (len(heads) + 4) + "|\n")
+    for _, row in table.frame.iterrows():
+        cells = [_cell(row, p) for p in COLUMNS]
+        counts = []
+        for task in ("phonons", "elasticity"):
+            n = max(int(row.get(f"{p}.n", 0)) for p, (t, _, _) in COLUMNS.items() if t == task)
+            counts.append(f"{n} ({int(row.get(f'{task}.n_failed', 0))})")
+        note = row["not_run"].replace("|", "/")
+        out.write(f"| {row['model']} | " + " | ".join(cells + counts) + f" | {note} |\n")
+    out.write(
+        "\nCells: MAE measured here (paper's Table 2 value). Subsets: "
+        + ", ".join(f"{t}: `{s}`" for t, s in table.subsets.items())
+        + ".\n"
+    )
+    if table.manifests:
+        digests = sorted(
+            {
+                m["settings_digest"]
+                for m in table.manifests
+                if m.get("settings_digest") in set(table.records.get("settings_digest", []))
+            }
+        )
+        versions = table.manifests[-1].get("versions", {})
+        commits = sorted({str(m.get("git_commit")) for m in table.manifests})
+        checksums: dict[str, str] = {}
+        for m in table.manifests:
+            checksums.update(m.get("data_checksums") or {})
+        out.write(f"\nSettings digests: {', '.join(digests) or '–'}. Code: {', '.join(commits)}.\n")
+        out.write("Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".\n")
+        files = sorted(k for k in checksums if k.startswith("matcalc/"))
+        mdr = len([k for k in checksums if k.startswith("mdr/")])
+        out.write(
+            "Data: "
+            + ", ".join(f"`{k}` sha256 {checksums[k][:16]}…" for k in files)
+            + (f"; {mdr} MDR files (sha256 per file in the run manifests)" if mdr else "")
+            + ".\n"
+        )
+    return out.getvalue()
+
+
+def parity_plots(table: Table, directory: Path) -> list[Path]:
+    """One PNG per model and property: model vs DFT, with the MAE in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    ok = table.records[table.records["status"] == "ok"] if len(table.records) else table.records
+    for model, group in ok.groupby("model") if len(ok) else []:
+        for prop, (_, _, label) in COLUMNS.items():
+            cols = [f"model.{prop}", f"ref.{prop}"]
+            if not set(cols) <= set(group.columns):
+                continue
+            data = group[cols].astype(float).dropna()
+            if data.empty:
+                continue
+            x, y = data[cols[1]].to_numpy(), data[cols[0]].to_numpy()
+            fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=120)
+            lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+            pad = 0.05 * (hi - lo or 1.0)
+            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=0.8)
+            ax.scatter(x, y, s=10, alpha=0.7)
+            ax.set_xlabel(f"DFT {label}")
+            ax.set_ylabel(f"{model} {label}")
+            ax.set_title(f"MAE {np.abs(x - y).mean():.3g} (n={len(x)})", fontsize=9)
+            fig.tight_layout()
+            path = directory / f"{model}__{prop}.png"
+            fig.savefig(path)
+            plt.close(fig)
+            paths.append(path)
+    return paths
+
+
+def outliers(table: Table, top: int = 10) -> pd.DataFrame:
+    """The ``top`` largest absolute errors per model and property."""
+    rows = []
+    ok = table.records[table.records["status"] == "ok"] if len(table.records) else table.records
+    for prop in COLUMNS:
+        cols = [f"model.{prop}", f"ref.{prop}"]
+        if not len(ok) or not set(cols) <= set(ok.columns):
+            continue
+        part = ok[["model", "material_id", *cols]].dropna().copy()
+        part["abs_error"] = (part[cols[0]].astype(float) - part[cols[1]].astype(float)).abs()
+        for _, group in part.groupby("model"):
+            for _, r in group.nlargest(top, "abs_error").iterrows():
+                rows.append(
+                    {
+                        "model": r["model"],
+                        "property": prop,
+                        "material_id": r["material_id"],
+                        "model_value": r[cols[0]],
+                        "dft_value": r[cols[1]],
+                        "abs_error": r["abs_error"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def write_report(table: Table, out: Path, command: str) -> list[Path]:
+    """results/table2.md, table2.csv, outliers.csv and parity/*.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "table2.md"
+    md.write_text(f"# Orb-v3 Table 2, reproduced\n\nMade by: `{command}`\n\n" + to_markdown(table))
+    csv_path = out / "table2.csv"
+    table.frame.to_csv(csv_path, index=False)
+    outlier_path = out / "outliers.csv"
+    outliers(table).to_csv(outlier_path, index=False)
+    plots = parity_plots(table, out / "parity")
+    (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
+    return [md, csv_path, outlier_path, *plots]
