@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.elasticity import ElasticSettings
+from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
 
@@ -127,7 +128,11 @@ def run_one(
     except Exception as err:  # a bad material must never stop the run
         status = getattr(err, "status", "failed")
         error_type = type(err).__name__
-        message = str(err) or traceback.format_exc(limit=1)
+        message = str(err) or repr(err)
+        if not isinstance(err, MaterialError):  # unexpected: keep where it happened
+            partial.setdefault("details", {})
+            partial["details"] = {**(partial["details"] or {}),
+                                  "traceback": traceback.format_exc(limit=-4)}
     return {
         **base,
         "status": status,

@@ -107,7 +107,9 @@ def test_chgnet_batch_equals_one_by_one():
         cells.append(atoms)
     batched = model.forces(cells, batch=True)
     single = model.forces(cells, batch=False)
-    for a, b in zip(batched, single, strict=True):
+    chunked = model.forces(cells, batch=True, max_batch_atoms=5)  # batches of one structure
+    for a, b, c in zip(batched, single, chunked, strict=True):
+        np.testing.assert_allclose(c, b, atol=2e-5)
         assert a.shape == (4, 3)
         np.testing.assert_allclose(a, b, atol=2e-5)
     assert np.abs(single[0]).max() > 1e-3  # rattled: non-zero forces

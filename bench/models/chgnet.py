@@ -39,6 +39,8 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
 
         pmg = [AseAtomsAdaptor.get_structure(a) for a in structures]
         preds = model.predict_structure(pmg, task="ef", batch_size=len(pmg))
+        if isinstance(preds, dict):  # CHGNet unwraps a batch of one
+            preds = [preds]
         return [np.asarray(p["f"], dtype=float) for p in preds]
 
     return LoadedModel(
