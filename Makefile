@@ -13,8 +13,13 @@ endif
 MODEL  ?= chgnet
 SUBSET ?= mdr-smoke
 OUT    ?= runs
+# make table2: every model that runs here (or MODELS=a,b) on these subsets
+MODELS ?=
+PHONON_SUBSET  ?= mdr-smoke
+ELASTIC_SUBSET ?= elastic-smoke
+WORKERS ?= 1
 
-.PHONY: install smoke test test-fast lint format clean
+.PHONY: install smoke table2 test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +32,12 @@ install: $(BIN)/python
 # The small default job: one model on the smoke subset; resumes if interrupted.
 smoke:
 	$(BIN)/bench run --model $(MODEL) --task phonons --subset $(SUBSET) --out $(OUT)
+
+# Orb-v3 Table 2: run (resuming) and write results/table2.md, .csv, parity plots, outliers.
+table2:
+	$(BIN)/bench table --run $(if $(MODELS),--models $(MODELS)) --runs $(OUT) --out results \
+		--phonon-subset $(PHONON_SUBSET) --elastic-subset $(ELASTIC_SUBSET) --workers $(WORKERS) \
+		--command-line "make table2 MODELS=$(MODELS) PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)"
 
 test:
 	$(BIN)/python -m pytest -q

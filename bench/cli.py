@@ -116,10 +116,42 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
+    """Run each model on each task's subset (resuming) into the first --runs directory."""
+    from bench.models import list_models, unavailable_reason
+    from bench.runner import RunConfig, run
+
+    models = (
+        args.models.split(",")
+        if args.models
+        else [s.key for s in list_models() if s.family != "emt" and unavailable_reason(s) is None]
+    )
+    for model in models:
+        for task, subset in subsets.items():
+            print(f"== {model} {task} {subset}", flush=True)
+            config = RunConfig(
+                model=model,
+                task=task,
+                subset=subset,
+                workers=args.workers,
+                data_dir=args.data_dir,
+                out_dir=args.runs[0],
+                progress=not args.quiet,
+            )
+            try:
+                summary = run(config)
+            except ConfigurationError as err:
+                print(f"   skipped: {err}")
+                continue
+            print(f"   {summary.n_skipped} already done, this run: {summary.counts}")
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     from bench.report import build_table, to_markdown, write_report
 
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    if args.run:
+        _run_for_table(args, subsets)
     table = build_table(
         [Path(d) for d in args.runs], subsets, Path(args.data_dir) if args.data_dir else None
     )
@@ -175,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phonon-subset", default="mdr-smoke")
     p.add_argument("--elastic-subset", default="elastic-smoke")
     p.add_argument("--data-dir")
+    p.add_argument("--run", action="store_true", help="first run the models (resumes)")
+    p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_table)
 

@@ -131,8 +131,10 @@ def run_one(
         message = str(err) or repr(err)
         if not isinstance(err, MaterialError):  # unexpected: keep where it happened
             partial.setdefault("details", {})
-            partial["details"] = {**(partial["details"] or {}),
-                                  "traceback": traceback.format_exc(limit=-4)}
+            partial["details"] = {
+                **(partial["details"] or {}),
+                "traceback": traceback.format_exc(limit=-4),
+            }
     return {
         **base,
         "status": status,
