@@ -56,48 +56,75 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
+    """(task, subset) pairs: each subset's data set decides its task; defaults per task."""
+    from bench.datasets import get_dataset, subsets
+    from bench.report import DEFAULT_SUBSETS
+
+    tasks = list(DEFAULT_SUBSETS) if task == "all" else [task]
+    if not given:
+        return [(t, DEFAULT_SUBSETS[t]) for t in tasks]
+    owners = subsets()
+    pairs = []
+    for subset in given:
+        subset_task = get_dataset(owners[subset]).task if subset in owners else tasks[0]
+        if subset_task not in tasks:
+            raise ConfigurationError(f"subset {subset} is a {subset_task} subset, not {task}")
+        pairs.append((subset_task, subset))
+    return pairs
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.metrics import mae_table
     from bench.runner import RunConfig, run
     from bench.store import Store
     from bench.tasks import TASKS
 
-    config = RunConfig(
-        model=args.model,
-        task=args.task,
-        subset=args.subset,
-        materials=tuple(args.materials.split(",")) if args.materials else None,
-        limit=args.limit,
-        workers=args.workers,
-        device=args.device,
-        dtype=args.dtype,
-        checkpoint=args.checkpoint,
-        data_dir=args.data_dir,
-        out_dir=args.out,
-        retry_failures=args.retry_failures,
-        batch=not args.no_batch,
-        progress=not args.quiet,
-    )
-    summary = run(config)
-    print(
-        f"{summary.n_skipped} of {summary.n_total} materials were already in {summary.store}; "
-        f"this run: {summary.counts or 'nothing to do'}"
-    )
-    with Store(args.out) as store:
-        records = store.records(
-            model=summary.model,
-            task=summary.task,
-            dataset=summary.dataset,
-            settings_digest=summary.settings_digest,
+    for task, subset in _subsets_for(args.task, args.subset):
+        config = RunConfig(
+            model=args.model,
+            task=task,
+            subset=subset,
+            materials=tuple(args.materials.split(",")) if args.materials else None,
+            limit=args.limit,
+            workers=args.workers,
+            device=args.device,
+            dtype=args.dtype,
+            checkpoint=args.checkpoint,
+            data_dir=args.data_dir,
+            out_dir=args.out,
+            retry_failures=args.retry_failures,
+            batch=not args.no_batch,
+            progress=not args.quiet,
         )
-    table = mae_table(records, TASKS[summary.task].properties)
-    print(f"\nMAE vs DFT ({summary.dataset}, settings {summary.settings_digest}):")
-    _print_frame(table.drop(columns=["task", "dataset", "settings_digest"]))
-    failures = records[records["status"] != "ok"]
-    if len(failures):
-        print("\nfailures:")
-        _print_frame(failures[["material_id", "status", "error_type", "error_message"]])
+        summary = run(config)
+        print(
+            f"{summary.n_skipped} of {summary.n_total} materials were already in "
+            f"{summary.store}; this run: {summary.counts or 'nothing to do'}"
+        )
+        with Store(args.out) as store:
+            records = store.records(
+                model=summary.model,
+                task=summary.task,
+                dataset=summary.dataset,
+                settings_digest=summary.settings_digest,
+            )
+            records = records[records["material_id"].isin(prepare_ids(config))]
+        table = mae_table(records, TASKS[summary.task].properties)
+        print(f"\nMAE vs DFT ({task}, {subset}, settings {summary.settings_digest}):")
+        _print_frame(table.drop(columns=["task", "dataset", "settings_digest"]))
+        failures = records[records["status"] != "ok"]
+        if len(failures):
+            print("\nfailures:")
+            _print_frame(failures[["material_id", "status", "error_type", "error_message"]])
     return 0
+
+
+def prepare_ids(config) -> list[str]:
+    """Material ids a run config covers (the subset, after --materials and --limit)."""
+    from bench.runner import prepare
+
+    return prepare(config)[2]
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -179,8 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
     p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
-    p.add_argument("--task", default="phonons", choices=["phonons", "elasticity"])
-    p.add_argument("--subset", default="mdr-smoke", help="material subset (see `bench datasets`)")
+    p.add_argument("--task", default="phonons", choices=["phonons", "elasticity", "all"])
+    p.add_argument(
+        "--subset",
+        action="append",
+        help="material subset, repeatable (default per task: mdr-smoke, elastic-smoke)",
+    )
     p.add_argument("--materials", help="comma-separated material ids within the subset")
     p.add_argument("--limit", type=int, help="first N materials of the subset")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")

@@ -177,7 +177,14 @@ def export(store: Store, path: str | Path, **where: str | None) -> Path:
     path = Path(path)
     frame = store.records(**where)
     if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as err:
+            from bench.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"parquet export needs pyarrow: pip install pyarrow ({err})"
+            ) from err
     else:
         frame.to_csv(path, index=False)
     return path
