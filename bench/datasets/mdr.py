@@ -19,7 +19,7 @@ import yaml
 from phonopy import Phonopy
 from phonopy.interface.phonopy_yaml import PhonopyYaml
 
-from bench.datasets.locate import DataNotFoundError, fetch, sha256_of
+from bench.datasets.locate import fetch, search_dirs, sha256_of
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import DatasetInfo, get_dataset
 from bench.settings import THZ_TO_K_MDR
@@ -128,25 +128,34 @@ def _load_published(info: DatasetInfo, material_id: str, data_dir: Path | None) 
     )
 
 
+def _layout(info: DatasetInfo, material_id: str, data_dir: Path | None) -> str:
+    """Which layout to read: the first data directory (``--data-dir`` first) that holds the
+    material decides; within it the phonopy re-save wins. Nowhere local: the published file,
+    downloaded from upstream."""
+    for directory in search_dirs(data_dir):
+        if (directory / info.layout["phonopy"].format(material_id=material_id)).is_file():
+            return "phonopy"
+        if (directory / info.layout["published"].format(material_id=material_id)).is_file():
+            return "published"
+    return "published"
+
+
 def load_mdr_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> PhononReference:
-    """MDR reference: the phonopy re-save when present locally, else the published file
-    (downloaded from Alexandria into the cache when online)."""
+    """MDR reference of one material (see :func:`_layout` for which file is read)."""
     info = get_dataset(dataset)
-    try:
+    if _layout(info, material_id, data_dir) == "phonopy":
         return _load_resaved(info, material_id, data_dir)
-    except DataNotFoundError:
-        return _load_published(info, material_id, data_dir)
+    return _load_published(info, material_id, data_dir)
 
 
 def mdr_files(dataset: str, material_id: str, data_dir: Path | None = None) -> dict[str, Path]:
     """The local files of one MDR material (fetching the published file if needed)."""
     info = get_dataset(dataset)
-    try:
+    if _layout(info, material_id, data_dir) == "phonopy":
         rels = [info.layout[k].format(material_id=material_id) for k in ("phonopy", "thermal")]
         return {rel: fetch(rel, None, info.sha256(rel), data_dir) for rel in rels}
-    except DataNotFoundError:
-        rel = info.layout["published"].format(material_id=material_id)
-        url = info.upstream.format(material_id=material_id)
-        return {rel: fetch(rel, url, info.sha256(rel), data_dir)}
+    rel = info.layout["published"].format(material_id=material_id)
+    url = info.upstream.format(material_id=material_id)
+    return {rel: fetch(rel, url, info.sha256(rel), data_dir)}
