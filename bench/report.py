@@ -146,6 +146,14 @@ def to_markdown(table: Table) -> str:
             counts.append(f"{n} ({int(row.get(f'{task}.n_failed', 0))})")
         note = row["not_run"].replace("|", "/")
         out.write(f"| {row['model']} | " + " | ".join(cells + counts) + f" | {note} |\n")
+    timing = timings(table)
+    if len(timing):
+        out.write("\nWall time per material (s, median; split in parentheses):\n\n")
+        for _, r in timing.iterrows():
+            out.write(
+                f"- {r['model']} {r['task']}: {r['median_wall_s']:.1f} ({r['split']}); "
+                f"total {r['total_wall_h']:.2f} h for {r['n']} materials\n"
+            )
     out.write(
         "\nCells: MAE measured here (paper's Table 2 value). Subsets: "
         + ", ".join(f"{t}: `{s}`" for t, s in table.subsets.items())
@@ -175,6 +183,29 @@ def to_markdown(table: Table) -> str:
             + ".\n"
         )
     return out.getvalue()
+
+
+def timings(table: Table) -> pd.DataFrame:
+    """Median wall time per material and its split (relax, forces, phonopy, ...)."""
+    rows = []
+    if not len(table.records):
+        return pd.DataFrame()
+    for (model, task), group in table.records.groupby(["model", "task"]):
+        parts = [c for c in group.columns if c.startswith("time.")]
+        split = ", ".join(
+            f"{c[5:]} {group[c].median():.1f}" for c in parts if group[c].notna().any()
+        )
+        rows.append(
+            {
+                "model": model,
+                "task": task,
+                "n": len(group),
+                "median_wall_s": group["wall_s"].median(),
+                "total_wall_h": group["wall_s"].sum() / 3600,
+                "split": split,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def parity_plots(table: Table, directory: Path) -> list[Path]:
