@@ -178,8 +178,10 @@ def to_markdown(table: Table) -> str:
         mdr = len([k for k in checksums if k.startswith("mdr/")])
         out.write(
             "Data: "
-            + ", ".join(f"`{k}` sha256 {checksums[k][:16]}…" for k in files)
-            + (f"; {mdr} MDR files (sha256 per file in the run manifests)" if mdr else "")
+            + "; ".join(
+                [f"`{k}` sha256 {checksums[k][:16]}…" for k in files]
+                + ([f"{mdr} MDR files (sha256 of each in table2.provenance.json)"] if mdr else [])
+            )
             + ".\n"
         )
     return out.getvalue()
