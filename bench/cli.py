@@ -145,13 +145,19 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
     """Run each model on each task's subset (resuming) into the first --runs directory."""
-    from bench.models import list_models, unavailable_reason
+    from bench.models import list_models, local_checkpoint, unavailable_reason
     from bench.runner import RunConfig, run
 
     models = (
         args.models.split(",")
         if args.models
-        else [s.key for s in list_models() if s.family != "emt" and unavailable_reason(s) is None]
+        else [
+            s.key
+            for s in list_models()
+            if s.family != "emt"
+            and unavailable_reason(s) is None
+            and (s.checkpoint is None or local_checkpoint(s) is not None)
+        ]
     )
     for model in models:
         for task, subset in subsets.items():

@@ -23,13 +23,15 @@ from bench.settings import RelaxSettings
 
 def _matcalc_relax() -> RelaxSettings:
     # matcalc ElasticityBenchmark: RelaxCalc(FIRE, FrechetCellFilter, max_steps=500), fmax 0.05
-    # (matcalc 0.7.0 benchmark.py: kwargs.setdefault("fmax", 0.05); _relaxation.py defaults).
+    # (matcalc 0.7.0 benchmark.py: kwargs.setdefault("fmax", 0.05); _relaxation.py defaults);
+    # RelaxCalc judges convergence on the atomic forces after removing the filter.
     return RelaxSettings(
         fix_symmetry=False,
         fmax_eV_per_A=0.05,
         accept_fmax_eV_per_A=0.05,
         steps_per_pass=500,
         max_passes=1,
+        accept_on="atoms",
     )
 
 

@@ -65,6 +65,17 @@ def build_phonopy(unit_cell: Atoms, ref: PhononReference) -> Phonopy:
     )
 
 
+def mdr_stable(freqs_K: np.ndarray, acoustic_tol_K: float = -35.0) -> bool:
+    """MDR's stability flag (postprocess.py) on frequencies (K) at the commensurate points,
+    Γ first: unstable if a Γ acoustic mode (the 3 lowest) is below ``acoustic_tol_K``, another
+    Γ mode below 0, or any mode at another point below 0."""
+    freqs_K = np.asarray(freqs_K)
+    gamma = np.sort(freqs_K[0])
+    return not (
+        np.any(gamma[:3] < acoustic_tol_K) or np.any(gamma[3:] < 0.0) or np.any(freqs_K[1:] < 0.0)
+    )
+
+
 def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
     """Thermal properties on the mesh and frequencies at the commensurate points (MDR).
 
@@ -92,16 +103,11 @@ def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
     # reference frequencies are taken at the same points.
     q_points = get_commensurate_points(ph.supercell_matrix)
     freqs_K = np.asarray(ph.run_qpoints(q_points).frequencies) * settings.thz_to_K
-    unstable = (
-        bool(np.any(freqs_K[0][:3] < settings.acoustic_gamma_tol_K))
-        or bool(np.any(freqs_K[0][3:] < 0.0))
-        or bool(np.any(freqs_K[1:] < 0.0))
-    )
     i_T = list(settings.temperatures_K).index(settings.report_temperature_K)
     out: dict[str, Any] = {key: float(thermal[name][i_T]) for key, name in PROPERTIES.items()}
     out["omega_max_K"] = float(freqs_K.max())
     out["omega_min_K"] = float(freqs_K.min())
-    out["stable"] = not unstable
+    out["stable"] = mdr_stable(freqs_K, settings.acoustic_gamma_tol_K)
     out["thermal"] = {
         "temperatures_K": [float(t) for t in thermal["temperatures"]],
         **{STORED_KEYS[name]: [float(v) for v in thermal[name]] for name in STORED_KEYS},

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
 from bench.metrics import mae_table
-from bench.models import list_models, resolve, unavailable_reason
+from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.settings import settings_digest
 from bench.store import Store
 from bench.tasks import TASKS
@@ -83,9 +83,10 @@ def build_table(
     models = [s.key for s in list_models() if s.table2]
     if not records.empty:
         models += [m for m in records["model"].unique() if m not in models]
+    # a record label is the model key, or key@sha8 for a user checkpoint
     rows = []
     for key in models:
-        spec = resolve(key)
+        spec = resolve(key.split("@")[0])
         row: dict = {"model": key, "paper_name": spec.table2 or ""}
         ran = False
         for task, subset in subsets.items():
@@ -98,7 +99,7 @@ def build_table(
                     & (records["task"] == task)
                     & (records["dataset"] == dataset)
                     & records["material_id"].isin(ids)
-                    & (records["settings_digest"] == expected_digest(key, task, dataset))
+                    & (records["settings_digest"] == expected_digest(spec.key, task, dataset))
                 ]
             props = tuple(p for p, (t, _, _) in COLUMNS.items() if t == task)
             summary = mae_table(part, props) if len(part) else pd.DataFrame()
@@ -115,7 +116,7 @@ def build_table(
             row[f"{task}.n_failed"] = int(summary["n_failed"].iloc[0]) if len(summary) else 0
             row[f"{task}.n_missing"] = len(ids) - len(part)
             selected.append(part)
-        row["not_run"] = "" if ran else (unavailable_reason(spec) or "not run yet")
+        row["not_run"] = "" if ran else (unavailable_reason(spec) or checkpoint_status(spec))
         rows.append(row)
     used = pd.concat([s for s in selected if len(s)], ignore_index=True) if selected else records
     return Table(pd.DataFrame(rows), used, subsets, manifests)

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from bench.datasets import dataset_checksums, get_dataset, resolve_subset
 from bench.errors import ConfigurationError
-from bench.models import LoadedModel, load_model, resolve, unavailable_reason
-from bench.models.checkpoints import resolve_checkpoint
+from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
+from bench.models.checkpoints import file_sha256
 from bench.settings import settings_dict, settings_digest
 from bench.store import Store
 from bench.tasks import TASKS, run_one
@@ -64,6 +64,7 @@ class RunSummary:
 
 # ---- worker side ---------------------------------------------------------------------------
 _WORKER_MODEL: LoadedModel | None = None
+_WORKER_ERROR: str | None = None  # why the model failed to load in this worker
 
 
 def _set_threads(threads: int) -> None:
@@ -80,15 +81,19 @@ def _set_threads(threads: int) -> None:
 def _init_worker(
     model: str, device: str | None, dtype: str, checkpoint: str | None, threads: int
 ) -> None:
-    global _WORKER_MODEL
+    global _WORKER_MODEL, _WORKER_ERROR
     _set_threads(threads)
-    _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    try:
+        _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    except Exception as err:  # an initializer that raises breaks the pool: report it instead
+        _WORKER_ERROR = f"{model} failed to load in a worker: {type(err).__name__}: {err}"
 
 
 def _work(
     task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None, batch: bool
 ) -> dict[str, Any]:
-    assert _WORKER_MODEL is not None, "worker not initialised"
+    if _WORKER_MODEL is None:
+        raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
     return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch)
 
 
@@ -101,7 +106,7 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     spec = resolve(config.model)
-    reason = unavailable_reason(spec, checkpoint=config.checkpoint)
+    reason = unavailable_reason(spec)
     if reason:
         raise ConfigurationError(f"model {spec.key} cannot run here: {reason}")
     try:
@@ -133,23 +138,29 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     spec, dataset, ids, settings = prepare(config)
     data_dir = _path(config.data_dir)
     digest = settings_digest(settings)
+    checkpoint = local_checkpoint(spec, config.checkpoint)
+    checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
+    label = model_label(spec.key, config.checkpoint, checkpoint_sha)
     store = Store(config.out_dir)
     try:
         done = store.finished(
-            spec.key, config.task, dataset, digest, include_failures=not config.retry_failures
+            label, config.task, dataset, digest, include_failures=not config.retry_failures
         )
         todo = [i for i in ids if i not in done]
-        # Checks every data file up front (download or a clear error before any model work).
+        # Every data file is located (or downloaded) before any model work: missing data is one
+        # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, data_dir)
-        checkpoint = resolve_checkpoint(spec.checkpoint, config.checkpoint)
         manifest = {
-            "model": spec.key,
+            "model": label,
+            "model_key": spec.key,
             "task": config.task,
             "dataset": dataset,
             "subset": config.subset,
             "settings_digest": digest,
             "device": config.device or "auto",
-            "checkpoint": str(checkpoint) if checkpoint else None,
+            "dtype": settings.dtype,
+            "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.source}",
+            "checkpoint_sha256": checkpoint_sha,
             "data_checksums": checksums,
             "n_materials": len(ids),
         }
@@ -157,7 +168,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
 
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
         summary = RunSummary(
-            spec.key,
+            label,
             config.task,
             dataset,
             digest,
@@ -168,7 +179,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         )
         bar = tqdm(
             total=len(todo),
-            desc=f"{spec.key} {config.task}",
+            desc=f"{label} {config.task}",
             unit="mat",
             disable=not config.progress,
             dynamic_ncols=True,
@@ -176,6 +187,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         failed = 0
         try:
             for record in _execute(config, spec.key, dataset, todo, settings, data_dir):
+                record["model"] = label
                 store.write(record, run_id)
                 summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
                 failed += record["status"] != "ok"
@@ -229,12 +241,11 @@ def _execute(
                 try:
                     yield future.result()
                 except cf.process.BrokenProcessPool as err:
-                    # A worker died (OOM, segfault): record it, keep what is done. The rest
-                    # stays unrecorded and runs on the next invocation.
-                    yield _crash_record(config.task, model, dataset, futures[future], settings, err)
+                    # A worker died (OOM, segfault). Which material killed it is unknown, so
+                    # nothing is recorded for the in-flight ones: they run on the next call.
                     raise ConfigurationError(
                         f"a worker process died ({err}); finished materials are stored, "
-                        "re-run the same command to continue"
+                        "re-run the same command to continue (fewer --workers if memory ran out)"
                     ) from err
         except BaseException:
             for future in futures:
@@ -242,16 +253,9 @@ def _execute(
             raise
 
 
-def _crash_record(
-    task: str, model: str, dataset: str, material_id: str, settings: Any, err: BaseException
-) -> dict[str, Any]:
-    return {
-        "model": model,
-        "task": task,
-        "dataset": dataset,
-        "material_id": material_id,
-        "settings_digest": settings_digest(settings),
-        "status": "failed",
-        "error_type": "WorkerCrashed",
-        "error_message": str(err),
-    }
+def model_label(key: str, explicit_checkpoint: str | None, sha256: str | None) -> str:
+    """Name records carry: the key, or ``key@<sha256[:8]>`` for a ``--checkpoint`` file, so
+    records of other weights never mix with the model's own."""
+    if explicit_checkpoint and sha256:
+        return f"{key}@{sha256[:8]}"
+    return key

@@ -34,6 +34,9 @@ class RelaxSettings:
     steps_per_pass: int = 500  # umlip.py: steps=500
     max_passes: int = 15  # umlip.py: for i in range(15)
     explode_force_eV_per_A: float = 1.0e4  # umlip.py: observe_forces, "forces are unphysical"
+    #: which max force the acceptance test reads: "filtered" = atoms and cell (umlip.py checks
+    #: the FrechetCellFilter forces), "atoms" = atomic forces only (matcalc RelaxCalc)
+    accept_on: str = "filtered"
 
 
 @dataclass(frozen=True)

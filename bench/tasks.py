@@ -126,7 +126,7 @@ def run_one(
         TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
         status, error_type, message = "ok", None, None
     except Exception as err:  # a bad material must never stop the run
-        status = getattr(err, "status", "failed")
+        status = err.status if isinstance(err, MaterialError) else "failed"
         error_type = type(err).__name__
         message = str(err) or repr(err)
         if not isinstance(err, MaterialError):  # unexpected: keep where it happened

@@ -38,10 +38,16 @@ def test_matches_matcalc_directly():
     """Our wrapper passes the settings through: same numbers as ElasticityCalc with them."""
     from matcalc import ElasticityCalc
 
-    direct = ElasticityCalc(EMT(), fmax=0.05, relax_structure=True, units_GPa=True,
-                            norm_strains=(-0.01, -0.005, 0.005, 0.01),
-                            shear_strains=(-0.06, -0.03, 0.03, 0.06), use_equilibrium=True,
-                            relax_calc_kwargs={"optimizer": "FIRE", "max_steps": 500})
+    direct = ElasticityCalc(
+        EMT(),
+        fmax=0.05,
+        relax_structure=True,
+        units_GPa=True,
+        norm_strains=(-0.01, -0.005, 0.005, 0.01),
+        shear_strains=(-0.06, -0.03, 0.03, 0.06),
+        use_equilibrium=True,
+        relax_calc_kwargs={"optimizer": "FIRE", "max_steps": 500},
+    )
     out = direct.calc(bulk("Cu", "fcc", a=3.62))
     ours = run_elasticity(bulk("Cu", "fcc", a=3.62), load_model("emt"), ElasticSettings())
     assert ours["details"]["relax"]["steps"] > 0  # started 0.8 % expanded
@@ -58,18 +64,26 @@ def test_units_are_gpa_not_ev_per_a3():
 
 def test_unphysical_tensor_is_a_failure_with_values_kept():
     negative = LoadedModel(key="neg", calculator=ScaledEMT(-1.0), device="cpu", dtype="float64")
-    settings = ElasticSettings(relax=replace(ElasticSettings().relax, max_passes=1,
-                                             steps_per_pass=1, accept_fmax_eV_per_A=1e9))
+    settings = ElasticSettings(
+        relax=replace(
+            ElasticSettings().relax, max_passes=1, steps_per_pass=1, accept_fmax_eV_per_A=1e9
+        )
+    )
     with pytest.raises(MaterialError, match="not positive definite") as err:
         run_elasticity(bulk("Cu", "fcc", a=3.59), negative, settings)
     assert err.value.partial["values"]["K_GPa"] < 0
 
 
 def test_bad_models_are_recorded(shared_data):
-    nan = LoadedModel(key="nan", calculator=BrokenCalculator("nan"), device="cpu",
-                      dtype="float64")
-    record = run_one("elasticity", nan, "mp-binary-pbe-elasticity-2025.1", "mp-2534",
-                     ElasticSettings(), shared_data)
+    nan = LoadedModel(key="nan", calculator=BrokenCalculator("nan"), device="cpu", dtype="float64")
+    record = run_one(
+        "elasticity",
+        nan,
+        "mp-binary-pbe-elasticity-2025.1",
+        "mp-2534",
+        ElasticSettings(),
+        shared_data,
+    )
     assert record["status"] == "failed" and record["error_type"] == "NonFiniteError"
     assert record["ref"] == {"K_GPa": 60.742, "G_GPa": 40.715}
     with pytest.raises(NonFiniteError):
@@ -77,7 +91,8 @@ def test_bad_models_are_recorded(shared_data):
 
 
 def test_unconverged_relaxation_is_not_converged(shared_data):
-    settings = ElasticSettings(relax=replace(ElasticSettings().relax, steps_per_pass=1,
-                                             fmax_eV_per_A=1e-9))
+    settings = ElasticSettings(
+        relax=replace(ElasticSettings().relax, steps_per_pass=1, fmax_eV_per_A=1e-9)
+    )
     with pytest.raises(NotConvergedError):
         run_elasticity(bulk("Cu", "fcc", a=3.7), load_model("emt"), settings)

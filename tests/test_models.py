@@ -60,11 +60,16 @@ def test_unknown_model_lists_close_matches():
 def test_rows_say_why_a_model_cannot_run():
     rows = {row["key"]: row for row in model_rows()}
     assert rows["emt"]["runs here"] == "yes"
-    for row in rows.values():
-        assert (row["runs here"] == "yes") == (row["why not"] == "")
     if importlib.util.find_spec("orb_models") is None:
-        assert "orb_models" in rows["orb-v3-direct-20-omat"]["why not"]
-        assert "pip install" in rows["orb-v3-direct-20-omat"]["why not"]
+        assert rows["orb-v3-direct-20-omat"]["runs here"] == "no"
+        assert "pip install" in rows["orb-v3-direct-20-omat"]["why not / checkpoint"]
+    if importlib.util.find_spec("chgnet") is not None:
+        assert rows["chgnet-0.3.0"]["why not / checkpoint"].startswith("local: ")
+    if importlib.util.find_spec("sevenn") is not None:
+        # not shipped: runnable (sevenn downloads it when online), and says where to put it
+        row = rows["sevennet-mf-ompa"]
+        assert row["runs here"] == "yes"
+        assert "checkpoint_sevennet_mf_ompa.pth" in row["why not / checkpoint"]
 
 
 def test_dtype_policy():

@@ -12,13 +12,15 @@ import dataclasses
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.calculators.calculator import all_changes
 from ase.calculators.emt import EMT
 from ase.units import kB, kJ, mol
 from phonopy import Phonopy
 
 from bench.datasets import PhononReference
-from bench.models import load_model
+from bench.models import LoadedModel, load_model
 from bench.phonons import (
+    mdr_stable,
     phonon_properties,
     reference_values,
     run_phonons,
@@ -116,15 +118,59 @@ def test_displacement_setting_matters(cu_reference, emt_result):
     assert abs(big["values"]["omega_max_K"] - emt_result["values"]["omega_max_K"]) > 0.5
 
 
-def test_stability_flag_follows_mdr(cu_reference):
-    """Soften the force constants until a mode goes imaginary: the flag must flip."""
+def test_stability_flag_follows_mdr():
+    """postprocess.py: Γ acoustic down to −35 K tolerated; any other negative mode is not."""
+    gamma_ok = [-20.0, -1.0, 0.0, 50.0, 60.0, 70.0]
+    stable_other = [[10.0, 20.0, 30.0, 40.0, 50.0, 60.0]]
+    assert mdr_stable(np.array([gamma_ok, *stable_other]))
+    assert not mdr_stable(np.array([[-36.0, 0, 0, 50, 60, 70], *stable_other]))
+    assert not mdr_stable(np.array([[-3.0, -2, -1, -0.5, 60, 70], *stable_other]))  # 4th Γ mode
+    assert not mdr_stable(np.array([gamma_ok, [-1.0, 20, 30, 40, 50, 60]]))  # off Γ
+
+
+def test_imaginary_modes_flagged_end_to_end(cu_reference):
     ph = cu_reference.phonopy
-    settings = PhononSettings()
-    assert phonon_properties(ph, settings)["stable"]
     fc = ph.force_constants.copy()
     try:
         ph.force_constants = -fc
-        out = phonon_properties(ph, settings)
-        assert not out["stable"] and out["omega_min_K"] < 0
+        out = phonon_properties(ph, PhononSettings())
+        assert not out["stable"] and out["omega_min_K"] < -35
     finally:
         ph.force_constants = fc
+
+
+class DriftingEMT(EMT):
+    """EMT plus the same force on every atom: what drift removal must cancel."""
+
+    implemented_properties = ("energy", "forces", "stress")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results["forces"] = self.results["forces"] + np.array([0.05, -0.02, 0.03])
+
+
+def test_drift_removal_cancels_a_uniform_force():
+    """A model whose forces carry a uniform offset. In fcc Cu the ±u displacements phonopy
+    builds by inversion cancel a drift anyway, and FC symmetrisation (translational invariance)
+    hides it too; zincblende CuAu has no inversion at its sites, so with symmetrisation off only
+    drift removal stands between the offset and the numbers."""
+    zincblende = PhononReference(
+        material_id="emt-cuau-zb",
+        dataset="test",
+        unit_cell=bulk("CuAu", "zincblende", a=5.9),
+        supercell_matrix=np.eye(3, dtype=int) * 2,
+        primitive_matrix=None,
+        phonopy=None,
+        stored={},
+        source="synthetic",
+        sha256="",
+    )
+    plain = dataclasses.replace(PhononSettings(), symmetrize_force_constants=False)
+    reference = run_phonons(zincblende, load_model("emt"), plain)["values"]
+    drifting = LoadedModel(key="drift", calculator=DriftingEMT(), device="cpu", dtype="float64")
+    with_removal = run_phonons(zincblende, drifting, plain)["values"]
+    for key in ("omega_max_K", "omega_min_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol"):
+        assert with_removal[key] == pytest.approx(reference[key], abs=1e-6)
+    without = run_phonons(zincblende, drifting, dataclasses.replace(plain, remove_drift=False))
+    assert abs(without["values"]["S_J_per_K_mol"] - reference["S_J_per_K_mol"]) > 1.0
+    assert without["values"]["omega_min_K"] < reference["omega_min_K"] - 50

@@ -3,8 +3,10 @@
 from bench.models.registry import (
     LoadedModel,
     ModelSpec,
+    checkpoint_status,
     list_models,
     load_model,
+    local_checkpoint,
     model_rows,
     resolve,
     unavailable_reason,
@@ -13,8 +15,10 @@ from bench.models.registry import (
 __all__ = [
     "LoadedModel",
     "ModelSpec",
+    "checkpoint_status",
     "list_models",
     "load_model",
+    "local_checkpoint",
     "model_rows",
     "resolve",
     "unavailable_reason",

@@ -162,7 +162,7 @@ def load_model(
     ``dtype`` None picks the family default (the most precise for second-order quantities).
     """
     spec = resolve(name)
-    reason = unavailable_reason(spec, checkpoint=checkpoint, check_checkpoint=False)
+    reason = unavailable_reason(spec)
     if reason:
         raise ModelUnavailableError(f"{spec.key}: {reason}")
     local = resolve_checkpoint(spec.checkpoint, checkpoint)
@@ -174,33 +174,48 @@ def load_model(
     )
 
 
-def unavailable_reason(
-    spec: ModelSpec, checkpoint: str | Path | None = None, check_checkpoint: bool = True
-) -> str | None:
-    """Why ``spec`` cannot run in this environment, or None if it can (or may download)."""
-    if spec.env != "main" and importlib.util.find_spec(spec.package) is None:
+def unavailable_reason(spec: ModelSpec) -> str | None:
+    """Why ``spec`` cannot run in this environment (a missing package or environment), or None.
+
+    A checkpoint that is not local is no blocker: the upstream package downloads it when online
+    (see :func:`checkpoint_status`); offline, loading fails with that message.
+    """
+    if importlib.util.find_spec(spec.package) is not None:
+        return None
+    if spec.env != "main":
         return (
             f"runs in its own environment '{spec.env}' (its pins clash with the main one); "
             f"package '{spec.package}' is not installed here: pip install -e '.[{spec.family}]' "
             "in a separate venv"
         )
-    if importlib.util.find_spec(spec.package) is None:
-        return f"package '{spec.package}' not installed: pip install -e '.[{spec.family}]'"
-    if not check_checkpoint:
-        return None
-    if resolve_checkpoint(spec.checkpoint, checkpoint) is not None:
-        return None
-    if spec.checkpoint and _adapter(spec.family).packaged_checkpoint(spec) is None:
-        where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
-        return (
-            f"checkpoint {spec.checkpoint} not found locally; it downloads from {spec.source} "
-            f"when online, or put it at {where}/{spec.checkpoint} (or pass --checkpoint PATH)"
-        )
-    return None
+    return f"package '{spec.package}' not installed: pip install -e '.[{spec.family}]'"
+
+
+def local_checkpoint(spec: ModelSpec, explicit: str | Path | None = None) -> Path | None:
+    """The checkpoint file this model would load here, if it is on disk."""
+    path = resolve_checkpoint(spec.checkpoint, explicit)
+    if path is None and spec.checkpoint and importlib.util.find_spec(spec.package):
+        path = _adapter(spec.family).packaged_checkpoint(spec)
+    return path
+
+
+def checkpoint_status(spec: ModelSpec) -> str:
+    """Where the weights come from: a local file, or the upstream download."""
+    if spec.checkpoint is None:
+        return "none needed"
+    path = local_checkpoint(spec)
+    if path is not None:
+        return f"local: {path}"
+    where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
+    return (
+        f"not local: downloads from {spec.source} when online, or put {spec.checkpoint} "
+        f"in {where} (or pass --checkpoint PATH)"
+    )
 
 
 def model_rows() -> list[dict[str, str]]:
-    """One row per model for ``bench models``: key, aliases, family, env, status."""
+    """One row per model for ``bench models``: key, aliases, family, env, whether it runs
+    here, and why not or where its checkpoint comes from."""
     rows = []
     for spec in list_models():
         reason = unavailable_reason(spec)
@@ -212,7 +227,7 @@ def model_rows() -> list[dict[str, str]]:
                 "env": spec.env,
                 "table2": spec.table2 or "",
                 "runs here": "yes" if reason is None else "no",
-                "why not": reason or "",
+                "why not / checkpoint": reason or checkpoint_status(spec),
             }
         )
     return rows
