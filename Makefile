@@ -27,7 +27,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	@$(BIN)/bench models | head -6
+	@$(BIN)/bench models
 
 # The small default job: one model on the smoke subset; resumes if interrupted.
 smoke:

@@ -1,36 +1,56 @@
-"""Reference data: loaders on the real files, subsets, checksums, bad files, offline errors."""
+"""Reference data: loaders on the real files, subsets, checksums, bad files, offline errors.
+
+The data come from ``../shared/data`` (or ``$BENCH_SHARED_DATA``; see the ``shared_data``
+fixture in conftest.py); nothing is copied into the project and no test touches the network.
+"""
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import json
 import lzma
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
 
 import bench.datasets.locate as locate
 from bench.datasets import (
+    SUPERCELL_RULE_MATCALC,
     DataChecksumError,
     DataNotFoundError,
     MalformedReferenceError,
     dataset_checksums,
+    find_data_dir,
+    get_dataset,
+    list_datasets,
     load_elastic_reference,
     load_phonon_reference,
     resolve_subset,
+    subsets,
+    supercell_rule_matcalc,
 )
-from bench.phonons import reference_values
-from bench.settings import PhononSettings
+from bench.datasets.matcalc import _read, structure_to_atoms
+from bench.datasets.mdr import build_phonopy, read_yaml
+from bench.datasets.registry import definitions_dir
 
 MDR = "mdr-pbe"
 CV = "alexandria-binary-pbe-phonon-2025.1"
 ELASTIC = "mp-binary-pbe-elasticity-2025.1"
 F_CENTRING = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+THZ_TO_K = 47.992  # MDR postprocess.py
+PBESOL_YAML = "mdr/hyllios_utils/mp-1000.yaml.bz2"
+FC_1000 = "mdr/benchmark_app/mp-1000/force_constants.yaml.xz"
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network, an empty cache, no $BENCH_DATA."""
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    """An empty user cache, no $BENCH_DATA, no network: every download attempt fails."""
 
     def refuse(url, dest):
         raise OSError(f"offline test: {url}")
@@ -38,62 +58,351 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(locate, "_download", refuse)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("BENCH_DATA", raising=False)
+    monkeypatch.delenv("BENCH_OFFLINE", raising=False)
+
+
+def _csv(shared: Path) -> dict[str, dict[str, str]]:
+    with open(shared / "mdr" / "benchmark_app_300K.csv") as handle:
+        return {row["mp_id"]: row for row in csv.DictReader(handle)}
+
+
+def _published(tmp_path: Path, raw: dict | None = None, source: Path | None = None) -> Path:
+    """Put a published-layout MDR file for mp-1000 under ``tmp_path`` (a data directory)."""
+    dest = tmp_path / "data" / "mdr" / "pbe" / "mp-1000.yaml.bz2"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if raw is None:
+        shutil.copy(source, dest)
+    else:
+        dest.write_bytes(bz2.compress(yaml.dump(raw, Dumper=yaml.CSafeDumper).encode()))
+    return tmp_path / "data"
+
+
+# ---- definitions and subsets ------------------------------------------------------------
+
+
+def test_definitions_are_complete():
+    names = {d.name for d in list_datasets()}
+    assert names == {MDR, CV, ELASTIC, "mp-pbe-elasticity-2025.3"}
+    for info in list_datasets():
+        assert info.task in ("phonons", "elasticity")
+        assert "CC BY 4.0" in info.licence and info.citation and info.upstream.startswith("https")
+        for listing in info.subsets.values():
+            assert listing is None or (definitions_dir() / listing).is_file()
+    assert get_dataset(MDR).citation.endswith("doi:10.1038/s41524-025-01650-1")
+    assert get_dataset(CV).supercell_rule == SUPERCELL_RULE_MATCALC
+    assert get_dataset("mp-pbe-elasticity-2025.3").files == {
+        "matcalc/mp-pbe-elasticity-2025.3.json.gz": None
+    }
+    assert get_dataset(MDR).urls("mdr/pbe/mp-1.yaml.bz2") == [
+        "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/mp-1.yaml.bz2"
+    ]
+    assert get_dataset(MDR).urls(FC_1000) == []  # the re-save has no public download
+    with pytest.raises(ValueError, match="did you mean mdr-pbe"):
+        get_dataset("mdr-pbee")
+
+
+def test_recorded_checksums_are_the_manifest(shared_data):
+    with open(shared_data / "mdr" / "benchmark_app" / "MANIFEST.csv") as handle:
+        manifest = {
+            f"mdr/benchmark_app/{r['stored_file']}": r["stored_sha256"]
+            for r in csv.DictReader(handle)
+        }
+    assert get_dataset(MDR).files == manifest and len(manifest) == 100
+    for name in (CV, ELASTIC):
+        rel = get_dataset(name).file
+        assert get_dataset(name).sha256(rel) == locate.sha256_of(shared_data / rel)
 
 
 def test_subsets_resolve(shared_data):
-    assert len(resolve_subset("mdr-50", shared_data)[1]) == 50
-    assert len(resolve_subset("mdr-smoke", shared_data)[1]) == 8
-    assert resolve_subset("cv-binary-1170", shared_data)[0] == CV
-    assert len(resolve_subset("cv-binary-1170", shared_data)[1]) == 1170
-    assert len(resolve_subset("elastic-full", shared_data)[1]) == 3953
-    assert len(resolve_subset("elastic-dev", shared_data)[1]) == 200
-    smoke = resolve_subset("elastic-smoke", shared_data)[1]
-    assert len(smoke) == 20 and set(smoke) <= set(resolve_subset("elastic-full", shared_data)[1])
-    assert set(resolve_subset("mdr-full", shared_data)[1]) == set(
-        resolve_subset("mdr-50", shared_data)[1]
-    )
+    assert subsets()["mdr-smoke"] == MDR and subsets()["elastic-dev"] == ELASTIC
+    counts = {
+        "mdr-smoke": 8,
+        "mdr-50": 50,
+        "cv-binary-smoke": 8,
+        "cv-binary-1170": 1170,
+        "elastic-smoke": 20,
+        "elastic-dev": 200,
+        "elastic-full": 3953,
+    }
+    resolved = {name: resolve_subset(name, shared_data) for name in counts}
+    assert {name: len(ids) for name, (_, ids) in resolved.items()} == counts
+    assert resolved["cv-binary-1170"][0] == CV
+    for small, full in (
+        ("mdr-smoke", "mdr-50"),
+        ("cv-binary-smoke", "cv-binary-1170"),
+        ("elastic-smoke", "elastic-full"),
+        ("elastic-dev", "elastic-full"),
+    ):
+        assert set(resolved[small][1]) <= set(resolved[full][1])
+    assert resolve_subset("elastic-full", shared_data) == resolved["elastic-full"]  # stable
+    assert resolved["mdr-smoke"][1][:2] == ["mp-111", "mp-1000"]  # cheapest first
     with pytest.raises(ValueError, match="did you mean mdr-smoke"):
         resolve_subset("mdr-smok")
 
 
+def test_mdr_smoke_is_cheap_and_mixed(shared_data):
+    table = _csv(shared_data)
+    ids = resolve_subset("mdr-smoke", shared_data)[1]
+    rows = [table[i] for i in ids]
+    assert max(int(r["n_atoms_supercell"]) for r in rows) <= 135
+    assert max(int(r["n_atoms_primitive"]) for r in rows) <= 22
+    assert sorted(r["primitive_matrix_in_file"] for r in rows) == ["False"] * 4 + ["True"] * 4
+
+
+def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, monkeypatch):
+    fifty = resolve_subset("mdr-50", shared_data)[1]
+    assert sorted(resolve_subset("mdr-full", shared_data)[1]) == sorted(fifty)  # offline
+    html = '<a href="mp-1.yaml.bz2">mp-1.yaml.bz2</a> <a href="mp-1000.yaml.bz2">x</a>'
+
+    def listing(url, dest):
+        assert url == "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(html)
+
+    monkeypatch.setattr(locate, "_download", listing)
+    ids = resolve_subset("mdr-full", shared_data)[1]
+    assert ids[0] == "mp-1" and len(ids) == 51
+    assert (tmp_path / "cache" / "bench" / "data" / "mdr" / "pbe" / "index.html").is_file()
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-cache"))
+    with pytest.raises(DataNotFoundError, match="upstream listing"):
+        resolve_subset("mdr-full", tmp_path / "empty")
+
+
+# ---- MDR loaders ------------------------------------------------------------------------
+
+
 def test_mdr_bate_pbe(shared_data):
     ref = load_phonon_reference(MDR, "mp-1000", shared_data)
-    np.testing.assert_array_equal(ref.supercell_matrix, np.eye(3) * 2)
+    assert ref.supercell_matrix.dtype.kind == "i"
+    np.testing.assert_array_equal(ref.supercell_matrix, np.diag([2, 2, 2]))
     np.testing.assert_allclose(ref.primitive_matrix, F_CENTRING)
     assert len(ref.unit_cell) == 8 and ref.unit_cell.get_chemical_formula() == "Ba4Te4"
-    assert ref.unit_cell.cell.lengths() == pytest.approx([7.0881242] * 3)
-    assert ref.stored["temperatures_K"][3] == 300.0
+    assert ref.unit_cell.pbc.all()
+    assert ref.unit_cell.cell.lengths() == pytest.approx([7.0881242] * 3)  # PBE, not PBEsol
+    assert ref.stored["temperatures_K"] == [0.0, 75.0, 150.0, 300.0, 600.0]
     assert ref.stored["heat_capacity_J_per_K_mol"][3] == pytest.approx(49.356048, abs=1e-6)
-    assert len(ref.sha256) == 64
+    assert ref.stored["free_energy_kJ_per_mol"][3] == pytest.approx(-16.668626, abs=1e-6)
+    assert "omega_max_K" not in ref.stored  # not stored in the re-save layout
+    assert len(ref.phonopy.primitive) == 2 and ref.phonopy.nac_params is None
+    assert ref.phonopy.force_constants.shape == (2, 64, 3, 3)
+    assert ref.source == FC_1000 and ref.sha256 == get_dataset(MDR).sha256(FC_1000)
 
 
 def test_mdr_without_primitive_matrix(shared_data):
-    ref = load_phonon_reference(MDR, "mp-1195", shared_data)
+    ref = load_phonon_reference(MDR, "mp-10694", shared_data)  # ScF3, no primitive_matrix
     assert ref.primitive_matrix is None
-    assert len(ref.phonopy.primitive) == len(ref.unit_cell) == 34
+    assert len(ref.phonopy.primitive) == len(ref.unit_cell) == 4
+    np.testing.assert_array_equal(ref.supercell_matrix, np.diag([3, 3, 3]))
+
+
+def test_mdr_smoke_matches_csv(shared_data):
+    """Matrices, cell sizes and Cv(300 K) of the smoke materials as derived independently."""
+    table = _csv(shared_data)
+    for material_id in resolve_subset("mdr-smoke", shared_data)[1]:
+        row, ref = table[material_id], load_phonon_reference(MDR, material_id, shared_data)
+        assert len(ref.unit_cell) == int(row["n_atoms_unitcell"])
+        assert len(ref.phonopy.primitive) == int(row["n_atoms_primitive"])
+        assert len(ref.phonopy.supercell) == int(row["n_atoms_supercell"])
+        assert ref.supercell_matrix.ravel().tolist() == [
+            int(v) for v in row["supercell_matrix"].split()
+        ]
+        assert (ref.primitive_matrix is not None) == (row["primitive_matrix_in_file"] == "True")
+        cv = ref.stored["heat_capacity_J_per_K_mol"][ref.stored["temperatures_K"].index(300.0)]
+        assert cv == pytest.approx(float(row["heat_capacity_300K_J_per_K_mol"]), rel=1e-8)
 
 
 def test_published_yaml_bz2(shared_data, tmp_path):
-    """The published MDR layout (here the PBEsol example, which has phonon_freq stored)."""
-    dest = tmp_path / "mdr" / "pbe" / "mp-1000.yaml.bz2"
-    dest.parent.mkdir(parents=True)
-    shutil.copy(shared_data / "mdr" / "hyllios_utils" / "mp-1000.yaml.bz2", dest)
-    ref = load_phonon_reference(MDR, "mp-1000", tmp_path)
+    """The published MDR layout (the PBEsol example, which stores phonon_freq)."""
+    data_dir = _published(tmp_path, source=shared_data / PBESOL_YAML)
+    ref = load_phonon_reference(MDR, "mp-1000", data_dir)
     assert ref.source == "mdr/pbe/mp-1000.yaml.bz2"
+    assert ref.sha256 == locate.sha256_of(shared_data / PBESOL_YAML)
+    np.testing.assert_array_equal(ref.supercell_matrix, np.diag([2, 2, 2]))
+    np.testing.assert_allclose(ref.primitive_matrix, F_CENTRING)
     assert ref.stored["omega_max_K"] == pytest.approx(165.1808, abs=0.01)
     assert ref.stored["heat_capacity_J_per_K_mol"][3] == pytest.approx(49.303659, abs=1e-6)
-    # our recomputation of ωmax from its force constants reproduces the stored phonon_freq
-    recomputed = reference_values(ref, PhononSettings())["recomputed"]
-    assert recomputed["omega_max_K"] == pytest.approx(165.1808, abs=0.01)
-    assert recomputed["F_kJ_per_mol"] == pytest.approx(-16.102190, abs=1e-3)
+    assert ref.stored["entropy_J_per_K_mol"][3] == pytest.approx(104.146416, abs=1e-6)
+    # the stored force constants (full format in the file) give the stored phonon_freq back
+    ph = ref.phonopy
+    assert ph.force_constants.shape == (2, 64, 3, 3)
+    ph.run_qpoints(get_commensurate_points(ref.supercell_matrix))
+    assert ph.get_qpoints_dict()["frequencies"].max() * THZ_TO_K == pytest.approx(
+        165.1808, abs=0.01
+    )
+    assert dataset_checksums(MDR, ["mp-1000"], data_dir) == {ref.source: ref.sha256}
 
 
+def test_first_data_dir_holding_a_material_decides(shared_data, tmp_path, monkeypatch):
+    """--data-dir before $BENCH_DATA; the first directory holding the material is read."""
+    published = _published(tmp_path, source=shared_data / PBESOL_YAML)
+    monkeypatch.setenv("BENCH_DATA", str(published))
+    assert load_phonon_reference(MDR, "mp-1000").source == "mdr/pbe/mp-1000.yaml.bz2"
+    assert load_phonon_reference(MDR, "mp-1000", shared_data).source == FC_1000
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    assert load_phonon_reference(MDR, "mp-1000", published).source.endswith(".yaml.bz2")
+
+
+# ---- MatCalc files ----------------------------------------------------------------------
+
+
+def test_matcalc_cv_entry(shared_data):
+    ref = load_phonon_reference(CV, "mp-1105", shared_data)
+    assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [65.7436504]}
+    assert ref.phonopy is None and ref.primitive_matrix is None
+    assert len(ref.unit_cell) == 3 and ref.unit_cell.pbc.all()
+    np.testing.assert_array_equal(ref.supercell_matrix, np.diag([5, 5, 5]))  # 20 Å / 4.43 Å
+    assert ref.sha256 == get_dataset(CV).sha256(ref.source)
+
+
+def test_supercell_rule_is_matcalcs(shared_data):
+    """Our rule equals MatCalc 0.7.0 PhononCalc's expression on pymatgen's lattice.abc for
+    every entry, including the thin 1x1x1 supercells of long oblique cells."""
+    from pymatgen.core import Structure
+
+    with gzip.open(shared_data / "matcalc" / f"{CV}.json.gz", "rt") as handle:
+        entries = json.load(handle)
+    for entry in entries:
+        structure = Structure.from_dict(entry["structure"])
+        expected = np.diag(np.ceil(20.0 / np.array(structure.lattice.abc)).astype(int))
+        ours = supercell_rule_matcalc(structure_to_atoms(entry["structure"]))
+        np.testing.assert_array_equal(ours, expected, err_msg=entry["mp_id"])
+    thin = load_phonon_reference(CV, "mp-640058", shared_data)  # PbI2, |a_i| = 22.7 Å
+    np.testing.assert_array_equal(thin.supercell_matrix, np.eye(3, dtype=int))
+
+
+def test_matcalc_elastic_entries(shared_data):
+    for material_id, formula, k, g in (
+        ("mp-2534", "AsGa", 60.742, 40.715),
+        ("mp-1265", "MgO", 151.45, 118.82),
+        ("mp-22862", "ClNa", 23.77, 14.298),
+    ):
+        ref = load_elastic_reference(ELASTIC, material_id, shared_data)
+        assert ref.structure.get_chemical_formula() == formula and ref.structure.pbc.all()
+        assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
+        assert ref.source == f"matcalc/{ELASTIC}.json.gz"
+    with pytest.raises(MalformedReferenceError, match="not in"):
+        load_elastic_reference(ELASTIC, "mp-0", shared_data)
+    with pytest.raises(ValueError, match="not a phonon data set"):
+        load_phonon_reference(ELASTIC, "mp-2534", shared_data)
+
+
+# ---- bad files, checksums, offline ------------------------------------------------------
+
+
+def test_checksum_mismatch(shared_data, tmp_path):
+    for rel, material_id, dataset in (
+        (FC_1000, "mp-1000", MDR),
+        (f"matcalc/{CV}.json.gz", "mp-1105", CV),
+    ):
+        dest = tmp_path / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        data = bytearray((shared_data / rel).read_bytes())
+        data[-10] ^= 0xFF
+        dest.write_bytes(bytes(data))
+        with pytest.raises(DataChecksumError, match="does not match"):
+            load_phonon_reference(dataset, material_id, tmp_path)
+
+
+def test_truncated_and_malformed_files(shared_data, tmp_path):
+    """Corrupt, truncated or incomplete files: MalformedReferenceError naming the file."""
+    cut_xz = tmp_path / "force_constants.yaml.xz"
+    cut_xz.write_bytes((shared_data / FC_1000).read_bytes()[:1500])
+    with pytest.raises(MalformedReferenceError, match=r"force_constants\.yaml\.xz"):
+        read_yaml(cut_xz)
+    text = lzma.decompress((shared_data / FC_1000).read_bytes())
+    cut_yaml = tmp_path / "cut.yaml.xz"
+    cut_yaml.write_bytes(lzma.compress(text[: len(text) // 3]))
+    with pytest.raises(MalformedReferenceError, match=r"cut\.yaml\.xz"):
+        build_phonopy(read_yaml(cut_yaml), cut_yaml)
+    gz = tmp_path / "cut.json.gz"
+    gz.write_bytes((shared_data / "matcalc" / f"{ELASTIC}.json.gz").read_bytes()[:5000])
+    with pytest.raises(MalformedReferenceError, match=r"cut\.json\.gz"):
+        _read(str(gz))
+    raw = read_yaml(shared_data / PBESOL_YAML)
+    # every check below fails before the force constants are needed: leave the big keys out
+    raw = {k: v for k, v in raw.items() if k not in ("displacements", "force_constants")}
+    for i, (key, change, match) in enumerate(
+        (
+            ("supercell_matrix", [[2, 0], [0, 2]], "supercell_matrix is not a finite 3x3"),
+            ("supercell_matrix", [[2, 0, 0], [0, 2, 0], [0, 0, 1.5]], "not integer"),
+            ("primitive_matrix", [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5]], "primitive_matrix"),
+            ("heat_capacity", None, "thermal values"),
+        )
+    ):
+        bad = {k: v for k, v in raw.items() if k != key}
+        if change is not None:
+            bad[key] = change
+        data_dir = _published(tmp_path / f"bad{i}", raw=bad)
+        with pytest.raises(MalformedReferenceError, match=match) as err:
+            load_phonon_reference(MDR, "mp-1000", data_dir)
+        assert "mp-1000.yaml.bz2" in str(err.value)
+
+
+def test_missing_data_offline_names_file_and_source(tmp_path, monkeypatch):
+    with pytest.raises(DataNotFoundError) as err:
+        load_phonon_reference(MDR, "mp-1000", tmp_path)
+    message = str(err.value)
+    assert "mdr/pbe/mp-1000.yaml.bz2" in message and str(tmp_path) in message
+    assert "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/mp-1000.yaml.bz2" in message
+    with pytest.raises(DataNotFoundError, match=r"raw\.githubusercontent\.com/materialsvirtuallab"):
+        dataset_checksums(ELASTIC, ["mp-2534"], tmp_path)
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    with pytest.raises(DataNotFoundError, match=r"BENCH_OFFLINE is set"):
+        load_elastic_reference("mp-pbe-elasticity-2025.3", "mp-2534", tmp_path)
+
+
+def test_download_goes_to_cache_and_is_verified(shared_data, tmp_path, monkeypatch):
+    source = shared_data / "matcalc" / f"{ELASTIC}.json.gz"
+    served = {"bytes": source.read_bytes()}
+    tried = []
+
+    def fake_download(url, dest):
+        tried.append(url)
+        if "materialsvirtuallab" in url:
+            raise OSError("upstream gone")  # the first mirror serves it
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(served["bytes"])
+
+    monkeypatch.setattr(locate, "_download", fake_download)
+    cached = tmp_path / "cache" / "bench" / "data" / "matcalc" / f"{ELASTIC}.json.gz"
+    served["bytes"] = b"not the file"
+    with pytest.raises(DataChecksumError, match="download from"):
+        dataset_checksums(ELASTIC, ["mp-2534"])
+    assert not cached.exists() and not list(cached.parent.iterdir())  # nothing left behind
+    served["bytes"] = source.read_bytes()
+    assert dataset_checksums(ELASTIC, ["mp-2534"]) == {
+        f"matcalc/{ELASTIC}.json.gz": locate.sha256_of(source)
+    }
+    assert cached.is_file() and "materialyzeai" in tried[-1]
+    assert load_elastic_reference(ELASTIC, "mp-2534").bulk_modulus_GPa == 60.742
+
+
+def test_find_data_dir_order(tmp_path, monkeypatch):
+    explicit, env = tmp_path / "explicit", tmp_path / "env"
+    assert find_data_dir(None) is None  # nothing exists yet
+    env.mkdir()
+    monkeypatch.setenv("BENCH_DATA", str(env))
+    assert find_data_dir(None) == env
+    explicit.mkdir()
+    assert find_data_dir(explicit) == explicit
+    monkeypatch.delenv("BENCH_DATA")
+    (tmp_path / "cache" / "bench" / "data").mkdir(parents=True)
+    assert find_data_dir(None) == tmp_path / "cache" / "bench" / "data"
+
+
+# ---- slow: the reference side of all 50 MDR materials -----------------------------------
+
+
+@pytest.mark.slow
 def test_reference_side_matches_stored_values_for_all_50(shared_data):
-    """S, F, Cv recomputed from the reference force constants with our code agree with the
+    """S, F, Cv recomputed from the reference force constants (bench.phonons) agree with the
     values stored with the data (phonopy-version differences: F ≤ 0.05 kJ/mol), and ωmax with
     the independent derivation in benchmark_app_300K.csv."""
-    with open(shared_data / "mdr" / "benchmark_app_300K.csv") as handle:
-        table = {row["mp_id"]: row for row in csv.DictReader(handle)}
+    from bench.phonons import reference_values
+    from bench.settings import PhononSettings
+
+    table = _csv(shared_data)
     settings = PhononSettings()
     worst = {"F": 0.0, "S": 0.0, "Cv": 0.0, "w": 0.0}
     for material_id in resolve_subset("mdr-50", shared_data)[1]:
@@ -103,87 +412,10 @@ def test_reference_side_matches_stored_values_for_all_50(shared_data):
         worst["F"] = max(worst["F"], abs(mine["F_kJ_per_mol"] - stored["F_kJ_per_mol"]))
         worst["S"] = max(worst["S"], abs(mine["S_J_per_K_mol"] - stored["S_J_per_K_mol"]))
         worst["Cv"] = max(worst["Cv"], abs(mine["Cv_J_per_K_mol"] - stored["Cv_J_per_K_mol"]))
-        # the CSV used 47.992430733662 K/THz; MDR (and we) use 47.992
-        expected_w = float(table[material_id]["omega_max_K"]) * 47.992 / 47.992430733662
+        # the CSV used 47.992430733662 K/THz; MDR (and bench) use 47.992
+        expected_w = float(table[material_id]["omega_max_K"]) * THZ_TO_K / 47.992430733662
         worst["w"] = max(worst["w"], abs(mine["omega_max_K"] - expected_w))
-        assert out["values"]["omega_max_K"] == mine["omega_max_K"]  # not stored in this layout
     assert worst["F"] < 0.05
     assert worst["S"] < 0.2
     assert worst["Cv"] < 0.025
     assert worst["w"] < 1e-3
-
-
-def test_matcalc_cv_entry(shared_data):
-    ref = load_phonon_reference(CV, "mp-1105", shared_data)
-    assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [65.7436504]}
-    assert ref.phonopy is None and ref.primitive_matrix is None
-    lengths = ref.unit_cell.cell.lengths()
-    assert np.all(ref.supercell_matrix.diagonal() * lengths >= 20.0)
-    assert np.all((ref.supercell_matrix.diagonal() - 1) * lengths < 20.0)
-
-
-def test_matcalc_elastic_entries(shared_data):
-    for material_id, formula, k, g in (
-        ("mp-2534", "AsGa", 60.742, 40.715),
-        ("mp-1265", "MgO", 151.45, 118.82),
-    ):
-        ref = load_elastic_reference(ELASTIC, material_id, shared_data)
-        assert ref.structure.get_chemical_formula() == formula
-        assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
-    with pytest.raises(MalformedReferenceError, match="not in"):
-        load_elastic_reference(ELASTIC, "mp-0", shared_data)
-
-
-def test_checksum_mismatch(shared_data, tmp_path, offline):
-    rel = "mdr/benchmark_app/mp-1000/force_constants.yaml.xz"
-    dest = tmp_path / rel
-    dest.parent.mkdir(parents=True)
-    data = bytearray((shared_data / rel).read_bytes())
-    data[-10] ^= 0xFF
-    dest.write_bytes(bytes(data))
-    with pytest.raises(DataChecksumError, match="does not match"):
-        load_phonon_reference(MDR, "mp-1000", tmp_path)
-
-
-def test_truncated_reference_is_malformed(shared_data, tmp_path):
-    """A truncated phonopy yaml or MatCalc file is a MalformedReferenceError naming the file
-    (a file with a recorded checksum is caught earlier by DataChecksumError)."""
-    from bench.datasets.matcalc import _read
-    from bench.datasets.mdr import _phonopy_from_yaml
-
-    raw = lzma.decompress(
-        (shared_data / "mdr/benchmark_app/mp-1000/force_constants.yaml.xz").read_bytes()
-    )
-    truncated = tmp_path / "force_constants.yaml.xz"
-    truncated.write_bytes(lzma.compress(raw[: len(raw) // 3]))
-    with pytest.raises(MalformedReferenceError, match=r"force_constants\.yaml\.xz"):
-        _phonopy_from_yaml(truncated)
-    gz = tmp_path / "cut.json.gz"
-    gz.write_bytes((shared_data / "matcalc" / f"{ELASTIC}.json.gz").read_bytes()[:5000])
-    with pytest.raises(MalformedReferenceError, match=r"cut\.json\.gz"):
-        _read(str(gz))
-
-
-def test_missing_data_offline_names_file_and_source(offline):
-    with pytest.raises(DataNotFoundError) as err:
-        load_phonon_reference(MDR, "mp-1000")
-    message = str(err.value)
-    assert "mdr/pbe/mp-1000.yaml.bz2" in message
-    assert "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/mp-1000.yaml.bz2" in message
-    with pytest.raises(DataNotFoundError, match=r"raw\.githubusercontent\.com/materialsvirtuallab"):
-        dataset_checksums(ELASTIC, ["mp-2534"])
-
-
-def test_download_goes_to_cache_and_is_verified(shared_data, tmp_path, monkeypatch, offline):
-    source = shared_data / "matcalc" / f"{ELASTIC}.json.gz"
-
-    def fake_download(url, dest):
-        assert url.endswith(f"{ELASTIC}.json.gz")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, dest)
-
-    monkeypatch.setattr(locate, "_download", fake_download)
-    checksums = dataset_checksums(ELASTIC, ["mp-2534"])
-    cached = tmp_path / "cache" / "bench" / "data" / "matcalc" / f"{ELASTIC}.json.gz"
-    assert cached.is_file()
-    assert checksums == {f"matcalc/{ELASTIC}.json.gz": locate.sha256_of(source)}

@@ -1,11 +1,28 @@
-"""Reference data: data set definitions, subsets, file lookup and loaders."""
+"""Reference data: data set definitions, subsets, file lookup, checksums and loaders.
+
+Data directories are searched in this order: ``--data-dir``, ``$BENCH_DATA``, the user cache
+(``${XDG_CACHE_HOME:-~/.cache}/bench/data``, filled from upstream when online).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.datasets.locate import DataChecksumError, DataNotFoundError, sha256_of
-from bench.datasets.matcalc import ElasticReference, load_cv_reference, load_elastic_reference
+from bench.datasets.locate import (
+    DataChecksumError,
+    DataNotFoundError,
+    fetch,
+    fetch_file,
+    find_data_dir,
+    sha256_of,
+)
+from bench.datasets.matcalc import (
+    SUPERCELL_RULE_MATCALC,
+    ElasticReference,
+    load_cv_reference,
+    load_elastic_reference,
+    supercell_rule_matcalc,
+)
 from bench.datasets.mdr import load_mdr_reference, mdr_files
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import (
@@ -20,37 +37,36 @@ from bench.datasets.registry import (
 def load_phonon_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> PhononReference:
-    """Phonon reference of one material from an MDR or MatCalc Cv data set."""
+    """Phonon reference of one material of an MDR or MatCalc Cv data set."""
     info = get_dataset(dataset)
     if info.format == "mdr":
         return load_mdr_reference(dataset, material_id, data_dir)
     if info.format == "matcalc-phonon":
         return load_cv_reference(dataset, material_id, data_dir)
-    raise ValueError(f"{dataset} is not a phonon data set")
+    raise ValueError(f"{dataset} is not a phonon data set (task {info.task})")
 
 
 def dataset_checksums(
     dataset: str, material_ids: list[str], data_dir: Path | None = None
 ) -> dict[str, str]:
-    """sha256 of every file the given materials use (fetching and verifying each).
+    """Relpath -> sha256 of every file the given materials are read from.
 
-    Raises DataNotFoundError before any work when a file is missing and cannot be downloaded.
+    Fetches (and verifies) each file, so it raises DataNotFoundError or DataChecksumError
+    before any computation when the data is missing or corrupt.
     """
     info = get_dataset(dataset)
     if info.format == "mdr":
-        out = {}
+        out: dict[str, str] = {}
         for material_id in material_ids:
             for rel, path in mdr_files(dataset, material_id, data_dir).items():
                 out[rel] = sha256_of(path)
         return out
-    from bench.datasets.locate import fetch
-
     assert info.file is not None
-    path = fetch(info.file, info.upstream, info.sha256(info.file), data_dir)
-    return {info.file: sha256_of(path)}
+    return {info.file: sha256_of(fetch(dataset, info.file, data_dir))}
 
 
 __all__ = [
+    "SUPERCELL_RULE_MATCALC",
     "DataChecksumError",
     "DataNotFoundError",
     "DatasetInfo",
@@ -58,10 +74,14 @@ __all__ = [
     "MalformedReferenceError",
     "PhononReference",
     "dataset_checksums",
+    "fetch",
+    "fetch_file",
+    "find_data_dir",
     "get_dataset",
     "list_datasets",
     "load_elastic_reference",
     "load_phonon_reference",
     "resolve_subset",
     "subsets",
+    "supercell_rule_matcalc",
 ]

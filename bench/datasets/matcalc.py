@@ -1,4 +1,8 @@
-"""MatCalc benchmark files: gzip JSON lists of {mp_id, formula, structure, <property>}."""
+"""MatCalc benchmark files: gzip JSON lists of {mp_id, formula, structure, <property>}.
+
+Each file is parsed once per process; structures (pymatgen ``Structure.as_dict()``) become
+ASE Atoms from ``lattice.matrix``, species and fractional ``abc`` directly, without pymatgen.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,19 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.datasets.locate import fetch, sha256_of
+from bench.datasets.locate import fetch_file, sha256_of
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import get_dataset
 
-#: supercell rules by name (the name is hashed into the settings)
-SUPERCELL_RULES = {"matcalc-min-length-20A": 20.0}
+#: MatCalc 0.7.0 ``PhononCalc`` default (``min_length=20.0``, no ``supercell_matrix``):
+#: ``np.diag(np.ceil(min_length / np.array(structure.lattice.abc)).astype(int))``.
+SUPERCELL_RULE_MATCALC = "matcalc-0.7.0-min-length-20A"
+MATCALC_MIN_LENGTH_A = 20.0
 
 
 @dataclass
 class ElasticReference:
-    """DFT elastic moduli (VRH, GPa) of one Materials Project structure."""
+    """DFT elastic moduli (Voigt-Reuss-Hill, GPa) of one Materials Project structure (Å)."""
 
     material_id: str
     dataset: str
@@ -34,34 +40,76 @@ class ElasticReference:
     sha256: str
 
 
+def supercell_rule_matcalc(atoms: Atoms, min_length_A: float = MATCALC_MIN_LENGTH_A) -> np.ndarray:
+    """MatCalc 0.7.0 PhononCalc's supercell: ``diag(ceil(min_length / |a_i|))``, (3,3) int.
+
+    Only the lattice vector lengths count (not the distances between lattice planes), so a
+    long, oblique vector can give a thin supercell; this is MatCalc's rule as published.
+    """
+    lengths = np.linalg.norm(np.asarray(atoms.get_cell(), dtype=float), axis=1)
+    if np.any(lengths <= 0):
+        raise ValueError("cell has a zero-length lattice vector")
+    return np.diag(np.ceil(min_length_A / lengths).astype(int))
+
+
+#: supercell rules by name (the name is hashed into the run settings)
+SUPERCELL_RULES = {SUPERCELL_RULE_MATCALC: supercell_rule_matcalc}
+
+
+def supercell_by_rule(atoms: Atoms, rule: str) -> np.ndarray:
+    """Supercell matrix (3,3) int of ``atoms`` by a named rule; ValueError if unknown."""
+    try:
+        return SUPERCELL_RULES[rule](atoms)
+    except KeyError:
+        raise ValueError(
+            f"unknown supercell rule {rule!r}; known: {list(SUPERCELL_RULES)}"
+        ) from None
+
+
 def structure_to_atoms(data: dict[str, Any]) -> Atoms:
-    """ASE Atoms from a pymatgen ``Structure.as_dict()`` (ordered sites only)."""
+    """ASE Atoms (Å, pbc) from a pymatgen ``Structure.as_dict()`` with ordered sites."""
     lattice = np.array(data["lattice"]["matrix"], dtype=float)
-    if lattice.shape != (3, 3):
-        raise MalformedReferenceError("lattice matrix is not 3x3")
+    if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)):
+        raise MalformedReferenceError("lattice matrix is not a finite 3x3 matrix")
     symbols, frac = [], []
     for site in data["sites"]:
-        if len(site["species"]) != 1:
-            raise MalformedReferenceError("disordered site (several species)")
-        symbols.append(site["species"][0]["element"])
+        species = site["species"]
+        if len(species) != 1 or abs(float(species[0].get("occu", 1.0)) - 1.0) > 1e-8:
+            raise MalformedReferenceError("disordered site (partial occupancy)")
+        symbols.append(species[0]["element"])
         frac.append(site["abc"])
+    if not symbols:
+        raise MalformedReferenceError("structure has no sites")
     return Atoms(symbols=symbols, cell=lattice, scaled_positions=np.array(frac), pbc=True)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _read(path: str) -> dict[str, dict[str, Any]]:
+    """Entries of a MatCalc file by material id (parsed once per process and path)."""
+    name = Path(path).name
     try:
-        with gzip.open(path, "rt") as handle:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
             entries = json.load(handle)
-    except (OSError, EOFError, zlib.error, json.JSONDecodeError) as err:
-        raise MalformedReferenceError(f"{path}: unreadable MatCalc file ({err})") from err
-    return {entry["mp_id"]: entry for entry in entries}
+    except (OSError, EOFError, zlib.error, UnicodeError, json.JSONDecodeError) as err:
+        raise MalformedReferenceError(f"{name}: unreadable MatCalc file ({err})") from err
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise MalformedReferenceError(f"{name}: not a JSON list of entries")
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        material_id = entry.get("mp_id")
+        if not isinstance(material_id, str):
+            raise MalformedReferenceError(f"{name}: entry without mp_id")
+        if material_id in out:
+            raise MalformedReferenceError(f"{name}: {material_id} appears twice")
+        out[material_id] = entry
+    return out
 
 
 def _file(dataset: str, data_dir: Path | None) -> tuple[Path, str]:
     info = get_dataset(dataset)
-    assert info.file is not None
-    return fetch(info.file, info.upstream, info.sha256(info.file), data_dir), info.file
+    if info.file is None:
+        raise ValueError(f"{dataset} is not a single-file (MatCalc) data set")
+    return fetch_file(info.file, info.urls(info.file), info.sha256(info.file), data_dir), info.file
 
 
 def load_entries(dataset: str, data_dir: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -78,33 +126,25 @@ def _entry(dataset: str, material_id: str, data_dir: Path | None) -> tuple[dict,
     return entries[material_id], relpath, sha256_of(path)
 
 
-def supercell_rule_matrix(atoms: Atoms, rule: str) -> np.ndarray:
-    """Diagonal supercell with every lattice vector at least the rule's length (Å).
-
-    ``matcalc-min-length-20A`` is MatCalc 0.7.0 PhononCalc's default:
-    ``diag(ceil(min_length / abc))`` with ``min_length=20``.
-    """
-    min_length = SUPERCELL_RULES[rule]
-    lengths = np.linalg.norm(np.asarray(atoms.get_cell()), axis=1)
-    return np.diag(np.ceil(min_length / lengths).astype(int))
-
-
 def load_cv_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> PhononReference:
-    """Reference for the MatCalc Cv set: structure and Cv(300 K) only, supercell by rule."""
+    """MatCalc Cv set: structure, Cv(300 K) in J/(K mol) per mole of the given cell, and the
+    supercell of the data set's named rule (the file has none)."""
+    info = get_dataset(dataset)
     entry, relpath, digest = _entry(dataset, material_id, data_dir)
-    rule = get_dataset(dataset).supercell_rule
     try:
         atoms = structure_to_atoms(entry["structure"])
         cv = float(entry["heat_capacity"])
     except (KeyError, TypeError, ValueError) as err:
-        raise MalformedReferenceError(f"{material_id} in {relpath}: {err}") from err
+        raise MalformedReferenceError(f"{material_id} in {relpath}: {err!r}") from err
+    if not np.isfinite(cv):
+        raise MalformedReferenceError(f"{material_id} in {relpath}: non-finite heat_capacity")
     return PhononReference(
         material_id=material_id,
-        dataset=dataset,
+        dataset=info.name,
         unit_cell=atoms,
-        supercell_matrix=supercell_rule_matrix(atoms, rule),
+        supercell_matrix=supercell_by_rule(atoms, info.supercell_rule or SUPERCELL_RULE_MATCALC),
         primitive_matrix=None,
         phonopy=None,
         stored={"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [cv]},
@@ -116,13 +156,16 @@ def load_cv_reference(
 def load_elastic_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> ElasticReference:
-    """DFT K_VRH and G_VRH (GPa) and the MP structure of one material."""
+    """DFT K_VRH and G_VRH (GPa) and the Materials Project structure of one material."""
+    info = get_dataset(dataset)
+    if info.format != "matcalc-elastic":
+        raise ValueError(f"{dataset} is not an elasticity data set")
     entry, relpath, digest = _entry(dataset, material_id, data_dir)
     try:
         atoms = structure_to_atoms(entry["structure"])
         k, g = float(entry["bulk_modulus_vrh"]), float(entry["shear_modulus_vrh"])
     except (KeyError, TypeError, ValueError) as err:
-        raise MalformedReferenceError(f"{material_id} in {relpath}: {err}") from err
+        raise MalformedReferenceError(f"{material_id} in {relpath}: {err!r}") from err
     if not (np.isfinite(k) and np.isfinite(g)):
         raise MalformedReferenceError(f"{material_id} in {relpath}: non-finite moduli")
     return ElasticReference(material_id, dataset, atoms, k, g, relpath, digest)

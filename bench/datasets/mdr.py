@@ -1,161 +1,269 @@
-"""MDR (Alexandria PBE phonon benchmark) files, in either layout.
+"""MDR (Alexandria PBE phonon benchmark) files, in either of two layouts.
 
-- published: ``{id}.yaml.bz2``, a phonopy yaml with extra keys ``free_e`` (kJ/mol),
-  ``entropy`` and ``heat_capacity`` (J/(K mol)), ``temperatures`` and ``phonon_freq`` (THz);
-- phonopy re-save: ``force_constants.yaml.xz`` + ``thermal_properties.json``.
+- published: ``mdr/pbe/{id}.yaml.bz2``, a phonopy yaml with extra keys ``free_e`` (kJ/mol),
+  ``entropy`` and ``heat_capacity`` (J/(K mol)), ``temperatures`` (K) and ``phonon_freq``
+  (THz, at the supercell's commensurate points);
+- phonopy re-save: ``mdr/benchmark_app/{id}/force_constants.yaml.xz`` +
+  ``thermal_properties.json``.
 
-Supercell and primitive matrices are read from the file, never guessed.
+Each yaml is parsed once (PyYAML CSafeLoader); the supercell and primitive matrices come from
+the file, never guessed, and the Phonopy object is built from that parse with the same steps
+as ``phonopy.load(path, primitive_matrix=<file or identity>, produce_fc=False, is_nac=False)``.
 """
 
 from __future__ import annotations
 
 import bz2
+import gzip
 import json
 import lzma
+import re
+import zlib
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import yaml
+from ase import Atoms
 from phonopy import Phonopy
-from phonopy.interface.phonopy_yaml import PhonopyYaml
+from phonopy.harmonic.force_constants import full_fc_to_compact_fc
+from phonopy.interface.phonopy_yaml import load_phonopy_yaml
 
-from bench.datasets.locate import fetch, search_dirs, sha256_of
+from bench.datasets.locate import (
+    DataNotFoundError,
+    cache_dir,
+    download_verified,
+    fetch_file,
+    search_dirs,
+    sha256_of,
+)
 from bench.datasets.reference import MalformedReferenceError, PhononReference
-from bench.datasets.registry import DatasetInfo, get_dataset
+from bench.datasets.registry import DatasetInfo, get_dataset, natural_key
 from bench.settings import THZ_TO_K_MDR
 
+_OPENERS = {".xz": lzma.open, ".bz2": bz2.open, ".gz": gzip.open}
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, yaml.YAMLError, UnicodeError)
+_STORED_KEYS = {  # published yaml key -> PhononReference.stored key
+    "free_e": "free_energy_kJ_per_mol",
+    "entropy": "entropy_J_per_K_mol",
+    "heat_capacity": "heat_capacity_J_per_K_mol",
+}
+_THERMAL_KEYS = {  # thermal_properties.json key -> PhononReference.stored key
+    "free_energy": "free_energy_kJ_per_mol",
+    "entropy": "entropy_J_per_K_mol",
+    "heat_capacity": "heat_capacity_J_per_K_mol",
+}
 
-def _matrix(value, name: str, path: Path) -> np.ndarray:
-    matrix = np.array(value, dtype=float)
-    if matrix.shape != (3, 3):
-        raise MalformedReferenceError(f"{path.name}: {name} is not 3x3")
+
+def _open(path: Path) -> IO[bytes]:
+    opener = _OPENERS.get(path.suffix, open)
+    return opener(path, "rb")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The yaml mapping of a plain, .xz, .bz2 or .gz file; MalformedReferenceError if unreadable."""
+    try:
+        with _open(path) as handle:
+            raw = yaml.load(handle, Loader=yaml.CSafeLoader)
+    except _READ_ERRORS as err:
+        raise MalformedReferenceError(f"{path.name}: unreadable yaml ({err})") from err
+    if not isinstance(raw, dict):
+        raise MalformedReferenceError(f"{path.name}: not a yaml mapping")
+    return raw
+
+
+def _matrix(value: Any, key: str, path: Path, integer: bool = False) -> np.ndarray:
+    """A finite, non-singular 3x3 matrix from the file (integer-valued if ``integer``)."""
+    try:
+        matrix = np.array(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise MalformedReferenceError(f"{path.name}: {key} is not numeric ({err})") from err
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
+        raise MalformedReferenceError(f"{path.name}: {key} is not a finite 3x3 matrix")
+    if abs(np.linalg.det(matrix)) < 1e-8:
+        raise MalformedReferenceError(f"{path.name}: {key} is singular")
+    if integer:
+        if not np.allclose(matrix, np.rint(matrix)):
+            raise MalformedReferenceError(f"{path.name}: {key} is not integer")
+        return np.rint(matrix).astype(int)
     return matrix
 
 
-def _phonopy_from_yaml(path: Path) -> tuple[Phonopy, np.ndarray, np.ndarray | None]:
-    """Phonopy object with the stored force constants (or refit from stored forces)."""
-    reader = PhonopyYaml()
+def reference_matrices(raw: dict[str, Any], path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(supercell_matrix (3,3) int, primitive_matrix (3,3) float or None) as stored in a file."""
+    if "supercell_matrix" not in raw:
+        raise MalformedReferenceError(f"{path.name}: no supercell_matrix")
+    supercell = _matrix(raw["supercell_matrix"], "supercell_matrix", path, integer=True)
+    primitive = raw.get("primitive_matrix")
+    if primitive is None:
+        return supercell, None
+    return supercell, _matrix(primitive, "primitive_matrix", path)
+
+
+def build_phonopy(raw: dict[str, Any], path: Path) -> Phonopy:
+    """Phonopy object of a parsed phonopy yaml, with its force constants (eV/Å²).
+
+    Primitive matrix: the file's, or the identity when absent (never phonopy's "auto"); no
+    NAC; stored force constants as they are (compact form), else refit from the stored forces.
+    """
+    supercell, primitive = reference_matrices(raw, path)
+    if "unit_cell" not in raw:
+        raise MalformedReferenceError(f"{path.name}: no unit_cell")
     try:
-        reader.read(str(path))
-    except (
-        OSError,
-        EOFError,
-        lzma.LZMAError,
-        yaml.YAMLError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as err:
-        raise MalformedReferenceError(f"{path.name}: unreadable phonopy yaml ({err})") from err
-    if reader.unitcell is None or reader.supercell_matrix is None:
-        raise MalformedReferenceError(f"{path.name}: no unit_cell or supercell_matrix")
-    supercell = _matrix(reader.supercell_matrix, "supercell_matrix", path)
-    primitive = (
-        None
-        if reader.primitive_matrix is None
-        else _matrix(reader.primitive_matrix, "primitive_matrix", path)
-    )
-    ph = Phonopy(
-        reader.unitcell,
-        supercell_matrix=supercell.astype(int),
-        primitive_matrix=np.eye(3) if primitive is None else primitive,
-    )
-    if reader.force_constants is not None:
-        ph.force_constants = reader.force_constants
-    elif reader.dataset is not None:
-        ph.dataset = reader.dataset
-        ph.produce_force_constants()
-    else:
+        data = load_phonopy_yaml(raw)
+        ph = Phonopy(
+            data.unitcell,
+            supercell_matrix=supercell,
+            primitive_matrix=np.eye(3) if primitive is None else primitive,
+            symprec=1e-5,
+            calculator=data.calculator,
+        )
+        if data.dataset is not None:
+            ph.dataset = data.dataset
+        fc = data.force_constants
+        if fc is not None:
+            if fc.shape[0] == fc.shape[1] and len(ph.primitive) != len(ph.supercell):
+                fc = full_fc_to_compact_fc(ph.primitive, fc)
+            ph.force_constants = fc
+        elif ph.dataset is not None and ph.forces is not None:
+            ph.produce_force_constants()
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+        raise MalformedReferenceError(f"{path.name}: bad phonopy data ({err!r})") from err
+    if ph.force_constants is None:
         raise MalformedReferenceError(f"{path.name}: neither force constants nor forces")
-    return ph, supercell.astype(int), primitive
+    return ph
 
 
-def _ase(ph: Phonopy):
-    from bench.phonons import to_ase_atoms
-
-    return to_ase_atoms(ph.unitcell)
-
-
-def _load_resaved(info: DatasetInfo, material_id: str, data_dir: Path | None) -> PhononReference:
-    fc_rel = info.layout["phonopy"].format(material_id=material_id)
-    tp_rel = info.layout["thermal"].format(material_id=material_id)
-    fc_path = fetch(fc_rel, None, info.sha256(fc_rel), data_dir)
-    tp_path = fetch(tp_rel, None, info.sha256(tp_rel), data_dir)
-    ph, supercell, primitive = _phonopy_from_yaml(fc_path)
-    try:
-        thermal = json.loads(tp_path.read_text())
-        stored = {
-            "temperatures_K": [float(t) for t in thermal["temperatures"]],
-            "free_energy_kJ_per_mol": [float(v) for v in thermal["free_energy"]],
-            "entropy_J_per_K_mol": [float(v) for v in thermal["entropy"]],
-            "heat_capacity_J_per_K_mol": [float(v) for v in thermal["heat_capacity"]],
-        }
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        raise MalformedReferenceError(f"{tp_rel}: unreadable thermal properties ({err})") from err
-    return PhononReference(
-        material_id,
-        info.name,
-        _ase(ph),
-        supercell,
-        primitive,
-        ph,
-        stored,
-        fc_rel,
-        sha256_of(fc_path),
+def _atoms(ph: Phonopy) -> Atoms:
+    cell = ph.unitcell
+    return Atoms(
+        symbols=cell.symbols,
+        cell=cell.cell,
+        scaled_positions=cell.scaled_positions,
+        masses=cell.masses,
+        pbc=True,
     )
 
 
-def _load_published(info: DatasetInfo, material_id: str, data_dir: Path | None) -> PhononReference:
-    rel = info.layout["published"].format(material_id=material_id)
-    url = info.upstream.format(material_id=material_id)
-    path = fetch(rel, url, info.sha256(rel), data_dir)
-    ph, supercell, primitive = _phonopy_from_yaml(path)
+def _series(source: dict[str, Any], keys: dict[str, str], temps_key: str, where: str) -> dict:
+    """Temperatures (K) and the aligned thermal series of a file, as ``stored`` entries."""
     try:
-        with bz2.open(path, "rt") as handle:
-            raw = yaml.load(handle, Loader=yaml.CSafeLoader)
-        stored = {
-            "temperatures_K": [float(t) for t in raw["temperatures"]],
-            "free_energy_kJ_per_mol": [float(v) for v in raw["free_e"]],
-            "entropy_J_per_K_mol": [float(v) for v in raw["entropy"]],
-            "heat_capacity_J_per_K_mol": [float(v) for v in raw["heat_capacity"]],
-        }
-        if raw.get("phonon_freq") is not None:
-            stored["omega_max_K"] = float(np.max(raw["phonon_freq"]) * THZ_TO_K_MDR)
-    except (OSError, EOFError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
-        raise MalformedReferenceError(f"{rel}: missing MDR values ({err})") from err
-    return PhononReference(
-        material_id, info.name, _ase(ph), supercell, primitive, ph, stored, rel, sha256_of(path)
-    )
+        stored = {"temperatures_K": [float(t) for t in source[temps_key]]}
+        for key, name in keys.items():
+            stored[name] = [float(v) for v in source[key]]
+    except (KeyError, TypeError, ValueError) as err:
+        raise MalformedReferenceError(f"{where}: missing or bad thermal values ({err!r})") from err
+    if any(len(v) != len(stored["temperatures_K"]) for v in stored.values()):
+        raise MalformedReferenceError(f"{where}: thermal values not aligned with temperatures")
+    return stored
 
 
-def _layout(info: DatasetInfo, material_id: str, data_dir: Path | None) -> str:
-    """Which layout to read: the first data directory (``--data-dir`` first) that holds the
-    material decides; within it the phonopy re-save wins. Nowhere local: the published file,
-    downloaded from upstream."""
+def _files(info: DatasetInfo, layout: str, material_id: str) -> list[str]:
+    keys = ("phonopy", "thermal") if layout == "phonopy" else ("published",)
+    return [info.layout[k].format(material_id=material_id) for k in keys]
+
+
+def layout_of(info: DatasetInfo, material_id: str, data_dir: Path | None = None) -> str:
+    """``"phonopy"`` or ``"published"``: the first data directory (``--data-dir`` first) that
+    holds the material decides, the phonopy re-save first within it; nowhere local: the
+    published file, downloaded from upstream."""
     for directory in search_dirs(data_dir):
-        if (directory / info.layout["phonopy"].format(material_id=material_id)).is_file():
-            return "phonopy"
-        if (directory / info.layout["published"].format(material_id=material_id)).is_file():
-            return "published"
+        for layout in ("phonopy", "published"):
+            if (directory / _files(info, layout, material_id)[0]).is_file():
+                return layout
     return "published"
+
+
+def mdr_files(dataset: str, material_id: str, data_dir: Path | None = None) -> dict[str, Path]:
+    """Relpath -> local path of the files one MDR material is read from (fetched if needed)."""
+    info = get_dataset(dataset)
+    rels = _files(info, layout_of(info, material_id, data_dir), material_id)
+    return {r: fetch_file(r, info.urls(r), info.sha256(r), data_dir) for r in rels}
 
 
 def load_mdr_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> PhononReference:
-    """MDR reference of one material (see :func:`_layout` for which file is read)."""
+    """MDR reference of one material (layout chosen by :func:`layout_of`)."""
     info = get_dataset(dataset)
-    if _layout(info, material_id, data_dir) == "phonopy":
-        return _load_resaved(info, material_id, data_dir)
-    return _load_published(info, material_id, data_dir)
+    paths = mdr_files(dataset, material_id, data_dir)
+    (main, main_path), *rest = paths.items()
+    raw = read_yaml(main_path)
+    supercell, primitive = reference_matrices(raw, main_path)
+    if rest:  # phonopy re-save: values in thermal_properties.json
+        thermal_rel, thermal_path = rest[0]
+        try:
+            thermal = json.loads(thermal_path.read_text())
+        except (OSError, UnicodeError, json.JSONDecodeError) as err:
+            raise MalformedReferenceError(f"{thermal_rel}: unreadable json ({err})") from err
+        if not isinstance(thermal, dict):
+            raise MalformedReferenceError(f"{thermal_rel}: not a json object")
+        stored = _series(thermal, _THERMAL_KEYS, "temperatures", thermal_rel)
+    else:  # published: values appended to the yaml by MDR's calc_ref.py
+        stored = _series(raw, _STORED_KEYS, "temperatures", main)
+        freqs = raw.get("phonon_freq")
+        if freqs is not None:
+            try:
+                stored["omega_max_K"] = float(np.max(np.asarray(freqs, float)) * THZ_TO_K_MDR)
+            except (TypeError, ValueError) as err:
+                raise MalformedReferenceError(f"{main}: bad phonon_freq ({err})") from err
+    ph = build_phonopy(raw, main_path)
+    return PhononReference(
+        material_id=material_id,
+        dataset=info.name,
+        unit_cell=_atoms(ph),
+        supercell_matrix=supercell,
+        primitive_matrix=primitive,
+        phonopy=ph,
+        stored=stored,
+        source=main,
+        sha256=sha256_of(main_path),
+    )
 
 
-def mdr_files(dataset: str, material_id: str, data_dir: Path | None = None) -> dict[str, Path]:
-    """The local files of one MDR material (fetching the published file if needed)."""
+def _listing_ids(html: str) -> set[str]:
+    return set(re.findall(r'href="(?:[^"]*/)?([A-Za-z0-9_.-]+?)\.yaml\.bz2"', html))
+
+
+def upstream_listing(info: DatasetInfo, data_dir: Path | None = None) -> set[str] | None:
+    """Material ids of the upstream directory listing (HTML index of ``{id}.yaml.bz2``).
+
+    Read from ``<data dir>/<layout listing>`` when present, else downloaded once into the
+    cache (kept: delete it to refresh). None when absent and offline.
+    """
+    rel = info.layout.get("listing")
+    if rel is None:
+        return None
+    for directory in search_dirs(data_dir):
+        if (directory / rel).is_file():
+            return _listing_ids((directory / rel).read_text(errors="replace"))
+    url = info.upstream.rsplit("/", 1)[0] + "/"
+    dest = download_verified([url], cache_dir() / rel, None)
+    return None if dest is None else _listing_ids(dest.read_text(errors="replace"))
+
+
+def discover_ids(dataset: str, data_dir: Path | None = None) -> list[str]:
+    """Every MDR material: files present in the data directories plus the upstream listing.
+
+    No id list of the upstream directory is published, so ``mdr-full`` is defined as this
+    union; it depends on what is on disk and on whether the listing was fetched (it is cached
+    after the first online call). Raises DataNotFoundError when nothing is found.
+    """
     info = get_dataset(dataset)
-    if _layout(info, material_id, data_dir) == "phonopy":
-        rels = [info.layout[k].format(material_id=material_id) for k in ("phonopy", "thermal")]
-        return {rel: fetch(rel, None, info.sha256(rel), data_dir) for rel in rels}
-    rel = info.layout["published"].format(material_id=material_id)
-    url = info.upstream.format(material_id=material_id)
-    return {rel: fetch(rel, url, info.sha256(rel), data_dir)}
+    ids: set[str] = set()
+    for directory in search_dirs(data_dir):
+        for key in ("phonopy", "published"):
+            pattern = info.layout[key].replace("{material_id}", "*")
+            for path in directory.glob(pattern):
+                rel = path.relative_to(directory).as_posix()
+                prefix, suffix = info.layout[key].split("{material_id}")
+                ids.add(rel[len(prefix) : len(rel) - len(suffix)])
+    listed = upstream_listing(info, data_dir)
+    ids |= listed or set()
+    if not ids:
+        dirs = ", ".join(str(d) for d in search_dirs(data_dir))
+        raise DataNotFoundError(
+            f"no {dataset} material found in {dirs} and the upstream listing "
+            f"{info.upstream.rsplit('/', 1)[0]}/ could not be read (offline?)"
+        )
+    return sorted(ids, key=natural_key)

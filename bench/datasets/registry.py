@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bench.datasets.locate import search_dirs
+FORMATS = ("mdr", "matcalc-phonon", "matcalc-elastic")
 
 
 def definitions_dir() -> Path:
@@ -21,7 +21,11 @@ def definitions_dir() -> Path:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """One benchmark data set: where it comes from, its licence, files and subsets."""
+    """One benchmark data set: where it comes from, its licence, known files and subsets.
+
+    ``files`` maps a path relative to the data directory to its sha256 (None: not known).
+    ``upstream`` is the download URL; for MDR it has a ``{material_id}`` field.
+    """
 
     name: str
     task: str
@@ -30,14 +34,29 @@ class DatasetInfo:
     licence: str
     citation: str
     upstream: str
-    files: dict[str, str | None]  # relpath -> sha256 (None: not known)
+    files: dict[str, str | None]
     subsets: dict[str, str | None]  # subset -> id list file (None: every material)
-    layout: dict[str, str] = field(default_factory=dict)
+    layout: dict[str, str] = field(default_factory=dict)  # MDR: file patterns per layout
     file: str | None = None  # single-file data sets (MatCalc)
-    supercell_rule: str | None = None
+    supercell_rule: str | None = None  # named rule when the data has no supercell matrix
+    mirrors: list[str] = field(default_factory=list)  # other URLs of the same content
 
     def sha256(self, relpath: str) -> str | None:
+        """Recorded sha256 of a file (None when not known)."""
         return self.files.get(relpath)
+
+    def urls(self, relpath: str) -> list[str]:
+        """Download URLs of a file, upstream first; empty when it has no public source."""
+        if self.file is not None:
+            return [self.upstream, *self.mirrors] if relpath == self.file else []
+        pattern = self.layout.get("published")
+        if pattern is None:
+            return []
+        regex = re.escape(pattern).replace(re.escape("{material_id}"), "(?P<id>[^/]+)")
+        match = re.fullmatch(regex, relpath)
+        if match is None:
+            return []
+        return [u.format(material_id=match["id"]) for u in (self.upstream, *self.mirrors)]
 
 
 @cache
@@ -45,19 +64,27 @@ def _definitions() -> dict[str, DatasetInfo]:
     out = {}
     for path in sorted(definitions_dir().glob("*.json")):
         raw: dict[str, Any] = json.loads(path.read_text())
-        out[raw["name"]] = DatasetInfo(**raw)
+        info = DatasetInfo(**raw)
+        if info.format not in FORMATS:
+            raise ValueError(f"{path.name}: unknown format {info.format!r}")
+        out[info.name] = info
     return out
 
 
 def list_datasets() -> list[DatasetInfo]:
+    """Every defined data set, by name."""
     return list(_definitions().values())
 
 
 def get_dataset(name: str) -> DatasetInfo:
+    """Definition of one data set; ValueError listing the known ones when unknown."""
     try:
         return _definitions()[name]
     except KeyError:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(_definitions())}") from None
+        close = difflib.get_close_matches(name, list(_definitions()), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        known = ", ".join(_definitions())
+        raise ValueError(f"unknown data set {name!r}{hint} (known: {known})") from None
 
 
 def subsets() -> dict[str, str]:
@@ -65,23 +92,26 @@ def subsets() -> dict[str, str]:
     return {s: d.name for d in list_datasets() for s in d.subsets}
 
 
-def _natural(material_id: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", material_id))
+def natural_key(material_id: str) -> tuple:
+    """Sort key that orders ``mp-2`` before ``mp-10``."""
+    return tuple(
+        (0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", material_id)
+    )
 
 
-def _discover_mdr(info: DatasetInfo, data_dir: Path | None) -> list[str]:
-    ids: set[str] = set()
-    for directory in search_dirs(data_dir):
-        ids |= {p.parent.name for p in directory.glob("mdr/benchmark_app/*/force_constants.yaml*")}
-        ids |= {p.name.split(".")[0] for p in directory.glob("mdr/pbe/*.yaml.bz2")}
-    return sorted(ids, key=_natural)
+def read_id_list(path: Path) -> list[str]:
+    """Material ids of a subset file: one per line, ``#`` comments, order kept, no repeats."""
+    ids = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return list(dict.fromkeys(i for i in ids if i))
 
 
 def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list[str]]:
     """(data set name, material ids) of a named subset, in a stable order.
 
-    A subset without an id list means every material: all entries of a single-file set, or,
-    for MDR, every material found in the data directories.
+    A subset without an id list means every material: all entries of a MatCalc file (natural
+    id order), or, for MDR, every material found in the data directories plus the upstream
+    listing (see :func:`bench.datasets.mdr.discover_ids`). Unknown subset: ValueError naming
+    the closest matches.
     """
     owners = subsets()
     if subset not in owners:
@@ -91,10 +121,11 @@ def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list
     info = get_dataset(owners[subset])
     listing = info.subsets[subset]
     if listing is not None:
-        lines = (definitions_dir() / listing).read_text().split()
-        return info.name, [line.strip() for line in lines if line.strip()]
+        return info.name, read_id_list(definitions_dir() / listing)
     if info.format == "mdr":
-        return info.name, _discover_mdr(info, data_dir)
+        from bench.datasets.mdr import discover_ids
+
+        return info.name, discover_ids(info.name, data_dir)
     from bench.datasets.matcalc import load_entries
 
-    return info.name, sorted(load_entries(info.name, data_dir), key=_natural)
+    return info.name, sorted(load_entries(info.name, data_dir), key=natural_key)
