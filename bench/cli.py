@@ -76,12 +76,18 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.metrics import mae_table
+    from bench.overrides import apply_overrides
     from bench.runner import RunConfig, run
     from bench.store import Store
     from bench.tasks import TASKS
 
     for task, subset in _subsets_for(args.task, args.subset):
+        try:
+            settings = apply_overrides(TASKS[task].settings_cls(), args.set or ())
+        except ValueError as err:
+            raise ConfigurationError(str(err)) from err
         config = RunConfig(
+            settings=settings,
             model=args.model,
             task=task,
             subset=subset,
@@ -118,6 +124,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\nfailures:")
             _print_frame(failures[["material_id", "status", "error_type", "error_message"]])
     return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.baselines import baseline_files, check_baseline, command_line, make_baseline
+
+    if args.action == "make":
+        if not args.model:
+            raise ConfigurationError("bench baseline make needs --model")
+        task = args.task or "phonons"
+        subset = args.subset or _subsets_for(task, None)[0][1]
+        workers = tuple(args.workers or (1, 2))
+        argv = ["baseline", "make", "--model", args.model, "--task", task, "--subset", subset]
+        argv += ["--workers", *map(str, workers)]
+        path = make_baseline(
+            args.model, task, subset, workers, args.data_dir, Path(args.dir), command_line(argv)
+        )
+        print(f"wrote {path}")
+        return 0
+    paths = [
+        p
+        for p in baseline_files(Path(args.dir))
+        if (not args.task or f"__{args.task}__" in p.name)
+        and (not args.model or p.name.startswith(_resolved_key(args.model) + "__"))
+    ]
+    if not paths:
+        raise ConfigurationError(f"no baseline matches in {args.dir}")
+    failed = 0
+    for path in paths:
+        result = check_baseline(
+            path, workers=(args.workers or [2])[0], overrides=args.set or (), data_dir=args.data_dir
+        )
+        print(result.report())
+        failed += not result.ok
+    return 1 if failed else 0
+
+
+def _resolved_key(name: str) -> str:
+    from bench.models import resolve
+
+    return resolve(name).key
 
 
 def prepare_ids(config) -> list[str]:
@@ -229,7 +275,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a setting (e.g. displacement_A=0.03, relax.fmax_eV_per_A=0.01); "
+        "new settings digest, so records never mix with the defaults'",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
+    p.add_argument("action", choices=["make", "check"])
+    p.add_argument("--model", help="make: model key (check: filter baseline files)")
+    p.add_argument("--task", choices=["phonons", "elasticity"], default=None)
+    p.add_argument("--subset", help="make: subset (default per task)")
+    p.add_argument("--workers", type=int, nargs="+", help="make: one repeat per entry (1 2)")
+    p.add_argument("--dir", default="results/baselines", help="baseline directory")
+    p.add_argument("--data-dir")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="check: break a setting on purpose"
+    )
+    p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("models", help="list models, aliases and whether they can run here")
     p.set_defaults(func=cmd_models)

@@ -1,0 +1,272 @@
+"""MAE regression baselines: record a model's MAEs on a subset, then guard them.
+
+``bench baseline make`` runs (model, task, subset) several times with different worker and
+thread counts into throw-away stores, and writes
+``results/baselines/<model>__<task>__<subset>.json``: MAEs, counts, per-material values, the
+measured run-to-run spread, the tolerance derived from it, the settings digest, data checksums,
+versions and the command. ``bench baseline check`` (and the CI test) reruns the same job and
+fails when an MAE leaves its tolerance, the set of failing materials changes, or the settings
+or data differ from the baseline's.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.manifest import machine, package_versions
+from bench.metrics import mae_table
+from bench.overrides import apply_overrides
+from bench.runner import RunConfig, prepare, run
+from bench.settings import settings_digest
+from bench.store import Store
+from bench.tasks import TASKS
+
+BASELINE_DIR = Path("results/baselines")
+#: Tolerance = max(SPREAD_FACTOR x measured spread, REL_FLOOR x MAE, ABS_FLOOR[property]).
+#: The floors absorb numerical noise between machines of the same kind (BLAS, thread count);
+#: they sit far below what a real bug moves (see results/baselines/README.md).
+SPREAD_FACTOR = 5.0
+REL_FLOOR = 0.01
+ABS_FLOOR = {
+    "omega_max_K": 0.5,
+    "S_J_per_K_mol": 0.1,
+    "F_kJ_per_mol": 0.03,
+    "Cv_J_per_K_mol": 0.03,
+    "K_GPa": 0.3,
+    "G_GPa": 0.3,
+}
+
+
+def baseline_path(model: str, task: str, subset: str, directory: Path = BASELINE_DIR) -> Path:
+    """``<directory>/<model>__<task>__<subset>.json``."""
+    return Path(directory) / f"{model}__{task}__{subset}.json"
+
+
+def _run_once(
+    model: str,
+    task: str,
+    subset: str,
+    workers: int,
+    overrides: Sequence[str],
+    data_dir: str | None,
+    out_dir: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    settings = apply_overrides(TASKS[task].settings_cls(), overrides)
+    config = RunConfig(
+        model=model,
+        task=task,
+        subset=subset,
+        workers=workers,
+        data_dir=data_dir,
+        out_dir=out_dir,
+        settings=settings,
+        progress=False,
+    )
+    summary = run(config)
+    with Store(out_dir) as store:
+        records = store.records(
+            model=summary.model,
+            task=task,
+            dataset=summary.dataset,
+            settings_digest=summary.settings_digest,
+        )
+        manifest = store.manifests()[-1]
+    return records, manifest
+
+
+def _mae(records: pd.DataFrame, task: str) -> dict[str, Any]:
+    row = mae_table(records, TASKS[task].properties).iloc[0]
+    return {
+        "n": int(row["n"]),
+        "n_ok": int(row["n_ok"]),
+        "n_failed": int(row["n_failed"]),
+        "mae": {p: float(row[p]) for p in TASKS[task].properties},
+    }
+
+
+def _per_material(records: pd.DataFrame, task: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for _, rec in records.iterrows():
+        entry: dict[str, Any] = {"status": rec["status"]}
+        if rec["status"] != "ok":
+            entry["error_type"] = rec["error_type"]
+        for prop in TASKS[task].properties:
+            for side in ("model", "ref"):
+                value = rec.get(f"{side}.{prop}")
+                if value is not None and np.isfinite(float(value)):
+                    entry.setdefault(side, {})[prop] = float(value)
+        out[rec["material_id"]] = entry
+    return out
+
+
+def tolerance(prop: str, mae: float, spread: float) -> float:
+    """Allowed |MAE - baseline MAE| for ``prop`` (units of the property)."""
+    return max(SPREAD_FACTOR * spread, REL_FLOOR * abs(mae), ABS_FLOOR.get(prop, 0.0))
+
+
+def make_baseline(
+    model: str,
+    task: str,
+    subset: str,
+    workers: Sequence[int] = (1, 2),
+    data_dir: str | None = None,
+    directory: Path = BASELINE_DIR,
+    command: str | None = None,
+) -> Path:
+    """Run ``model`` on ``subset`` once per entry of ``workers`` and write the baseline file.
+
+    Each repeat uses a fresh store and a different worker/thread count, so the spread is the
+    run-to-run numerical noise (threaded reductions, optimiser paths), not resumed records.
+    """
+    repeats, manifest = [], {}
+    first: pd.DataFrame | None = None
+    per_material_spread: dict[str, float] = {}
+    for n_workers in workers:
+        with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+            records, manifest = _run_once(model, task, subset, n_workers, (), data_dir, tmp)
+        repeats.append({"workers": n_workers, **_mae(records, task)})
+        if first is None:
+            first = records
+            continue
+        for prop in TASKS[task].properties:
+            col = f"model.{prop}"
+            if col in records and col in first:
+                a = first.set_index("material_id")[col].astype(float)
+                b = records.set_index("material_id")[col].astype(float)
+                diff = float((a - b).abs().max()) if len(a) else 0.0
+                per_material_spread[prop] = max(per_material_spread.get(prop, 0.0), diff)
+    assert first is not None
+    spread = {p: float(np.ptp([r["mae"][p] for r in repeats])) for p in TASKS[task].properties}
+    reference = repeats[0]
+    doc = {
+        "model": manifest["model"],
+        "model_requested": model,
+        "task": task,
+        "dataset": manifest["dataset"],
+        "subset": subset,
+        "settings_digest": manifest["settings_digest"],
+        "command": command
+        or f"bench baseline make --model {model} --task {task} --subset {subset} "
+        f"--workers {' '.join(map(str, workers))}",
+        "created_at": manifest.get("started_at"),
+        "git_commit": manifest.get("git_commit"),
+        "machine": machine(),
+        "versions": package_versions(),
+        "data_checksums": manifest["data_checksums"],
+        "n": reference["n"],
+        "n_ok": reference["n_ok"],
+        "n_failed": reference["n_failed"],
+        "mae": reference["mae"],
+        "repeats": repeats,
+        "spread": spread,
+        "per_material_spread": per_material_spread,
+        "tolerance_rule": {
+            "spread_factor": SPREAD_FACTOR,
+            "rel_floor": REL_FLOOR,
+            "abs_floor": ABS_FLOOR,
+        },
+        "tolerance": {p: tolerance(p, reference["mae"][p], spread[p]) for p in spread},
+        "per_material": _per_material(first, task),
+    }
+    path = baseline_path(doc["model"], task, subset, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+@dataclass
+class CheckResult:
+    """Outcome of :func:`check_baseline`: ``ok`` and one line per problem found."""
+
+    baseline: Path
+    ok: bool
+    mae: dict[str, float]
+    problems: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        head = f"{self.baseline.name}: {'PASS' if self.ok else 'FAIL'}"
+        return "\n".join([head, *self.lines, *(f"  ! {p}" for p in self.problems)])
+
+
+def check_baseline(
+    path: Path,
+    workers: int = 2,
+    overrides: Sequence[str] = (),
+    data_dir: str | None = None,
+    out_dir: str | None = None,
+) -> CheckResult:
+    """Rerun a baseline's job and compare. ``overrides`` (``key=value``) change the settings on
+    purpose, to show that the check catches a broken setting: the digest then differs and is
+    reported, but the numbers are still compared so the effect of the change is visible."""
+    doc = json.loads(Path(path).read_text())
+    task, subset = doc["task"], doc["subset"]
+    problems: list[str] = []
+    settings = apply_overrides(TASKS[task].settings_cls(), overrides)
+    _, _, _, effective = prepare(
+        RunConfig(model=doc["model_requested"], task=task, subset=subset, settings=settings)
+    )
+    digest = settings_digest(effective)
+    if digest != doc["settings_digest"]:
+        problems.append(
+            f"settings digest {digest} != baseline {doc['settings_digest']}"
+            + (f" (overrides: {' '.join(overrides)})" if overrides else " (defaults changed?)")
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        records, manifest = _run_once(
+            doc["model_requested"], task, subset, workers, overrides, data_dir, out_dir or tmp
+        )
+    if manifest["data_checksums"] != doc["data_checksums"]:
+        changed = sorted(
+            k
+            for k in set(manifest["data_checksums"]) | set(doc["data_checksums"])
+            if manifest["data_checksums"].get(k) != doc["data_checksums"].get(k)
+        )
+        problems.append(f"reference data differ from the baseline's: {', '.join(changed)}")
+    now = _mae(records, task)
+    per_material = _per_material(records, task)
+    flipped = sorted(
+        m
+        for m in set(per_material) | set(doc["per_material"])
+        if per_material.get(m, {}).get("status") != doc["per_material"].get(m, {}).get("status")
+    )
+    if flipped:
+        problems.append(
+            "status changed for "
+            + ", ".join(
+                f"{m} ({doc['per_material'].get(m, {}).get('status')} -> "
+                f"{per_material.get(m, {}).get('status')})"
+                for m in flipped
+            )
+        )
+    lines = []
+    for prop, base in doc["mae"].items():
+        value, tol = now["mae"][prop], doc["tolerance"][prop]
+        delta = value - base
+        verdict = "ok" if abs(delta) <= tol or (np.isnan(value) and np.isnan(base)) else "OUT"
+        lines.append(
+            f"  {prop:16s} MAE {value:10.4f}  baseline {base:10.4f}  "
+            f"delta {delta:+9.4f}  tol {tol:.4f}  {verdict}"
+        )
+        if verdict != "ok":
+            problems.append(f"{prop} MAE {value:.4f} vs baseline {base:.4f} (tolerance {tol:.4f})")
+    return CheckResult(Path(path), not problems, now["mae"], problems, lines)
+
+
+def baseline_files(directory: Path = BASELINE_DIR) -> list[Path]:
+    """Every baseline file of a directory, sorted."""
+    return sorted(Path(directory).glob("*__*__*.json"))
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The shell form of a ``bench`` command (recorded in baseline files)."""
+    return "bench " + shlex.join(argv)

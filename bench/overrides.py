@@ -1,0 +1,52 @@
+"""``--set key=value`` overrides of a frozen settings dataclass (``relax.fmax_eV_per_A=0.01``).
+
+An override builds a new settings object, so its digest differs and its records never mix with
+the defaults' records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any
+
+
+def parse_value(text: str) -> Any:
+    """JSON value (number, bool, list -> tuple) or, failing that, the plain string."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return tuple(value) if isinstance(value, list) else value
+
+
+def apply_overrides(settings: Any, overrides: Iterable[str]) -> Any:
+    """``settings`` with each ``dotted.field=value`` replaced; ValueError on an unknown field."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not key=value")
+        settings = _replace(settings, key.strip().split("."), parse_value(text.strip()), key)
+    return settings
+
+
+def _replace(obj: Any, path: list[str], value: Any, key: str) -> Any:
+    names = {f.name for f in dataclasses.fields(obj)}
+    if path[0] not in names:
+        raise ValueError(
+            f"unknown setting {key!r} for {type(obj).__name__}; fields: {', '.join(sorted(names))}"
+        )
+    current = getattr(obj, path[0])
+    if len(path) > 1:
+        if not dataclasses.is_dataclass(current):
+            raise ValueError(f"setting {key!r}: {path[0]} has no fields")
+        value = _replace(current, path[1:], value, key)
+    elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    elif isinstance(current, tuple) and isinstance(value, tuple):
+        if current and all(isinstance(v, float) for v in current):
+            value = tuple(float(v) for v in value)
+    elif dataclasses.is_dataclass(current) or type(value) is not type(current):
+        raise ValueError(f"setting {key!r} expects {type(current).__name__}, got {value!r}")
+    return dataclasses.replace(obj, **{path[0]: value})
