@@ -1,0 +1,79 @@
+"""Reporter on a synthetic store: numbers, counts, settings filter, seed rows, outputs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bench.datasets import resolve_subset
+from bench.report import build_table, expected_digest, paper_table, to_markdown, write_report
+from bench.store import Store
+
+PROPS = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
+
+
+def _record(material_id: str, digest: str, status: str = "ok", error: float = 1.0) -> dict:
+    ref = {p: 100.0 for p in PROPS}
+    values = {p: 100.0 + error for p in PROPS} if status == "ok" else None
+    return {
+        "model": "chgnet-0.3.0",
+        "task": "phonons",
+        "dataset": "mdr-pbe",
+        "material_id": material_id,
+        "settings_digest": digest,
+        "status": status,
+        "error_type": None if status == "ok" else "NotConvergedError",
+        "error_message": None if status == "ok" else "max force 0.01 eV/Å",
+        "values": values,
+        "ref": ref,
+        "details": {},
+        "timings_s": {"relax": 2.0, "forces": 1.0},
+        "wall_s": 3.0,
+    }
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    _, ids = resolve_subset("mdr-smoke")
+    digest = expected_digest("chgnet", "phonons", "mdr-pbe")
+    with Store(tmp_path) as store:
+        run_id = store.start_run({"settings_digest": digest, "versions": {"ase": "x"}}, {})
+        for i, material_id in enumerate(ids[:4]):
+            store.write(_record(material_id, digest, error=float(i + 1)), run_id)  # 1,2,3,4
+        store.write(_record(ids[4], digest, status="not_converged"), run_id)
+        # same material, other settings: must not enter the table
+        store.write(_record(ids[0], "000000000000", error=1000.0), run_id)
+    return tmp_path
+
+
+def test_table_numbers_counts_and_settings_filter(store_dir):
+    table = build_table([store_dir])
+    row = table.frame.set_index("model").loc["chgnet-0.3.0"]
+    assert row["omega_max_K.mae"] == pytest.approx(2.5)  # mean of 1, 2, 3, 4
+    assert row["omega_max_K.n"] == 4
+    assert row["phonons.n_failed"] == 1
+    assert row["phonons.n_missing"] == 3  # 8 in mdr-smoke, 5 recorded
+    assert pd.isna(row["omega_max_K.paper"])  # CHGNet is not in Table 2
+    assert set(table.records["settings_digest"]) == {
+        expected_digest("chgnet", "phonons", "mdr-pbe")
+    }
+
+
+def test_seed_models_not_run_keep_paper_row_and_reason(store_dir):
+    frame = build_table([store_dir]).frame.set_index("model")
+    orb = frame.loc["orb-v3-direct-20-omat"]
+    assert pd.isna(orb["omega_max_K.mae"])
+    assert orb["omega_max_K.paper"] == paper_table().loc["orb-v3-direct-20-omat", "omega_max_K"]
+    assert orb["not_run"]  # why it did not run here
+
+
+def test_markdown_and_files(store_dir, tmp_path):
+    table = build_table([store_dir])
+    md = to_markdown(table)
+    line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
+    assert "| 2.50 (N/A) |" in line and "| 4 (1) |" in line
+    out = write_report(table, tmp_path / "results", "pytest")
+    names = {p.name for p in out}
+    assert {"table2.md", "table2.csv", "outliers.csv", "chgnet-0.3.0__omega_max_K.png"} <= names
+    worst = pd.read_csv(tmp_path / "results" / "outliers.csv")
+    assert worst.iloc[0]["abs_error"] == pytest.approx(4.0)
