@@ -17,7 +17,7 @@ OUT    ?= runs
 MODELS ?=
 PHONON_SUBSET  ?= mdr-smoke
 ELASTIC_SUBSET ?= elastic-smoke
-WORKERS ?= 1
+WORKERS ?= 2
 
 .PHONY: install smoke table2 test test-fast lint format clean
 
