@@ -19,7 +19,7 @@ PHONON_SUBSET  ?= mdr-smoke
 ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 
-.PHONY: install smoke table2 test test-fast lint format clean
+.PHONY: install smoke table2 test test-fast lint format clean env-mace env-fairchem
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ table2:
 	$(BIN)/bench table --run $(if $(MODELS),--models $(MODELS)) --runs $(OUT) --out results \
 		--phonon-subset $(PHONON_SUBSET) --elastic-subset $(ELASTIC_SUBSET) --workers $(WORKERS) \
 		--command-line "make table2 MODELS=$(MODELS) PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)"
+
+# Families whose pins clash with the main environment get their own (.envs/<name>).
+env-mace env-fairchem: $(BIN)/python
+	$(BIN)/bench env create $(@:env-%=%)
 
 test:
 	$(BIN)/python -m pytest -q

@@ -126,6 +126,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    from bench.envs import PREINSTALL, create_env, env_state
+    from bench.models import list_models
+
+    families = {s.env: (s.family, s.package) for s in list_models() if s.env != "main"}
+    if args.action == "list":
+        for name, (_, package) in sorted(families.items()):
+            print(env_state(name, package))
+        return 0
+    if not args.name or args.name not in PREINSTALL:
+        raise ConfigurationError(f"bench env create NAME, NAME one of: {', '.join(PREINSTALL)}")
+    python = create_env(args.name, families[args.name][0])
+    print(f"ready: {python}")
+    return 0
+
+
 def cmd_baseline(args: argparse.Namespace) -> int:
     from bench.baselines import baseline_files, check_baseline, command_line, make_baseline
 
@@ -283,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         "new settings digest, so records never mix with the defaults'",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("env", help="per-family environments (mace, fairchem): list, create")
+    p.add_argument("action", choices=["list", "create"])
+    p.add_argument("name", nargs="?", help="environment to create (mace, fairchem)")
+    p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
     p.add_argument("action", choices=["make", "check"])

@@ -45,6 +45,9 @@ class RunConfig:
     batch: bool = True
     settings: Any = None  # task settings dataclass; None: task defaults
     progress: bool = True
+    #: interpreter for the workers; None: this one, or the model family's own environment
+    #: (bench/envs.py) when its package is not importable here
+    worker_python: str | None = None
 
 
 @dataclass
@@ -215,6 +218,10 @@ def _execute(
         return
     workers = max(1, min(config.workers, len(ids)))
     threads = max(1, (os.cpu_count() or 1) // workers)
+    python = config.worker_python or worker_python(resolve(model))
+    if python is not None:
+        yield from _execute_remote(config, python, model, dataset, ids, settings, data_dir, threads)
+        return
     if workers == 1:
         _set_threads(threads)
         loaded = load_model(
@@ -251,6 +258,121 @@ def _execute(
             for future in futures:
                 future.cancel()
             raise
+
+
+def worker_python(spec: Any) -> str | None:
+    """The family environment's interpreter when the model cannot be imported here, else None."""
+    import importlib.util
+
+    from bench.envs import env_python
+
+    if spec.env == "main" or importlib.util.find_spec(spec.package) is not None:
+        return None
+    python = env_python(spec.env)
+    if python is None:
+        raise ConfigurationError(f"{spec.key} needs its environment: bench env create {spec.env}")
+    return str(python)
+
+
+def _execute_remote(
+    config: RunConfig,
+    python: str,
+    model: str,
+    dataset: str,
+    ids: list[str],
+    settings: Any,
+    data_dir: Path | None,
+    threads: int,
+) -> Iterator[dict[str, Any]]:
+    """Like the local pool, with ``python -m bench.remote`` workers in another environment.
+
+    Each worker loads the model once and exchanges JSON lines; its stderr goes to
+    ``<out>/workers/<model>-<n>.log``. A worker that dies raises ConfigurationError (the
+    materials in flight are not recorded and run again on the next call).
+    """
+    import json
+    import queue
+    import subprocess
+    import threading
+
+    log_dir = Path(config.out_dir) / "workers"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    command = [python, "-m", "bench.remote", "--model", model, "--threads", str(threads)]
+    for flag, value in (
+        ("--device", config.device),
+        ("--dtype", settings.dtype),
+        ("--checkpoint", config.checkpoint),
+    ):
+        if value:
+            command += [flag, str(value)]
+    env = {**os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+    todo: queue.Queue[str] = queue.Queue()
+    for material_id in ids:
+        todo.put(material_id)
+    results: queue.Queue[tuple[str, Any]] = queue.Queue()
+    job = {
+        "task": config.task,
+        "dataset": dataset,
+        "settings": settings_dict(settings),
+        "digest": settings_digest(settings),
+        "data_dir": str(data_dir) if data_dir else None,
+        "batch": config.batch,
+    }
+    procs: list[subprocess.Popen] = []
+
+    def serve(proc: subprocess.Popen, log: Path) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        hello = proc.stdout.readline()
+        ready = json.loads(hello) if hello.strip() else {"error": f"no answer; see {log}"}
+        if "error" in ready:
+            results.put(("fatal", f"{model} failed to load in {python}: {ready['error']}"))
+            return
+        while True:
+            try:
+                material_id = todo.get_nowait()
+            except queue.Empty:
+                proc.stdin.close()
+                return
+            proc.stdin.write(json.dumps({**job, "material_id": material_id}) + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if not line:
+                results.put(("fatal", f"a worker process died (log: {log})"))
+                return
+            results.put(("record", json.loads(line)))
+
+    threads_ = []
+    try:
+        for n in range(max(1, min(config.workers, len(ids)))):
+            log = log_dir / f"{model}-{n}.log"
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=open(log, "w"),  # noqa: SIM115 (closed with the process)
+                text=True,
+                env=env,
+            )
+            procs.append(proc)
+            thread = threading.Thread(target=serve, args=(proc, log), daemon=True)
+            thread.start()
+            threads_.append(thread)
+        received = 0
+        while received < len(ids):
+            kind, payload = results.get()
+            if kind == "fatal":
+                raise ConfigurationError(
+                    f"{payload}; finished materials are stored, re-run the same command to continue"
+                )
+            if "error" in payload and "status" not in payload:
+                raise ConfigurationError(f"worker: {payload['error']}")
+            received += 1
+            yield payload
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 def model_label(key: str, explicit_checkpoint: str | None, sha256: str | None) -> str:

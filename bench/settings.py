@@ -74,3 +74,23 @@ def settings_digest(settings: Any) -> str:
     """12-hex-digit sha256 of the canonical JSON of a settings dataclass."""
     blob = json.dumps(settings_dict(settings), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def settings_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a settings dataclass of type ``cls`` from :func:`settings_dict` output.
+
+    Nested settings become their dataclasses again and lists become tuples, so the digest of
+    the result equals the digest of the original.
+    """
+    default = cls()
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, current = data[f.name], getattr(default, f.name)
+        if dataclasses.is_dataclass(current):
+            value = settings_from_dict(type(current), value)
+        elif isinstance(current, tuple):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)

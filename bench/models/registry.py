@@ -162,8 +162,8 @@ def load_model(
     ``dtype`` None picks the family default (the most precise for second-order quantities).
     """
     spec = resolve(name)
-    reason = unavailable_reason(spec)
-    if reason:
+    if importlib.util.find_spec(spec.package) is None:
+        reason = unavailable_reason(spec) or f"runs in environment '{spec.env}', not this one"
         raise ModelUnavailableError(f"{spec.key}: {reason}")
     local = resolve_checkpoint(spec.checkpoint, checkpoint)
     return _adapter(spec.family).load(
@@ -183,10 +183,13 @@ def unavailable_reason(spec: ModelSpec) -> str | None:
     if importlib.util.find_spec(spec.package) is not None:
         return None
     if spec.env != "main":
+        from bench.envs import env_ready
+
+        if env_ready(spec.env, spec.package):
+            return None
         return (
-            f"runs in its own environment '{spec.env}' (its pins clash with the main one); "
-            f"package '{spec.package}' is not installed here: pip install -e '.[{spec.family}]' "
-            "in a separate venv"
+            f"runs in its own environment '{spec.env}' (its pins clash with the main one), "
+            f"not created yet: bench env create {spec.env}"
         )
     return f"package '{spec.package}' not installed: pip install -e '.[{spec.family}]'"
 
@@ -213,6 +216,19 @@ def checkpoint_status(spec: ModelSpec) -> str:
     )
 
 
+def env_label(spec: ModelSpec) -> str:
+    """``main``, or the family environment and its state (ready / not created)."""
+    if spec.env == "main":
+        return "main"
+    from bench.envs import env_python, env_ready
+
+    if importlib.util.find_spec(spec.package) is not None:
+        return f"{spec.env} (importable here)"
+    if env_python(spec.env) is None:
+        return f"{spec.env} (not created)"
+    return f"{spec.env} ({'ready' if env_ready(spec.env, spec.package) else 'incomplete'})"
+
+
 def model_rows() -> list[dict[str, str]]:
     """One row per model for ``bench models``: key, aliases, family, env, whether it runs
     here, and why not or where its checkpoint comes from."""
@@ -224,7 +240,7 @@ def model_rows() -> list[dict[str, str]]:
                 "key": spec.key,
                 "aliases": ", ".join(spec.aliases),
                 "family": spec.family,
-                "env": spec.env,
+                "env": env_label(spec),
                 "table2": spec.table2 or "",
                 "runs here": "yes" if reason is None else "no",
                 "why not / checkpoint": reason or checkpoint_status(spec),
