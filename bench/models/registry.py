@@ -48,12 +48,14 @@ class ModelSpec:
     checkpoint: str | None = None
     table2: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    second_order_dtype: str | None = None  # default for phonons/elasticity if not the last
 
     def dtype_for(self, requested: str | None, second_order: bool) -> str:
         """Precision to run: ``requested`` if supported, else the family default.
 
-        For second-order quantities (phonons, elasticity) the default is the most precise dtype
-        the family supports (the last listed); for anything else the first.
+        For second-order quantities (phonons, elasticity) the default is ``second_order_dtype``
+        if the catalogue sets one, else the most precise dtype the family supports (the last
+        listed); for anything else the first.
         """
         if requested is not None:
             if requested not in self.dtypes:
@@ -61,7 +63,9 @@ class ModelSpec:
                     f"{self.key} supports dtype {', '.join(self.dtypes)}, not {requested}"
                 )
             return requested
-        return self.dtypes[-1] if second_order else self.dtypes[0]
+        if second_order:
+            return self.second_order_dtype or self.dtypes[-1]
+        return self.dtypes[0]
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""Model families on random-weight checkpoints built from the upstream architecture.
+
+Each test builds a checkpoint with the family's own constructor (no download), loads it
+through the adapter's normal --checkpoint path and checks energy, forces and stress on a small
+periodic cell: finite, right shapes, forces = -dE/dx by central finite differences
+(conservative models). Families in their own environment (mace) run there, and a run from
+this environment goes through the remote workers into the same store.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.envs import env_python, env_ready
+from bench.runner import RunConfig, run
+from bench.store import Store
+
+HERE = Path(__file__).resolve().parent / "families"
+
+
+def _check(python: str, key: str, checkpoint: Path, dtype: str = "") -> dict:
+    done = subprocess.run(
+        [python, str(HERE / "check_model.py"), key, str(checkpoint), *([dtype] if dtype else [])],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
+    assert line, done.stderr[-3000:]
+    return json.loads(line[len("BENCH-JSON ") :])
+
+
+def _assert_physical(result: dict, checkpoint: Path, fd_forces: str = "equal") -> None:
+    """``fd_forces``: "equal" (conservative, float64), "differ" (direct), "skip" (float32)."""
+    forces, fd = np.array(result["forces"]), np.array(result["fd_forces"])
+    assert result["checkpoint"] == str(checkpoint)
+    assert np.isfinite(result["energy"])
+    assert forces.shape == (result["n_atoms"], 3) and len(result["stress"]) == 6
+    assert np.all(np.isfinite(forces)) and np.all(np.isfinite(result["stress"]))
+    assert np.abs(forces).max() > 1e-6  # a rattled cell has forces
+    if fd_forces == "equal":
+        np.testing.assert_allclose(forces[:3], fd, atol=1e-6 + 1e-3 * np.abs(forces).max())
+    elif fd_forces == "differ":  # direct models predict forces: not the gradient of their energy
+        assert np.abs(forces[:3] - fd).max() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def mace_python() -> str:
+    if not env_ready("mace", "mace"):
+        pytest.skip("mace environment not created (bench env create mace / make env-mace)")
+    return str(env_python("mace"))
+
+
+@pytest.fixture(scope="module")
+def mace_checkpoint(mace_python, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("mace") / "mace-random.model"
+    done = subprocess.run(
+        [mace_python, str(HERE / "build_mace.py"), str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return path
+
+
+def test_mace_random_checkpoint_loads_and_is_conservative(mace_python, mace_checkpoint):
+    result = _check(mace_python, "mace-mpa-0", mace_checkpoint)
+    assert result["dtype"] == "float64"  # second-order default
+    _assert_physical(result, mace_checkpoint)
+
+
+def test_mace_runs_from_main_env_into_the_same_store(
+    mace_python, mace_checkpoint, shared_data, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    config = RunConfig(
+        model="mace-mpa-0",
+        task="phonons",
+        subset="mdr-smoke",
+        materials=("mp-111",),
+        checkpoint=str(mace_checkpoint),
+        out_dir=str(tmp_path),
+        progress=False,
+    )
+    summary = run(config)  # mace is not importable here: workers run in the mace env
+    with Store(tmp_path) as store:
+        records = store.records()
+    assert summary.model.startswith("mace-mpa-0@")
+    assert list(records["material_id"]) == ["mp-111"]
+    record = records.iloc[0]
+    assert record["status"] == "ok", record["error_message"]
+    assert record["ref.omega_max_K"] == pytest.approx(65.41, abs=0.01)  # Ne, DFT side
+    assert np.isfinite(record["model.Cv_J_per_K_mol"])
+    assert (tmp_path / "workers" / "mace-mpa-0-0.log").is_file()
+
+
+@pytest.fixture(scope="module")
+def orb_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    pytest.importorskip("orb_models", reason="orb extra not installed (make install)")
+    directory = tmp_path_factory.mktemp("orb")
+    out = {}
+    for kind in ("direct", "conservative"):
+        out[kind] = directory / f"orb-v3-{kind}-random.ckpt"
+        done = subprocess.run(
+            [sys.executable, str(HERE / "build_orb.py"), kind, str(out[kind])],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_orb_conservative_random_checkpoint(orb_checkpoints):
+    result = _check(sys.executable, "orb-v3-conservative-20", orb_checkpoints["conservative"])
+    assert result["dtype"] == "float32-highest"  # orb-models' advice for second order
+    _assert_physical(result, orb_checkpoints["conservative"], fd_forces="skip")
+    exact = _check(
+        sys.executable, "orb-v3-conservative-20", orb_checkpoints["conservative"], "float64"
+    )
+    _assert_physical(exact, orb_checkpoints["conservative"])  # forces = -dE/dx in float64
+
+
+def test_orb_direct_random_checkpoint(orb_checkpoints):
+    result = _check(sys.executable, "orb-v3-direct-20", orb_checkpoints["direct"])
+    _assert_physical(result, orb_checkpoints["direct"], fd_forces="differ")
