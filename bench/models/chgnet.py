@@ -63,6 +63,7 @@ def differentiable_energy(model, atoms: Atoms, device: str = "cpu") -> Different
     follows both arguments. Base point: the graph's (wrapped) positions. float32, as CHGNet.
     """
     import copy
+    import warnings
 
     import torch
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -74,7 +75,9 @@ def differentiable_energy(model, atoms: Atoms, device: str = "cpu") -> Different
         g = copy.copy(graph)
         g.lattice = cell
         g.atom_frac_coord = positions @ torch.linalg.inv(cell)
-        e = model([g], task="e")["e"][0]
+        with warnings.catch_warnings():  # CHGNet detaches the cell volume (stress only)
+            warnings.simplefilter("ignore", UserWarning)
+            e = model([g], task="e")["e"][0]
         return e * n_atoms if model.is_intensive else e
 
     return DifferentiableEnergy(
