@@ -26,6 +26,27 @@ def _print_frame(frame: pd.DataFrame) -> None:
         print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
 
 
+def _print_summary(table: pd.DataFrame, properties: tuple[str, ...], has_reference: bool) -> None:
+    """An MAE table as it is; a distribution table one row per (model, property), 3 digits."""
+    if has_reference or table.empty:
+        _print_frame(table.drop(columns=["task", "dataset", "settings_digest"], errors="ignore"))
+        return
+    rows = []
+    for _, row in table.iterrows():
+        for prop in properties:
+            rows.append(
+                {
+                    "model": row["model"],
+                    "dataset": row["dataset"],
+                    "property": prop,
+                    "n": str(row[f"n_{prop}"]),
+                    "failed": str(row["n_failed"]),
+                    **{s: f"{row[f'{prop}.{s}']:.3g}" for s in ("median", "p95", "max")},
+                }
+            )
+    _print_frame(pd.DataFrame(rows))
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from bench.models import model_rows
 
@@ -57,13 +78,20 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
-    """(task, subset) pairs: each subset's data set decides its task; defaults per task."""
+    """(task, subset) pairs: each subset's data set decides its task; defaults per task.
+
+    ``all`` is the Table 2 tasks. A task without a reference (equigrad) needs only the
+    structures, so it takes a subset of any data set.
+    """
     from bench.datasets import get_dataset, subsets
-    from bench.report import DEFAULT_SUBSETS
+    from bench.report import DEFAULT_SUBSETS, TASK_DEFAULT_SUBSETS
+    from bench.tasks import TASKS
 
     tasks = list(DEFAULT_SUBSETS) if task == "all" else [task]
     if not given:
-        return [(t, DEFAULT_SUBSETS[t]) for t in tasks]
+        return [(t, TASK_DEFAULT_SUBSETS[t]) for t in tasks]
+    if task in TASKS and not TASKS[task].has_reference:
+        return [(task, subset) for subset in given]
     owners = subsets()
     pairs = []
     for subset in given:
@@ -75,7 +103,7 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.metrics import mae_table
+    from bench.metrics import summary_table
     from bench.overrides import apply_overrides
     from bench.runner import RunConfig, run
     from bench.store import Store
@@ -116,9 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings_digest=summary.settings_digest,
             )
             records = records[records["material_id"].isin(prepare_ids(config))]
-        table = mae_table(records, TASKS[summary.task].properties)
-        print(f"\nMAE vs DFT ({task}, {subset}, settings {summary.settings_digest}):")
-        _print_frame(table.drop(columns=["task", "dataset", "settings_digest"]))
+        spec = TASKS[summary.task]
+        table = summary_table(records, spec.properties, spec.has_reference)
+        what = "MAE vs DFT" if spec.has_reference else "median, p95, max (no reference)"
+        print(f"\n{what} ({task}, {subset}, settings {summary.settings_digest}):")
+        _print_summary(table, spec.properties, spec.has_reference)
         failures = records[records["status"] != "ok"]
         if len(failures):
             print("\nfailures:")
@@ -190,7 +220,7 @@ def prepare_ids(config) -> list[str]:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from bench.metrics import mae_table
+    from bench.metrics import summary_table
     from bench.store import Store
     from bench.tasks import TASKS
 
@@ -201,7 +231,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return 0
     for task, group in records.groupby("task"):
         print(f"== {task}")
-        _print_frame(mae_table(group, TASKS[task].properties))
+        if task not in TASKS:  # records of a task this version does not know
+            print(f"   {len(group)} records of an unknown task")
+            continue
+        spec = TASKS[task]
+        table = summary_table(group, spec.properties, spec.has_reference)
+        if spec.has_reference:
+            _print_frame(table)
+        else:
+            _print_summary(table, spec.properties, False)
     return 0
 
 
@@ -248,7 +286,10 @@ def cmd_table(args: argparse.Namespace) -> int:
     if args.run:
         _run_for_table(args, subsets)
     table = build_table(
-        [Path(d) for d in args.runs], subsets, Path(args.data_dir) if args.data_dir else None
+        [Path(d) for d in args.runs],
+        subsets,
+        Path(args.data_dir) if args.data_dir else None,
+        equigrad_subset=args.equigrad_subset,
     )
     command = (
         "bench table " + " ".join(sys.argv[2:]) if args.command_line is None else args.command_line
@@ -274,11 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
     p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
-    p.add_argument("--task", default="phonons", choices=["phonons", "elasticity", "all"])
+    p.add_argument(
+        "--task",
+        default="phonons",
+        choices=["phonons", "elasticity", "equigrad", "all"],
+        help="all: the Table 2 tasks (phonons, elasticity); equigrad: rotational invariance",
+    )
     p.add_argument(
         "--subset",
         action="append",
-        help="material subset, repeatable (default per task: mdr-smoke, elastic-smoke)",
+        help="material subset, repeatable (default per task: mdr-smoke, elastic-smoke; "
+        "equigrad: mdr-smoke, takes a subset of any data set)",
     )
     p.add_argument("--materials", help="comma-separated material ids within the subset")
     p.add_argument("--limit", type=int, help="first N materials of the subset")
@@ -330,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="where to write table2.md/.csv and plots")
     p.add_argument("--phonon-subset", default="mdr-smoke")
     p.add_argument("--elastic-subset", default="elastic-smoke")
+    p.add_argument("--equigrad-subset", default="mdr-smoke", help="subset of equigrad.md")
     p.add_argument("--data-dir")
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")

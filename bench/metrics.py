@@ -1,4 +1,5 @@
-"""Mean absolute errors over records: successes only, failures counted beside them."""
+"""Summaries over records: mean absolute errors against a reference, or the distribution of a
+value that has none (equigrad); successes only, failures counted beside them."""
 
 from __future__ import annotations
 
@@ -37,3 +38,44 @@ def mae_table(records: pd.DataFrame, properties: tuple[str, ...]) -> pd.DataFram
             row[f"n_{prop}"] = len(err)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def distribution_table(
+    records: pd.DataFrame, properties: tuple[str, ...], quantile: float = 0.95
+) -> pd.DataFrame:
+    """One row per (model, task, dataset, settings digest), for values without a reference.
+
+    Columns: the counts of :func:`mae_table`, then ``<property>.median``, ``<property>.p95``
+    (the ``quantile``), ``<property>.max`` over ok records with a finite value, and
+    ``n_<property>``.
+    """
+    rows = []
+    if records.empty:
+        return pd.DataFrame(columns=[*GROUP, "n", "n_ok", "n_failed"])
+    label = f"p{round(quantile * 100):d}"
+    for key, group in records.groupby(GROUP, sort=True):
+        row = dict(zip(GROUP, key, strict=True))
+        ok = group[group["status"] == "ok"]
+        row.update(
+            n=len(group),
+            n_ok=len(ok),
+            n_failed=int((group["status"] != "ok").sum()),
+            n_not_converged=int((group["status"] == "not_converged").sum()),
+        )
+        for prop in properties:
+            column = f"model.{prop}"
+            data = ok[column].astype(float) if column in ok else pd.Series(dtype=float)
+            data = data[np.isfinite(data)]
+            row[f"{prop}.median"] = float(data.median()) if len(data) else np.nan
+            row[f"{prop}.{label}"] = float(data.quantile(quantile)) if len(data) else np.nan
+            row[f"{prop}.max"] = float(data.max()) if len(data) else np.nan
+            row[f"n_{prop}"] = len(data)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_table(records: pd.DataFrame, properties: tuple[str, ...], has_reference: bool):
+    """:func:`mae_table` for tasks with a reference, else :func:`distribution_table`."""
+    if has_reference:
+        return mae_table(records, properties)
+    return distribution_table(records, properties)

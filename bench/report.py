@@ -1,4 +1,5 @@
-"""Table 2 reporter: measured MAEs beside the Orb-v3 paper's, parity plots, outliers.
+"""Table 2 reporter: measured MAEs beside the Orb-v3 paper's, parity plots, outliers; and
+beside it the equigrad table (median and 95th percentile of ‖Δrot‖ per model, histogram).
 
 Only records made with the current default settings (per model: its effective dtype and the
 data set's supercell rule) enter a number, so a table never mixes settings. Seed models that
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
-from bench.metrics import mae_table
+from bench.metrics import distribution_table, mae_table
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.settings import settings_digest
 from bench.store import Store
@@ -32,7 +33,10 @@ COLUMNS = {
     "K_GPa": ("elasticity", "K_bulk_GPa", "K [GPa]"),
     "G_GPa": ("elasticity", "G_shear_GPa", "G [GPa]"),
 }
-DEFAULT_SUBSETS = {"phonons": "mdr-smoke", "elasticity": "elastic-smoke"}
+DEFAULT_SUBSETS = {"phonons": "mdr-smoke", "elasticity": "elastic-smoke"}  # Table 2 tasks
+EQUIGRAD_SUBSET = "mdr-smoke"
+#: default subset of every task `bench run` knows
+TASK_DEFAULT_SUBSETS = {**DEFAULT_SUBSETS, "equigrad": EQUIGRAD_SUBSET}
 
 
 def paper_table() -> pd.DataFrame:
@@ -61,12 +65,19 @@ class Table:
     records: pd.DataFrame  # the per-material records that entered the numbers
     subsets: dict[str, str]
     manifests: list[dict]
+    #: equigrad records (default settings, ``equigrad_subset``) that enter equigrad.md
+    equigrad: pd.DataFrame = field(default_factory=pd.DataFrame)
+    equigrad_subset: str | None = None
 
 
 def build_table(
-    out_dirs: list[Path], subsets: dict[str, str] | None = None, data_dir: Path | None = None
+    out_dirs: list[Path],
+    subsets: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    equigrad_subset: str | None = EQUIGRAD_SUBSET,
 ) -> Table:
-    """Aggregate the stores in ``out_dirs`` into the Table 2 comparison."""
+    """Aggregate the stores in ``out_dirs`` into the Table 2 comparison (and the equigrad
+    records of ``equigrad_subset``; None: none)."""
     subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
     frames, manifests = [], []
     for out in out_dirs:
@@ -82,7 +93,8 @@ def build_table(
     selected = []
     models = [s.key for s in list_models() if s.table2]
     if not records.empty:
-        models += [m for m in records["model"].unique() if m not in models]
+        table2_records = records[records["task"].isin(list(subsets))]  # not equigrad's
+        models += [m for m in table2_records["model"].unique() if m not in models]
     # a record label is the model key, or key@sha8 for a user checkpoint
     rows = []
     for key in models:
@@ -118,8 +130,26 @@ def build_table(
             selected.append(part)
         row["not_run"] = "" if ran else (unavailable_reason(spec) or checkpoint_status(spec))
         rows.append(row)
-    used = pd.concat([s for s in selected if len(s)], ignore_index=True) if selected else records
-    return Table(pd.DataFrame(rows), used, subsets, manifests)
+    parts = [s for s in selected if len(s)]  # none: e.g. a store of equigrad records only
+    used = pd.concat(parts, ignore_index=True) if parts else records.iloc[0:0]
+    equigrad = _equigrad_records(records, equigrad_subset, data_dir)
+    return Table(pd.DataFrame(rows), used, subsets, manifests, equigrad, equigrad_subset)
+
+
+def _equigrad_records(
+    records: pd.DataFrame, subset: str | None, data_dir: Path | None
+) -> pd.DataFrame:
+    """Equigrad records of ``subset`` made with each model's default settings."""
+    if subset is None or records.empty:
+        return pd.DataFrame()
+    part = records[records["task"] == "equigrad"]
+    if part.empty:
+        return part
+    dataset, ids = resolve_subset(subset, data_dir)
+    part = part[(part["dataset"] == dataset) & part["material_id"].isin(ids)]
+    digests = {m: expected_digest(m.split("@")[0], "equigrad", dataset) for m in part["model"]}
+    keep = part["settings_digest"] == part["model"].map(digests)
+    return part[keep].reset_index(drop=True)
 
 
 def _cell(row: pd.Series, prop: str) -> str:
@@ -272,7 +302,8 @@ def outliers(table: Table, top: int = 10) -> pd.DataFrame:
 
 
 def write_report(table: Table, out: Path, command: str) -> list[Path]:
-    """results/table2.md, table2.csv, outliers.csv and parity/*.png."""
+    """results/table2.md, table2.csv, outliers.csv, parity/*.png; equigrad.md, .csv and
+    equigrad_hist.png when there are equigrad records."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "table2.md"
     md.write_text(f"# Orb-v3 Table 2, reproduced\n\nMade by: `{command}`\n\n" + to_markdown(table))
@@ -282,4 +313,107 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     outliers(table).to_csv(outlier_path, index=False)
     plots = parity_plots(table, out / "parity")
     (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
-    return [md, csv_path, outlier_path, *plots]
+    return [md, csv_path, outlier_path, *plots, *write_equigrad(table, out, command)]
+
+
+#: equigrad property -> column label (all from ``distribution_table``)
+EQUIGRAD_COLUMNS = {
+    "delta_rot_eV": "‖Δrot‖ [eV]",
+    "delta_rot_eV_per_atom": "‖Δrot‖/N [eV/atom]",
+    "rotation_dE_eV_per_atom": "ΔE under a random R, per atom [eV]",
+    "force_equiv_max_eV_per_A": "max ‖F(rR) − F(r)R‖ [eV/Å]",
+}
+
+
+def equigrad_table(table: Table) -> pd.DataFrame:
+    """One row per model: counts, method, and median / p95 of each equigrad property."""
+    records = table.equigrad
+    if records.empty:
+        return pd.DataFrame()
+    summary = distribution_table(records, tuple(EQUIGRAD_COLUMNS))
+    methods = {}
+    for model, group in records[records["status"] == "ok"].groupby("model"):
+        found = {json.loads(d or "{}").get("method") for d in group["details_json"]}
+        methods[model] = "+".join(sorted(m for m in found if m))
+    summary["method"] = summary["model"].map(methods).fillna("")
+    keep = ["model", "dataset", "settings_digest", "n", "n_ok", "n_failed", "method"]
+    for prop in EQUIGRAD_COLUMNS:
+        keep += [f"{prop}.median", f"{prop}.p95"]
+    return summary[keep]
+
+
+def equigrad_markdown(table: Table) -> str:
+    """Markdown of :func:`equigrad_table`: `median (p95)` per cell."""
+    frame = equigrad_table(table)
+    out = io.StringIO()
+    out.write("| model | " + " | ".join(EQUIGRAD_COLUMNS.values()) + " | n (failed) | method |\n")
+    out.write("|---" * (len(EQUIGRAD_COLUMNS) + 3) + "|\n")
+    for _, row in frame.iterrows():
+        cells = [
+            f"{row[f'{p}.median']:.3g} ({row[f'{p}.p95']:.3g})"
+            if pd.notna(row[f"{p}.median"])
+            else "–"
+            for p in EQUIGRAD_COLUMNS
+        ]
+        count = f"{int(row['n_ok'])} ({int(row['n_failed'])})"
+        out.write(f"| {row['model']} | " + " | ".join(cells) + f" | {count} | {row['method']} |\n")
+    out.write(
+        "\nCells: median (95th percentile) over the materials of "
+        f"`{table.equigrad_subset}`, reference structures unrelaxed. No DFT reference: an "
+        "invariant model gives 0. Δrot = ∂E(rR, hR)/∂G at G = 0 with R = exp(G − Gᵀ) "
+        "(Frobenius norm, eV); method autograd (the adapter's differentiable energy) or fd "
+        "(central differences over the three so(3) generators). Settings digests: "
+        + ", ".join(sorted(set(frame["settings_digest"])))
+        + ".\n"
+    )
+    return out.getvalue()
+
+
+def equigrad_histogram(table: Table, path: Path, floor_eV: float = 1e-12) -> Path | None:
+    """Histogram of log10 ‖Δrot‖ (eV) per model (values below ``floor_eV`` at the floor)."""
+    records = table.equigrad
+    if records.empty or "model.delta_rot_eV" not in records:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = records[records["status"] == "ok"]
+    data = {
+        model: np.log10(np.maximum(group["model.delta_rot_eV"].astype(float).dropna(), floor_eV))
+        for model, group in ok.groupby("model")
+    }
+    data = {k: v for k, v in data.items() if len(v)}
+    if not data:
+        return None
+    values = np.concatenate(list(data.values()))
+    bins = np.linspace(values.min() - 0.5, values.max() + 0.5, 25)
+    fig, ax = plt.subplots(figsize=(5.0, 3.4), dpi=120)
+    for model, v in data.items():
+        ax.hist(v, bins=bins, alpha=0.55, label=f"{model} (n={len(v)})")
+    ax.set_xlabel("log10 ‖Δrot‖ [eV]")
+    ax.set_ylabel("materials")
+    ax.set_title(f"equigrad, {table.equigrad_subset}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_equigrad(table: Table, out: Path, command: str) -> list[Path]:
+    """results/equigrad.md, equigrad.csv and equigrad_hist.png (nothing without records)."""
+    if table.equigrad.empty:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "equigrad.md"
+    md.write_text(
+        f"# Equigrad: rotational invariance (‖Δrot‖)\n\nMade by: `{command}`\n\n"
+        + equigrad_markdown(table)
+    )
+    csv_path = out / "equigrad.csv"
+    equigrad_table(table).to_csv(csv_path, index=False)
+    hist = equigrad_histogram(table, out / "equigrad_hist.png")
+    return [md, csv_path, *([hist] if hist else [])]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.elasticity import ElasticSettings
+from bench.equigrad import EquigradSettings
 from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
@@ -21,12 +22,18 @@ from bench.settings import PhononSettings, settings_digest
 
 @dataclass(frozen=True)
 class Task:
-    """A benchmark task: its settings class, the properties it scores, its evaluate function."""
+    """A benchmark task: its settings class, the properties it scores, its evaluate function.
+
+    ``has_reference`` False: no DFT value to compare with (records carry an empty ``ref``);
+    summaries give the distribution of each property (median, 95th percentile) instead of
+    an MAE, and the task runs on a subset of any data set (it needs only the structure).
+    """
 
     name: str
     settings_cls: type
     properties: tuple[str, ...]
     evaluate: Callable[..., None]
+    has_reference: bool = True
 
 
 def evaluate_phonons(
@@ -87,6 +94,35 @@ def evaluate_elasticity(
     record["details"].update(result["details"])
 
 
+def evaluate_equigrad(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: EquigradSettings,
+    data_dir: Path | None,
+    batch: bool,
+    record: dict[str, Any],
+) -> None:
+    """Fill ``record`` with ‖Δrot‖ (eV) of the reference structure, unrelaxed; no reference."""
+    from bench.datasets import load_structure
+    from bench.equigrad import run_equigrad
+
+    structure, source, sha256 = load_structure(dataset, material_id, data_dir)
+    record["ref"] = {}
+    record["details"] = {"source": {"file": source, "sha256": sha256}}
+    try:
+        result = run_equigrad(structure, model, settings)
+    except Exception as err:
+        partial = getattr(err, "partial", None) or {}
+        record["values"] = partial.get("values")
+        record["details"].update(partial.get("details") or {})
+        record["timings_s"] = partial.get("timings_s")
+        raise
+    record["values"] = result["values"]
+    record["timings_s"] = result["timings_s"]
+    record["details"].update(result["details"])
+
+
 TASKS: dict[str, Task] = {
     "phonons": Task(
         name="phonons",
@@ -99,6 +135,19 @@ TASKS: dict[str, Task] = {
         settings_cls=ElasticSettings,
         properties=("K_GPa", "G_GPa"),
         evaluate=evaluate_elasticity,
+    ),
+    "equigrad": Task(
+        name="equigrad",
+        settings_cls=EquigradSettings,
+        properties=(
+            "delta_rot_eV",
+            "delta_rot_eV_per_atom",
+            "rotation_dE_eV_per_atom",
+            "force_equiv_max_eV_per_A",
+            "force_equiv_rms_eV_per_A",
+        ),
+        evaluate=evaluate_equigrad,
+        has_reference=False,
     ),
 }
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ase import Atoms
+
 from bench.datasets.locate import (
     DataChecksumError,
     DataNotFoundError,
@@ -46,6 +48,19 @@ def load_phonon_reference(
     raise ValueError(f"{dataset} is not a phonon data set (task {info.task})")
 
 
+def load_structure(
+    dataset: str, material_id: str, data_dir: Path | None = None
+) -> tuple[Atoms, str, str]:
+    """(structure in Å, source file relpath, its sha256) of one material of any data set: the
+    reference unit cell of a phonon set (MDR, MatCalc Cv), the MP structure of an elastic set."""
+    info = get_dataset(dataset)
+    if info.format == "matcalc-elastic":
+        elastic = load_elastic_reference(dataset, material_id, data_dir)
+        return elastic.structure.copy(), elastic.source, elastic.sha256
+    phonon = load_phonon_reference(dataset, material_id, data_dir)
+    return phonon.unit_cell.copy(), phonon.source, phonon.sha256
+
+
 def dataset_checksums(
     dataset: str, material_ids: list[str], data_dir: Path | None = None
 ) -> dict[str, str]:
@@ -81,6 +96,7 @@ __all__ = [
     "list_datasets",
     "load_elastic_reference",
     "load_phonon_reference",
+    "load_structure",
     "resolve_subset",
     "subsets",
     "supercell_rule_matcalc",

@@ -1,6 +1,7 @@
 """Model registry and adapters: ``load_model("chgnet")`` returns a ready ASE calculator."""
 
 from bench.models.registry import (
+    DifferentiableEnergy,
     LoadedModel,
     ModelSpec,
     checkpoint_status,
@@ -13,6 +14,7 @@ from bench.models.registry import (
 )
 
 __all__ = [
+    "DifferentiableEnergy",
     "LoadedModel",
     "ModelSpec",
     "checkpoint_status",

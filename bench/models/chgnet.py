@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -50,4 +50,38 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
         dtype=dtype,
         checkpoint=str(path) if path else None,
         batch_forces=batch_forces,
+        energy_fn=lambda atoms: differentiable_energy(model, atoms, device),
+    )
+
+
+def differentiable_energy(model, atoms: Atoms, device: str = "cpu") -> DifferentiableEnergy:
+    """CHGNet's total energy (eV) as a torch function of Cartesian positions and cell.
+
+    The crystal graph (neighbours, periodic images, angles) is built once at ``atoms``; the
+    function feeds ``positions @ cell⁻¹`` as fractional coordinates and ``cell`` as the
+    lattice, so CHGNet's own ``frac @ lattice`` gives back ``positions`` and every bond vector
+    follows both arguments. Base point: the graph's (wrapped) positions. float32, as CHGNet.
+    """
+    import copy
+    import warnings
+
+    import torch
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    graph = model.graph_converter(AseAtomsAdaptor.get_structure(atoms)).to(device)
+    n_atoms = len(atoms)
+
+    def energy(positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        g = copy.copy(graph)
+        g.lattice = cell
+        g.atom_frac_coord = positions @ torch.linalg.inv(cell)
+        with warnings.catch_warnings():  # CHGNet detaches the cell volume (stress only)
+            warnings.simplefilter("ignore", UserWarning)
+            e = model([g], task="e")["e"][0]
+        return e * n_atoms if model.is_intensive else e
+
+    return DifferentiableEnergy(
+        positions=(graph.atom_frac_coord @ graph.lattice).detach(),
+        cell=graph.lattice.detach(),
+        energy=energy,
     )

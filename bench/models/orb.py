@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from bench.models.registry import LoadedModel, ModelSpec
+from ase import Atoms
+
+from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -17,7 +20,6 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
     from orb_models.forcefield import pretrained
-    from orb_models.forcefield.calculator import ORBCalculator
 
     constructor = pretrained.ORB_PRETRAINED_MODELS[spec.key]
     path = checkpoint or packaged_checkpoint(spec)
@@ -28,11 +30,67 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
         precision=dtype,
         compile=False,
     )
-    calc = ORBCalculator(orbff, device=device)
+    return wrap(orbff, spec.key, device=device, dtype=dtype, checkpoint=path)
+
+
+def wrap(
+    regressor: Any, key: str, *, device: str, dtype: str, checkpoint: Path | None = None
+) -> LoadedModel:
+    """A LoadedModel around an orb-models regressor (direct or conservative), with its
+    differentiable energy; also used for random-weight models in tests."""
+    from orb_models.forcefield.calculator import ORBCalculator
+
+    calc = ORBCalculator(regressor, device=device)
     return LoadedModel(
-        key=spec.key,
+        key=key,
         calculator=calc,
         device=device,
         dtype=dtype,
-        checkpoint=str(path) if path else None,
+        checkpoint=str(checkpoint) if checkpoint else None,
+        energy_fn=lambda atoms: differentiable_energy(regressor, atoms, device),
+    )
+
+
+def differentiable_energy(
+    regressor: Any, atoms: Atoms, device: str = "cpu"
+) -> DifferentiableEnergy:
+    """Orb's total energy (eV, energy head + ZBL pair repulsion) as a torch function of
+    Cartesian positions and cell.
+
+    The graph (senders, receivers, integer cell shifts) is built once at ``atoms`` exactly as
+    ``ORBCalculator`` builds it (positions wrapped into the cell); the edge vectors are then
+    ``r[receiver] − r[sender] + shift @ cell``, as orb-models' own
+    ``compute_differentiable_edge_vectors``, so both arguments reach every feature. Works for
+    direct and conservative regressors (the conservative force/stress heads are not used).
+    """
+    import torch
+    from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
+
+    dtype = next(regressor.parameters()).dtype
+    batch = ase_atoms_to_atom_graphs(
+        atoms,
+        system_config=regressor.system_config,
+        device=torch.device(device),
+        output_dtype=dtype,
+        graph_construction_dtype=dtype,
+    )
+    shifts = batch.edge_features["unit_shifts"]
+
+    def energy(positions: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        vectors = positions[batch.receivers] - positions[batch.senders] + shifts @ cell
+        graph = batch._replace(
+            node_features={**batch.node_features, "positions": positions},
+            edge_features={**batch.edge_features, "vectors": vectors},
+            system_features={**batch.system_features, "cell": cell.unsqueeze(0)},
+        )
+        out = regressor.model(graph)
+        total = regressor.heads["energy"].predict(out["node_features"], graph)
+        if regressor.pair_repulsion:
+            total = total + regressor.pair_repulsion_fn(graph)["energy"]
+        return total.sum()
+
+    return DifferentiableEnergy(
+        positions=batch.node_features["positions"].detach(),
+        cell=batch.system_features["cell"][0].detach(),
+        energy=energy,
     )

@@ -8,6 +8,10 @@ The catalogue (``catalogue.toml``) is data; each family has one adapter module
 ``packaged_checkpoint(spec) -> Path | None``
     where upstream keeps the weights locally (shipped in the wheel or already cached), if known.
 
+Optional, on the returned :class:`LoadedModel`: ``batch_forces`` (batched force evaluation) and
+``energy_fn`` (the energy as a differentiable torch function of positions and cell, for the
+autograd path of :mod:`bench.equigrad`).
+
 Adapters are imported lazily: listing models imports no ML framework.
 """
 
@@ -69,6 +73,22 @@ class ModelSpec:
 
 
 @dataclass
+class DifferentiableEnergy:
+    """A model's total energy as a torch function of Cartesian positions and cell.
+
+    ``positions`` (n, 3) Å and ``cell`` (3, 3) Å (lattice vectors as rows) are the point the
+    model featurised: the structure's, possibly wrapped into the cell (so they may differ
+    from ``Atoms.positions`` by lattice translations). ``energy(positions, cell)`` returns
+    the total energy in eV as a 0-d tensor, differentiable in both arguments; the neighbour
+    graph is the one built at that point (valid for rotations, which keep every distance).
+    """
+
+    positions: Any  # torch.Tensor (n, 3), Å
+    cell: Any  # torch.Tensor (3, 3), Å, rows
+    energy: Callable[[Any, Any], Any]  # (positions, cell) -> 0-d tensor, eV
+
+
+@dataclass
 class LoadedModel:
     """A model ready to evaluate: the ASE calculator plus what the manifest records."""
 
@@ -79,6 +99,8 @@ class LoadedModel:
     checkpoint: str | None = None
     #: optional batched force evaluation: list of Atoms -> list of (n, 3) arrays in eV/Å
     batch_forces: Callable[[Sequence[Atoms]], list[np.ndarray]] | None = None
+    #: optional differentiable energy of a structure (torch models), for autograd equigrad
+    energy_fn: Callable[[Atoms], DifferentiableEnergy] | None = None
 
     @property
     def checkpoint_sha256(self) -> str | None:
