@@ -156,6 +156,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_speed(args: argparse.Namespace) -> int:
+    from bench.baselines import command_line
+    from bench.speed import summary, time_forward_anywhere, write_forward
+
+    rows = []
+    for model in args.model:
+        rows += time_forward_anywhere(
+            model,
+            sizes=tuple(args.sizes),
+            repeats=args.repeats,
+            checkpoint=args.checkpoint,
+            dtype=args.dtype,
+            threads=args.threads,
+        )
+    print(summary(rows))
+    argv = ["speed", "forward", *sys.argv[3:]] if len(sys.argv) > 2 else ["speed", "forward"]
+    paths = write_forward(rows, Path(args.out), command_line(argv))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     from bench.envs import PREINSTALL, create_env, env_state
     from bench.models import list_models
@@ -346,6 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
         "new settings digest, so records never mix with the defaults'",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("speed", help="throughput benchmarks (forward time vs atoms)")
+    p.add_argument("what", choices=["forward"])
+    p.add_argument("--model", action="append", required=True, help="repeatable")
+    p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--checkpoint")
+    p.add_argument("--dtype")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument("--out", default="results/speed")
+    p.set_defaults(func=cmd_speed)
 
     p = sub.add_parser("env", help="per-family environments (mace, fairchem): list, create")
     p.add_argument("action", choices=["list", "create"])

@@ -1,0 +1,149 @@
+"""``bench speed forward``: model forward time (energy + forces + stress) vs number of atoms.
+
+Cells are rocksalt NaCl supercells (8 to ~1,000 atoms; fcc Cu for EMT), slightly rattled so
+no symmetry shortcut applies. Each size: one warm-up call, then the median of ``repeats``
+timed calls.
+Models that run in their own environment are timed there (the same code, its interpreter).
+Writes ``<out>/forward.csv`` (appending rows) and ``<out>/forward.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ase.build import bulk
+
+from bench.manifest import machine, package_versions
+
+DEFAULT_SIZES = (8, 64, 216, 512, 1000)
+
+
+def speed_cell(n_atoms: int, family: str = "", seed: int = 0) -> Any:
+    """Rattled cubic supercell with about ``n_atoms`` atoms: rocksalt NaCl (8 per cubic
+    cell), or fcc Cu for EMT (which has no Na/Cl parameters)."""
+    unit = (
+        bulk("Cu", "fcc", a=3.61, cubic=True)
+        if family == "emt"
+        else bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    )
+    reps = max(1, round((n_atoms / len(unit)) ** (1 / 3)))
+    atoms = unit.repeat(reps)
+    atoms.rattle(0.02, seed=seed)
+    return atoms
+
+
+def time_forward(
+    model: str,
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+    repeats: int = 3,
+    checkpoint: str | None = None,
+    dtype: str | None = None,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of (model, dtype, n_atoms, median seconds per call, atoms per second), in-process."""
+    from bench.models import load_model, resolve
+    from bench.runner import _set_threads
+
+    if threads:
+        _set_threads(threads)
+    loaded = load_model(model, checkpoint=checkpoint, dtype=dtype, second_order=dtype is None)
+    rows = []
+    for size in sizes:
+        atoms = speed_cell(size, resolve(model).family)
+        atoms.calc = loaded.calculator
+        times = []
+        for i in range(repeats + 1):
+            atoms.positions[0, 0] += 1e-4  # force a fresh calculation
+            start = time.perf_counter()
+            atoms.get_potential_energy()
+            atoms.get_forces()
+            atoms.get_stress()
+            if i:  # the first call is the warm-up
+                times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        rows.append(
+            {
+                "model": loaded.key if not checkpoint else f"{loaded.key} (checkpoint)",
+                "dtype": loaded.dtype,
+                "n_atoms": len(atoms),
+                "seconds_per_call": median,
+                "atoms_per_second": len(atoms) / median,
+                "repeats": repeats,
+                "threads": threads or "default",
+            }
+        )
+    return rows
+
+
+def time_forward_anywhere(model: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`time_forward`, in the model family's own environment when it needs one."""
+    from bench.models import resolve
+    from bench.runner import worker_python
+
+    python = worker_python(resolve(model))
+    if python is None:
+        return time_forward(model, **kwargs)
+    script = (
+        "import json, sys; from bench.speed import time_forward; "
+        "print('BENCH-JSON ' + json.dumps(time_forward(**json.loads(sys.argv[1]))))"
+    )
+    args = json.dumps({"model": model, **{k: v for k, v in kwargs.items()}})
+    done = subprocess.run([python, "-c", script, args], capture_output=True, text=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"timing {model} in {python} failed:\n{done.stderr[-2000:]}")
+    return json.loads(line[len("BENCH-JSON ") :])
+
+
+def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[Path]:
+    """Append rows (with machine, versions, command) to forward.csv and redraw forward.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    versions = package_versions()
+    frame = pd.DataFrame(rows).assign(
+        cpu=info["cpu"],
+        cpu_count=info["cpu_count"],
+        torch=versions.get("torch", ""),
+        command=command,
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    csv_path = out / "forward.csv"
+    if csv_path.exists():
+        frame = pd.concat([pd.read_csv(csv_path), frame], ignore_index=True)
+    frame.to_csv(csv_path, index=False)
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    latest = frame.drop_duplicates(["model", "dtype", "n_atoms"], keep="last")
+    for (model, dtype), group in latest.groupby(["model", "dtype"]):
+        group = group.sort_values("n_atoms")
+        ax.loglog(group["n_atoms"], group["seconds_per_call"], "o-", label=f"{model} {dtype}")
+    ax.set_xlabel("atoms")
+    ax.set_ylabel("s per energy+forces+stress call")
+    ax.set_title(f"{info['cpu']} ({info['cpu_count']} cores)", fontsize=8)
+    ax.legend(fontsize=6)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    png = out / "forward.png"
+    fig.savefig(png)
+    plt.close(fig)
+    return [csv_path, png]
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of timing rows."""
+    frame = pd.DataFrame(rows)
+    frame["ms_per_call"] = np.round(frame["seconds_per_call"] * 1e3, 1)
+    return frame[["model", "dtype", "n_atoms", "ms_per_call", "atoms_per_second"]].to_string(
+        index=False
+    )
