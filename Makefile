@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Model families installed into the main environment (mace and fairchem need their own).
-EXTRAS ?= chgnet,sevenn,orb,dev
+EXTRAS ?= chgnet,sevenn,orb,dask,dev
 # Reference data: ../shared/data when it sits beside the checkout, else $BENCH_DATA or the
 # user cache (filled from upstream when online).
 SHARED_DATA := $(abspath $(CURDIR)/../shared/data)

@@ -122,6 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             materials=tuple(args.materials.split(",")) if args.materials else None,
             limit=args.limit,
             workers=args.workers,
+            executor=args.executor,
+            scheduler=args.scheduler,
             device=args.device,
             dtype=args.dtype,
             checkpoint=args.checkpoint,
@@ -351,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--materials", help="comma-separated material ids within the subset")
     p.add_argument("--limit", type=int, help="first N materials of the subset")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local process pool (default) or dask (--scheduler ADDRESS, else a LocalCluster)",
+    )
+    p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--dtype", help="model precision; default: most precise the model supports")
     p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")

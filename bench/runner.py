@@ -48,6 +48,8 @@ class RunConfig:
     #: interpreter for the workers; None: this one, or the model family's own environment
     #: (bench/envs.py) when its package is not importable here
     worker_python: str | None = None
+    executor: str = "local"  # "local" (process pool) or "dask"
+    scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
 
 
 @dataclass
@@ -106,6 +108,8 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
 
     Returns (model spec, dataset, material ids, settings with the effective dtype).
     """
+    if config.executor not in ("local", "dask"):
+        raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     spec = resolve(config.model)
@@ -218,6 +222,11 @@ def _execute(
         return
     workers = max(1, min(config.workers, len(ids)))
     threads = max(1, (os.cpu_count() or 1) // workers)
+    if config.executor == "dask":
+        from bench.executors import execute_dask
+
+        yield from execute_dask(config, model, dataset, ids, settings, data_dir)
+        return
     python = config.worker_python or worker_python(resolve(model))
     if python is not None:
         yield from _execute_remote(config, python, model, dataset, ids, settings, data_dir, threads)

@@ -1,0 +1,122 @@
+"""Dask executor: (model key, material id, settings) tasks on a Dask cluster.
+
+``bench run --executor dask [--scheduler tcp://HOST:PORT]``: with an address, the tasks go to
+that cluster (e.g. one started by dask-jobqueue on Slurm); without, a ``LocalCluster`` with
+``--workers`` single-threaded worker processes is started. Each worker process loads a model
+once (a process-wide cache keyed by model, device, dtype and checkpoint) and keeps it for all
+its tasks. Records stream back to the client, which alone writes the store, so resume and
+``--retry-failures`` work as with the local pool. Dask reruns the tasks of a worker that dies
+(up to ``ALLOWED_FAILURES`` times); the client writes each material once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigurationError
+
+ALLOWED_FAILURES = 3
+_MODELS: dict[tuple, Any] = {}
+
+
+def _model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> Any:
+    key = (model, device, dtype, checkpoint)
+    if key not in _MODELS:
+        from bench.models import load_model
+
+        _MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    return _MODELS[key]
+
+
+def dask_task(
+    model: str,
+    device: str | None,
+    checkpoint: str | None,
+    task: str,
+    dataset: str,
+    material_id: str,
+    settings: Any,
+    data_dir: str | None,
+    batch: bool,
+) -> dict[str, Any]:
+    """One material on a Dask worker (the model is loaded on first use in that process)."""
+    from bench.tasks import run_one
+
+    loaded = _model(model, device, settings.dtype, checkpoint)
+    return run_one(
+        task, loaded, dataset, material_id, settings, Path(data_dir) if data_dir else None, batch
+    )
+
+
+def execute_dask(
+    config: Any,
+    model: str,
+    dataset: str,
+    ids: list[str],
+    settings: Any,
+    data_dir: Path | None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one record per material, in completion order, computed on a Dask cluster."""
+    try:
+        import dask
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as err:
+        raise ConfigurationError(
+            "--executor dask needs dask.distributed: pip install -e '.[dask]'"
+        ) from err
+    from bench.settings import settings_digest
+
+    digest = settings_digest(settings)
+    cluster = None
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        if config.scheduler:
+            client = Client(config.scheduler, timeout="60s")
+        else:
+            import os
+
+            n_workers = max(1, min(config.workers, len(ids)))
+            threads = str(max(1, (os.cpu_count() or 1) // n_workers))
+            cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={v: threads for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+            )
+            client = Client(cluster)
+        try:
+            futures = [
+                client.submit(
+                    dask_task,
+                    model,
+                    config.device,
+                    config.checkpoint,
+                    config.task,
+                    dataset,
+                    material_id,
+                    settings,
+                    str(data_dir) if data_dir else None,
+                    config.batch,
+                    key=f"bench-{model}-{config.task}-{dataset}-{material_id}-{digest}",
+                    pure=False,
+                    retries=0,
+                )
+                for material_id in ids
+            ]
+            try:
+                for future in as_completed(futures):
+                    try:
+                        yield future.result()
+                    except Exception as err:  # the task itself never raises: a lost worker
+                        raise ConfigurationError(
+                            f"dask task {future.key} failed ({type(err).__name__}: {err}); "
+                            "finished materials are stored, re-run to continue"
+                        ) from err
+            finally:
+                client.cancel(futures)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
