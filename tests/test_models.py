@@ -139,3 +139,21 @@ def test_batches_are_capped_by_atom_count():
     chunks = chunk_by_atoms(cells, max_atoms=6)
     assert chunks == [[0, 1], [2, 3], [4], [5]]  # the 8-atom cell alone, over the cap
     assert sorted(i for c in chunks for i in c) == list(range(len(cells)))
+
+
+def test_failed_upstream_download_is_one_line_naming_file_and_place(monkeypatch, tmp_path):
+    pretrained = pytest.importorskip("orb_models.forcefield.pretrained")
+
+    def offline(**kwargs):
+        assert "weights_path" not in kwargs  # upstream default URL, not a None path
+        raise ConnectionError("Max retries exceeded (offline)\nlong trace")
+
+    monkeypatch.setitem(pretrained.ORB_PRETRAINED_MODELS, "orb-v3-direct-20-omat", offline)
+    monkeypatch.setenv("BENCH_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.cache/orb copy
+    with pytest.raises(ModelUnavailableError) as err:
+        load_model("orb-v3-direct-20")
+    message = str(err.value)
+    assert "\n" not in message
+    assert "orb-v3-direct-20-omat-20250404.ckpt" in message and str(tmp_path) in message
+    assert "ConnectionError" in message and "--checkpoint" in message

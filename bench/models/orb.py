@@ -24,12 +24,10 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
     constructor = pretrained.ORB_PRETRAINED_MODELS[spec.key]
     path = checkpoint or packaged_checkpoint(spec)
     # compile=False: torch.compile is slow to start and unsupported for CPU inference here.
-    orbff = constructor(
-        weights_path=str(path) if path else None,
-        device=device,
-        precision=dtype,
-        compile=False,
-    )
+    # no local file: the constructor's default weights_path is the upstream URL (cached_path
+    # downloads it into ~/.cache/orb)
+    weights = {"weights_path": str(path)} if path else {}
+    orbff = constructor(device=device, precision=dtype, compile=False, **weights)
     return wrap(orbff, spec.key, device=device, dtype=dtype, checkpoint=path)
 
 

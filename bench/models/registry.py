@@ -192,12 +192,26 @@ def load_model(
         reason = unavailable_reason(spec) or f"runs in environment '{spec.env}', not this one"
         raise ModelUnavailableError(f"{spec.key}: {reason}")
     local = resolve_checkpoint(spec.checkpoint, checkpoint)
-    return _adapter(spec.family).load(
-        spec,
-        device=resolve_device(device),
-        dtype=spec.dtype_for(dtype, second_order),
-        checkpoint=local,
-    )
+    adapter = _adapter(spec.family)
+    try:
+        return adapter.load(
+            spec,
+            device=resolve_device(device),
+            dtype=spec.dtype_for(dtype, second_order),
+            checkpoint=local,
+        )
+    except ModelUnavailableError:
+        raise
+    except Exception as err:
+        if local is not None or spec.checkpoint is None or adapter.packaged_checkpoint(spec):
+            raise
+        # the weights were to come from upstream: say which file, from where, where to put it
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelUnavailableError(
+            f"{spec.key}: weights {spec.checkpoint} are not local and the download from "
+            f"{spec.source} failed ({type(err).__name__}: {first[:200]}); put the file in "
+            f"{checkpoint_dir() or '$BENCH_CHECKPOINTS'} or pass --checkpoint PATH"
+        ) from err
 
 
 def unavailable_reason(spec: ModelSpec) -> str | None:
