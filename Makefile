@@ -19,7 +19,7 @@ PHONON_SUBSET  ?= mdr-smoke
 ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 
-.PHONY: install smoke table2 test test-fast lint format clean env-mace env-fairchem
+.PHONY: install smoke table2 results-dev test test-fast lint format clean env-mace env-fairchem
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,17 @@ table2:
 # Families whose pins clash with the main environment get their own (.envs/<name>).
 env-mace env-fairchem: $(BIN)/python
 	$(BIN)/bench env create $(@:env-%=%)
+
+# results/dev: CHGNet and 7net-0 on the larger offline subsets (mdr-50, elastic-dev; hours on
+# 2 cores, resuming) plus equigrad on mdr-smoke for every model that runs here.
+DEV_MODELS ?= chgnet,7net-0
+EQUIGRAD_MODELS ?= chgnet 7net-0 7net-l3i5 7net-mf-0
+results-dev:
+	for m in $(EQUIGRAD_MODELS); do \
+		$(BIN)/bench run --task equigrad --model $$m --subset mdr-smoke --out $(OUT) --quiet; done
+	$(BIN)/bench table --run --models $(DEV_MODELS) --runs $(OUT) --out results/dev \
+		--phonon-subset mdr-50 --elastic-subset elastic-dev --equigrad-subset mdr-smoke \
+		--workers $(WORKERS) --quiet --command-line "make results-dev"
 
 test:
 	$(BIN)/python -m pytest -q
