@@ -75,7 +75,9 @@ def test_rows_say_why_a_model_cannot_run():
 def test_dtype_policy():
     orb = resolve("orb-v3-direct-20")
     assert orb.dtype_for(None, second_order=False) == "float32-high"
-    assert orb.dtype_for(None, second_order=True) == "float64"
+    assert orb.dtype_for(None, second_order=True) == "float32-highest"  # orb-models' advice
+    assert orb.dtype_for("float64", second_order=True) == "float64"
+    assert resolve("mace-mpa-0").dtype_for(None, second_order=True) == "float64"
     with pytest.raises(ModelUnavailableError, match="supports dtype"):
         resolve("chgnet").dtype_for("float64", second_order=True)
 
