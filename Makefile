@@ -50,6 +50,10 @@ EQUIGRAD_MODELS ?= chgnet 7net-0 7net-l3i5 7net-mf-0
 results-dev:
 	for m in $(EQUIGRAD_MODELS); do \
 		$(BIN)/bench run --task equigrad --model $$m --subset mdr-smoke --out $(OUT) --quiet; done
+	# a random-weight orb-v3 direct model (orb is not invariant by construction)
+	$(BIN)/python tests/families/build_orb.py direct $(OUT)/orb-v3-direct-random.ckpt
+	$(BIN)/bench run --task equigrad --model orb-v3-direct-20 --subset mdr-smoke --out $(OUT) \
+		--checkpoint $(OUT)/orb-v3-direct-random.ckpt --quiet
 	$(BIN)/bench table --run --models $(DEV_MODELS) --runs $(OUT) --out results/dev \
 		--phonon-subset mdr-50 --elastic-subset elastic-dev --equigrad-subset mdr-smoke \
 		--workers $(WORKERS) --quiet --command-line "make results-dev"

@@ -190,18 +190,15 @@ def to_markdown(table: Table) -> str:
         + ", ".join(f"{t}: `{s}`" for t, s in table.subsets.items())
         + ".\n"
     )
-    if table.manifests:
-        digests = sorted(
-            {
-                m["settings_digest"]
-                for m in table.manifests
-                if m.get("settings_digest") in set(table.records.get("settings_digest", []))
-            }
-        )
-        versions = table.manifests[-1].get("versions", {})
-        commits = sorted({str(m.get("git_commit")) for m in table.manifests})
+    # provenance of the runs whose records are in the table (each record names its run)
+    used_runs = set(table.records["run_id"]) if "run_id" in table.records else set()
+    manifests = [m for m in table.manifests if m.get("run_id") in used_runs]
+    if manifests:
+        digests = sorted({m["settings_digest"] for m in manifests if m.get("settings_digest")})
+        versions = manifests[-1].get("versions", {})
+        commits = sorted({str(m.get("git_commit")) for m in manifests})
         checksums: dict[str, str] = {}
-        for m in table.manifests:
+        for m in manifests:
             checksums.update(m.get("data_checksums") or {})
         out.write(f"\nSettings digests: {', '.join(digests) or '–'}. Code: {', '.join(commits)}.\n")
         out.write("Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".\n")
