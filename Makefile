@@ -37,7 +37,7 @@ smoke:
 table2:
 	$(BIN)/bench table --run $(if $(MODELS),--models $(MODELS)) --runs $(OUT) --out results \
 		--phonon-subset $(PHONON_SUBSET) --elastic-subset $(ELASTIC_SUBSET) --workers $(WORKERS) \
-		--command-line "make table2 MODELS=$(MODELS) PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)"
+		--command-line "make table2 $(if $(MODELS),MODELS=$(MODELS) )PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)"
 
 # Families whose pins clash with the main environment get their own (.envs/<name>).
 env-mace env-fairchem: $(BIN)/python

@@ -183,7 +183,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     from bench.envs import PREINSTALL, create_env, env_state
     from bench.models import list_models
 
-    families = {s.env: (s.family, s.package) for s in list_models() if s.env != "main"}
+    families = {s.env: (s.family, s.import_probe) for s in list_models() if s.env != "main"}
     if args.action == "list":
         for name, (_, package) in sorted(families.items()):
             print(env_state(name, package))

@@ -41,7 +41,7 @@ def env_python(name: str) -> Path | None:
 
 @lru_cache(maxsize=16)
 def _has_module(python: str, module: str) -> bool:
-    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    probe = f"import {module}"  # an import, not find_spec: a package can lack its own deps
     try:
         done = subprocess.run([python, "-c", probe], capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):

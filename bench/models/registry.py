@@ -54,6 +54,11 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)
     second_order_dtype: str | None = None  # default for phonons/elasticity if not the last
 
+    @property
+    def import_probe(self) -> str:
+        """Module whose import proves the family works (``options.import``, else the package)."""
+        return str(self.options.get("import", self.package))
+
     def dtype_for(self, requested: str | None, second_order: bool) -> str:
         """Precision to run: ``requested`` if supported, else the family default.
 
@@ -223,10 +228,15 @@ def unavailable_reason(spec: ModelSpec) -> str | None:
     if importlib.util.find_spec(spec.package) is not None:
         return None
     if spec.env != "main":
-        from bench.envs import env_ready
+        from bench.envs import env_python, env_ready
 
-        if env_ready(spec.env, spec.package):
+        if env_ready(spec.env, spec.import_probe):
             return None
+        if env_python(spec.env) is not None:
+            return (
+                f"its environment '{spec.env}' exists but cannot import {spec.import_probe} "
+                f"(bench env list; recreate with bench env create {spec.env})"
+            )
         return (
             f"runs in its own environment '{spec.env}' (its pins clash with the main one), "
             f"not created yet: bench env create {spec.env}"
@@ -266,7 +276,7 @@ def env_label(spec: ModelSpec) -> str:
         return f"{spec.env} (importable here)"
     if env_python(spec.env) is None:
         return f"{spec.env} (not created)"
-    return f"{spec.env} ({'ready' if env_ready(spec.env, spec.package) else 'incomplete'})"
+    return f"{spec.env} ({'ready' if env_ready(spec.env, spec.import_probe) else 'incomplete'})"
 
 
 def model_rows() -> list[dict[str, str]]:
