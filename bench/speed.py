@@ -104,11 +104,6 @@ def time_forward_anywhere(model: str, **kwargs: Any) -> list[dict[str, Any]]:
 
 def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[Path]:
     """Append rows (with machine, versions, command) to forward.csv and redraw forward.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out.mkdir(parents=True, exist_ok=True)
     info = machine()
     versions = package_versions()
@@ -123,6 +118,17 @@ def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[P
     if csv_path.exists():
         frame = pd.concat([pd.read_csv(csv_path), frame], ignore_index=True)
     frame.to_csv(csv_path, index=False)
+    return [csv_path, plot_forward(frame, out / "forward.png")]
+
+
+def plot_forward(frame: pd.DataFrame, png: Path) -> Path:
+    """Log-log plot of seconds per call vs atoms, one line per (model, dtype), latest rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    info = machine()
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
     latest = frame.drop_duplicates(["model", "dtype", "n_atoms"], keep="last")
     for (model, dtype), group in latest.groupby(["model", "dtype"]):
@@ -134,10 +140,9 @@ def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[P
     ax.legend(fontsize=6)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    png = out / "forward.png"
     fig.savefig(png)
     plt.close(fig)
-    return [csv_path, png]
+    return png
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
