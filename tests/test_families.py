@@ -49,6 +49,10 @@ def _assert_physical(result: dict, checkpoint: Path, fd_forces: str = "equal") -
         np.testing.assert_allclose(forces[:3], fd, atol=1e-6 + rel * np.abs(forces).max())
     elif fd_forces == "differ":  # direct models predict forces: not the gradient of their energy
         assert np.abs(forces[:3] - fd).max() > 1e-3
+    # every family here batches: batched forces equal one-by-one to numerical precision
+    assert result["batch_max_diff"] is not None
+    tol = 1e-10 if result["dtype"] == "float64" else 1e-5
+    assert result["batch_max_diff"] <= tol
 
 
 @pytest.fixture(scope="module")

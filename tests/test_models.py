@@ -134,6 +134,51 @@ def test_sevennet_packaged_models_load():
         assert -6.0 < atoms.get_potential_energy() / len(atoms) < -4.5  # Si: ~ -5.4 eV/atom
 
 
+def _rattled_cells() -> list:
+    """Four NaCl cells of 8, 16, 32 and 64 atoms, rattled differently."""
+    cells = []
+    for seed, rep in enumerate([(2, 1, 1), (2, 2, 1), (1, 1, 1), (2, 2, 2)]):
+        atoms = bulk("NaCl", "rocksalt", a=5.64) * rep
+        atoms.rattle(0.05, seed=seed)
+        cells.append(atoms)
+    return cells
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="sevenn not installed")
+@pytest.mark.parametrize("name", ["7net-0", "7net-mf-0"])
+def test_sevennet_batch_equals_one_by_one(name):
+    model = load_model(name, device="cpu")
+    assert model.batch_forces is not None
+    cells = _rattled_cells()
+    batched = model.forces(cells, batch=True)
+    single = model.forces(cells, batch=False)
+    for a, b, atoms in zip(batched, single, cells, strict=True):
+        assert a.shape == (len(atoms), 3)
+        np.testing.assert_allclose(a, b, atol=1e-5)  # float32
+    assert np.abs(single[3]).max() > 1e-2
+    # the model is back in single-structure mode: the calculator still agrees with itself
+    again = model.forces(cells[:1], batch=False)[0]
+    np.testing.assert_allclose(again, single[0], atol=1e-6)
+
+
+def test_failed_batch_falls_back_to_one_by_one():
+    model = load_model("emt")
+
+    def broken(structures):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    model.batch_forces = broken
+    cells = [bulk("Cu", "fcc", a=3.6) * (2, 1, 1) for _ in range(3)]
+    for i, atoms in enumerate(cells):
+        atoms.rattle(0.05, seed=i)
+    with pytest.warns(RuntimeWarning, match="one by one"):
+        forces = model.forces(cells, batch=True)
+    expected = model.forces(cells, batch=False)
+    for a, b in zip(forces, expected, strict=True):
+        np.testing.assert_allclose(a, b)
+    assert np.abs(expected[0]).max() > 1e-3
+
+
 def test_batches_are_capped_by_atom_count():
     from bench.batching import chunk_by_atoms
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ase import Atoms
 
 from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
@@ -45,8 +47,32 @@ def wrap(
         device=device,
         dtype=dtype,
         checkpoint=str(checkpoint) if checkpoint else None,
+        batch_forces=lambda structures: batch_forces(calc, structures),
         energy_fn=lambda atoms: differentiable_energy(regressor, atoms, device),
     )
+
+
+def batch_forces(calc: Any, structures: Sequence[Atoms]) -> list[np.ndarray]:
+    """Forces (eV/Å) on several structures in one model call: each graph is built exactly as
+    ``ORBCalculator.calculate`` builds it, then orb-models' ``batch_graphs`` joins them."""
+    from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
+    from orb_models.forcefield.base import batch_graphs
+
+    graphs = [
+        ase_atoms_to_atom_graphs(
+            atoms,
+            system_config=calc.system_config,
+            max_num_neighbors=calc.max_num_neighbors,
+            edge_method=calc.edge_method,
+            half_supercell=calc.half_supercell,
+            device=calc.device,
+        )
+        for atoms in structures
+    ]
+    out = calc.model.predict(batch_graphs(graphs).to(calc.device))
+    name = calc.model.grad_forces_name if calc.conservative else "forces"
+    forces = out[name].detach().cpu().numpy().astype(float)
+    return np.split(forces, np.cumsum([len(a) for a in structures])[:-1])
 
 
 def differentiable_energy(

@@ -21,6 +21,7 @@ import difflib
 import importlib
 import importlib.util
 import tomllib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,12 +119,29 @@ class LoadedModel:
         max_batch_atoms: int = MAX_BATCH_ATOMS,
     ) -> list[np.ndarray]:
         """Forces (eV/Å) on each structure; batched (at most ``max_batch_atoms`` atoms per
-        model call) when the adapter supports it, else one by one."""
-        if batch and self.batch_forces is not None and len(structures) > 1:
-            out: list[np.ndarray] = []
-            for chunk in chunk_by_atoms(structures, max_batch_atoms):
-                out.extend(self.batch_forces([structures[i] for i in chunk]))
-            return out
+        model call) when the adapter supports it, else one by one. A batch the model cannot
+        take (e.g. out of memory) is redone one by one, with a warning."""
+        if not (batch and self.batch_forces is not None and len(structures) > 1):
+            return self._forces_one_by_one(structures)
+        out: list[np.ndarray] = []
+        for chunk in chunk_by_atoms(structures, max_batch_atoms):
+            members = [structures[i] for i in chunk]
+            if len(members) == 1:
+                out.extend(self._forces_one_by_one(members))
+                continue
+            try:
+                out.extend(self.batch_forces(members))
+            except (RuntimeError, MemoryError) as err:
+                warnings.warn(
+                    f"{self.key}: batch of {len(members)} structures failed "
+                    f"({type(err).__name__}: {str(err)[:200]}); evaluating one by one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                out.extend(self._forces_one_by_one(members))
+        return out
+
+    def _forces_one_by_one(self, structures: Sequence[Atoms]) -> list[np.ndarray]:
         out = []
         for atoms in structures:
             atoms = atoms.copy()

@@ -2,7 +2,8 @@
 
 Usage: python check_model.py MODEL_KEY CHECKPOINT [DTYPE]
 Prints energy (eV), forces (eV/Å), stress (eV/Å³), and central finite-difference forces
-(h = 1e-3 Å in float64, 1e-2 Å otherwise) for the first three atoms, computed in this interpreter.
+(h = 1e-3 Å in float64, 1e-2 Å otherwise) for the first three atoms, and the largest difference
+(eV/Å) between batched and one-by-one forces on four cells, computed in this interpreter.
 """
 
 import json
@@ -34,6 +35,16 @@ for i in range(3):
         minus.positions[i, k] -= h
         plus.calc = minus.calc = model.calculator
         fd[i, k] = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
+# batched vs one-by-one forces on four cells of 8-64 atoms (when the adapter batches)
+cells = []
+for seed, rep in enumerate([(2, 1, 1), (2, 2, 1), (1, 1, 1), (2, 2, 2)]):
+    cell = bulk("NaCl", "rocksalt", a=5.64) * rep
+    cell.rattle(0.05, seed=seed)
+    cells.append(cell)
+batch_diff = None
+if model.batch_forces is not None:
+    batched, single = model.forces(cells, batch=True), model.forces(cells, batch=False)
+    batch_diff = max(float(np.abs(a - b).max()) for a, b in zip(batched, single, strict=True))
 out = {
     "dtype": model.dtype,
     "checkpoint": model.checkpoint,
@@ -43,5 +54,6 @@ out = {
     "stress": stress.tolist(),
     "fd_forces": fd.tolist(),
     "fd_step": h,
+    "batch_max_diff": batch_diff,
 }
 print("BENCH-JSON " + json.dumps(out))
