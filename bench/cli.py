@@ -160,22 +160,64 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_speed(args: argparse.Namespace) -> int:
     from bench.baselines import command_line
-    from bench.speed import summary, time_forward_anywhere, write_forward
+    from bench.speed import append_rows, call_in_model_env, summary, write_forward
 
+    argv = ["speed", *sys.argv[2:]]
+    out = Path(args.out)
+    if args.what == "forward":
+        rows = []
+        for model in args.model:
+            rows += call_in_model_env(
+                model,
+                "bench.speed:time_forward",
+                sizes=tuple(args.sizes),
+                repeats=args.repeats,
+                checkpoint=args.checkpoint,
+                dtype=args.dtype,
+                threads=args.threads,
+            )
+        print(summary(rows))
+        paths = write_forward(rows, out, command_line(argv))
+        print("wrote " + ", ".join(str(p) for p in paths))
+        return 0
+    from bench.throughput import pipeline_summary, plot_pipeline
+
+    common = {
+        "limit": args.limit,
+        "data_dir": args.data_dir,
+        "checkpoint": args.checkpoint,
+        "dtype": args.dtype,
+        "threads": args.threads,
+    }
+    task = args.task or "phonons"
+    subset = args.subset or _subsets_for(task, None)[0][1]
     rows = []
     for model in args.model:
-        rows += time_forward_anywhere(
-            model,
-            sizes=tuple(args.sizes),
-            repeats=args.repeats,
-            checkpoint=args.checkpoint,
-            dtype=args.dtype,
-            threads=args.threads,
-        )
-    print(summary(rows))
-    argv = ["speed", "forward", *sys.argv[3:]] if len(sys.argv) > 2 else ["speed", "forward"]
-    paths = write_forward(rows, Path(args.out), command_line(argv))
-    print("wrote " + ", ".join(str(p) for p in paths))
+        if args.what == "pipeline":
+            kwargs = {"task": task, "subset": subset, "batch": not args.no_batch, **common}
+            rows += call_in_model_env(model, "bench.throughput:time_pipeline", **kwargs)
+        elif args.what == "batch":
+            kwargs = {"subset": subset, **common}
+            rows += call_in_model_env(model, "bench.throughput:time_batching", **kwargs)
+        else:
+            kwargs = {"task": task, "subset": subset, **common}
+            rows += call_in_model_env(model, "bench.throughput:time_matcalc", **kwargs)
+    name = {"pipeline": "pipeline", "batch": "batching", "matcalc": "matcalc"}[args.what]
+    frame = append_rows(rows, out / f"{name}.csv", command_line(argv))
+    latest = pd.DataFrame(rows)
+    if args.what == "batch":
+        cols = ["model", "material_id", "n_supercells", "n_atoms", "batched_s", "one_by_one_s"]
+        _print_frame(latest[[*cols, "speedup", "max_force_diff_eV_per_A"]].round(4))
+    elif args.what == "pipeline":
+        _print_frame(pipeline_summary(latest).round(2))
+    else:
+        _print_frame(latest[["model", "material_id", "status", "wall_s", "model_s"]].round(2))
+    frames = {}
+    for key in ("pipeline", "batching"):
+        path = out / f"{key}.csv"
+        frames[key] = frame if key == name else (pd.read_csv(path) if path.exists() else None)
+    png = plot_pipeline(frames["pipeline"], frames["batching"], out / "pipeline.png")
+    print(f"wrote {out / f'{name}.csv'}, {png}")
     return 0
 
 
@@ -377,11 +419,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("speed", help="throughput benchmarks (forward time vs atoms)")
-    p.add_argument("what", choices=["forward"])
+    p = sub.add_parser(
+        "speed",
+        help="throughput: forward time vs atoms; pipeline time split; batched vs one-by-one; "
+        "matcalc's own loop",
+        description="forward: model call time vs atoms. pipeline: a task on a subset in this "
+        "process, time inside the model vs the harness, materials/hour. batch: displaced "
+        "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
+        "and materials. Rows are appended to <out>/<what>.csv with machine and command.",
+    )
+    p.add_argument("what", choices=["forward", "pipeline", "batch", "matcalc"])
     p.add_argument("--model", action="append", required=True, help="repeatable")
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--task", choices=["phonons", "elasticity"], help="pipeline/matcalc task")
+    p.add_argument("--subset", help="pipeline/batch/matcalc subset (default: the task's smoke)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--no-batch", action="store_true", help="pipeline: one-by-one forces")
+    p.add_argument("--data-dir")
     p.add_argument("--checkpoint")
     p.add_argument("--dtype")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")

@@ -72,9 +72,31 @@ _WORKER_MODEL: LoadedModel | None = None
 _WORKER_ERROR: str | None = None  # why the model failed to load in this worker
 
 
+_BLAS_LIMIT: Any = None  # keeps threadpoolctl's limit alive in this process
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread in this process (libraries already loaded, and subprocesses)."""
+    global _BLAS_LIMIT
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+
+
 def _set_threads(threads: int) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """``threads`` for torch (the model); one thread for BLAS/LAPACK.
+
+    The harness's linear algebra is tiny (3×3 cell filters, phonopy's small dynamical
+    matrices); multithreaded OpenBLAS there fights torch's OpenMP threads for the same cores
+    and made FrechetCellFilter's ``expm_frechet`` ~30× slower in a CHGNet relaxation
+    (profiled on this 2-core CPU). Results are unchanged beyond rounding.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    limit_blas_threads()
     try:
         import torch
 

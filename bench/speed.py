@@ -84,27 +84,37 @@ def time_forward(
 
 def time_forward_anywhere(model: str, **kwargs: Any) -> list[dict[str, Any]]:
     """:func:`time_forward`, in the model family's own environment when it needs one."""
+    return call_in_model_env(model, "bench.speed:time_forward", **kwargs)
+
+
+def call_in_model_env(model: str, function: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """``function(model=model, **kwargs)`` ("module:name", returning JSON-able rows) here, or
+    in the model family's own environment when its package is not importable here."""
+    import importlib
+
     from bench.models import resolve
     from bench.runner import worker_python
 
     python = worker_python(resolve(model))
+    module, name = function.split(":")
     if python is None:
-        return time_forward(model, **kwargs)
+        return getattr(importlib.import_module(module), name)(model=model, **kwargs)
     script = (
-        "import json, sys; from bench.speed import time_forward; "
-        "print('BENCH-JSON ' + json.dumps(time_forward(**json.loads(sys.argv[1]))))"
+        f"import json, sys; from {module} import {name}; "
+        f"print('BENCH-JSON ' + json.dumps({name}(**json.loads(sys.argv[1]))))"
     )
-    args = json.dumps({"model": model, **{k: v for k, v in kwargs.items()}})
+    args = json.dumps({"model": model, **kwargs})
     done = subprocess.run([python, "-c", script, args], capture_output=True, text=True)
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
     if line is None:
-        raise RuntimeError(f"timing {model} in {python} failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{name} for {model} in {python} failed:\n{done.stderr[-2000:]}")
     return json.loads(line[len("BENCH-JSON ") :])
 
 
-def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[Path]:
-    """Append rows (with machine, versions, command) to forward.csv and redraw forward.png."""
-    out.mkdir(parents=True, exist_ok=True)
+def append_rows(rows: list[dict[str, Any]], csv_path: Path, command: str) -> pd.DataFrame:
+    """Append rows, stamped with machine, torch version, command and time, to ``csv_path``;
+    returns the whole file as a frame."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
     info = machine()
     versions = package_versions()
     frame = pd.DataFrame(rows).assign(
@@ -114,11 +124,16 @@ def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[P
         command=command,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
-    csv_path = out / "forward.csv"
     if csv_path.exists():
         frame = pd.concat([pd.read_csv(csv_path), frame], ignore_index=True)
     frame.to_csv(csv_path, index=False)
-    return [csv_path, plot_forward(frame, out / "forward.png")]
+    return frame
+
+
+def write_forward(rows: list[dict[str, Any]], out: Path, command: str) -> list[Path]:
+    """Append rows (with machine, versions, command) to forward.csv and redraw forward.png."""
+    frame = append_rows(rows, out / "forward.csv", command)
+    return [out / "forward.csv", plot_forward(frame, out / "forward.png")]
 
 
 def plot_forward(frame: pd.DataFrame, png: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from bench.speed import speed_cell, time_forward, write_forward
 
@@ -22,3 +23,45 @@ def test_forward_rows_and_files(tmp_path):
     frame = pd.read_csv(tmp_path / "forward.csv")
     assert len(frame) == 4 and set(frame["command"]) == {"bench speed forward --model emt", "again"}
     assert paths[1].stat().st_size > 0
+
+
+def test_model_clock_counts_calls_and_detaches():
+    from ase.build import bulk
+
+    from bench.models import load_model
+    from bench.throughput import model_clock
+
+    model = load_model("emt")
+    atoms = bulk("Cu", "fcc", a=3.6) * (2, 2, 2)
+    atoms.rattle(0.05, seed=0)
+    atoms.calc = model.calculator
+    with model_clock(model) as clock:
+        atoms.get_forces()
+        atoms.get_stress()  # EMT computes stress with the forces: cached, no second call
+        atoms.positions[0, 0] += 0.01
+        atoms.get_forces()
+    assert clock.calls == 2 and clock.seconds > 0
+    assert "calculate" not in vars(model.calculator)  # the class method is back
+    atoms.positions[0, 0] += 0.01
+    atoms.get_forces()
+    assert clock.calls == 2
+
+
+def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
+    pytest.importorskip("chgnet", reason="chgnet extra not installed")
+    from bench.throughput import pipeline_summary, plot_pipeline, time_batching, time_pipeline
+
+    rows = time_pipeline("chgnet", "phonons", "mdr-smoke", limit=1, data_dir=str(shared_data))
+    (row,) = rows
+    assert row["status"] == "ok" and row["model_calls"] > 2  # relaxation steps + displacements
+    assert 0 < row["model_s"] < row["wall_s"]
+    assert row["harness_s"] == pytest.approx(row["wall_s"] - row["model_s"])
+    assert row["relax_s"] + row["forces_s"] + row["phonopy_s"] <= row["wall_s"]
+    summary = pipeline_summary(pd.DataFrame(rows))
+    assert summary.loc[0, "materials"] == 1 and summary.loc[0, "ok"] == 1
+    assert 0 < summary.loc[0, "model_share_pct"] < 100
+    batching = time_batching("chgnet", "mdr-smoke", limit=2, data_dir=str(shared_data))
+    assert [r["material_id"] for r in batching] == ["mp-111", "mp-1000"][: len(batching)]
+    assert all(r["max_force_diff_eV_per_A"] < 1e-4 and r["speedup"] > 0 for r in batching)
+    png = plot_pipeline(pd.DataFrame(rows), pd.DataFrame(batching), tmp_path / "p.png")
+    assert png.stat().st_size > 0
