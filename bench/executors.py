@@ -69,6 +69,7 @@ def execute_dask(
             "--executor dask needs dask.distributed: pip install -e '.[dask]'"
         ) from err
     from bench.settings import settings_digest
+    from bench.tasks import worker_died_record
 
     digest = settings_digest(settings)
     cluster = None
@@ -89,6 +90,10 @@ def execute_dask(
             )
             client = Client(cluster)
         try:
+            keys = {
+                f"bench-{model}-{config.task}-{dataset}-{material_id}-{digest}": material_id
+                for material_id in ids
+            }
             futures = [
                 client.submit(
                     dask_task,
@@ -101,21 +106,25 @@ def execute_dask(
                     settings,
                     str(data_dir) if data_dir else None,
                     config.batch,
-                    key=f"bench-{model}-{config.task}-{dataset}-{material_id}-{digest}",
+                    key=key,
                     pure=False,
                     retries=0,
                 )
-                for material_id in ids
+                for key, material_id in keys.items()
             ]
             try:
                 for future in as_completed(futures):
                     try:
                         yield future.result()
-                    except Exception as err:  # the task itself never raises: a lost worker
-                        raise ConfigurationError(
-                            f"dask task {future.key} failed ({type(err).__name__}: {err}); "
-                            "finished materials are stored, re-run to continue"
-                        ) from err
+                    except Exception as err:  # the task itself never raises: lost workers
+                        yield worker_died_record(
+                            model,
+                            config.task,
+                            dataset,
+                            keys[future.key],
+                            settings,
+                            f"(dask: {type(err).__name__} after {ALLOWED_FAILURES} workers died)",
+                        )
             finally:
                 client.cancel(futures)
         finally:

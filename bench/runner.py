@@ -23,7 +23,7 @@ from bench.models import LoadedModel, load_model, local_checkpoint, resolve, una
 from bench.models.checkpoints import file_sha256
 from bench.settings import settings_dict, settings_digest
 from bench.store import Store
-from bench.tasks import TASKS, run_one
+from bench.tasks import TASKS, run_one, worker_died_record
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,8 @@ def _init_worker(
 def _work(
     task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None, batch: bool
 ) -> dict[str, Any]:
+    if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == material_id:  # fault injection (tests)
+        os._exit(70)
     if _WORKER_MODEL is None:
         raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
     return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch)
@@ -263,6 +265,71 @@ def _execute(
                 config.task, loaded, dataset, material_id, settings, data_dir, config.batch
             )
         return
+    yield from _execute_pool(config, model, dataset, ids, settings, data_dir, workers, threads)
+
+
+def _execute_pool(
+    config: RunConfig,
+    model: str,
+    dataset: str,
+    ids: list[str],
+    settings: Any,
+    data_dir: Path | None,
+    workers: int,
+    threads: int,
+) -> Iterator[dict[str, Any]]:
+    """Local process pool that survives a dying worker.
+
+    When a worker dies (out of memory, segfault) the pool breaks and which material killed it
+    is unknown. The materials that may have been in flight — the first ``workers + 1``
+    unfinished ones in submission order (the pool runs them in order, one queued ahead) —
+    are then run one at a time, each alone in a fresh one-worker pool with all threads: an
+    innocent one gives its normal record, the culprit kills its pool again and is recorded
+    as failed (``WorkerDied``). The rest continue in a new pool.
+    """
+    pending = list(ids)
+    while pending:
+        done: set[str] = set()
+        try:
+            for record in _pool_records(
+                config, model, dataset, pending, settings, data_dir, workers, threads
+            ):
+                done.add(record["material_id"])
+                yield record
+            return
+        except cf.process.BrokenProcessPool:
+            unfinished = [i for i in pending if i not in done]
+        suspects = unfinished[: workers + 1]
+        for material_id in suspects:
+            try:
+                yield from _pool_records(
+                    config,
+                    model,
+                    dataset,
+                    [material_id],
+                    settings,
+                    data_dir,
+                    1,
+                    os.cpu_count() or 1,
+                )
+            except cf.process.BrokenProcessPool:
+                yield worker_died_record(
+                    model, config.task, dataset, material_id, settings, "alone in its worker"
+                )
+        pending = unfinished[len(suspects) :]
+
+
+def _pool_records(
+    config: RunConfig,
+    model: str,
+    dataset: str,
+    ids: list[str],
+    settings: Any,
+    data_dir: Path | None,
+    workers: int,
+    threads: int,
+) -> Iterator[dict[str, Any]]:
+    """Records of ``ids`` from a fresh spawn pool; BrokenProcessPool if a worker dies."""
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
     with cf.ProcessPoolExecutor(
         max_workers=workers,
@@ -276,15 +343,7 @@ def _execute(
         }
         try:
             for future in cf.as_completed(futures):
-                try:
-                    yield future.result()
-                except cf.process.BrokenProcessPool as err:
-                    # A worker died (OOM, segfault). Which material killed it is unknown, so
-                    # nothing is recorded for the in-flight ones: they run on the next call.
-                    raise ConfigurationError(
-                        f"a worker process died ({err}); finished materials are stored, "
-                        "re-run the same command to continue (fewer --workers if memory ran out)"
-                    ) from err
+                yield future.result()
         except BaseException:
             for future in futures:
                 future.cancel()

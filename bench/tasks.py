@@ -195,3 +195,26 @@ def run_one(
         "timings_s": partial.get("timings_s"),
         "wall_s": time.perf_counter() - t0,
     }
+
+
+def worker_died_record(
+    model: str, task: str, dataset: str, material_id: str, settings: Any, how: str
+) -> dict[str, Any]:
+    """The record of a material whose worker process died while evaluating it (out of
+    memory, segfault): a failure like any other, so the run goes on and the table counts it."""
+    return {
+        "model": model,
+        "task": task,
+        "dataset": dataset,
+        "material_id": material_id,
+        "settings_digest": settings_digest(settings),
+        "status": "failed",
+        "error_type": "WorkerDied",
+        "error_message": f"the worker process died while evaluating this material {how} "
+        "(out of memory? segfault?); --retry-failures runs it again",
+        "values": None,
+        "ref": None,
+        "details": None,
+        "timings_s": None,
+        "wall_s": None,
+    }

@@ -81,6 +81,37 @@ def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     assert again.n_skipped == 0 and again.counts == {"failed": 3}
 
 
+def test_a_material_that_kills_its_worker_is_a_recorded_failure(
+    shared_data, tmp_path, monkeypatch
+):
+    """A worker dying (out of memory, segfault) breaks the pool: the run goes on, the culprit
+    (isolated by re-running the in-flight materials alone) is a WorkerDied failure, every
+    other material gets its normal record, once."""
+    from bench.datasets import resolve_subset
+
+    _, ids = resolve_subset("mdr-smoke", shared_data)
+    culprit = ids[1]
+    monkeypatch.setenv("BENCH_TEST_KILL_WORKER_ON", culprit)  # inherited by spawned workers
+    config = RunConfig(
+        model="emt",
+        subset="mdr-smoke",
+        limit=5,
+        workers=2,
+        data_dir=str(shared_data),
+        out_dir=str(tmp_path),
+        progress=False,
+    )
+    assert run(config).counts == {"failed": 5}
+    with sqlite3.connect(tmp_path / "bench.sqlite") as con:
+        rows = con.execute("SELECT material_id, error_type FROM records").fetchall()
+    assert sorted(m for m, _ in rows) == sorted(ids[:5])  # each material written once
+    died = {m for m, error in rows if error == "WorkerDied"}
+    assert died == {culprit}
+    monkeypatch.delenv("BENCH_TEST_KILL_WORKER_ON")
+    retried = run(RunConfig(**{**config.__dict__, "retry_failures": True, "limit": 2}))
+    assert retried.counts == {"failed": 2}  # EMT's own failure now, not a dead worker
+
+
 def test_nan_model_is_a_failure_with_reference_kept(shared_data):
     _, dataset, ids, _ = prepare(
         RunConfig(model="emt", subset="mdr-smoke", data_dir=str(shared_data))
