@@ -81,9 +81,7 @@ def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     assert again.n_skipped == 0 and again.counts == {"failed": 3}
 
 
-def test_a_material_that_kills_its_worker_is_a_recorded_failure(
-    shared_data, tmp_path, monkeypatch
-):
+def test_a_material_that_kills_its_worker_is_a_recorded_failure(shared_data, tmp_path, monkeypatch):
     """A worker dying (out of memory, segfault) breaks the pool: the run goes on, the culprit
     (isolated by re-running the in-flight materials alone) is a WorkerDied failure, every
     other material gets its normal record, once."""
