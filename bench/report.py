@@ -215,16 +215,26 @@ def to_markdown(table: Table) -> str:
     return out.getvalue()
 
 
+#: timing entries that are not stages of the split (the model clock is reported as a share)
+SKIP_TIMING_COLUMNS = ("time.model", "time.model_calls")
+
+
 def timings(table: Table) -> pd.DataFrame:
     """Median wall time per material and its split (relax, forces, phonopy, ...)."""
     rows = []
     if not len(table.records):
         return pd.DataFrame()
     for (model, task), group in table.records.groupby(["model", "task"]):
-        parts = [c for c in group.columns if c.startswith("time.")]
+        parts = [
+            c for c in group.columns if c.startswith("time.") and c not in SKIP_TIMING_COLUMNS
+        ]
         split = ", ".join(
             f"{c[5:]} {group[c].median():.1f}" for c in parts if group[c].notna().any()
         )
+        if "time.model" in group and group["time.model"].notna().any():
+            timed = group[group["time.model"].notna()]  # records made since the clock existed
+            share = 100 * timed["time.model"].sum() / timed["wall_s"].sum()
+            split += f"; {share:.0f} % of wall time inside the model"
         rows.append(
             {
                 "model": model,

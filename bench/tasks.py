@@ -18,6 +18,7 @@ from bench.equigrad import EquigradSettings
 from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
+from bench.timing import ModelClock, model_clock
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,10 @@ def run_one(
         "material_id": material_id,
         "settings_digest": settings_digest(settings),
     }
+    clock = ModelClock()
     try:
-        TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
+        with model_clock(model) as clock:
+            TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
         status, error_type, message = "ok", None, None
     except Exception as err:  # a bad material must never stop the run
         status = err.status if isinstance(err, MaterialError) else "failed"
@@ -184,6 +187,12 @@ def run_one(
                 **(partial["details"] or {}),
                 "traceback": traceback.format_exc(limit=-4),
             }
+    # seconds inside the model (every calculator call and batched force call): the rest of
+    # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
+    timings = dict(partial.get("timings_s") or {})
+    timings["model"] = clock.seconds
+    timings["model_calls"] = clock.calls
+    partial["timings_s"] = timings
     return {
         **base,
         "status": status,

@@ -20,9 +20,6 @@ import os
 import resource
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,41 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bench.models import LoadedModel
-
-
-@dataclass
-class ModelClock:
-    """Seconds and number of calls spent inside the model since the clock was attached."""
-
-    seconds: float = 0.0
-    calls: int = 0
-
-    def timed(self, func: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-                self.calls += 1
-
-        return wrapper
-
-
-@contextmanager
-def model_clock(model: LoadedModel) -> Iterator[ModelClock]:
-    """Time every model evaluation of ``model`` (ASE ``calculate`` and ``batch_forces``)."""
-    clock = ModelClock()
-    calc = model.calculator
-    original_batch = model.batch_forces
-    calc.calculate = clock.timed(type(calc).calculate.__get__(calc))
-    if original_batch is not None:
-        model.batch_forces = clock.timed(original_batch)
-    try:
-        yield clock
-    finally:
-        del calc.calculate  # back to the class method
-        model.batch_forces = original_batch
+from bench.timing import model_clock
 
 
 def peak_rss_mb() -> float:
@@ -122,11 +85,8 @@ def time_pipeline(
     )
     rows = []
     for material_id in ids:
-        with model_clock(loaded) as clock:
-            record = run_one(
-                task, loaded, dataset, material_id, settings, _path(data_dir), batch=batch
-            )
-        timings = record.get("timings_s") or {}
+        record = run_one(task, loaded, dataset, material_id, settings, _path(data_dir), batch=batch)
+        timings = record["timings_s"]  # "model": seconds inside the model (run_one's clock)
         wall = record["wall_s"]
         stage = timings.get("phonopy", timings.get("strain_fit", 0.0))
         rows.append(
@@ -140,14 +100,14 @@ def time_pipeline(
                 "batch": batch,
                 "n_atoms": ((record.get("details") or {}).get("n_atoms_supercell")),
                 "wall_s": wall,
-                "model_s": clock.seconds,
-                "model_calls": clock.calls,
+                "model_s": timings["model"],
+                "model_calls": timings["model_calls"],
                 "relax_s": timings.get("relax"),
                 "forces_s": timings.get("forces"),
                 "phonopy_s": timings.get("phonopy"),
                 "strain_fit_s": timings.get("strain_fit"),
-                "harness_s": wall - clock.seconds,
-                "other_s": wall - clock.seconds - (stage if task == "phonons" else 0.0),
+                "harness_s": wall - timings["model"],
+                "other_s": wall - timings["model"] - (stage if task == "phonons" else 0.0),
                 "peak_rss_MB": peak_rss_mb(),
             }
         )

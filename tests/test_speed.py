@@ -42,6 +42,14 @@ def test_model_clock_counts_calls_and_detaches():
         atoms.get_forces()
     assert clock.calls == 2 and clock.seconds > 0
     assert "calculate" not in vars(model.calculator)  # the class method is back
+    with model_clock(model) as outer:  # clocks nest: both count, the outer one survives
+        with model_clock(model) as inner:
+            atoms.positions[0, 0] += 0.01
+            atoms.get_forces()
+        atoms.positions[0, 0] += 0.01
+        atoms.get_forces()
+    assert (inner.calls, outer.calls) == (1, 2)
+    assert "calculate" not in vars(model.calculator)
     atoms.positions[0, 0] += 0.01
     atoms.get_forces()
     assert clock.calls == 2
