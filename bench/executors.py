@@ -109,8 +109,9 @@ def execute_dask(
                     key=key,
                     pure=False,
                     retries=0,
+                    priority=len(keys) - rank,  # the runner's order: largest first
                 )
-                for key, material_id in keys.items()
+                for rank, (key, material_id) in enumerate(keys.items())
             ]
             try:
                 for future in as_completed(futures):

@@ -225,9 +225,7 @@ def timings(table: Table) -> pd.DataFrame:
     if not len(table.records):
         return pd.DataFrame()
     for (model, task), group in table.records.groupby(["model", "task"]):
-        parts = [
-            c for c in group.columns if c.startswith("time.") and c not in SKIP_TIMING_COLUMNS
-        ]
+        parts = [c for c in group.columns if c.startswith("time.") and c not in SKIP_TIMING_COLUMNS]
         split = ", ".join(
             f"{c[5:]} {group[c].median():.1f}" for c in parts if group[c].notna().any()
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.datasets import dataset_checksums, get_dataset, resolve_subset
+from bench.datasets import dataset_checksums, get_dataset, resolve_subset, size_hints
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
@@ -178,6 +178,10 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             label, config.task, dataset, digest, include_failures=not config.retry_failures
         )
         todo = [i for i in ids if i not in done]
+        if config.workers > 1 or config.executor == "dask":
+            # largest first (longest-processing-time order): no big cell straggles at the end
+            hints = size_hints(dataset, todo, data_dir)
+            todo.sort(key=lambda i: -hints.get(i, 0.0))
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, data_dir)

@@ -419,3 +419,14 @@ def test_reference_side_matches_stored_values_for_all_50(shared_data):
     assert worst["S"] < 0.2
     assert worst["Cv"] < 0.025
     assert worst["w"] < 1e-3
+
+
+def test_size_hints_order_materials_by_cost(shared_data):
+    from bench.datasets import resolve_subset, size_hints
+
+    dataset, ids = resolve_subset("cv-binary-smoke", shared_data)
+    hints = size_hints(dataset, ids, shared_data)
+    assert hints["mp-1000"] == 128 and hints["mp-1087"] == 250  # MatCalc-rule supercell atoms
+    dataset, ids = resolve_subset("mdr-smoke", shared_data)
+    hints = size_hints(dataset, [*ids, "mp-0"], shared_data)
+    assert hints["mp-0"] == 0.0 and all(hints[i] > 0 for i in ids)

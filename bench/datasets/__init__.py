@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 
 from bench.datasets.locate import (
@@ -80,6 +81,43 @@ def dataset_checksums(
     return {info.file: sha256_of(fetch(dataset, info.file, data_dir))}
 
 
+def size_hints(
+    dataset: str, material_ids: list[str], data_dir: Path | None = None
+) -> dict[str, float]:
+    """A cheap, monotone proxy for each material's cost, to start the largest first.
+
+    MatCalc sets: atoms in the evaluated cell (the rule's supercell for the Cv set). MDR: the
+    size of the material's files (force constants grow as atoms²), read from the directory
+    listing without parsing. Unknown materials get 0.
+    """
+    info = get_dataset(dataset)
+    out: dict[str, float] = {}
+    if info.format == "mdr":
+        for material_id in material_ids:
+            try:
+                paths = mdr_files(dataset, material_id, data_dir).values()
+                out[material_id] = float(sum(p.stat().st_size for p in paths))
+            except (OSError, DataNotFoundError, DataChecksumError):
+                out[material_id] = 0.0
+        return out
+    from bench.datasets.matcalc import load_entries, structure_to_atoms, supercell_by_rule
+
+    entries = load_entries(dataset, data_dir)
+    for material_id in material_ids:
+        entry = entries.get(material_id)
+        if entry is None:
+            out[material_id] = 0.0
+            continue
+        n_sites = float(len(entry["structure"]["sites"]))
+        if info.supercell_rule is not None:
+            atoms = structure_to_atoms(entry["structure"])
+            n_sites *= abs(
+                round(float(np.linalg.det(supercell_by_rule(atoms, info.supercell_rule))))
+            )
+        out[material_id] = n_sites
+    return out
+
+
 __all__ = [
     "SUPERCELL_RULE_MATCALC",
     "DataChecksumError",
@@ -98,6 +136,7 @@ __all__ = [
     "load_phonon_reference",
     "load_structure",
     "resolve_subset",
+    "size_hints",
     "subsets",
     "supercell_rule_matcalc",
 ]
