@@ -44,7 +44,8 @@ env-mace env-fairchem: $(BIN)/python
 	$(BIN)/bench env create $(@:env-%=%)
 
 # results/dev: CHGNet and 7net-0 on the larger offline subsets (mdr-50, elastic-dev; hours on
-# 2 cores, resuming) plus equigrad on mdr-smoke for every model that runs here.
+# 2 cores, resuming), equigrad on mdr-smoke for every model that runs here, and CHGNet's Cv on
+# the MatCalc binaries with supercells of at most 256 atoms (results/dev/cv-binary-le256).
 DEV_MODELS ?= chgnet,7net-0
 EQUIGRAD_MODELS ?= chgnet 7net-0 7net-l3i5 7net-mf-0
 results-dev:
@@ -57,6 +58,10 @@ results-dev:
 	$(BIN)/bench table --run --models $(DEV_MODELS) --runs $(OUT) --out results/dev \
 		--phonon-subset mdr-50 --elastic-subset elastic-dev --equigrad-subset mdr-smoke \
 		--workers $(WORKERS) --quiet --command-line "make results-dev"
+	# MatCalc's Cv binaries whose 20 Å supercell fits this machine (datasets/subsets)
+	$(BIN)/bench run --model chgnet --subset cv-binary-le256 --workers $(WORKERS) --out $(OUT) --quiet
+	$(BIN)/bench table --runs $(OUT) --out results/dev/cv-binary-le256 \
+		--phonon-subset cv-binary-le256 --elastic-subset elastic-dev --command-line "make results-dev"
 
 test:
 	$(BIN)/python -m pytest -q

@@ -261,9 +261,9 @@ def _path(value: str | None) -> Path | None:
 
 
 def pipeline_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, task, batch): materials, ok, materials/hour for one worker, model share of
-    wall time and harness overhead (%), median seconds per material, peak RSS."""
-    groups = frame.groupby(["model", "task", "batch"], sort=False)
+    """Per (model, task, subset, batch): materials, ok, materials/hour for one worker, model
+    share of wall time and harness overhead (%), median seconds per material, peak RSS."""
+    groups = frame.groupby(["model", "task", "subset", "batch"], sort=False)
     return groups.apply(
         lambda g: pd.Series(
             {
@@ -291,12 +291,11 @@ def plot_pipeline(pipeline: pd.DataFrame | None, batching: pd.DataFrame | None, 
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
     if pipeline is not None and len(pipeline):
-        latest = pipeline.drop_duplicates(["model", "task", "batch", "material_id"], keep="last")
+        keys = ["model", "task", "subset", "batch"]
+        latest = pipeline.drop_duplicates([*keys, "material_id"], keep="last")
         parts = latest.assign(phonopy_s=latest["phonopy_s"].fillna(0.0))
-        sums = parts.groupby(["model", "task", "batch"], sort=False)[
-            ["wall_s", "model_s", "phonopy_s"]
-        ].sum()
-        labels = [f"{m} {t}{'' if b else ' (1-by-1)'}" for m, t, b in sums.index]
+        sums = parts.groupby(keys, sort=False)[["wall_s", "model_s", "phonopy_s"]].sum()
+        labels = [f"{m} {t}\n{s}{'' if b else ' (1-by-1)'}" for m, t, s, b in sums.index]
         model = 100 * sums["model_s"] / sums["wall_s"]
         phonopy = 100 * sums["phonopy_s"] / sums["wall_s"]
         rest = 100 - model - phonopy
