@@ -23,6 +23,35 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 #: what each environment installs besides ``bench`` (pip requirement strings), in order:
 #: torch first from the pinned CPU-capable release, so no package drags in a newer CUDA build.
 PREINSTALL = {"mace": ["torch==2.13.0"], "fairchem": []}
+#: after ``bench[extra]``: what the family imports but its package does not pull. fairchem-core
+#: 1.x imports torch_scatter and torch_sparse (its model registry imports every model), whose
+#: wheels live on data.pyg.org only (used when reachable); otherwise pip builds them from the
+#: PyPI sdists against the env's torch (CPU kernels; ~10 min each on 2 cores).
+POSTINSTALL: dict[str, list[tuple[str, list[str], dict[str, str]]]] = {
+    "fairchem": [
+        ("installing build tools", ["setuptools", "wheel"], {}),
+        (
+            "installing torch-scatter (a wheel from data.pyg.org, else built from source)",
+            [
+                "--no-build-isolation",
+                "torch-scatter==2.1.2",
+                "--find-links",
+                "https://data.pyg.org/whl/torch-2.4.0+cpu.html",
+            ],
+            {"FORCE_ONLY_CPU": "1"},
+        ),
+        (
+            "installing torch-sparse (a wheel from data.pyg.org, else built from source)",
+            [
+                "--no-build-isolation",
+                "torch-sparse==0.6.18",
+                "--find-links",
+                "https://data.pyg.org/whl/torch-2.4.0+cpu.html",
+            ],
+            {"FORCE_ONLY_CPU": "1"},
+        ),
+    ]
+}
 
 
 def envs_root() -> Path:
@@ -85,13 +114,17 @@ def create_env(name: str, extra: str, python: str = sys.executable) -> Path:
         [env_py, "-m", "pip", "install", "--quiet", "-e", f"{CHECKOUT}[{extra}]"],
         f"installing bench[{extra}]",
     )
+    for what, args, env in POSTINSTALL.get(name, []):
+        _call([env_py, "-m", "pip", "install", "--quiet", *args], what, env)
     _has_module.cache_clear()
     return Path(env_py)
 
 
-def _call(command: list[str], what: str) -> None:
+def _call(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
     print(f"bench env: {what}", flush=True)
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise ConfigurationError(f"{what} failed ({' '.join(command)}):\n{tail}")
