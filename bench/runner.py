@@ -10,6 +10,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,10 +107,29 @@ def _set_threads(threads: int) -> None:
         pass
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` (the client that started it) dies: a killed ``bench
+    run`` must not leave workers holding memory. A daemon thread polls the parent pid every
+    2 s; a worker already orphaned when it gets here exits at once."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="bench-parent-watch").start()
+
+
 def _init_worker(
-    model: str, device: str | None, dtype: str, checkpoint: str | None, threads: int
+    model: str,
+    device: str | None,
+    dtype: str,
+    checkpoint: str | None,
+    threads: int,
+    parent: int | None = None,
 ) -> None:
     global _WORKER_MODEL, _WORKER_ERROR
+    _exit_with_parent(parent or os.getppid())
     _set_threads(threads)
     try:
         _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
@@ -339,7 +360,7 @@ def _pool_records(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(model, config.device, settings.dtype, config.checkpoint, threads),
+        initargs=(model, config.device, settings.dtype, config.checkpoint, threads, os.getpid()),
     ) as pool:
         futures = {
             pool.submit(_work, config.task, dataset, i, settings, data_dir, config.batch): i

@@ -168,6 +168,52 @@ def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):
     assert len({run for _, _, run in final} - {run for _, _, run in first}) == 1
 
 
+def _pool_workers(parent: int) -> list[int]:
+    """Pids of multiprocessing spawn workers whose parent is ``parent`` (Linux /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@needs_chgnet
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_exit_when_the_run_is_killed(shared_data, tmp_path):
+    """SIGKILL the client of a 2-worker run: its workers end within seconds, holding nothing."""
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--model", "chgnet", "--subset"]
+    cmd += ["mdr-smoke", "--workers", "2", "--out", str(tmp_path), "--quiet"]
+    cmd += ["--data-dir", str(shared_data)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        if proc.poll() is not None:
+            pytest.fail("run ended before its workers were seen")
+        workers = _pool_workers(proc.pid)
+        time.sleep(0.2)
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.5)
+    assert not any(_alive(pid) for pid in workers)
+
+
 @needs_chgnet
 @pytest.mark.slow
 def test_two_workers_match_one(shared_data, tmp_path):
