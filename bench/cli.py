@@ -180,7 +180,26 @@ def cmd_speed(args: argparse.Namespace) -> int:
         paths = write_forward(rows, out, command_line(argv))
         print("wrote " + ", ".join(str(p) for p in paths))
         return 0
-    from bench.throughput import pipeline_summary, plot_pipeline
+    from bench.throughput import client_memory, pipeline_summary, plot_pipeline
+
+    if args.what == "client-memory":
+        import tempfile
+
+        rows = []
+        for model in args.model:
+            with tempfile.TemporaryDirectory() as scratch:
+                rows += client_memory(
+                    model,
+                    args.task or "phonons",
+                    args.subset or _subsets_for(args.task or "phonons", None)[0][1],
+                    scratch,
+                    workers=args.workers,
+                    data_dir=args.data_dir,
+                )
+        append_rows(rows, out / "client_memory.csv", command_line(argv))
+        _print_frame(pd.DataFrame(rows)[["model", "records", "client_rss_MB"]].round(1))
+        print(f"wrote {out / 'client_memory.csv'}")
+        return 0
 
     common = {
         "limit": args.limit,
@@ -426,9 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="forward: model call time vs atoms. pipeline: a task on a subset in this "
         "process, time inside the model vs the harness, materials/hour. batch: displaced "
         "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
-        "and materials. Rows are appended to <out>/<what>.csv with machine and command.",
+        "and materials. client-memory: the client's RSS every 100 records of a real run into "
+        "a scratch store. Rows are appended to <out>/<what>.csv with machine and command.",
     )
-    p.add_argument("what", choices=["forward", "pipeline", "batch", "matcalc"])
+    p.add_argument("what", choices=["forward", "pipeline", "batch", "matcalc", "client-memory"])
+    p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
     p.add_argument("--model", action="append", required=True, help="repeatable")
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
     p.add_argument("--repeats", type=int, default=3)

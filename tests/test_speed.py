@@ -73,3 +73,20 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     assert all(r["max_force_diff_eV_per_A"] < 1e-4 and r["speedup"] > 0 for r in batching)
     png = plot_pipeline(pd.DataFrame(rows), pd.DataFrame(batching), tmp_path / "p.png")
     assert png.stat().st_size > 0
+
+
+def test_client_memory_samples_a_real_run(shared_data, tmp_path):
+    from bench.throughput import client_memory
+
+    rows = client_memory(
+        "emt",
+        "elasticity",
+        "elastic-smoke",
+        str(tmp_path),
+        workers=1,
+        every=5,
+        data_dir=str(shared_data),
+    )
+    assert [r["records"] for r in rows] == [0, 5, 10, 15, 20, 20]
+    assert all(r["client_rss_MB"] > 10 for r in rows)
+    assert (tmp_path / "bench.sqlite").is_file()  # the run really stored its records
