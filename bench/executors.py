@@ -94,8 +94,10 @@ def execute_dask(
                 f"bench-{model}-{config.task}-{dataset}-{material_id}-{digest}": material_id
                 for material_id in ids
             }
-            futures = [
-                client.submit(
+            # One reference per unfinished task, dropped as its record is yielded: dask then
+            # frees the result on the worker, so neither side grows over a long run.
+            pending = {
+                key: client.submit(
                     dask_task,
                     model,
                     config.device,
@@ -112,9 +114,10 @@ def execute_dask(
                     priority=len(keys) - rank,  # the runner's order: largest first
                 )
                 for rank, (key, material_id) in enumerate(keys.items())
-            ]
+            }
             try:
-                for future in as_completed(futures):
+                for future in as_completed(list(pending.values())):
+                    pending.pop(future.key, None)
                     try:
                         yield future.result()
                     except Exception as err:  # the task itself never raises: lost workers
@@ -127,7 +130,7 @@ def execute_dask(
                             f"(dask: {type(err).__name__} after {ALLOWED_FAILURES} workers died)",
                         )
             finally:
-                client.cancel(futures)
+                client.cancel(list(pending.values()))
         finally:
             client.close()
             if cluster is not None:

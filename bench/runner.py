@@ -354,23 +354,46 @@ def _pool_records(
     workers: int,
     threads: int,
 ) -> Iterator[dict[str, Any]]:
-    """Records of ``ids`` from a fresh spawn pool; BrokenProcessPool if a worker dies."""
+    """Records of ``ids`` from a fresh spawn pool; BrokenProcessPool if a worker dies.
+
+    At most ``workers + 1`` materials are submitted at a time (the pool's own look-ahead), in
+    the order given: the client holds no finished futures, so its memory stays flat over a
+    run of any length, and the unfinished materials in flight are always the first
+    ``workers + 1`` unfinished ones (what :func:`_execute_pool` re-runs after a crash).
+    """
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
+    queue = iter(ids)
+    window = workers + 1
     with cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
         initargs=(model, config.device, settings.dtype, config.checkpoint, threads, os.getpid()),
     ) as pool:
-        futures = {
-            pool.submit(_work, config.task, dataset, i, settings, data_dir, config.batch): i
-            for i in ids
-        }
+
+        def submit() -> bool:
+            material_id = next(queue, None)
+            if material_id is None:
+                return False
+            running.add(
+                pool.submit(
+                    _work, config.task, dataset, material_id, settings, data_dir, config.batch
+                )
+            )
+            return True
+
+        running: set[cf.Future] = set()
+        while len(running) < window and submit():
+            pass
         try:
-            for future in cf.as_completed(futures):
-                yield future.result()
+            while running:
+                finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in finished:
+                    record = future.result()
+                    submit()
+                    yield record
         except BaseException:
-            for future in futures:
+            for future in running:
                 future.cancel()
             raise
 
