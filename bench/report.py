@@ -181,9 +181,12 @@ def to_markdown(table: Table) -> str:
     if len(timing):
         out.write("\nWall time per material (s, median; split in parentheses):\n\n")
         for _, r in timing.iterrows():
+            rss = r["peak_worker_rss_GB"]
             out.write(
                 f"- {r['model']} {r['task']}: {r['median_wall_s']:.1f} ({r['split']}); "
-                f"total {r['total_wall_h']:.2f} h for {r['n']} materials\n"
+                f"total {r['total_wall_h']:.2f} h for {r['n']} materials"
+                + (f"; worker peak memory {rss:.1f} GB" if rss == rss else "")
+                + "\n"
             )
     out.write(
         "\nCells: MAE measured here (paper's Table 2 value). Subsets: "
@@ -220,7 +223,8 @@ SKIP_TIMING_COLUMNS = ("time.model", "time.model_calls")
 
 
 def timings(table: Table) -> pd.DataFrame:
-    """Median wall time per material and its split (relax, forces, phonopy, ...)."""
+    """Median wall time per material, its split (relax, forces, phonopy, ...) and the
+    largest peak memory of a worker (GB; records that carry it)."""
     rows = []
     if not len(table.records):
         return pd.DataFrame()
@@ -233,6 +237,11 @@ def timings(table: Table) -> pd.DataFrame:
             timed = group[group["time.model"].notna()]  # records made since the clock existed
             share = 100 * timed["time.model"].sum() / timed["wall_s"].sum()
             split += f"; {share:.0f} % of wall time inside the model"
+        rss = [
+            json.loads(d or "{}").get("worker_peak_rss_MB")
+            for d in group.get("details_json", pd.Series(dtype=object))
+        ]
+        rss = [r for r in rss if r is not None]
         rows.append(
             {
                 "model": model,
@@ -240,6 +249,7 @@ def timings(table: Table) -> pd.DataFrame:
                 "n": len(group),
                 "median_wall_s": group["wall_s"].median(),
                 "total_wall_h": group["wall_s"].sum() / 3600,
+                "peak_worker_rss_GB": max(rss) / 1024 if rss else float("nan"),
                 "split": split,
             }
         )

@@ -18,7 +18,7 @@ from bench.equigrad import EquigradSettings
 from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
-from bench.timing import ModelClock, model_clock
+from bench.timing import ModelClock, model_clock, peak_rss_mb
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,8 @@ def run_one(
     timings["model"] = clock.seconds
     timings["model_calls"] = clock.calls
     partial["timings_s"] = timings
+    # the worker process's peak memory so far (its largest material up to this one)
+    partial["details"] = {**(partial.get("details") or {}), "worker_peak_rss_MB": peak_rss_mb()}
     return {
         **base,
         "status": status,

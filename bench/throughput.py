@@ -17,7 +17,6 @@ BLAS thread), so the split is exact; ``--threads`` sets torch's threads.
 from __future__ import annotations
 
 import os
-import resource
 import time
 import warnings
 from pathlib import Path
@@ -27,12 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.models import LoadedModel
-from bench.timing import model_clock
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports kB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from bench.timing import model_clock, peak_rss_mb
 
 
 def _prepare(

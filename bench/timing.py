@@ -1,7 +1,8 @@
-"""Time spent inside the model: a clock around a loaded model's evaluations."""
+"""Time spent inside the model (a clock around a loaded model's evaluations) and memory."""
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.models.registry import LoadedModel
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB; Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass

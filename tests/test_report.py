@@ -12,7 +12,9 @@ from bench.store import Store
 PROPS = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
 
 
-def _record(material_id: str, digest: str, status: str = "ok", error: float = 1.0) -> dict:
+def _record(
+    material_id: str, digest: str, status: str = "ok", error: float = 1.0, rss_MB: float = 1024.0
+) -> dict:
     ref = {p: 100.0 for p in PROPS}
     values = {p: 100.0 + error for p in PROPS} if status == "ok" else None
     return {
@@ -26,7 +28,7 @@ def _record(material_id: str, digest: str, status: str = "ok", error: float = 1.
         "error_message": None if status == "ok" else "max force 0.01 eV/Å",
         "values": values,
         "ref": ref,
-        "details": {},
+        "details": {"worker_peak_rss_MB": rss_MB},
         "timings_s": {"relax": 2.0, "forces": 1.0},
         "wall_s": 3.0,
     }
@@ -39,7 +41,8 @@ def store_dir(tmp_path):
     with Store(tmp_path) as store:
         run_id = store.start_run({"settings_digest": digest, "versions": {"ase": "x"}}, {})
         for i, material_id in enumerate(ids[:4]):
-            store.write(_record(material_id, digest, error=float(i + 1)), run_id)  # 1,2,3,4
+            record = _record(material_id, digest, error=float(i + 1), rss_MB=1024.0 * (i + 1))
+            store.write(record, run_id)  # errors 1,2,3,4; worker peaks 1-4 GB
         store.write(_record(ids[4], digest, status="not_converged"), run_id)
         # same material, other settings: must not enter the table
         store.write(_record(ids[0], "000000000000", error=1000.0), run_id)
@@ -72,6 +75,7 @@ def test_markdown_and_files(store_dir, tmp_path):
     md = to_markdown(table)
     line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
     assert "| 2.50 (N/A) |" in line and "| 4 (1) |" in line
+    assert "for 5 materials; worker peak memory 4.0 GB" in md
     out = write_report(table, tmp_path / "results", "pytest")
     names = {p.name for p in out}
     assert {"table2.md", "table2.csv", "outliers.csv", "chgnet-0.3.0__omega_max_K.png"} <= names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import sqlite3
@@ -75,6 +76,9 @@ def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     assert summary.counts == {"failed": 3}
     rows = _rows(tmp_path)
     assert len(rows) == 3 and all(status == "failed" for _, status, _ in rows)
+    with sqlite3.connect(tmp_path / "bench.sqlite") as con:
+        details = [json.loads(d) for (d,) in con.execute("SELECT details_json FROM records")]
+    assert all(d["worker_peak_rss_MB"] > 50 for d in details)  # the worker's peak memory, MB
     # a second run skips the recorded failures; --retry-failures runs them again
     assert run(config).n_skipped == 3
     again = run(RunConfig(**{**config.__dict__, "retry_failures": True}))
@@ -235,3 +239,25 @@ def test_load_model_is_per_process():
     """The registry returns a fresh calculator: nothing is pickled between processes."""
     a, b = load_model("emt"), load_model("emt")
     assert a.calculator is not b.calculator
+
+
+def test_pool_keeps_only_the_materials_in_flight(shared_data, tmp_path):
+    """The client holds the workers + 1 futures in flight, not one per material, so its memory
+    does not grow with the length of a run; every material still gets one record."""
+    import concurrent.futures as cf
+    import gc
+
+    from bench.runner import _pool_records
+
+    config = RunConfig(model="emt", task="elasticity", subset="elastic-smoke", progress=False)
+    _, dataset, ids, settings = prepare(
+        RunConfig(**{**config.__dict__, "data_dir": str(shared_data)})
+    )
+    seen, live = [], []
+    for record in _pool_records(config, "emt", dataset, ids, settings, shared_data, 2, 1):
+        seen.append(record["material_id"])
+        gc.collect()
+        live.append(sum(isinstance(o, cf.Future) for o in gc.get_objects()))
+    assert sorted(seen) == sorted(ids) and len(ids) >= 15
+    # in flight (workers + 1) and those just finished (at most as many), not one per material
+    assert max(live) <= 2 * (2 + 1) < len(ids)
