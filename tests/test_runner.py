@@ -241,14 +241,24 @@ def test_load_model_is_per_process():
     assert a.calculator is not b.calculator
 
 
-def test_pool_keeps_only_the_materials_in_flight(shared_data, tmp_path):
+def test_pool_keeps_only_the_materials_in_flight(shared_data, tmp_path, monkeypatch):
     """The client holds the workers + 1 futures in flight, not one per material, so its memory
     does not grow with the length of a run; every material still gets one record."""
     import concurrent.futures as cf
     import gc
+    import weakref
 
     from bench.runner import _pool_records
 
+    made: list[weakref.ref] = []  # every future this run's pool hands out
+    submit = cf.ProcessPoolExecutor.submit
+
+    def tracked(self, *args, **kwargs):
+        future = submit(self, *args, **kwargs)
+        made.append(weakref.ref(future))
+        return future
+
+    monkeypatch.setattr(cf.ProcessPoolExecutor, "submit", tracked)
     config = RunConfig(model="emt", task="elasticity", subset="elastic-smoke", progress=False)
     _, dataset, ids, settings = prepare(
         RunConfig(**{**config.__dict__, "data_dir": str(shared_data)})
@@ -257,7 +267,7 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, tmp_path):
     for record in _pool_records(config, "emt", dataset, ids, settings, shared_data, 2, 1):
         seen.append(record["material_id"])
         gc.collect()
-        live.append(sum(isinstance(o, cf.Future) for o in gc.get_objects()))
-    assert sorted(seen) == sorted(ids) and len(ids) >= 15
+        live.append(sum(ref() is not None for ref in made))
+    assert sorted(seen) == sorted(ids) and len(ids) >= 15 and len(made) == len(ids)
     # in flight (workers + 1) and those just finished (at most as many), not one per material
     assert max(live) <= 2 * (2 + 1) < len(ids)
