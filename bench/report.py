@@ -185,7 +185,7 @@ def to_markdown(table: Table) -> str:
             out.write(
                 f"- {r['model']} {r['task']}: {r['median_wall_s']:.1f} ({r['split']}); "
                 f"total {r['total_wall_h']:.2f} h for {r['n']} materials"
-                + (f"; worker peak memory {rss:.1f} GB" if rss == rss else "")
+                + (f"; worker peak memory {rss:.1f} GB" if pd.notna(rss) else "")
                 + "\n"
             )
     out.write(

@@ -8,6 +8,7 @@ back to this process, which alone writes the store, one committed row per materi
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import multiprocessing
 import os
 import threading
@@ -363,7 +364,6 @@ def _pool_records(
     """
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
     queue = iter(ids)
-    window = workers + 1
     with cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -371,26 +371,20 @@ def _pool_records(
         initargs=(model, config.device, settings.dtype, config.checkpoint, threads, os.getpid()),
     ) as pool:
 
-        def submit() -> bool:
-            material_id = next(queue, None)
-            if material_id is None:
-                return False
-            running.add(
-                pool.submit(
-                    _work, config.task, dataset, material_id, settings, data_dir, config.batch
-                )
-            )
-            return True
+        def submit(n: int) -> set[cf.Future]:
+            """The next ``n`` materials of ``ids`` (fewer at the end), submitted."""
+            return {
+                pool.submit(_work, config.task, dataset, i, settings, data_dir, config.batch)
+                for i in itertools.islice(queue, n)
+            }
 
-        running: set[cf.Future] = set()
-        while len(running) < window and submit():
-            pass
+        running = submit(workers + 1)
         try:
             while running:
                 finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for future in finished:
                     record = future.result()
-                    submit()
+                    running |= submit(1)
                     yield record
         except BaseException:
             for future in running:
