@@ -24,7 +24,6 @@ import pandas as pd
 
 from bench.manifest import machine, package_versions
 from bench.metrics import mae_table
-from bench.overrides import apply_overrides
 from bench.runner import RunConfig, prepare, run
 from bench.settings import settings_digest
 from bench.store import Store
@@ -60,7 +59,6 @@ def _run_once(
     data_dir: str | None,
     out_dir: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    settings = apply_overrides(TASKS[task].settings_cls(), overrides)
     config = RunConfig(
         model=model,
         task=task,
@@ -68,7 +66,7 @@ def _run_once(
         workers=workers,
         data_dir=data_dir,
         out_dir=out_dir,
-        settings=settings,
+        overrides=tuple(overrides),
         progress=False,
     )
     summary = run(config)
@@ -211,9 +209,10 @@ def check_baseline(
     doc = json.loads(Path(path).read_text())
     task, subset = doc["task"], doc["subset"]
     problems: list[str] = []
-    settings = apply_overrides(TASKS[task].settings_cls(), overrides)
     _, _, _, effective = prepare(
-        RunConfig(model=doc["model_requested"], task=task, subset=subset, settings=settings)
+        RunConfig(
+            model=doc["model_requested"], task=task, subset=subset, overrides=tuple(overrides)
+        )
     )
     digest = settings_digest(effective)
     if digest != doc["settings_digest"]:

@@ -104,18 +104,14 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.metrics import summary_table
-    from bench.overrides import apply_overrides
     from bench.runner import RunConfig, run
     from bench.store import Store
     from bench.tasks import TASKS
 
     for task, subset in _subsets_for(args.task, args.subset):
-        try:
-            settings = apply_overrides(TASKS[task].settings_cls(), args.set or ())
-        except ValueError as err:
-            raise ConfigurationError(str(err)) from err
         config = RunConfig(
-            settings=settings,
+            protocol=args.protocol,
+            overrides=tuple(args.set or ()),
             model=args.model,
             task=task,
             subset=subset,
@@ -429,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--protocol",
+        help="named protocol (phonons: mdr, matcalc; elasticity: matcalc); default: the data "
+        "set's source's (MDR sets: mdr, MatCalc sets: matcalc)",
+    )
     p.add_argument(
         "--set",
         action="append",

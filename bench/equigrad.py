@@ -60,7 +60,8 @@ class EquigradSettings:
     fd_abs_tol_eV_per_atom: float = 1.0e-4
     fd_rel_tol: float = 1.0e-3
     rotation_seed: int = 0  # scipy Rotation.random(random_state=seed) for the cross-check
-    dtype: str = "float64"  # model precision, where supported
+    #: model precision; None = the family's most precise (resolved before hashing)
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -42,6 +42,11 @@ def _replace(obj: Any, path: list[str], value: Any, key: str) -> Any:
         if not dataclasses.is_dataclass(current):
             raise ValueError(f"setting {key!r}: {path[0]} has no fields")
         value = _replace(current, path[1:], value, key)
+    elif current is None:  # an optional setting (e.g. dtype): any plain value
+        if not isinstance(value, str | int | float | bool):
+            raise ValueError(f"setting {key!r} expects a plain value, got {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
     elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     elif isinstance(current, tuple) and isinstance(value, tuple):

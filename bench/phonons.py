@@ -4,8 +4,10 @@ Follows hyllios/utils ``benchmark_ph`` (calc_phonopy.py for the model side, calc
 postprocess.py for the properties). The same :func:`phonon_properties` computes the model's and
 the reference's numbers, so both sides integrate on the same mesh with the same code.
 
-Units: thermal properties per mole of phonopy primitive cells; F in kJ/mol (zero-point energy
-included), S and Cv in J/(K·mol); frequencies in K (THz × ``settings.thz_to_K``).
+Units: thermal properties per mole of phonopy primitive cells (MDR: the reference file's
+primitive cell; MatCalc's Cv set: the cell as given, which MatCalc takes as primitive); F in
+kJ/mol (zero-point energy included), S and Cv in J/(K·mol); frequencies in K
+(THz × ``settings.thz_to_K``). Each record names its basis (``details.basis``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bench.errors import MaterialError, NonFiniteError
 from bench.models import LoadedModel
 from bench.relax import relax
 from bench.settings import PhononSettings
+from bench.supercells import min_length_supercell
 
 #: benchmark quantities at the report temperature: record key -> thermal-properties key
 PROPERTIES = {
@@ -55,13 +58,29 @@ def to_ase_atoms(cell: PhonopyAtoms) -> Atoms:
     )
 
 
-def build_phonopy(unit_cell: Atoms, ref: PhononReference) -> Phonopy:
-    """Phonopy object on ``unit_cell`` with the reference's supercell and primitive matrices."""
+def supercell_matrix(unit_cell: Atoms, ref: PhononReference, settings: PhononSettings):
+    """The supercell the protocol asks for: the reference file's (MDR), or MatCalc's
+    ``diag(ceil(L / |a_i|))`` of ``unit_cell`` (the relaxed cell) when
+    ``settings.supercell_min_length_A`` is set. MaterialError when neither exists."""
+    if settings.supercell_min_length_A is not None:
+        return min_length_supercell(unit_cell, settings.supercell_min_length_A)
+    if ref.supercell_matrix is None:
+        raise MaterialError(
+            f"{ref.dataset} has no supercell matrix and protocol {settings.protocol!r} takes it "
+            "from the reference; use a protocol that builds one (--protocol matcalc)"
+        )
+    return ref.supercell_matrix
+
+
+def build_phonopy(unit_cell: Atoms, ref: PhononReference, settings: PhononSettings) -> Phonopy:
+    """Phonopy object on ``unit_cell`` with the protocol's supercell and the reference's
+    primitive matrix (identity when it has none: the unit cell is primitive)."""
     primitive = np.eye(3) if ref.primitive_matrix is None else ref.primitive_matrix
     return Phonopy(
         to_phonopy_atoms(unit_cell),
-        supercell_matrix=ref.supercell_matrix,
+        supercell_matrix=supercell_matrix(unit_cell, ref, settings),
         primitive_matrix=primitive,
+        symprec=settings.phonopy_symprec,
     )
 
 
@@ -142,7 +161,9 @@ def reference_values(ref: PhononReference, settings: PhononSettings) -> dict[str
             ph.produce_force_constants()
         recomputed = phonon_properties(ph, settings)
         recomputed.pop("thermal")
-    values = {k: v for k, v in (recomputed or {}).items() if k in (*PROPERTIES, "omega_max_K")}
+    values = {
+        k: v for k, v in (recomputed or {}).items() if k in (*PROPERTIES, "omega_max_K", "stable")
+    }
     values.update(stored)
     return {"stored": stored, "recomputed": recomputed, "values": values}
 
@@ -168,7 +189,7 @@ def run_phonons(
 
     t0 = time.perf_counter()
     try:
-        ph = build_phonopy(relaxed.atoms, ref)
+        ph = build_phonopy(relaxed.atoms, ref, settings)
         ph.generate_displacements(
             distance=settings.displacement_A, is_diagonal=settings.is_diagonal
         )

@@ -52,6 +52,8 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
     optimizer_cls = _OPTIMIZERS[settings.optimizer]
     filter_cls = _FILTERS[settings.cell_filter]
     limit = settings.explode_force_eV_per_A
+    if limit is None:  # no bound (MatCalc): NaN forces still fail in _max_force
+        limit = np.inf
 
     def guard(system) -> None:
         if _max_force(system.get_forces()) > limit:
@@ -79,7 +81,8 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
         fmax = _max_force(work.get_forces())
     elif settings.accept_on != "filtered":
         raise ValueError(f"accept_on must be 'filtered' or 'atoms', not {settings.accept_on!r}")
-    if fmax > settings.accept_fmax_eV_per_A:
+    accept = settings.accept_fmax_eV_per_A
+    if accept is not None and fmax > accept:
         raise NotConvergedError(
             f"max force {fmax:.4g} eV/Å ({settings.accept_on}) > "
             f"{settings.accept_fmax_eV_per_A} eV/Å after {steps} steps in {passes} passes"

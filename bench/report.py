@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.datasets import get_dataset, resolve_subset
+from bench.datasets import resolve_subset
 from bench.metrics import distribution_table, mae_table
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
+from bench.protocols import effective_settings
 from bench.settings import settings_digest
 from bench.store import Store
-from bench.tasks import TASKS
 
 PAPER_CSV = Path(__file__).with_name("reference") / "orb_v3_table2.csv"
 #: our property key -> (task, paper column, label with unit)
@@ -45,16 +45,9 @@ def paper_table() -> pd.DataFrame:
 
 
 def expected_digest(model: str, task: str, dataset: str) -> str:
-    """Digest of the default settings ``bench run`` uses for this model and data set."""
-    from dataclasses import replace
-
-    spec = resolve(model)
-    settings = TASKS[task].settings_cls()
-    settings = replace(settings, dtype=spec.dtype_for(None, second_order=True))
-    rule = get_dataset(dataset).supercell_rule
-    if rule is not None and hasattr(settings, "supercell_rule"):
-        settings = replace(settings, supercell_rule=rule)
-    return settings_digest(settings)
+    """Digest of the default settings ``bench run`` uses for this model and data set (the
+    data set's protocol; :func:`bench.protocols.effective_settings`, as the runner)."""
+    return settings_digest(effective_settings(resolve(model).key, task, dataset))
 
 
 @dataclass

@@ -14,16 +14,17 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.datasets import dataset_checksums, get_dataset, resolve_subset, size_hints
+from bench.datasets import dataset_checksums, resolve_subset, size_hints
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
+from bench.protocols import effective_settings
 from bench.settings import settings_dict, settings_digest
 from bench.store import Store
 from bench.tasks import TASKS, run_one, worker_died_record
@@ -46,7 +47,9 @@ class RunConfig:
     out_dir: str = "runs"
     retry_failures: bool = False
     batch: bool = True
-    settings: Any = None  # task settings dataclass; None: task defaults
+    settings: Any = None  # task settings dataclass; None: the protocol's
+    protocol: str | None = None  # bench.protocols name; None: the data set's default
+    overrides: tuple[str, ...] = ()  # --set key=value, applied to the protocol's settings
     progress: bool = True
     #: interpreter for the workers; None: this one, or the model family's own environment
     #: (bench/envs.py) when its package is not importable here
@@ -152,7 +155,8 @@ def _work(
 def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     """Validate a run before any work: model, task, subset, data. Raises ConfigurationError.
 
-    Returns (model spec, dataset, material ids, settings with the effective dtype).
+    Returns (model spec, dataset, material ids, the effective settings:
+    :func:`bench.protocols.effective_settings`).
     """
     if config.executor not in ("local", "dask"):
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
@@ -173,12 +177,15 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
         ids = [i for i in ids if i in set(config.materials)]
     if config.limit is not None:
         ids = ids[: config.limit]
-    task = TASKS[config.task]
-    settings = config.settings or task.settings_cls()
-    settings = replace(settings, dtype=spec.dtype_for(config.dtype, second_order=True))
-    rule = get_dataset(dataset).supercell_rule
-    if rule is not None and hasattr(settings, "supercell_rule"):
-        settings = replace(settings, supercell_rule=rule)  # the rule is hashed with the rest
+    settings = effective_settings(
+        spec.key,
+        config.task,
+        dataset,
+        protocol=config.protocol,
+        dtype=config.dtype,
+        overrides=config.overrides,
+        base=config.settings,
+    )
     return spec, dataset, ids, settings
 
 

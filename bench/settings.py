@@ -30,10 +30,12 @@ class RelaxSettings:
     fix_symmetry: bool = True  # calc_phonopy.py: fix_symmetry=True
     symprec: float = 0.01  # ase.constraints.FixSymmetry default symprec
     fmax_eV_per_A: float = 0.0025  # umlip.py: optimizer.run(fmax=fmax/2) with fmax=0.005
-    accept_fmax_eV_per_A: float = 0.005  # umlip.py: final check fmax2 > fmax**2 -> unconverged
+    #: None: no acceptance test (the structure is used however far it got)
+    accept_fmax_eV_per_A: float | None = 0.005  # umlip.py: final check fmax2 > fmax**2
     steps_per_pass: int = 500  # umlip.py: steps=500
     max_passes: int = 15  # umlip.py: for i in range(15)
-    explode_force_eV_per_A: float = 1.0e4  # umlip.py: observe_forces, "forces are unphysical"
+    #: None: no bound on the forces during the relaxation
+    explode_force_eV_per_A: float | None = 1.0e4  # umlip.py: observe_forces, "unphysical"
     #: which max force the acceptance test reads: "filtered" = atoms and cell (umlip.py checks
     #: the FrechetCellFilter forces), "atoms" = atomic forces only (matcalc RelaxCalc)
     accept_on: str = "filtered"
@@ -41,8 +43,10 @@ class RelaxSettings:
 
 @dataclass(frozen=True)
 class PhononSettings:
-    """MDR phonon protocol (hyllios/utils benchmark_ph/calc_phonopy.py, calc_ref.py)."""
+    """Phonon protocol. The defaults are MDR's (hyllios/utils benchmark_ph/calc_phonopy.py,
+    calc_ref.py, postprocess.py); :data:`bench.protocols.MATCALC_PHONONS` is MatCalc's."""
 
+    protocol: str = "mdr"  # the name of the protocol these values copy (hashed, shown in tables)
     relax: RelaxSettings = field(default_factory=RelaxSettings)
     displacement_A: float = 0.01  # calc_phonopy.py: generate_displacements(distance=0.01)
     is_diagonal: bool = False  # calc_phonopy.py: is_diagonal=False
@@ -53,16 +57,21 @@ class PhononSettings:
     report_temperature_K: float = 300.0  # postprocess.py: index of 300 K
     thz_to_K: float = THZ_TO_K_MDR  # postprocess.py: phonon_freq * 47.992
     acoustic_gamma_tol_K: float = -35.0  # postprocess.py stability flag
-    #: "reference": supercell/primitive matrices from the reference file (MDR sets);
-    #: a named rule (e.g. MatCalc's) for sets that carry no supercell matrix.
-    supercell_rule: str = "reference"
-    dtype: str = "float64"  # model precision for second-order quantities, where supported
+    #: None: supercell matrix from the reference file (calc_phonopy.py reads it from the
+    #: Alexandria yaml); a length L: diag(ceil(L / |a_i|)) of the *relaxed* cell (MatCalc)
+    supercell_min_length_A: float | None = None
+    phonopy_symprec: float = 1e-5  # calc_phonopy.py: phonopy.Phonopy(...) default symprec
+    #: model precision; None = the family's most precise (resolved before hashing, see
+    #: bench.protocols.effective_settings)
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.report_temperature_K not in self.temperatures_K:
             raise ValueError("report_temperature_K must be one of temperatures_K")
         if self.displacement_A <= 0:
             raise ValueError("displacement_A must be positive")
+        if self.supercell_min_length_A is not None and self.supercell_min_length_A <= 0:
+            raise ValueError("supercell_min_length_A must be positive (or None)")
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:

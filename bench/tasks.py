@@ -50,10 +50,11 @@ def evaluate_phonons(
 
     ``record`` is filled in place so that what was computed before a failure is kept.
     """
-    from bench.datasets import load_phonon_reference
+    from bench.datasets import get_dataset, load_phonon_reference
     from bench.phonons import reference_values, run_phonons
 
-    record["details"] = {}
+    # what "per mole" counts in S, F, Cv (the data set's, e.g. "primcell")
+    record["details"] = {"basis": get_dataset(dataset).basis}
     ref = load_phonon_reference(dataset, material_id, data_dir)
     refs = reference_values(ref, settings)
     record["ref"] = refs["values"]

@@ -116,7 +116,7 @@ def displaced_supercells(
     from bench.phonons import build_phonopy, to_ase_atoms
 
     ref = load_phonon_reference(dataset, material_id, _path(data_dir))
-    ph = build_phonopy(ref.unit_cell, ref)
+    ph = build_phonopy(ref.unit_cell, ref, settings)
     ph.generate_displacements(distance=settings.displacement_A, is_diagonal=settings.is_diagonal)
     return [to_ase_atoms(sc) for sc in ph.supercells_with_displacements]
 

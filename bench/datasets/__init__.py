@@ -19,13 +19,7 @@ from bench.datasets.locate import (
     find_data_dir,
     sha256_of,
 )
-from bench.datasets.matcalc import (
-    SUPERCELL_RULE_MATCALC,
-    ElasticReference,
-    load_cv_reference,
-    load_elastic_reference,
-    supercell_rule_matcalc,
-)
+from bench.datasets.matcalc import ElasticReference, load_cv_reference, load_elastic_reference
 from bench.datasets.mdr import load_mdr_reference, mdr_files
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import (
@@ -86,7 +80,8 @@ def size_hints(
 ) -> dict[str, float]:
     """A cheap, monotone proxy for each material's cost, to start the largest first.
 
-    MatCalc sets: atoms in the evaluated cell (the rule's supercell for the Cv set). MDR: the
+    MatCalc sets: atoms in the evaluated cell (for the Cv set, MatCalc's 20 Å supercell of the
+    unrelaxed cell; the relaxed cell's may differ by a layer). MDR: the
     size of the material's files (force constants grow as atoms²), read from the directory
     listing without parsing. Unknown materials get 0.
     """
@@ -100,7 +95,8 @@ def size_hints(
             except (OSError, DataNotFoundError, DataChecksumError):
                 out[material_id] = 0.0
         return out
-    from bench.datasets.matcalc import load_entries, structure_to_atoms, supercell_by_rule
+    from bench.datasets.matcalc import load_entries, structure_to_atoms
+    from bench.supercells import min_length_supercell
 
     entries = load_entries(dataset, data_dir)
     for material_id in material_ids:
@@ -109,17 +105,14 @@ def size_hints(
             out[material_id] = 0.0
             continue
         n_sites = float(len(entry["structure"]["sites"]))
-        if info.supercell_rule is not None:
+        if info.format == "matcalc-phonon":
             atoms = structure_to_atoms(entry["structure"])
-            n_sites *= abs(
-                round(float(np.linalg.det(supercell_by_rule(atoms, info.supercell_rule))))
-            )
+            n_sites *= abs(round(float(np.linalg.det(min_length_supercell(atoms, 20.0)))))
         out[material_id] = n_sites
     return out
 
 
 __all__ = [
-    "SUPERCELL_RULE_MATCALC",
     "DataChecksumError",
     "DataNotFoundError",
     "DatasetInfo",
@@ -138,5 +131,4 @@ __all__ = [
     "resolve_subset",
     "size_hints",
     "subsets",
-    "supercell_rule_matcalc",
 ]

@@ -21,11 +21,6 @@ from bench.datasets.locate import fetch_file, sha256_of
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import get_dataset
 
-#: MatCalc 0.7.0 ``PhononCalc`` default (``min_length=20.0``, no ``supercell_matrix``):
-#: ``np.diag(np.ceil(min_length / np.array(structure.lattice.abc)).astype(int))``.
-SUPERCELL_RULE_MATCALC = "matcalc-0.7.0-min-length-20A"
-MATCALC_MIN_LENGTH_A = 20.0
-
 
 @dataclass
 class ElasticReference:
@@ -38,32 +33,6 @@ class ElasticReference:
     shear_modulus_GPa: float
     source: str
     sha256: str
-
-
-def supercell_rule_matcalc(atoms: Atoms, min_length_A: float = MATCALC_MIN_LENGTH_A) -> np.ndarray:
-    """MatCalc 0.7.0 PhononCalc's supercell: ``diag(ceil(min_length / |a_i|))``, (3,3) int.
-
-    Only the lattice vector lengths count (not the distances between lattice planes), so a
-    long, oblique vector can give a thin supercell; this is MatCalc's rule as published.
-    """
-    lengths = np.linalg.norm(np.asarray(atoms.get_cell(), dtype=float), axis=1)
-    if np.any(lengths <= 0):
-        raise ValueError("cell has a zero-length lattice vector")
-    return np.diag(np.ceil(min_length_A / lengths).astype(int))
-
-
-#: supercell rules by name (the name is hashed into the run settings)
-SUPERCELL_RULES = {SUPERCELL_RULE_MATCALC: supercell_rule_matcalc}
-
-
-def supercell_by_rule(atoms: Atoms, rule: str) -> np.ndarray:
-    """Supercell matrix (3,3) int of ``atoms`` by a named rule; ValueError if unknown."""
-    try:
-        return SUPERCELL_RULES[rule](atoms)
-    except KeyError:
-        raise ValueError(
-            f"unknown supercell rule {rule!r}; known: {list(SUPERCELL_RULES)}"
-        ) from None
 
 
 def structure_to_atoms(data: dict[str, Any]) -> Atoms:
@@ -129,8 +98,8 @@ def _entry(dataset: str, material_id: str, data_dir: Path | None) -> tuple[dict,
 def load_cv_reference(
     dataset: str, material_id: str, data_dir: Path | None = None
 ) -> PhononReference:
-    """MatCalc Cv set: structure, Cv(300 K) in J/(K mol) per mole of the given cell, and the
-    supercell of the data set's named rule (the file has none)."""
+    """MatCalc Cv set: structure and Cv(300 K) in J/(K mol) per mole of the given cell. The
+    file has no supercell: the protocol chooses it (``supercell_min_length_A``)."""
     info = get_dataset(dataset)
     entry, relpath, digest = _entry(dataset, material_id, data_dir)
     try:
@@ -144,7 +113,7 @@ def load_cv_reference(
         material_id=material_id,
         dataset=info.name,
         unit_cell=atoms,
-        supercell_matrix=supercell_by_rule(atoms, info.supercell_rule or SUPERCELL_RULE_MATCALC),
+        supercell_matrix=None,
         primitive_matrix=None,
         phonopy=None,
         stored={"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [cv]},

@@ -22,8 +22,9 @@ class MalformedReferenceError(MaterialError, ValueError):
 class PhononReference:
     """DFT phonon reference of one material.
 
-    ``supercell_matrix`` and ``primitive_matrix`` come from the reference file (or a named rule
-    for sets without them); ``primitive_matrix`` None means the unit cell is primitive.
+    ``supercell_matrix`` and ``primitive_matrix`` come from the reference file;
+    ``supercell_matrix`` None: the data has none (MatCalc's Cv set), the protocol picks it;
+    ``primitive_matrix`` None means the unit cell is primitive.
     ``unit_cell`` is in Å with pbc. ``phonopy`` holds the reference force constants (eV/Å²)
     when the data has them (None for the MatCalc Cv set). ``stored`` has the values published
     with the data: ``temperatures_K`` and aligned ``free_energy_kJ_per_mol``,
@@ -35,7 +36,7 @@ class PhononReference:
     material_id: str
     dataset: str
     unit_cell: Atoms
-    supercell_matrix: np.ndarray
+    supercell_matrix: np.ndarray | None
     primitive_matrix: np.ndarray | None
     phonopy: Phonopy | None
     stored: dict[str, Any]

@@ -38,7 +38,11 @@ class DatasetInfo:
     subsets: dict[str, str | None]  # subset -> id list file (None: every material)
     layout: dict[str, str] = field(default_factory=dict)  # MDR: file patterns per layout
     file: str | None = None  # single-file data sets (MatCalc)
-    supercell_rule: str | None = None  # named rule when the data has no supercell matrix
+    #: the protocol of the data's source (bench.protocols), the default of a run on it
+    protocol: str | None = None
+    #: phonon sets: what "per mole" counts ("primcell": primitive cells of the reference's
+    #: primitive_matrix, MDR; "cell": the cell as given, MatCalc's Cv set)
+    basis: str | None = None
     mirrors: list[str] = field(default_factory=list)  # other URLs of the same content
 
     def sha256(self, relpath: str) -> str | None:

@@ -1,0 +1,116 @@
+"""Named protocols: the settings each benchmark's source uses, and a run's effective settings.
+
+A protocol is a frozen settings object whose fields copy one source's code line by line:
+
+- ``mdr`` (phonons): the MDR authors' hyllios/utils ``benchmark_ph`` (the defaults of
+  :class:`bench.settings.PhononSettings`);
+- ``matcalc`` (phonons): matcalc 0.7.0 ``PhononBenchmark.get_prop_calc``, i.e.
+  ``PhononCalc(calculator, fmax=0.05, write_phonon=False)`` with PhononCalc's defaults
+  (:data:`MATCALC_PHONONS`);
+- ``matcalc`` (elasticity): matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc``
+  (the defaults of :class:`bench.elasticity.ElasticSettings`).
+
+Each data set names its source's protocol (``datasets/*.json``, field ``protocol``); a run
+uses it unless ``--protocol`` picks another. :func:`effective_settings` is the one place that
+turns (model, task, data set, options) into the settings a run hashes, for both the runner and
+the report, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bench.datasets import get_dataset
+from bench.elasticity import ElasticSettings
+from bench.equigrad import EquigradSettings
+from bench.errors import ConfigurationError
+from bench.models import resolve
+from bench.overrides import apply_overrides
+from bench.settings import PhononSettings, RelaxSettings
+
+#: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
+MATCALC_PHONONS = PhononSettings(
+    protocol="matcalc",
+    relax=RelaxSettings(
+        optimizer="FIRE",  # PhononCalc(optimizer="FIRE")
+        cell_filter="FrechetCellFilter",  # RelaxCalc(cell_filter=FrechetCellFilter)
+        fix_symmetry=False,  # RelaxCalc(fix_symmetry=False)
+        symprec=1e-3,  # RelaxCalc(symprec=1e-3); unused without FixSymmetry
+        fmax_eV_per_A=0.05,  # benchmark.py: PhononCalc(calculator, fmax=0.05, ...)
+        accept_fmax_eV_per_A=None,  # PhononCalc._relax_structure: result used, never rejected
+        steps_per_pass=5000,  # PhononCalc(max_steps=5000)
+        max_passes=1,  # one RelaxCalc.calc
+        explode_force_eV_per_A=None,  # backend/_ase.py run_ase: no bound on the forces
+        accept_on="atoms",  # RelaxCalc: max_force = |atoms.get_forces()| (reported only)
+    ),
+    displacement_A=0.015,  # PhononCalc(atom_disp=0.015)
+    is_diagonal=True,  # _run_phonopy: phonon.generate_displacements(distance=atom_disp)
+    remove_drift=False,  # _run_phonopy: phonon.forces = [run_pes_calc(...).forces ...]
+    symmetrize_force_constants=False,  # _run_phonopy: produce_force_constants() only
+    mesh=100.0,  # _run_phonopy: phonon.run_mesh(with_eigenvectors=True), default mesh=100.0
+    # calc: phonon.run_thermal_properties(t_step=10, t_max=1000, t_min=0)
+    temperatures_K=tuple(float(t) for t in range(0, 1001, 10)),
+    report_temperature_K=300.0,  # benchmark.py process_result: heat_capacity[30] = 300 K
+    supercell_min_length_A=20.0,  # PhononCalc(min_length=20.0), on the relaxed structure
+    phonopy_symprec=1e-5,  # PhononCalc(symprec=1e-5) -> phonopy.Phonopy(symprec=...)
+)
+
+#: task -> protocol name -> settings; the first protocol of a task is its default
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "phonons": {"mdr": PhononSettings(), "matcalc": MATCALC_PHONONS},
+    "elasticity": {"matcalc": ElasticSettings()},
+    "equigrad": {"orb-v3": EquigradSettings()},
+}
+
+
+def protocol_names(task: str) -> list[str]:
+    """Protocols known for ``task``."""
+    return list(PROTOCOLS.get(task, {}))
+
+
+def default_protocol(task: str, dataset: str) -> str:
+    """The protocol of the data set's source (its definition's ``protocol``), else the task's
+    first protocol."""
+    named = get_dataset(dataset).protocol
+    if named is not None and named in PROTOCOLS.get(task, {}):
+        return named
+    return protocol_names(task)[0]
+
+
+def protocol_settings(task: str, protocol: str) -> Any:
+    """Settings of a named protocol; ConfigurationError naming the known ones."""
+    known = PROTOCOLS.get(task, {})
+    if protocol not in known:
+        raise ConfigurationError(
+            f"unknown protocol {protocol!r} for task {task}; choose from {', '.join(known)}"
+        )
+    return known[protocol]
+
+
+def effective_settings(
+    model: str,
+    task: str,
+    dataset: str,
+    protocol: str | None = None,
+    dtype: str | None = None,
+    overrides: tuple[str, ...] = (),
+    base: Any = None,
+) -> Any:
+    """The settings a run of ``model`` on ``task``/``dataset`` hashes into its records.
+
+    ``base`` (a settings object) or the named ``protocol`` (default: the data set's), then the
+    ``key=value`` ``overrides``, then the precision: ``dtype`` (``--dtype``), else a ``dtype``
+    set in the settings, else the family's most precise (second-order quantities need it).
+    """
+    if base is None:
+        base = protocol_settings(task, protocol or default_protocol(task, dataset))
+    if any(item.split("=", 1)[0].strip() == "protocol" for item in overrides):
+        raise ConfigurationError("the protocol is chosen with --protocol NAME, not --set")
+    try:
+        settings = apply_overrides(base, overrides)
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from err
+    spec = resolve(model)
+    chosen = spec.dtype_for(dtype or settings.dtype, second_order=True)
+    return dataclasses.replace(settings, dtype=chosen)
