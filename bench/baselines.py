@@ -88,6 +88,10 @@ def _mae(records: pd.DataFrame, task: str) -> dict[str, Any]:
         "n_ok": int(row["n_ok"]),
         "n_failed": int(row["n_failed"]),
         "mae": {p: float(row[p]) for p in TASKS[task].properties},
+        # 95 % bootstrap interval over materials (bench.metrics.mean_interval)
+        "interval": {
+            p: [float(row[f"{p}.lo"]), float(row[f"{p}.hi"])] for p in TASKS[task].properties
+        },
     }
 
 
@@ -164,6 +168,7 @@ def make_baseline(
         "n_ok": reference["n_ok"],
         "n_failed": reference["n_failed"],
         "mae": reference["mae"],
+        "interval": reference["interval"],
         "repeats": repeats,
         "spread": spread,
         "per_material_spread": per_material_spread,
@@ -252,8 +257,9 @@ def check_baseline(
         value, tol = now["mae"][prop], doc["tolerance"][prop]
         delta = value - base
         verdict = "ok" if abs(delta) <= tol or (np.isnan(value) and np.isnan(base)) else "OUT"
+        lo, hi = now["interval"][prop]
         lines.append(
-            f"  {prop:16s} MAE {value:10.4f}  baseline {base:10.4f}  "
+            f"  {prop:16s} MAE {value:10.4f} [{lo:.4f}, {hi:.4f}]  baseline {base:10.4f}  "
             f"delta {delta:+9.4f}  tol {tol:.4f}  {verdict}"
         )
         if verdict != "ok":

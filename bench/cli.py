@@ -26,10 +26,20 @@ def _print_frame(frame: pd.DataFrame) -> None:
         print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
 
 
-def _print_summary(table: pd.DataFrame, properties: tuple[str, ...], has_reference: bool) -> None:
-    """An MAE table as it is; a distribution table one row per (model, property), 3 digits."""
-    if has_reference or table.empty:
-        _print_frame(table.drop(columns=["task", "dataset", "settings_digest"], errors="ignore"))
+def _print_summary(
+    table: pd.DataFrame,
+    properties: tuple[str, ...],
+    has_reference: bool,
+    protocols: dict[str, str] | None = None,
+) -> None:
+    """An MAE table with its 95 % intervals (:func:`bench.metrics.mae_display`); a
+    distribution table one row per (model, property), 3 digits."""
+    if table.empty:
+        return
+    if has_reference:
+        from bench.metrics import mae_display
+
+        _print_frame(mae_display(table, properties, protocols))
         return
     rows = []
     for _, row in table.iterrows():
@@ -142,11 +152,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings_digest=summary.settings_digest,
             )
             records = records[records["material_id"].isin(prepare_ids(config))]
+            protocols = _protocols(store, records)
         spec = TASKS[summary.task]
         table = summary_table(records, spec.properties, spec.has_reference)
-        what = "MAE vs DFT" if spec.has_reference else "median, p95, max (no reference)"
+        what = (
+            "MAE vs DFT [95 % bootstrap interval]"
+            if spec.has_reference
+            else "median, p95, max (no reference)"
+        )
         print(f"\n{what} ({task}, {subset}, settings {summary.settings_digest}):")
-        _print_summary(table, spec.properties, spec.has_reference)
+        _print_summary(table, spec.properties, spec.has_reference, protocols)
         failures = records[records["status"] != "ok"]
         if len(failures):
             print("\nfailures:")
@@ -306,6 +321,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     with Store(args.out) as store:
         records = store.records(model=args.model, task=args.task)
+        protocols = _protocols(store, records)
     if records.empty:
         print(f"no records in {args.out}")
         return 0
@@ -316,11 +332,17 @@ def cmd_summary(args: argparse.Namespace) -> int:
             continue
         spec = TASKS[task]
         table = summary_table(group, spec.properties, spec.has_reference)
-        if spec.has_reference:
-            _print_frame(table)
-        else:
-            _print_summary(table, spec.properties, False)
+        _print_summary(table, spec.properties, spec.has_reference, protocols)
     return 0
+
+
+def _protocols(store, records: pd.DataFrame) -> dict[str, str]:
+    """Settings digest -> protocol name, from the settings the store keeps."""
+    out = {}
+    for digest in records["settings_digest"].unique() if len(records) else ():
+        settings = store.settings_for(digest) or {}
+        out[digest] = settings.get("protocol", "–")
+    return out
 
 
 def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:

@@ -16,8 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.datasets import resolve_subset
-from bench.metrics import distribution_table, mae_table
+from bench.datasets import get_dataset, resolve_subset
+from bench.metrics import (
+    BASIS_TEXT,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    FLAGS,
+    PER_MOLE,
+    distribution_table,
+    format_mae,
+    mae_table,
+    mean_interval,
+    with_basis,
+)
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.protocols import effective_settings
 from bench.settings import settings_digest
@@ -108,6 +119,7 @@ def build_table(
                 ]
             props = tuple(p for p, (t, _, _) in COLUMNS.items() if t == task)
             summary = mae_table(part, props) if len(part) else pd.DataFrame()
+            first = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
             ran |= len(part) > 0
             for prop in props:
                 paper_value = (
@@ -116,10 +128,21 @@ def build_table(
                     else np.nan
                 )
                 row[f"{prop}.paper"] = paper_value
-                row[f"{prop}.mae"] = summary[prop].iloc[0] if len(summary) else np.nan
-                row[f"{prop}.n"] = int(summary[f"n_{prop}"].iloc[0]) if len(summary) else 0
-            row[f"{task}.n_failed"] = int(summary["n_failed"].iloc[0]) if len(summary) else 0
+                for suffix, column in (
+                    (".mae", prop),
+                    (".lo", f"{prop}.lo"),
+                    (".hi", f"{prop}.hi"),
+                ):
+                    row[prop + suffix] = first.get(column, np.nan)
+                row[f"{prop}.mae_stable_only"] = first.get(f"{prop}.stable", np.nan)
+                row[f"{prop}.n"] = int(first.get(f"n_{prop}", 0))
+            row[f"{task}.protocol"] = effective_settings(spec.key, task, dataset).protocol
+            row[f"{task}.n_failed"] = int(first.get("n_failed", 0))
+            for flag in FLAGS.values():
+                if flag in first:
+                    row[f"{task}.{flag}"] = int(first[flag])
             row[f"{task}.n_missing"] = len(ids) - len(part)
+            row[f"{task}.coverage"] = f"{len(part)} of {len(ids)}"
             selected.append(part)
         row["not_run"] = "" if ran else (unavailable_reason(spec) or checkpoint_status(spec))
         rows.append(row)
@@ -148,26 +171,54 @@ def _equigrad_records(
 def _cell(row: pd.Series, prop: str) -> str:
     mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
     paper_txt = "N/A" if pd.isna(paper) else f"{paper:g}"
-    if pd.isna(mae):
-        return f"– ({paper_txt})"
-    digits = 2 if abs(mae) < 10 else 1
-    return f"{mae:.{digits}f} ({paper_txt})"
+    return f"{format_mae(mae, row[f'{prop}.lo'], row[f'{prop}.hi'])} ({paper_txt})"
+
+
+def column_label(prop: str, basis: str | None) -> str:
+    """Header of a property: its unit, with the per-mole basis for S, F and Cv."""
+    label = COLUMNS[prop][2]
+    if prop in PER_MOLE and basis in BASIS_TEXT:
+        unit = label[label.index("[") + 1 : -1]
+        label = label[: label.index("[")] + f"[{unit.replace('mol', BASIS_TEXT[basis])}]"
+    return label
+
+
+def phonon_basis(table: Table) -> str | None:
+    """The per-mole basis of the phonon subset's data set ("primcell", "cell")."""
+    subset = table.subsets.get("phonons")
+    if subset is None:
+        return None
+    dataset, _ = resolve_subset(subset)
+    return get_dataset(dataset).basis
+
+
+def _counts(row: pd.Series, task: str, flag: str, flag_label: str) -> str:
+    n = max(int(row.get(f"{p}.n", 0)) for p, (t, _, _) in COLUMNS.items() if t == task)
+    text = f"{n} ({int(row.get(f'{task}.n_failed', 0))}"
+    value = row.get(f"{task}.{flag}")
+    if value is not None and pd.notna(value):
+        text += f"; {int(value)} {flag_label}"
+    return text + ")"
 
 
 def to_markdown(table: Table) -> str:
-    """Markdown: `measured (paper)` per cell, counts per task, footer with provenance."""
+    """Markdown: `measured [95 % interval] (paper)` per cell, counts per task, footer with
+    protocols, coverage and provenance."""
     out = io.StringIO()
-    heads = [label for _, _, label in COLUMNS.values()]
+    basis = phonon_basis(table)
+    heads = [column_label(p, basis) for p in COLUMNS]
     out.write(
-        "| model | " + " | ".join(heads) + " | phonons n (failed) | elastic n (failed) | note |\n"
+        "| model | "
+        + " | ".join(heads)
+        + " | phonons n (failed; unstable) | elastic n (failed; not PD) | note |\n"
     )
     out.write("|---" * (len(heads) + 4) + "|\n")
     for _, row in table.frame.iterrows():
         cells = [_cell(row, p) for p in COLUMNS]
-        counts = []
-        for task in ("phonons", "elasticity"):
-            n = max(int(row.get(f"{p}.n", 0)) for p, (t, _, _) in COLUMNS.items() if t == task)
-            counts.append(f"{n} ({int(row.get(f'{task}.n_failed', 0))})")
+        counts = [
+            _counts(row, "phonons", "n_unstable", "unstable"),
+            _counts(row, "elasticity", "n_not_pd", "not PD"),
+        ]
         note = row["not_run"].replace("|", "/")
         out.write(f"| {row['model']} | " + " | ".join(cells + counts) + f" | {note} |\n")
     timing = timings(table)
@@ -181,11 +232,35 @@ def to_markdown(table: Table) -> str:
                 + (f"; worker peak memory {rss:.1f} GB" if pd.notna(rss) else "")
                 + "\n"
             )
+    protocols = {
+        task: sorted({str(p) for p in table.frame.get(f"{task}.protocol", pd.Series()).dropna()})
+        for task in table.subsets
+    }
+    coverage = {
+        task: sorted({str(c) for c in table.frame.get(f"{task}.coverage", pd.Series())})
+        for task in table.subsets
+    }
+
+    def _coverage(task: str) -> str:
+        return ", ".join(c for c in coverage.get(task, []) if not c.startswith("0 of")) or "–"
+
     out.write(
-        "\nCells: MAE measured here (paper's Table 2 value). Subsets: "
-        + ", ".join(f"{t}: `{s}`" for t, s in table.subsets.items())
+        "\nCells: MAE measured here [95 % bootstrap interval over materials, "
+        f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}] (paper's Table 2 value). "
+        "Every ok material with a finite value counts, as the sources average "
+        "(unstable phonons and elastic tensors that are not positive definite included; "
+        "table2.csv also gives the MAE over the stable ones only). Subsets: "
+        + ", ".join(
+            f"{t}: `{s}` (protocol {', '.join(protocols.get(t) or ['–'])}; coverage {_coverage(t)})"
+            for t, s in table.subsets.items()
+        )
         + ".\n"
     )
+    if basis in BASIS_TEXT:
+        source = {"primcell": "the reference file's primitive_matrix"}.get(basis, "as given")
+        out.write(
+            f"S, F and Cv are per {BASIS_TEXT[basis].replace('mol ', 'mole of ')} ({source}).\n"
+        )
     # provenance of the runs whose records are in the table (each record names its run)
     used_runs = set(table.records["run_id"]) if "run_id" in table.records else set()
     manifests = [m for m in table.manifests if m.get("run_id") in used_runs]
@@ -275,7 +350,10 @@ def parity_plots(table: Table, directory: Path) -> list[Path]:
             ax.scatter(x, y, s=10, alpha=0.7)
             ax.set_xlabel(f"DFT {label}")
             ax.set_ylabel(f"{model} {label}")
-            ax.set_title(f"MAE {np.abs(x - y).mean():.3g} (n={len(x)})", fontsize=9)
+            err = np.abs(x - y)
+            ax.set_title(
+                f"MAE {format_mae(err.mean(), *mean_interval(err))} (n={len(x)})", fontsize=9
+            )
             fig.tight_layout()
             path = directory / f"{model}__{prop}.png"
             fig.savefig(path)
@@ -316,7 +394,8 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     md = out / "table2.md"
     md.write_text(f"# Orb-v3 Table 2, reproduced\n\nMade by: `{command}`\n\n" + to_markdown(table))
     csv_path = out / "table2.csv"
-    table.frame.to_csv(csv_path, index=False)
+    basis = phonon_basis(table)
+    table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(csv_path, index=False)
     outlier_path = out / "outliers.csv"
     outliers(table).to_csv(outlier_path, index=False)
     plots = parity_plots(table, out / "parity")

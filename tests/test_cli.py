@@ -51,6 +51,6 @@ def test_summary_and_export(tmp_path, capsys):
             )
     assert main(["summary", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "2.000" in out  # MAE of |10-12| and |14-12|
+    assert "2.00 [2.00, 2.00]" in out  # MAE of |10-12| and |14-12|, with its interval
     assert main(["export", "--out", str(tmp_path), "--to", str(tmp_path / "r.csv")]) == 0
     assert (tmp_path / "r.csv").read_text().count("\n") == 3

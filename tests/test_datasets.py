@@ -21,7 +21,6 @@ from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
 
 import bench.datasets.locate as locate
 from bench.datasets import (
-    SUPERCELL_RULE_MATCALC,
     DataChecksumError,
     DataNotFoundError,
     MalformedReferenceError,
@@ -33,11 +32,11 @@ from bench.datasets import (
     load_phonon_reference,
     resolve_subset,
     subsets,
-    supercell_rule_matcalc,
 )
 from bench.datasets.matcalc import _read, structure_to_atoms
 from bench.datasets.mdr import build_phonopy, read_yaml
 from bench.datasets.registry import definitions_dir
+from bench.supercells import min_length_supercell
 
 MDR = "mdr-pbe"
 CV = "alexandria-binary-pbe-phonon-2025.1"
@@ -89,7 +88,9 @@ def test_definitions_are_complete():
         for listing in info.subsets.values():
             assert listing is None or (definitions_dir() / listing).is_file()
     assert get_dataset(MDR).citation.endswith("doi:10.1038/s41524-025-01650-1")
-    assert get_dataset(CV).supercell_rule == SUPERCELL_RULE_MATCALC
+    assert get_dataset(CV).protocol == "matcalc" and get_dataset(CV).basis == "cell"
+    assert get_dataset(MDR).protocol == "mdr" and get_dataset(MDR).basis == "primcell"
+    assert get_dataset(ELASTIC).protocol == "matcalc"
     assert get_dataset("mp-pbe-elasticity-2025.3").files == {
         "matcalc/mp-pbe-elasticity-2025.3.json.gz": None
     }
@@ -251,7 +252,7 @@ def test_matcalc_cv_entry(shared_data):
     assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [65.7436504]}
     assert ref.phonopy is None and ref.primitive_matrix is None
     assert len(ref.unit_cell) == 3 and ref.unit_cell.pbc.all()
-    np.testing.assert_array_equal(ref.supercell_matrix, np.diag([5, 5, 5]))  # 20 Å / 4.43 Å
+    assert ref.supercell_matrix is None  # the protocol builds it, from the relaxed cell
     assert ref.sha256 == get_dataset(CV).sha256(ref.source)
 
 
@@ -265,10 +266,12 @@ def test_supercell_rule_is_matcalcs(shared_data):
     for entry in entries:
         structure = Structure.from_dict(entry["structure"])
         expected = np.diag(np.ceil(20.0 / np.array(structure.lattice.abc)).astype(int))
-        ours = supercell_rule_matcalc(structure_to_atoms(entry["structure"]))
+        ours = min_length_supercell(structure_to_atoms(entry["structure"]), 20.0)
         np.testing.assert_array_equal(ours, expected, err_msg=entry["mp_id"])
     thin = load_phonon_reference(CV, "mp-640058", shared_data)  # PbI2, |a_i| = 22.7 Å
-    np.testing.assert_array_equal(thin.supercell_matrix, np.eye(3, dtype=int))
+    np.testing.assert_array_equal(min_length_supercell(thin.unit_cell, 20.0), np.eye(3, dtype=int))
+    cv = load_phonon_reference(CV, "mp-1105", shared_data)
+    np.testing.assert_array_equal(min_length_supercell(cv.unit_cell, 20.0), np.diag([5, 5, 5]))
 
 
 def test_matcalc_elastic_entries(shared_data):
