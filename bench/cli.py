@@ -138,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             retry_failures=args.retry_failures,
             batch=not args.no_batch,
             progress=not args.quiet,
+            records_dir=args.records,
         )
         summary = run(config)
         print(
@@ -314,12 +315,37 @@ def prepare_ids(config) -> list[str]:
     return prepare(config)[2]
 
 
+def _existing(path: str) -> str:
+    """A results directory to read: a store or a records directory; else one clear error."""
+    from bench.records import is_records_dir
+    from bench.store import STORE_NAME
+
+    if not (Path(path) / STORE_NAME).exists() and not is_records_dir(path):
+        raise ConfigurationError(
+            f"no results in {path}: neither {STORE_NAME} nor records part files "
+            "(give --out the directory of a run, or a records directory)"
+        )
+    return path
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    from bench.records import push
+    from bench.store import Store
+
+    with Store(_existing(args.out)) as store:
+        written = push(store, args.to, model=args.model, task=args.task)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} new part file(s) under {args.to}")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from bench.metrics import summary_table
-    from bench.store import Store
+    from bench.records import open_results
     from bench.tasks import TASKS
 
-    with Store(args.out) as store:
+    with open_results(_existing(args.out)) as store:
         records = store.records(model=args.model, task=args.task)
         protocols = _protocols(store, records)
     if records.empty:
@@ -403,9 +429,10 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.store import Store, export
+    from bench.records import open_results
+    from bench.store import export
 
-    with Store(args.out) as store:
+    with open_results(_existing(args.out)) as store:
         path = export(store, args.to, model=args.model, task=args.task)
     print(f"wrote {path}")
     return 0
@@ -445,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
     p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
+    p.add_argument(
+        "--records",
+        metavar="DIR",
+        help="committed records (e.g. results/records): resume from them, and add this run's "
+        "records there as a new part file when it ends",
+    )
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -525,6 +558,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser(
+        "records",
+        help="add a store's new records to committed records (append-only part files)",
+    )
+    p.add_argument("action", choices=["push"])
+    p.add_argument("--out", default=DEFAULT_OUT, help="results directory with bench.sqlite")
+    p.add_argument("--to", default="results/records", help="records directory")
+    p.add_argument("--model")
+    p.add_argument("--task")
+    p.set_defaults(func=cmd_records)
 
     for name, func, text in (
         ("summary", cmd_summary, "MAE table of a results directory"),

@@ -31,8 +31,8 @@ from bench.metrics import (
 )
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.protocols import effective_settings
+from bench.records import is_records_dir, open_results
 from bench.settings import settings_digest
-from bench.store import Store
 
 PAPER_CSV = Path(__file__).with_name("reference") / "orb_v3_table2.csv"
 #: our property key -> (task, paper column, label with unit)
@@ -85,8 +85,8 @@ def build_table(
     subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
     frames, manifests = [], []
     for out in out_dirs:
-        if (Path(out) / "bench.sqlite").exists():
-            with Store(out) as store:
+        if (Path(out) / "bench.sqlite").exists() or is_records_dir(out):
+            with open_results(out) as store:
                 frames.append(store.records())
                 manifests.extend(store.manifests())
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -25,6 +25,7 @@ from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
 from bench.protocols import effective_settings
+from bench.records import load_into, push
 from bench.settings import settings_dict, settings_digest
 from bench.store import Store
 from bench.tasks import TASKS, run_one, worker_died_record
@@ -56,6 +57,9 @@ class RunConfig:
     worker_python: str | None = None
     executor: str = "local"  # "local" (process pool) or "dask"
     scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
+    #: committed records (bench/records.py): loaded before the run skips what is done, and
+    #: what the run adds is pushed there as a new part file when it ends
+    records_dir: str | None = None
 
 
 @dataclass
@@ -189,6 +193,22 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     return spec, dataset, ids, settings
 
 
+#: largest-first reordering is confined to consecutive windows of this many materials per
+#: worker, so a subset's seeded order survives: every prefix of a full-set run stays a uniform
+#: random sample of the set (only the last window is partly done when a run stops)
+LPT_WINDOW_PER_WORKER = 4
+
+
+def largest_first_within_windows(ids: list[str], hints: dict[str, float], window: int) -> list[str]:
+    """``ids`` with each consecutive window of ``window`` materials sorted largest first
+    (longest-processing-time order, so no big cell straggles at the end of a window)."""
+    window = max(1, window)
+    out: list[str] = []
+    for start in range(0, len(ids), window):
+        out += sorted(ids[start : start + window], key=lambda i: -hints.get(i, 0.0))
+    return out
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -202,15 +222,18 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha)
     store = Store(config.out_dir)
+    group = {"model": label, "task": config.task, "dataset": dataset, "settings_digest": digest}
+    if config.records_dir:
+        load_into(store, config.records_dir, **group)
     try:
         done = store.finished(
             label, config.task, dataset, digest, include_failures=not config.retry_failures
         )
         todo = [i for i in ids if i not in done]
         if config.workers > 1 or config.executor == "dask":
-            # largest first (longest-processing-time order): no big cell straggles at the end
-            hints = size_hints(dataset, todo, data_dir)
-            todo.sort(key=lambda i: -hints.get(i, 0.0))
+            todo = largest_first_within_windows(
+                todo, size_hints(dataset, todo, data_dir), LPT_WINDOW_PER_WORKER * config.workers
+            )
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, data_dir)
@@ -261,6 +284,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
                     on_record(record)
         finally:
             bar.close()
+            if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
+                push(store, config.records_dir, **group)
         return summary
     finally:
         store.close()

@@ -2,8 +2,10 @@
 
 One row per (model, task, dataset, material, settings digest), committed as each material
 finishes, so a crash loses at most the materials in flight. A changed setting has a new digest
-and so new rows; old rows are never overwritten (except failures, on ``--retry-failures``).
-Each run also stores its manifest (versions, checkpoint and data checksums, git commit).
+and so new rows. A row is replaced only by a newer record of the same key that is at least as
+good (:func:`rank`: ok > not_converged > any failure), so a retried failure can become ok but
+an ok result is never lost to a later failure. Each run also stores its manifest (versions,
+checkpoint and data checksums, git commit).
 """
 
 from __future__ import annotations
@@ -51,6 +53,42 @@ CREATE TABLE IF NOT EXISTS settings (
 """
 
 
+#: how good a status is; a record replaces another of the same key only if it ranks as high
+STATUS_RANK = {"ok": 2, "not_converged": 1}
+_RANK_SQL = "CASE {0} WHEN 'ok' THEN 2 WHEN 'not_converged' THEN 1 ELSE 0 END"
+COLUMNS = (
+    "model",
+    "task",
+    "dataset",
+    "material_id",
+    "settings_digest",
+    "status",
+    "error_type",
+    "error_message",
+    "values_json",
+    "ref_json",
+    "details_json",
+    "timings_json",
+    "wall_s",
+    "run_id",
+    "created_at",
+)
+_JSON = {"values_json": "values", "ref_json": "ref", "details_json": "details"}
+_JSON["timings_json"] = "timings_s"
+_UPSERT = (
+    f"INSERT INTO records VALUES ({','.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT (model, task, dataset, material_id, settings_digest) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS[5:])
+    + f" WHERE {_RANK_SQL.format('excluded.status')} >= {_RANK_SQL.format('records.status')}"
+    " AND excluded.created_at >= records.created_at"
+)
+
+
+def rank(status: str) -> int:
+    """2 for ok, 1 for not_converged, 0 for every failure."""
+    return STATUS_RANK.get(status, 0)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -58,15 +96,24 @@ def _now() -> str:
 class Store:
     """SQLite-backed record store in ``<out_dir>/bench.sqlite``."""
 
-    def __init__(self, out_dir: str | Path) -> None:
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.out_dir / STORE_NAME
-        self._con = sqlite3.connect(self.path, timeout=60.0)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=FULL")
+    def __init__(self, out_dir: str | Path | None) -> None:
+        if out_dir is None:  # in memory (Store.memory)
+            self.out_dir, self.path = None, None
+            self._con = sqlite3.connect(":memory:")
+        else:
+            self.out_dir = Path(out_dir)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.out_dir / STORE_NAME
+            self._con = sqlite3.connect(self.path, timeout=60.0)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=FULL")
         self._con.executescript(_SCHEMA)
         self._con.commit()
+
+    @classmethod
+    def memory(cls) -> Store:
+        """An empty store in memory (records directories are read into one)."""
+        return cls(None)
 
     def close(self) -> None:
         self._con.close()
@@ -104,27 +151,70 @@ class Store:
         return {row[0] for row in self._con.execute(sql, (model, task, dataset, digest))}
 
     def write(self, record: dict[str, Any], run_id: str) -> None:
-        """Insert one material's record atomically (replaces an earlier failure on retry)."""
-        row = (
-            record["model"],
-            record["task"],
-            record["dataset"],
-            record["material_id"],
-            record["settings_digest"],
-            record["status"],
-            record.get("error_type"),
-            record.get("error_message"),
-            json.dumps(record.get("values")),
-            json.dumps(record.get("ref")),
-            json.dumps(record.get("details")),
-            json.dumps(record.get("timings_s")),
-            record.get("wall_s"),
-            run_id,
-            _now(),
+        """Store one material's record atomically. It replaces an existing row of the same key
+        only when it ranks at least as high (:func:`rank`), so a failure never hides an ok."""
+        row = [record.get(c) for c in COLUMNS[:8]]
+        row += [json.dumps(record.get(name)) for name in _JSON.values()]
+        row += [record.get("wall_s"), run_id, _now()]
+        with self._con:
+            self._con.execute(_UPSERT, row)
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> int:
+        """Rows as :meth:`raw_records` gives them (from part files), same rule as
+        :meth:`write`, keeping their run id and time; returns how many were offered."""
+        rows = []
+        for r in records:
+            row = [r.get(c) for c in COLUMNS[:8]]
+            row += [json.dumps(r.get(name)) for name in _JSON.values()]
+            row += [r.get("wall_s"), r["run_id"], r["created_at"]]
+            rows.append(row)
+        with self._con:
+            self._con.executemany(_UPSERT, rows)
+        return len(rows)
+
+    def raw_records(self, **where: str | Iterable[str] | None) -> list[dict[str, Any]]:
+        """Rows as plain dicts with decoded JSON fields (``values``, ``ref``, ...)."""
+        sql, params = _where(where)
+        cursor = self._con.execute(f"SELECT {','.join(COLUMNS)} FROM records{sql}", params)
+        out = []
+        for row in cursor:
+            item = dict(zip(COLUMNS, row, strict=True))
+            for column, name in _JSON.items():
+                item[name] = json.loads(item.pop(column) or "null")
+            out.append(item)
+        return out
+
+    def groups(self, **where: str | Iterable[str] | None) -> list[tuple[str, str, str, str]]:
+        """Distinct (model, task, dataset, settings digest) of the records."""
+        sql, params = _where(where)
+        columns = "model, task, dataset, settings_digest"
+        cursor = self._con.execute(
+            f"SELECT DISTINCT {columns} FROM records{sql} ORDER BY {columns}", params
         )
+        return [tuple(row) for row in cursor]
+
+    def manifest(self, run_id: str) -> dict[str, Any] | None:
+        """The manifest of one run (with ``run_id`` and ``started_at``), or None."""
+        row = self._con.execute(
+            "SELECT started_at, manifest_json FROM runs WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return {"run_id": run_id, "started_at": row[0], **json.loads(row[1])} if row else None
+
+    def put_run(self, manifest: dict[str, Any]) -> None:
+        """Add a run's manifest as :meth:`manifest` gives it (from a records directory)."""
+        body = {k: v for k, v in manifest.items() if k not in ("run_id", "started_at")}
         with self._con:
             self._con.execute(
-                "INSERT OR REPLACE INTO records VALUES (" + ",".join("?" * len(row)) + ")", row
+                "INSERT OR IGNORE INTO runs VALUES (?, ?, ?)",
+                (manifest["run_id"], manifest["started_at"], json.dumps(body, sort_keys=True)),
+            )
+
+    def put_settings(self, digest: str, settings: dict[str, Any]) -> None:
+        """Add the settings of a digest (kept if already there)."""
+        with self._con:
+            self._con.execute(
+                "INSERT OR IGNORE INTO settings VALUES (?, ?)",
+                (digest, json.dumps(settings, sort_keys=True)),
             )
 
     def manifests(self) -> list[dict[str, Any]]:
@@ -142,18 +232,26 @@ class Store:
 
         ``where`` filters on columns (model, task, dataset, settings_digest, status).
         """
-        clauses, params = [], []
-        for column, value in where.items():
-            if value is None:
-                continue
-            values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-            params.extend(values)
-        sql = "SELECT * FROM records" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        where_sql, params = _where(where)
+        sql = "SELECT * FROM records" + where_sql
         frame = pd.read_sql_query(
             sql + " ORDER BY model, task, material_id", self._con, params=params
         )
         return flatten(frame)
+
+
+def _where(where: dict[str, str | Iterable[str] | None]) -> tuple[str, list[str]]:
+    """`` WHERE col IN (...) AND ...`` for the non-None filters, and its parameters."""
+    clauses, params = [], []
+    for column, value in where.items():
+        if value is None:
+            continue
+        if column not in COLUMNS:
+            raise ValueError(f"unknown record column {column!r}")
+        values = [value] if isinstance(value, str) else list(value)
+        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,159 @@
+"""Committed records: a run's per-material records as append-only, git-friendly part files.
+
+Layout (one folder per model, task, data set and settings digest)::
+
+    results/records/<model>/<task>/<dataset>/<digest>/
+        settings.json                      the settings the digest hashes
+        runs/<run_id>.json                 manifest of each run whose records are here
+        part-<UTC time>-<hash>.jsonl.gz    records, one JSON object per line
+
+A file, once written, is never rewritten: :func:`push` writes the records a store has that no
+part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
+Reading merges the parts in name (= time) order with the store's rule, so a later record of a
+material replaces an earlier one only when it is at least as good (:func:`bench.store.rank`).
+Gzip members carry no time stamp, so the same records give the same bytes.
+
+Records directories are read like stores: :func:`open_results` turns one into an in-memory
+store, so ``bench summary``, ``bench table`` and ``bench export`` read either; ``bench run
+--records DIR`` loads the matching parts into its store before it skips what is done, and
+pushes what it added when it ends.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.store import STORE_NAME, Store, rank
+
+PART_GLOB = "part-*.jsonl.gz"
+#: the columns of a record row (bench.store schema), in order
+GROUP_KEYS = ("model", "task", "dataset", "settings_digest")
+
+
+def is_records_dir(path: str | Path) -> bool:
+    """True when ``path`` holds part files (at any depth) and no store of its own."""
+    path = Path(path)
+    return path.is_dir() and not (path / STORE_NAME).exists() and any(path.rglob(PART_GLOB))
+
+
+def _safe(name: str) -> str:
+    """A folder name for a model label, task, data set or digest (``@`` and ``.`` kept)."""
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", name)
+
+
+def group_dir(root: Path, model: str, task: str, dataset: str, digest: str) -> Path:
+    """``<root>/<model>/<task>/<dataset>/<digest>``."""
+    return Path(root) / _safe(model) / _safe(task) / _safe(dataset) / _safe(digest)
+
+
+def _read_part(path: Path) -> Iterator[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def read_group(directory: Path) -> dict[str, dict[str, Any]]:
+    """Material id -> the record that stands after merging the folder's parts in order."""
+    merged: dict[str, dict[str, Any]] = {}
+    for part in sorted(directory.glob(PART_GLOB)):
+        for record in _read_part(part):
+            old = merged.get(record["material_id"])
+            if old is None or _supersedes(record, old):
+                merged[record["material_id"]] = record
+    return merged
+
+
+def _supersedes(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """The store's rule: newer (or as new) and at least as good."""
+    return rank(new["status"]) >= rank(old["status"]) and new["created_at"] >= old["created_at"]
+
+
+def _groups(root: Path) -> Iterator[Path]:
+    for settings in sorted(Path(root).rglob("settings.json")):
+        if any(settings.parent.glob(PART_GLOB)):
+            yield settings.parent
+
+
+def load_into(store: Store, root: str | Path, **where: str | None) -> int:
+    """Load the parts under ``root`` into ``store`` (manifests and settings too); ``where``
+    filters groups on model, task, dataset, settings_digest. Returns the records loaded."""
+    n = 0
+    for directory in _groups(Path(root)):
+        settings = json.loads((directory / "settings.json").read_text())
+        records = read_group(directory)
+        if not records:
+            continue
+        first = next(iter(records.values()))
+        if any(value is not None and first[key] != value for key, value in where.items()):
+            continue
+        store.put_settings(first["settings_digest"], settings)
+        for manifest_path in sorted((directory / "runs").glob("*.json")):
+            store.put_run(json.loads(manifest_path.read_text()))
+        n += store.import_records(records.values())
+    return n
+
+
+def open_results(path: str | Path) -> Store:
+    """A store to read: ``<path>/bench.sqlite``, or the parts of a records directory loaded
+    into an in-memory store."""
+    if is_records_dir(path):
+        store = Store.memory()
+        load_into(store, path)
+        return store
+    return Store(path)
+
+
+def push(store: Store, root: str | Path, **where: str | None) -> list[Path]:
+    """Write what ``store`` holds beyond the parts under ``root`` as new part files (one per
+    group that has something new); returns the files written."""
+    root = Path(root)
+    written = []
+    for group in store.groups(**where):
+        directory = group_dir(root, *group)
+        have = read_group(directory) if directory.exists() else {}
+        rows = [
+            r
+            for r in store.raw_records(**dict(zip(GROUP_KEYS, group, strict=True)))
+            if r["material_id"] not in have or _is_new(r, have[r["material_id"]])
+        ]
+        if not rows:
+            continue
+        directory.mkdir(parents=True, exist_ok=True)
+        settings_path = directory / "settings.json"
+        if not settings_path.exists():
+            settings = store.settings_for(group[3]) or {}
+            settings_path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
+        runs = directory / "runs"
+        runs.mkdir(exist_ok=True)
+        for run_id in sorted({r["run_id"] for r in rows}):
+            manifest = store.manifest(run_id)
+            path = runs / f"{_safe(run_id)}.json"
+            if manifest is not None and not path.exists():
+                path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+        written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
+    return written
+
+
+def _is_new(row: dict[str, Any], have: dict[str, Any]) -> bool:
+    changed = (row["status"], row["created_at"]) != (have["status"], have["created_at"])
+    return changed and _supersedes(row, have)
+
+
+def _write_part(directory: Path, rows: list[dict[str, Any]]) -> Path:
+    blob = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
+    path = directory / f"part-{stamp}-{digest}.jsonl.gz"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        handle.write(blob.encode())
+    tmp.replace(path)  # a part appears whole or not at all
+    return path

@@ -1,0 +1,116 @@
+"""Committed records: append-only part files that a fresh store resumes from and readers read."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from bench.cli import main
+from bench.records import is_records_dir, load_into, open_results, push, read_group
+from bench.runner import RunConfig, run
+from bench.store import Store
+
+
+def _record(material: str, status: str, value: float | None = None) -> dict:
+    return {
+        "model": "emt",
+        "task": "elasticity",
+        "dataset": "mp-binary-pbe-elasticity-2025.1",
+        "material_id": material,
+        "settings_digest": "d0",
+        "status": status,
+        "error_type": None if status == "ok" else "RelaxationError",
+        "error_message": None if status == "ok" else "diverged",
+        "values": {"K_GPa": value} if value is not None else None,
+        "ref": {"K_GPa": 100.0},
+        "details": {},
+        "timings_s": {},
+        "wall_s": 1.0,
+    }
+
+
+def _store_with(tmp_path, *records) -> Store:
+    store = Store(tmp_path / "store")
+    run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+    for record in records:
+        store.write(record, run_id)
+    return store
+
+
+def test_an_ok_record_is_never_replaced_by_a_failure(tmp_path):
+    with _store_with(tmp_path, _record("mp-1", "ok", 90.0)) as store:
+        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        store.write(_record("mp-1", "failed"), run_id)  # a second run on the same store
+        store.write(_record("mp-2", "failed"), run_id)
+        store.write(_record("mp-2", "ok", 95.0), run_id)  # --retry-failures: replaced
+        rows = {r["material_id"]: r for r in store.raw_records()}
+    assert rows["mp-1"]["status"] == "ok" and rows["mp-1"]["values"] == {"K_GPa": 90.0}
+    assert rows["mp-2"]["status"] == "ok"
+
+
+def test_push_appends_new_parts_and_never_rewrites(tmp_path):
+    root = tmp_path / "records"
+    with _store_with(tmp_path, _record("mp-1", "ok", 90.0), _record("mp-2", "failed")) as store:
+        (first,) = push(store, root)
+        before = first.read_bytes()
+        assert push(store, root) == []  # nothing new
+        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        store.write(_record("mp-3", "ok", 80.0), run_id)
+        store.write(_record("mp-2", "ok", 99.0), run_id)  # a retried failure, now ok
+        (second,) = push(store, root)
+    assert first.read_bytes() == before and first != second
+    with gzip.open(second, "rt") as handle:
+        lines = [json.loads(x) for x in handle]
+    assert sorted(r["material_id"] for r in lines) == ["mp-2", "mp-3"]
+    merged = read_group(second.parent)
+    assert {m: r["status"] for m, r in merged.items()} == {"mp-1": "ok", "mp-2": "ok", "mp-3": "ok"}
+    assert (second.parent / "settings.json").exists()
+    assert len(list((second.parent / "runs").glob("*.json"))) == 2
+    assert is_records_dir(root) and not is_records_dir(tmp_path / "store")
+    with open_results(root) as store:  # read like a store
+        assert len(store.records()) == 3 and len(store.manifests()) == 2
+
+
+def test_parts_are_byte_reproducible(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    with _store_with(tmp_path, _record("mp-1", "ok", 90.0)) as store:
+        (pa,) = push(store, a)
+        (pb,) = push(store, b)
+    assert pa.read_bytes() == pb.read_bytes()
+
+
+def test_fresh_store_resumes_from_records_and_readers_read_them(shared_data, tmp_path, capsys):
+    """EMT on elastic-smoke: 8 materials into records, then a fresh store (a fresh clone) with
+    --records runs only the remaining 12 and adds them as a second part."""
+    root = tmp_path / "records"
+    config = dict(model="emt", task="elasticity", subset="elastic-smoke", progress=False)
+    first = run(RunConfig(**config, limit=8, out_dir=str(tmp_path / "a"), records_dir=str(root)))
+    assert first.n_skipped == 0 and sum(first.counts.values()) == 8
+    second = run(RunConfig(**config, out_dir=str(tmp_path / "b"), records_dir=str(root)))
+    assert second.n_skipped == 8 and sum(second.counts.values()) == 12
+    (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
+    assert len(list(group.glob("part-*"))) == 2 and len(read_group(group)) == 20
+    with Store(tmp_path / "c") as store:
+        assert load_into(store, root) == 20
+    assert main(["summary", "--out", str(root)]) == 0
+    assert "K_GPa (n=" in capsys.readouterr().out
+    assert main(["export", "--out", str(root), "--to", str(tmp_path / "r.csv")]) == 0
+    assert (tmp_path / "r.csv").read_text().count("\n") == 21
+
+
+def test_reading_a_missing_results_directory_is_one_error(tmp_path, capsys):
+    assert main(["summary", "--out", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "no results in" in err and "Traceback" not in err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_largest_first_only_within_windows_so_prefixes_stay_random():
+    from bench.runner import largest_first_within_windows
+
+    ids = [f"m{i}" for i in range(10)]
+    hints = {f"m{i}": float(i) for i in range(10)}
+    out = largest_first_within_windows(ids, hints, 4)
+    assert out == ["m3", "m2", "m1", "m0", "m7", "m6", "m5", "m4", "m9", "m8"]
+    for k in (4, 8):  # each full window holds exactly the subset's own prefix
+        assert set(out[:k]) == set(ids[:k])
