@@ -139,6 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             batch=not args.no_batch,
             progress=not args.quiet,
             records_dir=args.records,
+            isolate=args.isolate,
         )
         summary = run(config)
         print(
@@ -477,6 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="committed records (e.g. results/records): resume from them, and add this run's "
         "records there as a new part file when it ends",
+    )
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one worker in its own process: a material that kills it (out of memory) is a "
+        "recorded failure and the run goes on",
     )
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

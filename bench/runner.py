@@ -8,7 +8,6 @@ back to this process, which alone writes the store, one committed row per materi
 from __future__ import annotations
 
 import concurrent.futures as cf
-import itertools
 import multiprocessing
 import os
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.datasets import dataset_checksums, resolve_subset, size_hints
+from bench.datasets import dataset_checksums, get_dataset, resolve_subset, size_hints
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
@@ -60,6 +59,12 @@ class RunConfig:
     #: committed records (bench/records.py): loaded before the run skips what is done, and
     #: what the run adds is pushed there as a new part file when it ends
     records_dir: str | None = None
+    #: evaluate in a worker process even with one worker, so a material that kills it (out of
+    #: memory) is a recorded WorkerDied failure instead of the end of the run
+    isolate: bool = False
+    #: a material whose size hint (atoms of the evaluated supercell) is above this runs alone,
+    #: the other workers idle: None = :func:`alone_above_atoms` for this machine's memory
+    alone_above_atoms: float | None = None
 
 
 @dataclass
@@ -313,7 +318,7 @@ def _execute(
     if python is not None:
         yield from _execute_remote(config, python, model, dataset, ids, settings, data_dir, threads)
         return
-    if workers == 1:
+    if workers == 1 and not config.isolate:
         _set_threads(threads)
         loaded = load_model(
             model, device=config.device, dtype=settings.dtype, checkpoint=config.checkpoint
@@ -395,7 +400,8 @@ def _pool_records(
     ``workers + 1`` unfinished ones (what :func:`_execute_pool` re-runs after a crash).
     """
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
-    queue = iter(ids)
+    alone = _run_alone(config, dataset, ids, settings, data_dir) if workers > 1 else set()
+    queue = _Lookahead(ids)
     with cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -404,11 +410,24 @@ def _pool_records(
     ) as pool:
 
         def submit(n: int) -> set[cf.Future]:
-            """The next ``n`` materials of ``ids`` (fewer at the end), submitted."""
-            return {
-                pool.submit(_work, config.task, dataset, i, settings, data_dir, config.batch)
-                for i in itertools.islice(queue, n)
-            }
+            """The next ``n`` materials of ``ids`` (fewer at the end), submitted; a material
+            of ``alone`` only when nothing runs, and nothing after it until it is done."""
+            out: set[cf.Future] = set()
+            while len(out) < n and queue.peek() is not None:
+                busy = bool(running_ids) or bool(out)
+                if running_ids & alone or (busy and queue.peek() in alone):
+                    break
+                material_id = next(queue)
+                future = pool.submit(
+                    _work, config.task, dataset, material_id, settings, data_dir, config.batch
+                )
+                futures[future] = material_id
+                running_ids.add(material_id)
+                out.add(future)
+            return out
+
+        futures: dict[cf.Future, str] = {}
+        running_ids: set[str] = set()
 
         running = submit(workers + 1)
         try:
@@ -416,12 +435,67 @@ def _pool_records(
                 finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for future in finished:
                     record = future.result()
-                    running |= submit(1)
+                    running_ids.discard(futures.pop(future))
+                    running |= submit(workers + 1 - len(running))
                     yield record
         except BaseException:
             for future in running:
                 future.cancel()
             raise
+
+
+class _Lookahead:
+    """An iterator over a list that can show its next item without taking it."""
+
+    def __init__(self, items: list[str]) -> None:
+        self._items, self._next = items, 0
+
+    def peek(self) -> str | None:
+        return self._items[self._next] if self._next < len(self._items) else None
+
+    def __iter__(self) -> _Lookahead:
+        return self
+
+    def __next__(self) -> str:
+        item = self.peek()
+        if item is None:
+            raise StopIteration
+        self._next += 1
+        return item
+
+
+#: measured on this machine's kind (CHGNet, MatCalc Cv binaries, results/README.md): single
+#: supercells above 1,000 atoms peaked at 12-20 GB per worker, those below at a few GB
+PEAK_GB_ABOVE_1000_ATOMS = 20.0
+
+
+def alone_above_atoms(total_memory_gb: float) -> float:
+    """Supercell size above which a material runs alone: 1,000 atoms when two such workers
+    would not fit (2 × 20 GB > memory), none on a machine with room for them."""
+    return 1000.0 if total_memory_gb < 2 * PEAK_GB_ABOVE_1000_ATOMS else float("inf")
+
+
+def _total_memory_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError):
+        return float("inf")
+
+
+def _run_alone(
+    config: RunConfig, dataset: str, ids: list[str], settings: Any, data_dir: Path | None
+) -> set[str]:
+    """Materials of ``ids`` too big to share the machine (phonon supercells above the
+    threshold; other tasks never)."""
+    if config.task != "phonons":
+        return set()
+    limit = config.alone_above_atoms
+    if limit is None:
+        limit = alone_above_atoms(_total_memory_gb())
+    hints = size_hints(dataset, ids, data_dir)
+    if get_dataset(dataset).format == "mdr":  # hints are file sizes there, not atoms
+        return set()
+    return {i for i in ids if hints.get(i, 0.0) > limit}
 
 
 def worker_python(spec: Any) -> str | None:

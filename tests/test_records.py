@@ -114,3 +114,34 @@ def test_largest_first_only_within_windows_so_prefixes_stay_random():
     assert out == ["m3", "m2", "m1", "m0", "m7", "m6", "m5", "m4", "m9", "m8"]
     for k in (4, 8):  # each full window holds exactly the subset's own prefix
         assert set(out[:k]) == set(ids[:k])
+
+
+def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_path, monkeypatch):
+    """Memory-aware scheduling: with two workers, a material too big to share the machine
+    starts only after everything before it is done, and nothing starts until it is done."""
+    import bench.runner as runner
+
+    # CuPd (EMT: seconds) between materials EMT cannot do (failed at once): without the rule
+    # the fast ones after it would finish before it
+    ids = ["mp-1010953", "mp-1014219", "mp-1018029", "mp-10197", "mp-1031"]
+    seen: list[str] = []
+    monkeypatch.setattr(runner, "_run_alone", lambda *a: {"mp-1018029"})
+    monkeypatch.setattr(runner, "largest_first_within_windows", lambda ids, hints, w: ids)
+    config = RunConfig(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        materials=tuple(ids),
+        workers=2,
+        out_dir=str(tmp_path),
+        progress=False,
+    )
+    run(config, on_record=lambda r: seen.append(r["material_id"]))
+    assert set(seen[:2]) == set(ids[:2]) and seen[2] == ids[2] and set(seen[3:]) == set(ids[3:])
+
+
+def test_alone_threshold_follows_the_machine():
+    from bench.runner import alone_above_atoms
+
+    assert alone_above_atoms(24.0) == 1000.0  # two 20 GB supercells do not fit in 24 GB
+    assert alone_above_atoms(256.0) == float("inf")
