@@ -18,8 +18,9 @@ MODELS ?=
 PHONON_SUBSET  ?= mdr-smoke
 ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
+comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample test test-fast lint format clean env-mace env-fairchem
+.PHONY: install smoke table2 results-dev results-cv-sample results-full test test-fast lint format clean env-mace env-fairchem
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +72,24 @@ results-cv-sample:
 	$(BIN)/bench table --runs $(OUT) --out results/dev/cv-binary-sample100 \
 		--phonon-subset cv-binary-sample100 --elastic-subset elastic-dev \
 		--command-line "make results-cv-sample"
+
+# Full sets (MatCalc's 3,953 elastic and 1,170 Cv binaries), built up across sessions from the
+# per-material records committed under results/records (append-only part files).
+# `make results-full` rebuilds results/full from those records alone (no model runs);
+# `make results-full RUN=1` first resumes the runs (FULL_MODELS; hours), adding new parts.
+FULL_MODELS ?= chgnet
+RECORDS ?= results/records
+RUN ?=
+results-full:
+ifeq ($(RUN),1)
+	for m in $(subst $(comma), ,$(FULL_MODELS)); do \
+		$(BIN)/bench run --model $$m --task elasticity --subset elastic-full --records $(RECORDS) \
+			--out $(OUT) --workers $(WORKERS) --quiet; \
+		$(BIN)/bench run --model $$m --subset cv-binary-1170 --records $(RECORDS) \
+			--out $(OUT) --workers $(WORKERS) --isolate --quiet; done
+endif
+	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
+		--elastic-subset elastic-full --quiet --command-line "make results-full"
 
 test:
 	$(BIN)/python -m pytest -q

@@ -414,6 +414,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
     if args.run:
         _run_for_table(args, subsets)
+    for directory in args.runs:  # a mistyped folder is an error, not a paper-only table
+        _existing(directory)
     table = build_table(
         [Path(d) for d in args.runs],
         subsets,
@@ -584,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
         p.add_argument("--model")
-        p.add_argument("--task")
+        p.add_argument("--task", choices=["phonons", "elasticity", "equigrad"])
         if name == "export":
             p.add_argument("--to", required=True, help="output .csv or .parquet")
         p.set_defaults(func=func)
@@ -600,8 +602,28 @@ def _quiet_third_party_warnings() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (or BENCH_DEBUG=1)"
+    )
+    args = parser.parse_args(argv)
     _quiet_third_party_warnings()
+    if args.debug or os.environ.get("BENCH_DEBUG") == "1":
+        return args.func(args)
+    try:
+        return _main(args)
+    except Exception as err:  # a bug or an environment problem: one line, exit 1
+        print(
+            f"bench: error: {type(err).__name__}: {err} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run a command; expected problems become one line on stderr and an exit code."""
+    import sqlite3
+
     try:
         return args.func(args)
     except ConfigurationError as err:
@@ -610,6 +632,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as err:  # DataNotFoundError: missing reference data, offline
         print(f"bench: error: {err}", file=sys.stderr)
         return 2
+    except (NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError) as err:
+        print(f"bench: error: {err.strerror or err}: {err.filename or ''}", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as err:
+        hint = (
+            " (another bench process holds the store; wait for it or use another --out)"
+            if "locked" in str(err)
+            else " (is the store a bench results directory, and writable?)"
+        )
+        print(f"bench: error: results store: {err}{hint}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as err:
+        print(f"bench: error: results store is not a database ({err})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "\nbench: interrupted; finished materials are stored, re-run to continue",

@@ -18,7 +18,7 @@ from ase import Atoms
 from bench.errors import NonFiniteError
 from bench.models import LoadedModel
 from bench.relax import relax
-from bench.settings import RelaxSettings
+from bench.settings import RelaxSettings, check_finite
 
 
 def _matcalc_relax() -> RelaxSettings:
@@ -50,6 +50,9 @@ class ElasticSettings:
     use_equilibrium: bool = True  # ElasticityCalc default: fit includes the relaxed stress
     #: model precision; None = the family's most precise (resolved before hashing)
     dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        check_finite(self)
 
 
 def elastic_properties(atoms: Atoms, model: LoadedModel, settings: ElasticSettings) -> dict:

@@ -108,7 +108,7 @@ def open_results(path: str | Path) -> Store:
         store = Store.memory()
         load_into(store, path)
         return store
-    return Store(path)
+    return Store(path, read_only=True)
 
 
 def push(store: Store, root: str | Path, **where: str | None) -> list[Path]:

@@ -177,9 +177,10 @@ def _cell(row: pd.Series, prop: str) -> str:
 def column_label(prop: str, basis: str | None) -> str:
     """Header of a property: its unit, with the per-mole basis for S, F and Cv."""
     label = COLUMNS[prop][2]
-    if prop in PER_MOLE and basis in BASIS_TEXT:
-        unit = label[label.index("[") + 1 : -1]
-        label = label[: label.index("[")] + f"[{unit.replace('mol', BASIS_TEXT[basis])}]"
+    if prop in PER_MOLE and basis in BASIS_TEXT:  # "S [J/mol·K]" -> "S [J/K per mol ...]"
+        name, unit = label[: label.index("[")], label[label.index("[") + 1 : -1]
+        energy = unit.split("/")[0] + ("/K" if "K" in unit.split("/")[1] else "")
+        label = f"{name}[{energy} per {BASIS_TEXT[basis]}]"
     return label
 
 

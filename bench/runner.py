@@ -23,6 +23,7 @@ from bench.datasets import dataset_checksums, get_dataset, resolve_subset, size_
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
+from bench.models.registry import resolve_device
 from bench.protocols import effective_settings
 from bench.records import load_into, push
 from bench.settings import settings_dict, settings_digest
@@ -167,6 +168,11 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     Returns (model spec, dataset, material ids, the effective settings:
     :func:`bench.protocols.effective_settings`).
     """
+    if config.limit is not None and config.limit < 1:
+        raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
+    if config.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
+    resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
     if config.executor not in ("local", "dask"):
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.task not in TASKS:

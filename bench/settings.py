@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,34 @@ class RelaxSettings:
     #: the FrechetCellFilter forces), "atoms" = atomic forces only (matcalc RelaxCalc)
     accept_on: str = "filtered"
 
+    def __post_init__(self) -> None:
+        check_finite(self)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
+        if self.cell_filter not in CELL_FILTERS:
+            raise ValueError(
+                f"cell_filter {self.cell_filter!r}: choose from {', '.join(CELL_FILTERS)}"
+            )
+        if self.accept_on not in ("filtered", "atoms"):
+            raise ValueError(f"accept_on {self.accept_on!r}: choose filtered or atoms")
+        if self.fmax_eV_per_A <= 0 or self.steps_per_pass < 1 or self.max_passes < 1:
+            raise ValueError("fmax_eV_per_A must be > 0, steps_per_pass and max_passes >= 1")
+
+
+#: names bench.relax knows (ase.optimize classes, ase.filters classes)
+OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
+CELL_FILTERS = ("FrechetCellFilter",)
+
+
+def check_finite(settings: Any) -> None:
+    """ValueError for a NaN or infinite number in a settings object (e.g. ``--set x=NaN``)."""
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {v}")
+
 
 @dataclass(frozen=True)
 class PhononSettings:
@@ -66,6 +95,7 @@ class PhononSettings:
     dtype: str | None = None
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.report_temperature_K not in self.temperatures_K:
             raise ValueError("report_temperature_K must be one of temperatures_K")
         if self.displacement_A <= 0:

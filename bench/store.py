@@ -96,10 +96,19 @@ def _now() -> str:
 class Store:
     """SQLite-backed record store in ``<out_dir>/bench.sqlite``."""
 
-    def __init__(self, out_dir: str | Path | None) -> None:
+    def __init__(self, out_dir: str | Path | None, read_only: bool = False) -> None:
         if out_dir is None:  # in memory (Store.memory)
             self.out_dir, self.path = None, None
             self._con = sqlite3.connect(":memory:")
+        elif read_only:  # creates nothing, works on a read-only or archived store
+            self.out_dir = Path(out_dir)
+            self.path = self.out_dir / STORE_NAME
+            if not self.path.exists():
+                from bench.errors import ConfigurationError
+
+                raise ConfigurationError(f"no results in {self.out_dir}: {STORE_NAME} not found")
+            self._con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            return
         else:
             self.out_dir = Path(out_dir)
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -272,7 +281,13 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
 
 def export(store: Store, path: str | Path, **where: str | None) -> Path:
     """Write records to CSV or parquet (by suffix)."""
+    from bench.errors import ConfigurationError
+
     path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ConfigurationError(f"export to {path}: the file must end in .csv or .parquet")
+    if path.is_dir() or not path.parent.is_dir():
+        raise ConfigurationError(f"export to {path}: not a file in an existing folder")
     frame = store.records(**where)
     if path.suffix == ".parquet":
         try:

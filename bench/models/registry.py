@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import re
 import tomllib
 import warnings
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
-from bench.errors import ModelUnavailableError, UnknownModelError
+from bench.errors import ConfigurationError, ModelUnavailableError, UnknownModelError
 from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
@@ -195,6 +196,17 @@ def resolve_device(device: str | None) -> str:
         except ImportError:
             return "cpu"
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigurationError(f"unknown device {device!r}; choose cpu, cuda, cuda:N or auto")
+    if device.startswith("cuda"):
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is None or not torch.cuda.is_available():
+            raise ConfigurationError(
+                f"--device {device}: no CUDA device is available here (use --device cpu or auto)"
+            )
     return device
 
 
@@ -226,7 +238,12 @@ def load_model(
     except ModelUnavailableError:
         raise
     except Exception as err:
-        if local is not None or spec.checkpoint is None or adapter.packaged_checkpoint(spec):
+        if local is not None:  # a file the user gave: corrupt, or another family's
+            raise ModelUnavailableError(
+                f"{spec.key}: cannot load {local} ({type(err).__name__}: "
+                f"{str(err).strip()[:200]}); is it a {spec.family} checkpoint?"
+            ) from err
+        if spec.checkpoint is None or adapter.packaged_checkpoint(spec):
             raise
         # the weights were to come from upstream: say which file, from where, where to put it
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

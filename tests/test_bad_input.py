@@ -1,0 +1,89 @@
+"""Every bad input is one line on stderr with exit code 2 (usage) or 1 (runtime), no
+traceback, and the store as it was."""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+
+import pytest
+
+from bench.cli import main
+
+
+@pytest.fixture(scope="module")
+def store_dir(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store")
+    args = ["run", "--model", "emt", "--task", "elasticity", "--materials", "mp-10903"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _rows(out) -> list[tuple]:
+    with sqlite3.connect(out / "bench.sqlite") as con:
+        return sorted(con.execute("SELECT * FROM records").fetchall())
+
+
+RUN = ["run", "--model", "emt", "--task", "elasticity", "--quiet"]
+CASES = {
+    "unknown model": (["run", "--model", "nope-1"], 2, "unknown model"),
+    "limit 0": ([*RUN, "--limit", "0"], 2, "--limit"),
+    "limit -1": ([*RUN, "--limit", "-1"], 2, "--limit"),
+    "workers 0": ([*RUN, "--workers", "0"], 2, "--workers"),
+    "device gpu": ([*RUN, "--device", "gpu"], 2, "unknown device"),
+    "device cuda here": ([*RUN, "--device", "cuda"], 2, "CUDA"),
+    "NaN setting": ([*RUN, "--set", "relax.fmax_eV_per_A=NaN"], 2, "finite"),
+    "Infinity setting": ([*RUN, "--set", "relax.fmax_eV_per_A=Infinity"], 2, "finite"),
+    "unknown optimizer": ([*RUN, "--set", "relax.optimizer=Foo"], 2, "optimizer 'Foo'"),
+    "unknown setting": ([*RUN, "--set", "nope=1"], 2, "unknown setting"),
+    "unknown subset": ([*RUN, "--subset", "elastic-smok"], 2, "elastic-smok"),
+    "summary of nothing": (["summary", "--out", "{tmp}/missing"], 2, "no results in"),
+    "export xlsx": (["export", "--out", "{store}", "--to", "{tmp}/r.xlsx"], 2, ".csv or"),
+    "export to a dir": (["export", "--out", "{store}", "--to", "{tmp}"], 2, "export to"),
+    "export, no folder": (["export", "--out", "{store}", "--to", "{tmp}/a/b.csv"], 2, "folder"),
+    "table of nothing": (["table", "--runs", "{tmp}/missing", "--out", "{tmp}/t"], 2, "no results"),
+    "out is a file": ([*RUN, "--out", "{file}"], 1, "{file}"),
+    "corrupt store": (["summary", "--out", "{corrupt}"], 1, "not a database"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line(case, store_dir, tmp_path, capsys):
+    argv, code, text = CASES[case]
+    (tmp_path / "a-file").write_text("not a directory")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "bench.sqlite").write_bytes(b"random bytes, not sqlite" * 100)
+    names = {"tmp": tmp_path, "store": store_dir, "file": tmp_path / "a-file", "corrupt": corrupt}
+    before = _rows(store_dir)
+    argv = [a.format(**names) for a in argv]
+    if argv[0] == "run" and "--out" not in argv:
+        argv += ["--out", str(store_dir)]
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert text.format(**names) in lines[0]
+    assert _rows(store_dir) == before
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_checkpoint_that_is_not_one_is_one_line(workers, store_dir, tmp_path, capsys):
+    bad = tmp_path / "weights.pth.tar"
+    bad.write_bytes(b"\x00\x01random" * 1000)
+    before = _rows(store_dir)
+    argv = ["run", "--model", "chgnet", "--task", "elasticity", "--limit", "2", "--quiet"]
+    argv += ["--checkpoint", str(bad), "--workers", workers, "--out", str(store_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1, err
+    assert "cannot load" in lines[0] and "chgnet checkpoint" in lines[0]
+    assert _rows(store_dir) == before
+
+
+def test_debug_shows_the_traceback(store_dir, tmp_path):
+    with pytest.raises(Exception, match="no results"):
+        main(["--debug", "summary", "--out", str(tmp_path / "missing")])
