@@ -114,7 +114,7 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.metrics import summary_table
-    from bench.runner import RunConfig, run
+    from bench.runner import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, run
     from bench.store import Store
     from bench.tasks import TASKS
 
@@ -140,6 +140,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             records_dir=args.records,
             isolate=args.isolate,
+            material_timeout_s=(
+                DEFAULT_MATERIAL_TIMEOUT_S
+                if args.material_timeout is None
+                else (args.material_timeout or None)
+            ),
         )
         summary = run(config)
         print(
@@ -480,6 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="committed records (e.g. results/records): resume from them, and add this run's "
         "records there as a new part file when it ends",
+    )
+    p.add_argument(
+        "--material-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a material running longer is recorded as a timeout (default 7200 s, "
+        "bench.runner.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
     )
     p.add_argument(
         "--isolate",

@@ -41,3 +41,9 @@ class DivergedError(MaterialError):
 
 class NonFiniteError(MaterialError):
     """The model returned NaN or infinite energies, forces or stresses."""
+
+
+class MaterialTimeout(MaterialError):
+    """The material ran over the run's time limit per material (``--material-timeout``)."""
+
+    status = "timeout"

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings,
                 data_dir,
                 job["batch"],
+                job.get("timeout_s"),
             )
         protocol.write(json.dumps(record, default=_plain) + "\n")
     return 0

@@ -30,6 +30,8 @@ from bench.settings import settings_dict, settings_digest
 from bench.store import Store
 from bench.tasks import TASKS, run_one, worker_died_record
 
+DEFAULT_MATERIAL_TIMEOUT_S = 7200.0
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -63,6 +65,11 @@ class RunConfig:
     #: evaluate in a worker process even with one worker, so a material that kills it (out of
     #: memory) is a recorded WorkerDied failure instead of the end of the run
     isolate: bool = False
+    #: seconds one material may take before it is recorded as ``timeout`` (None: no limit).
+    #: Logistics, not a number-changing setting: kept in the run manifest, not the digest.
+    #: Default: far above the slowest material measured here (CHGNet, Cv binaries of > 1,000
+    #: atoms, tens of minutes), far below a stuck relaxation's hours.
+    material_timeout_s: float | None = DEFAULT_MATERIAL_TIMEOUT_S
     #: a material whose size hint (atoms of the evaluated supercell) is above this runs alone,
     #: the other workers idle: None = :func:`alone_above_atoms` for this machine's memory
     alone_above_atoms: float | None = None
@@ -152,13 +159,19 @@ def _init_worker(
 
 
 def _work(
-    task: str, dataset: str, material_id: str, settings: Any, data_dir: Path | None, batch: bool
+    task: str,
+    dataset: str,
+    material_id: str,
+    settings: Any,
+    data_dir: Path | None,
+    batch: bool,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
     if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == material_id:  # fault injection (tests)
         os._exit(70)
     if _WORKER_MODEL is None:
         raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
-    return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch)
+    return run_one(task, _WORKER_MODEL, dataset, material_id, settings, data_dir, batch, timeout_s)
 
 
 # ---- client side ---------------------------------------------------------------------------
@@ -170,6 +183,8 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     """
     if config.limit is not None and config.limit < 1:
         raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
+    if config.material_timeout_s is not None and not config.material_timeout_s > 0:
+        raise ConfigurationError("--material-timeout must be a positive number of seconds")
     if config.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
     resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
@@ -261,6 +276,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             "checkpoint_sha256": checkpoint_sha,
             "data_checksums": checksums,
             "n_materials": len(ids),
+            "material_timeout_s": config.material_timeout_s,
         }
         from bench.manifest import build_manifest
 
@@ -331,7 +347,14 @@ def _execute(
         )
         for material_id in ids:
             yield run_one(
-                config.task, loaded, dataset, material_id, settings, data_dir, config.batch
+                config.task,
+                loaded,
+                dataset,
+                material_id,
+                settings,
+                data_dir,
+                config.batch,
+                config.material_timeout_s,
             )
         return
     yield from _execute_pool(config, model, dataset, ids, settings, data_dir, workers, threads)
@@ -425,7 +448,14 @@ def _pool_records(
                     break
                 material_id = next(queue)
                 future = pool.submit(
-                    _work, config.task, dataset, material_id, settings, data_dir, config.batch
+                    _work,
+                    config.task,
+                    dataset,
+                    material_id,
+                    settings,
+                    data_dir,
+                    config.batch,
+                    config.material_timeout_s,
                 )
                 futures[future] = material_id
                 running_ids.add(material_id)
@@ -561,6 +591,7 @@ def _execute_remote(
         "digest": settings_digest(settings),
         "data_dir": str(data_dir) if data_dir else None,
         "batch": config.batch,
+        "timeout_s": config.material_timeout_s,
     }
     procs: list[subprocess.Popen] = []
 

@@ -6,16 +6,19 @@ not_converged, the error type and message, and whatever reference values it coul
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.elasticity import ElasticSettings
 from bench.equigrad import EquigradSettings
-from bench.errors import MaterialError
+from bench.errors import MaterialError, MaterialTimeout
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
 from bench.timing import ModelClock, model_clock, peak_rss_mb
@@ -162,8 +165,10 @@ def run_one(
     settings: Any,
     data_dir: Path | None = None,
     batch: bool = True,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one material and always return a record (failures included)."""
+    """Evaluate one material and always return a record (failures included); a material
+    still running after ``timeout_s`` seconds is a ``timeout`` record."""
     t0 = time.perf_counter()
     partial: dict[str, Any] = {}
     base = {
@@ -175,7 +180,7 @@ def run_one(
     }
     clock = ModelClock()
     try:
-        with model_clock(model) as clock:
+        with time_limit(timeout_s), model_clock(model) as clock:
             TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
         status, error_type, message = "ok", None, None
     except Exception as err:  # a bad material must never stop the run
@@ -207,6 +212,32 @@ def run_one(
         "timings_s": partial.get("timings_s"),
         "wall_s": time.perf_counter() - t0,
     }
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`MaterialTimeout` in this thread after ``seconds`` (SIGALRM; the main
+    thread of a process, as in bench's workers; elsewhere, e.g. Dask's threads, no limit)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise MaterialTimeout(f"still running after the time limit of {seconds:g} s per material")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def worker_died_record(

@@ -1,0 +1,45 @@
+"""A time limit per material: a material over it is a ``timeout`` record, the run goes on."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.errors import MaterialTimeout
+from bench.runner import RunConfig, run
+from bench.store import Store
+from bench.tasks import time_limit
+
+
+def test_time_limit_interrupts_python_work():
+    t0 = time.perf_counter()
+    with pytest.raises(MaterialTimeout, match="0.2 s"), time_limit(0.2):
+        while True:
+            sum(range(1000))
+    assert time.perf_counter() - t0 < 2.0
+    with time_limit(None):  # no limit
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, workers):
+    """EMT elasticity of AlPt and CuPd takes seconds; with a 0.3 s limit both are timeouts,
+    the run ends normally, and a later run with no limit replaces them (a timeout is a
+    failure, so --retry-failures reruns it)."""
+    config = dict(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        materials=("mp-10903", "mp-1018029"),
+        workers=workers,
+        out_dir=str(tmp_path),
+        progress=False,
+    )
+    summary = run(RunConfig(**config, material_timeout_s=0.3))
+    assert summary.counts == {"timeout": 2}
+    with Store(tmp_path) as store:
+        records = store.records()
+    assert set(records["error_type"]) == {"MaterialTimeout"}
+    again = run(RunConfig(**config, material_timeout_s=None, retry_failures=True))
+    assert again.counts == {"ok": 2}
