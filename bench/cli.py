@@ -150,6 +150,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"{summary.n_skipped} of {summary.n_total} materials were already in "
             f"{summary.store}; this run: {summary.counts or 'nothing to do'}"
+            + (
+                f"; {summary.n_elsewhere} left to another run on the same store"
+                if summary.n_elsewhere
+                else ""
+            )
         )
         with Store(args.out) as store:
             records = store.records(

@@ -27,10 +27,14 @@ from bench.models.registry import resolve_device
 from bench.protocols import effective_settings
 from bench.records import load_into, push
 from bench.settings import settings_dict, settings_digest
-from bench.store import Store
+from bench.store import Heartbeat, Store
 from bench.tasks import TASKS, run_one, worker_died_record
 
 DEFAULT_MATERIAL_TIMEOUT_S = 7200.0
+#: materials claimed at a time (at least 8 per worker), and how old a claim's heartbeat may
+#: get before another run takes it over (the owner renews it every 30 s)
+CLAIM_WINDOW = 32
+CLAIM_STALE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class RunSummary:
     n_total: int
     n_skipped: int
     counts: dict[str, int] = field(default_factory=dict)
+    #: materials another live run on the same store had claimed (it records them)
+    n_elsewhere: int = 0
 
 
 # ---- worker side ---------------------------------------------------------------------------
@@ -263,6 +269,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, data_dir)
+        _check_resume(store, group, done, checksums, checkpoint_sha)
         manifest = {
             "model": label,
             "model_key": spec.key,
@@ -299,23 +306,69 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             dynamic_ncols=True,
         )
         failed = 0
+        window = max(CLAIM_WINDOW, 8 * config.workers)
         try:
-            for record in _execute(config, spec.key, dataset, todo, settings, data_dir):
-                record["model"] = label
-                store.write(record, run_id)
-                summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
-                failed += record["status"] != "ok"
-                bar.set_postfix(failed=failed, refresh=False)
-                bar.update()
-                if on_record is not None:
-                    on_record(record)
+            with Heartbeat(store.out_dir, run_id):
+                for start in range(0, len(todo), window):
+                    # claim before starting: a second run on this store skips what this one
+                    # is doing (and takes over the claims of a run that died)
+                    mine = store.claim(
+                        group,
+                        todo[start : start + window],
+                        run_id,
+                        CLAIM_STALE_S,
+                        skip_failures=not config.retry_failures,
+                    )
+                    elsewhere = len(todo[start : start + window]) - len(mine)
+                    summary.n_elsewhere += elsewhere
+                    bar.update(elsewhere)
+                    for record in _execute(config, spec.key, dataset, mine, settings, data_dir):
+                        record["model"] = label
+                        store.write(record, run_id)
+                        status = record["status"]
+                        summary.counts[status] = summary.counts.get(status, 0) + 1
+                        failed += status != "ok"
+                        bar.set_postfix(failed=failed, refresh=False)
+                        bar.update()
+                        if on_record is not None:
+                            on_record(record)
         finally:
+            store.release(run_id)
             bar.close()
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, **group)
         return summary
     finally:
         store.close()
+
+
+def _check_resume(
+    store: Store,
+    group: dict[str, str],
+    done: set[str],
+    checksums: dict[str, str],
+    checkpoint_sha: str | None,
+) -> None:
+    """Resuming onto records made from other data files or other weights would mix them in
+    one MAE: ConfigurationError naming what differs."""
+    if not done:
+        return
+    for manifest in store.manifests():
+        if any(manifest.get(k) != v for k, v in group.items()):
+            continue
+        theirs = manifest.get("data_checksums") or {}
+        changed = sorted(f for f in set(theirs) & set(checksums) if theirs[f] != checksums[f])
+        if changed:
+            raise ConfigurationError(
+                f"the records in {store.path} were made from other reference data "
+                f"({', '.join(changed[:3])} changed); use another --out"
+            )
+        if manifest.get("checkpoint_sha256") not in (None, checkpoint_sha):
+            raise ConfigurationError(
+                f"the records in {store.path} were made with other weights (checkpoint "
+                f"sha256 {manifest['checkpoint_sha256'][:12]}, now {str(checkpoint_sha)[:12]}); "
+                "use another --out"
+            )
 
 
 def _execute(
@@ -342,9 +395,7 @@ def _execute(
         return
     if workers == 1 and not config.isolate:
         _set_threads(threads)
-        loaded = load_model(
-            model, device=config.device, dtype=settings.dtype, checkpoint=config.checkpoint
-        )
+        loaded = _local_model(model, config.device, settings.dtype, config.checkpoint)
         for material_id in ids:
             yield run_one(
                 config.task,
@@ -358,6 +409,18 @@ def _execute(
             )
         return
     yield from _execute_pool(config, model, dataset, ids, settings, data_dir, workers, threads)
+
+
+_LOCAL_MODELS: dict[tuple, LoadedModel] = {}
+
+
+def _local_model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> LoadedModel:
+    """The model loaded in this process, once per (model, device, dtype, checkpoint)."""
+    key = (model, device, dtype, checkpoint)
+    if key not in _LOCAL_MODELS:
+        _LOCAL_MODELS.clear()  # one model at a time
+        _LOCAL_MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    return _LOCAL_MODELS[key]
 
 
 def _execute_pool(

@@ -10,8 +10,11 @@ checkpoint and data checksums, git commit).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -45,6 +48,16 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
     manifest_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (   -- materials a live run is evaluating now
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    material_id TEXT NOT NULL,
+    settings_digest TEXT NOT NULL,
+    owner TEXT NOT NULL,             -- run id
+    heartbeat REAL NOT NULL,         -- unix time the owner last said it is alive
+    PRIMARY KEY (model, task, dataset, material_id, settings_digest)
 );
 CREATE TABLE IF NOT EXISTS settings (
     settings_digest TEXT PRIMARY KEY,
@@ -202,6 +215,51 @@ class Store:
         )
         return [tuple(row) for row in cursor]
 
+    def claim(
+        self,
+        group: dict[str, str],
+        ids: list[str],
+        owner: str,
+        stale_s: float,
+        skip_failures: bool = True,
+    ) -> list[str]:
+        """Claim ``ids`` of ``group`` (model, task, dataset, settings_digest) for ``owner``:
+        those not recorded ok and not claimed by another owner whose heartbeat is younger
+        than ``stale_s`` (a dead run's claims are taken over), and not recorded at all when
+        ``skip_failures``. Returns the ids now owned, in the given order; one transaction, so
+        two runs never own the same material."""
+        now = time.time()
+        keys = [group[k] for k in ("model", "task", "dataset")]
+        digest = group["settings_digest"]
+        with self._con:
+            self._con.executemany(
+                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                "(model, task, dataset, material_id, settings_digest) DO UPDATE SET "
+                "owner=excluded.owner, heartbeat=excluded.heartbeat "
+                "WHERE claims.owner=excluded.owner OR claims.heartbeat < ?",
+                [(*keys, i, digest, owner, now, now - stale_s) for i in ids],
+            )
+            owned = {
+                row[0]
+                for row in self._con.execute(
+                    "SELECT material_id FROM claims WHERE model=? AND task=? AND dataset=? "
+                    "AND settings_digest=? AND owner=?",
+                    (*keys, digest, owner),
+                )
+            }
+        done = self.finished(*keys, digest, include_failures=skip_failures)
+        return [i for i in ids if i in owned and i not in done]
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (its run ended; its records are in)."""
+        with self._con:
+            self._con.execute("DELETE FROM claims WHERE owner=?", (owner,))
+
+    def heartbeat(self, owner: str) -> None:
+        """Say ``owner`` is alive (its claims stay its own)."""
+        with self._con:
+            self._con.execute("UPDATE claims SET heartbeat=? WHERE owner=?", (time.time(), owner))
+
     def manifest(self, run_id: str) -> dict[str, Any] | None:
         """The manifest of one run (with ``run_id`` and ``started_at``), or None."""
         row = self._con.execute(
@@ -301,3 +359,32 @@ def export(store: Store, path: str | Path, **where: str | None) -> Path:
     else:
         frame.to_csv(path, index=False)
     return path
+
+
+class Heartbeat:
+    """A thread that renews ``owner``'s claims every ``every_s`` seconds on its own
+    connection, while a run evaluates materials (which can take longer than the stale time)."""
+
+    def __init__(self, out_dir: Path | None, owner: str, every_s: float = 30.0) -> None:
+        self.out_dir, self.owner, self.every_s = out_dir, owner, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="bench-heartbeat")
+
+    def _beat(self) -> None:
+        store = Store(self.out_dir)
+        try:
+            while not self._stop.wait(self.every_s):
+                with contextlib.suppress(sqlite3.OperationalError):  # busy: next beat
+                    store.heartbeat(self.owner)
+        finally:
+            store.close()
+
+    def __enter__(self) -> Heartbeat:
+        if self.out_dir is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)

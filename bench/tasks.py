@@ -7,6 +7,7 @@ not_converged, the error type and message, and whatever reference values it coul
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -179,6 +180,8 @@ def run_one(
         "settings_digest": settings_digest(settings),
     }
     clock = ModelClock()
+    if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): a slow material
+        time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
     try:
         with time_limit(timeout_s), model_clock(model) as clock:
             TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)

@@ -15,7 +15,7 @@ from bench.cli import main
 def store_dir(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("store")
     args = ["run", "--model", "emt", "--task", "elasticity", "--materials", "mp-10903"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert main([*args, "--out", str(out), "--quiet", "--data-dir", str(shared_data)]) == 0
     return out
 
 
@@ -48,7 +48,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_line(case, store_dir, tmp_path, capsys):
+def test_bad_input_is_one_line(case, store_dir, shared_data, tmp_path, capsys):
     argv, code, text = CASES[case]
     (tmp_path / "a-file").write_text("not a directory")
     corrupt = tmp_path / "corrupt"
@@ -59,6 +59,8 @@ def test_bad_input_is_one_line(case, store_dir, tmp_path, capsys):
     argv = [a.format(**names) for a in argv]
     if argv[0] == "run" and "--out" not in argv:
         argv += ["--out", str(store_dir)]
+    if argv[0] == "run":
+        argv += ["--data-dir", str(shared_data)]
     assert main(argv) == code
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -70,12 +72,15 @@ def test_bad_input_is_one_line(case, store_dir, tmp_path, capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_checkpoint_that_is_not_one_is_one_line(workers, store_dir, tmp_path, capsys):
+def test_a_checkpoint_that_is_not_one_is_one_line(
+    workers, store_dir, shared_data, tmp_path, capsys
+):
     bad = tmp_path / "weights.pth.tar"
     bad.write_bytes(b"\x00\x01random" * 1000)
     before = _rows(store_dir)
     argv = ["run", "--model", "chgnet", "--task", "elasticity", "--limit", "2", "--quiet"]
     argv += ["--checkpoint", str(bad), "--workers", workers, "--out", str(store_dir)]
+    argv += ["--data-dir", str(shared_data)]
     assert main(argv) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]

@@ -83,7 +83,13 @@ def test_fresh_store_resumes_from_records_and_readers_read_them(shared_data, tmp
     """EMT on elastic-smoke: 8 materials into records, then a fresh store (a fresh clone) with
     --records runs only the remaining 12 and adds them as a second part."""
     root = tmp_path / "records"
-    config = dict(model="emt", task="elasticity", subset="elastic-smoke", progress=False)
+    config = dict(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        progress=False,
+        data_dir=str(shared_data),
+    )
     first = run(RunConfig(**config, limit=8, out_dir=str(tmp_path / "a"), records_dir=str(root)))
     assert first.n_skipped == 0 and sum(first.counts.values()) == 8
     second = run(RunConfig(**config, out_dir=str(tmp_path / "b"), records_dir=str(root)))
@@ -135,6 +141,7 @@ def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_pa
         workers=2,
         out_dir=str(tmp_path),
         progress=False,
+        data_dir=str(shared_data),
     )
     run(config, on_record=lambda r: seen.append(r["material_id"]))
     assert set(seen[:2]) == set(ids[:2]) and seen[2] == ids[2] and set(seen[3:]) == set(ids[3:])

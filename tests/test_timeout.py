@@ -35,6 +35,7 @@ def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, wo
         workers=workers,
         out_dir=str(tmp_path),
         progress=False,
+        data_dir=str(shared_data),
     )
     summary = run(RunConfig(**config, material_timeout_s=0.3))
     assert summary.counts == {"timeout": 2}
