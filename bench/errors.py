@@ -47,3 +47,16 @@ class MaterialTimeout(MaterialError):
     """The material ran over the run's time limit per material (``--material-timeout``)."""
 
     status = "timeout"
+
+
+class ModelError(MaterialError):
+    """The model raised on this structure (e.g. an element it does not know)."""
+
+
+class PhonopyError(MaterialError):
+    """Phonopy rejected the (relaxed) structure."""
+
+
+class BenchBugError(BenchError):
+    """An exception that is neither a material's failure nor a configuration problem: a bug in
+    bench. It stops the run (records so far are kept) instead of hiding in a failed row."""

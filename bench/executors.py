@@ -64,6 +64,7 @@ def execute_dask(
     try:
         import dask
         from dask.distributed import Client, LocalCluster, as_completed
+        from distributed.scheduler import KilledWorker
     except ImportError as err:
         raise ConfigurationError(
             "--executor dask needs dask.distributed: pip install -e '.[dask]'"
@@ -120,7 +121,7 @@ def execute_dask(
                     pending.pop(future.key, None)
                     try:
                         yield future.result()
-                    except Exception as err:  # the task itself never raises: lost workers
+                    except KilledWorker as err:  # the material took its workers down
                         yield worker_died_record(
                             model,
                             config.task,

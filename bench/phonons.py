@@ -25,7 +25,7 @@ from phonopy.phonon.thermal_properties import GammaAcousticWarning
 from phonopy.structure.atoms import PhonopyAtoms
 
 from bench.datasets import PhononReference
-from bench.errors import MaterialError, NonFiniteError
+from bench.errors import MaterialError, NonFiniteError, PhonopyError
 from bench.models import LoadedModel
 from bench.relax import relax
 from bench.settings import PhononSettings
@@ -194,7 +194,7 @@ def run_phonons(
             distance=settings.displacement_A, is_diagonal=settings.is_diagonal
         )
     except (ValueError, RuntimeError) as err:  # phonopy rejects the structure
-        raise MaterialError(f"phonopy rejected the relaxed structure: {err}") from err
+        raise PhonopyError(f"phonopy rejected the relaxed structure: {err}") from err
     supercells = [to_ase_atoms(sc) for sc in ph.supercells_with_displacements]
     timings["phonopy"] = time.perf_counter() - t0
 

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # library prints must not hit the protocol
     warnings.simplefilter("ignore")
 
+    from bench.errors import BenchBugError
     from bench.runner import _set_threads
     from bench.settings import settings_digest, settings_from_dict
     from bench.tasks import TASKS, run_one
@@ -51,21 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     protocol.write(json.dumps({"ready": True, "python": sys.executable}) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
+        if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == job["material_id"]:  # tests
+            os._exit(70)
         settings = settings_from_dict(TASKS[job["task"]].settings_cls, job["settings"])
         if settings_digest(settings) != job["digest"]:
             record = {"error": "settings changed in transit (different bench versions?)"}
         else:
             data_dir = Path(job["data_dir"]) if job["data_dir"] else None
-            record = run_one(
-                job["task"],
-                model,
-                job["dataset"],
-                job["material_id"],
-                settings,
-                data_dir,
-                job["batch"],
-                job.get("timeout_s"),
-            )
+            try:
+                record = run_one(
+                    job["task"],
+                    model,
+                    job["dataset"],
+                    job["material_id"],
+                    settings,
+                    data_dir,
+                    job["batch"],
+                    job.get("timeout_s"),
+                )
+            except BenchBugError as err:  # the client stops the run with this line
+                record = {"error": str(err)}
         protocol.write(json.dumps(record, default=_plain) + "\n")
     return 0
 

@@ -20,7 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from bench.datasets import dataset_checksums, get_dataset, resolve_subset, size_hints
-from bench.errors import ConfigurationError
+from bench.errors import BenchBugError, ConfigurationError
 from bench.models import LoadedModel, load_model, local_checkpoint, resolve, unavailable_reason
 from bench.models.checkpoints import file_sha256
 from bench.models.registry import resolve_device
@@ -624,8 +624,9 @@ def _execute_remote(
     """Like the local pool, with ``python -m bench.remote`` workers in another environment.
 
     Each worker loads the model once and exchanges JSON lines; its stderr goes to
-    ``<out>/workers/<model>-<n>.log``. A worker that dies raises ConfigurationError (the
-    materials in flight are not recorded and run again on the next call).
+    ``<out>/workers/<model>-<n>.log``. Each worker has one material at a time, so one that
+    dies is that material's ``WorkerDied`` record and a fresh worker goes on; a model that
+    fails to load stops the run (ConfigurationError), as a bug does (BenchBugError).
     """
     import json
     import queue
@@ -658,41 +659,49 @@ def _execute_remote(
     }
     procs: list[subprocess.Popen] = []
 
-    def serve(proc: subprocess.Popen, log: Path) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        hello = proc.stdout.readline()
-        ready = json.loads(hello) if hello.strip() else {"error": f"no answer; see {log}"}
-        if "error" in ready:
-            results.put(("fatal", f"{model} failed to load in {python}: {ready['error']}"))
-            return
+    def start(n: int) -> tuple[subprocess.Popen, Path]:
+        log = log_dir / f"{model}-{n}.log"
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(log, "a"),  # noqa: SIM115 (closed with the process)
+            text=True,
+            env=env,
+        )
+        procs.append(proc)
+        return proc, log
+
+    def serve(n: int) -> None:
+        """Feed one worker slot; a worker that dies on a material is that material's
+        failure, and a fresh worker takes the slot's remaining work."""
         while True:
-            try:
-                material_id = todo.get_nowait()
-            except queue.Empty:
-                proc.stdin.close()
+            proc, log = start(n)
+            assert proc.stdin is not None and proc.stdout is not None
+            hello = proc.stdout.readline()
+            ready = json.loads(hello) if hello.strip() else {"error": f"no answer; see {log}"}
+            if "error" in ready:
+                results.put(("fatal", f"{model} failed to load in {python}: {ready['error']}"))
                 return
-            proc.stdin.write(json.dumps({**job, "material_id": material_id}) + "\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline()
-            if not line:
-                results.put(("fatal", f"a worker process died (log: {log})"))
-                return
-            results.put(("record", json.loads(line)))
+            while True:
+                try:
+                    material_id = todo.get_nowait()
+                except queue.Empty:
+                    proc.stdin.close()
+                    return
+                proc.stdin.write(json.dumps({**job, "material_id": material_id}) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                if not line:
+                    results.put(("died", (material_id, log)))
+                    proc.wait()
+                    break  # start a fresh worker for the rest
+                results.put(("record", json.loads(line)))
 
     threads_ = []
     try:
         for n in range(max(1, min(config.workers, len(ids)))):
-            log = log_dir / f"{model}-{n}.log"
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=open(log, "w"),  # noqa: SIM115 (closed with the process)
-                text=True,
-                env=env,
-            )
-            procs.append(proc)
-            thread = threading.Thread(target=serve, args=(proc, log), daemon=True)
+            thread = threading.Thread(target=serve, args=(n,), daemon=True)
             thread.start()
             threads_.append(thread)
         received = 0
@@ -702,8 +711,15 @@ def _execute_remote(
                 raise ConfigurationError(
                     f"{payload}; finished materials are stored, re-run the same command to continue"
                 )
+            if kind == "died":
+                material_id, log = payload
+                received += 1
+                yield worker_died_record(
+                    model, config.task, dataset, material_id, settings, f"(log: {log})"
+                )
+                continue
             if "error" in payload and "status" not in payload:
-                raise ConfigurationError(f"worker: {payload['error']}")
+                raise BenchBugError(f"worker: {payload['error']}")
             received += 1
             yield payload
     finally:

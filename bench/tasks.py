@@ -1,7 +1,9 @@
 """Tasks: (model, material, settings) -> record. Each task is a pure function of its inputs.
 
-A task never raises for a bad material: it returns a record with ``status`` failed or
-not_converged, the error type and message, and whatever reference values it could read.
+A task never raises for a bad material: a :class:`bench.errors.MaterialError` (the
+relaxation, phonopy, a non-finite output, the model raising on the structure, the time limit)
+becomes a record with its status, error type and message, and whatever values it could read.
+Any other exception is a bug in bench: :class:`bench.errors.BenchBugError` stops the run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from bench.elasticity import ElasticSettings
 from bench.equigrad import EquigradSettings
-from bench.errors import MaterialError, MaterialTimeout
+from bench.errors import BenchBugError, MaterialError, MaterialTimeout
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, settings_digest
 from bench.timing import ModelClock, model_clock, peak_rss_mb
@@ -183,19 +185,19 @@ def run_one(
     if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): a slow material
         time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
     try:
+        if os.environ.get("BENCH_TEST_BUG_ON") == material_id:  # fault injection (tests)
+            raise KeyError("injected bug")
         with time_limit(timeout_s), model_clock(model) as clock:
             TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch, partial)
         status, error_type, message = "ok", None, None
-    except Exception as err:  # a bad material must never stop the run
-        status = err.status if isinstance(err, MaterialError) else "failed"
-        error_type = type(err).__name__
-        message = str(err) or repr(err)
-        if not isinstance(err, MaterialError):  # unexpected: keep where it happened
-            partial.setdefault("details", {})
-            partial["details"] = {
-                **(partial["details"] or {}),
-                "traceback": traceback.format_exc(limit=-4),
-            }
+    except MaterialError as err:  # this material's failure: recorded, the run goes on
+        status, error_type, message = err.status, type(err).__name__, str(err) or repr(err)
+    except Exception as err:  # neither the material's nor the model's: a bug, stop the run
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        raise BenchBugError(
+            f"{task} {material_id}: {type(err).__name__}: {err} at {Path(where.filename).name}"
+            f":{where.lineno} (a bug in bench? rerun with --debug for the traceback)"
+        ) from err
     # seconds inside the model (every calculator call and batched force call): the rest of
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
     timings = dict(partial.get("timings_s") or {})

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from bench.errors import MaterialError, ModelError
 from bench.models.registry import LoadedModel
 
 
@@ -29,6 +30,12 @@ class ModelClock:
             start = time.perf_counter()
             try:
                 return func(*args, **kwargs)
+            except MaterialError:
+                raise
+            except MemoryError:  # the batching fallback redoes the batch one by one
+                raise
+            except Exception as err:  # the model raised on this structure: its failure
+                raise ModelError(f"the model raised {type(err).__name__}: {err}") from err
             finally:
                 self.seconds += time.perf_counter() - start
                 self.calls += 1

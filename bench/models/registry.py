@@ -33,7 +33,12 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
-from bench.errors import ConfigurationError, ModelUnavailableError, UnknownModelError
+from bench.errors import (
+    ConfigurationError,
+    ModelError,
+    ModelUnavailableError,
+    UnknownModelError,
+)
 from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
@@ -132,7 +137,7 @@ class LoadedModel:
                 continue
             try:
                 out.extend(self.batch_forces(members))
-            except (RuntimeError, MemoryError) as err:
+            except (RuntimeError, MemoryError, ModelError) as err:  # e.g. out of memory
                 warnings.warn(
                     f"{self.key}: batch of {len(members)} structures failed "
                     f"({type(err).__name__}: {str(err)[:200]}); evaluating one by one",
