@@ -120,7 +120,11 @@ class Store:
                 from bench.errors import ConfigurationError
 
                 raise ConfigurationError(f"no results in {self.out_dir}: {STORE_NAME} not found")
-            self._con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            # no -wal file: no writer is open, so read it as immutable (creates no -shm/-wal,
+            # works in a read-only folder); else read-only beside the live writer
+            live = self.path.with_name(STORE_NAME + "-wal").exists()
+            query = "mode=ro" if live else "mode=ro&immutable=1"
+            self._con = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True)
             return
         else:
             self.out_dir = Path(out_dir)

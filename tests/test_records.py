@@ -152,3 +152,23 @@ def test_alone_threshold_follows_the_machine():
 
     assert alone_above_atoms(24.0) == 1000.0  # two 20 GB supercells do not fit in 24 GB
     assert alone_above_atoms(256.0) == float("inf")
+
+
+def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
+    out = tmp_path / "store"
+    run(
+        RunConfig(
+            model="emt",
+            task="elasticity",
+            subset="elastic-smoke",
+            materials=("mp-10903",),
+            out_dir=str(out),
+            data_dir=str(shared_data),
+            progress=False,
+        )
+    )
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert main(["summary", "--out", str(out)]) == 0
+    assert main(["export", "--out", str(out), "--to", str(tmp_path / "r.csv")]) == 0
+    assert main(["table", "--runs", str(out), "--out", str(tmp_path / "t")]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
