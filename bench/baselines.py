@@ -35,14 +35,7 @@ BASELINE_DIR = Path("results/baselines")
 #: they sit far below what a real bug moves (see results/baselines/README.md).
 SPREAD_FACTOR = 5.0
 REL_FLOOR = 0.01
-ABS_FLOOR = {
-    "omega_max_K": 0.5,
-    "S_J_per_K_mol": 0.1,
-    "F_kJ_per_mol": 0.03,
-    "Cv_J_per_K_mol": 0.03,
-    "K_GPa": 0.3,
-    "G_GPa": 0.3,
-}
+ABS_FLOOR = {p.name: p.tolerance_floor for task in TASKS.values() for p in task.props}
 
 
 def baseline_path(model: str, task: str, subset: str, directory: Path = BASELINE_DIR) -> Path:

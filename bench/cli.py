@@ -90,8 +90,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
     """(task, subset) pairs: each subset's data set decides its task; defaults per task.
 
-    ``all`` is the Table 2 tasks. A task without a reference (equigrad) needs only the
-    structures, so it takes a subset of any data set.
+    ``all`` is the Table 2 tasks. A task that needs only the structures (equigrad, lattice)
+    takes a subset of any data set.
     """
     from bench.datasets import get_dataset, subsets
     from bench.report import DEFAULT_SUBSETS, TASK_DEFAULT_SUBSETS
@@ -100,7 +100,7 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
     tasks = list(DEFAULT_SUBSETS) if task == "all" else [task]
     if not given:
         return [(t, TASK_DEFAULT_SUBSETS[t]) for t in tasks]
-    if task in TASKS and not TASKS[task].has_reference:
+    if task in TASKS and TASKS[task].structure_only:
         return [(task, subset) for subset in given]
     owners = subsets()
     pairs = []
@@ -452,6 +452,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench.tasks import TASKS
+
+    task_names = list(TASKS)
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -460,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task",
         default="phonons",
-        choices=["phonons", "elasticity", "equigrad", "all"],
+        choices=[*task_names, "all"],
         help="all: the Table 2 tasks (phonons, elasticity); equigrad: rotational invariance",
     )
     p.add_argument(
@@ -554,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
     p.add_argument("action", choices=["make", "check"])
     p.add_argument("--model", help="make: model key (check: filter baseline files)")
-    p.add_argument("--task", choices=["phonons", "elasticity"], default=None)
+    p.add_argument(
+        "--task", choices=[t for t in task_names if TASKS[t].has_reference], default=None
+    )
     p.add_argument("--subset", help="make: subset (default per task)")
     p.add_argument("--workers", type=int, nargs="+", help="make: one repeat per entry (1 2)")
     p.add_argument("--dir", default="results/baselines", help="baseline directory")
@@ -603,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
         p.add_argument("--model")
-        p.add_argument("--task", choices=["phonons", "elasticity", "equigrad"])
+        p.add_argument("--task", choices=task_names)
         if name == "export":
             p.add_argument("--to", required=True, help="output .csv or .parquet")
         p.set_defaults(func=func)

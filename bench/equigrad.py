@@ -300,11 +300,10 @@ def run_equigrad(
     values["delta_rot_eV_per_atom"] = norm(primary) / n
     result = {"values": values, "details": details, "timings_s": timings}
     if not use_autograd and not fd.converged:
-        err = NotConvergedError(
+        raise NotConvergedError(
             f"finite differences did not converge: successive steps differ by "
             f"{fd.error_estimate_eV:.3g} eV > tolerance {fd.tolerance_eV:.3g} eV "
-            f"(best step {fd.step_rad:g} rad)"
+            f"(best step {fd.step_rad:g} rad)",
+            partial=result,
         )
-        err.partial = result  # type: ignore[attr-defined]
-        raise err
     return result

@@ -24,9 +24,18 @@ class ModelUnavailableError(ConfigurationError):
 
 
 class MaterialError(BenchError):
-    """A single material failed; recorded as a failure, the run goes on."""
+    """A single material failed; recorded as a failure, the run goes on. ``partial`` holds
+    what was computed before the failure (``values``, ``ref``, ``details``, ``timings_s``),
+    which the record keeps."""
 
     status = "failed"
+
+    def __init__(self, message: str = "", partial: dict | None = None) -> None:
+        super().__init__(message)
+        self.partial: dict = partial or {}
+
+    def __reduce__(self):  # pickles with its partial results (pool and dask workers)
+        return (type(self), (str(self), self.partial))
 
 
 class NotConvergedError(MaterialError):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets import get_dataset
+from bench.tasks import TASKS
 
 GROUP = ["model", "task", "dataset", "settings_digest"]
 
@@ -16,19 +17,11 @@ GROUP = ["model", "task", "dataset", "settings_digest"]
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
-#: flags on ok records, counted beside the MAE: record column -> count column. Elasticity:
-#: Born stability of the model's tensor (MatCalc keeps such materials in its MAE); phonons:
-#: MDR's stability flag (postprocess.py writes "stable" beside every material and keeps
-#: unstable ones in the properties it scores) for the model and the DFT reference.
-FLAGS = {
-    "model.positive_definite": "n_not_pd",
-    "model.stable": "n_unstable",
-    "ref.stable": "n_unstable_dft",
-}
-
-
+#: flags on ok records, counted beside the MAE: record column -> count column (each task
+#: declares its own, e.g. elasticity: tensors that are not positive definite)
+FLAGS = {column: name for task in TASKS.values() for column, name in task.flags.items()}
 #: thermal properties given per mole of something; the data set's ``basis`` says of what
-PER_MOLE = ("S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
+PER_MOLE = tuple(p.name for task in TASKS.values() for p in task.props if p.per_mole)
 BASIS_TEXT = {"primcell": "mol primitive cells", "cell": "mol given cells"}
 
 

@@ -22,46 +22,17 @@ import dataclasses
 from typing import Any
 
 from bench.datasets import get_dataset
-from bench.elasticity import ElasticSettings
-from bench.equigrad import EquigradSettings
 from bench.errors import ConfigurationError
 from bench.models import resolve
 from bench.overrides import apply_overrides
-from bench.settings import PhononSettings, RelaxSettings
+from bench.tasks import TASKS
+from bench.tasks.phonons import MATCALC_PHONONS
 
-#: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
-MATCALC_PHONONS = PhononSettings(
-    protocol="matcalc",
-    relax=RelaxSettings(
-        optimizer="FIRE",  # PhononCalc(optimizer="FIRE")
-        cell_filter="FrechetCellFilter",  # RelaxCalc(cell_filter=FrechetCellFilter)
-        fix_symmetry=False,  # RelaxCalc(fix_symmetry=False)
-        symprec=1e-3,  # RelaxCalc(symprec=1e-3); unused without FixSymmetry
-        fmax_eV_per_A=0.05,  # benchmark.py: PhononCalc(calculator, fmax=0.05, ...)
-        accept_fmax_eV_per_A=None,  # PhononCalc._relax_structure: result used, never rejected
-        steps_per_pass=5000,  # PhononCalc(max_steps=5000)
-        max_passes=1,  # one RelaxCalc.calc
-        explode_force_eV_per_A=None,  # backend/_ase.py run_ase: no bound on the forces
-        accept_on="atoms",  # RelaxCalc: max_force = |atoms.get_forces()| (reported only)
-    ),
-    displacement_A=0.015,  # PhononCalc(atom_disp=0.015)
-    is_diagonal=True,  # _run_phonopy: phonon.generate_displacements(distance=atom_disp)
-    remove_drift=False,  # _run_phonopy: phonon.forces = [run_pes_calc(...).forces ...]
-    symmetrize_force_constants=False,  # _run_phonopy: produce_force_constants() only
-    mesh=100.0,  # _run_phonopy: phonon.run_mesh(with_eigenvectors=True), default mesh=100.0
-    # calc: phonon.run_thermal_properties(t_step=10, t_max=1000, t_min=0)
-    temperatures_K=tuple(float(t) for t in range(0, 1001, 10)),
-    report_temperature_K=300.0,  # benchmark.py process_result: heat_capacity[30] = 300 K
-    supercell_min_length_A=20.0,  # PhononCalc(min_length=20.0), on the relaxed structure
-    phonopy_symprec=1e-5,  # PhononCalc(symprec=1e-5) -> phonopy.Phonopy(symprec=...)
-)
+__all__ = ["MATCALC_PHONONS", "PROTOCOLS", "default_protocol", "effective_settings"]
 
-#: task -> protocol name -> settings; the first protocol of a task is its default
-PROTOCOLS: dict[str, dict[str, Any]] = {
-    "phonons": {"mdr": PhononSettings(), "matcalc": MATCALC_PHONONS},
-    "elasticity": {"matcalc": ElasticSettings()},
-    "equigrad": {"orb-v3": EquigradSettings()},
-}
+#: task -> protocol name -> settings (each task module declares its own); the first
+#: protocol of a task is its default
+PROTOCOLS: dict[str, dict[str, Any]] = {name: task.protocols for name, task in TASKS.items()}
 
 
 def protocol_names(task: str) -> list[str]:

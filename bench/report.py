@@ -25,6 +25,7 @@ from bench.metrics import (
     PER_MOLE,
     distribution_table,
     format_mae,
+    mae_display,
     mae_table,
     mean_interval,
     with_basis,
@@ -33,21 +34,17 @@ from bench.models import checkpoint_status, list_models, resolve, unavailable_re
 from bench.protocols import effective_settings
 from bench.records import is_records_dir, open_results
 from bench.settings import settings_digest
+from bench.tasks import TASKS, table2_tasks
 
 PAPER_CSV = Path(__file__).with_name("reference") / "orb_v3_table2.csv"
-#: our property key -> (task, paper column, label with unit)
+#: our property key -> (task, paper column, label with unit), for the Table 2 tasks
 COLUMNS = {
-    "omega_max_K": ("phonons", "omega_max_K", "ωmax [K]"),
-    "S_J_per_K_mol": ("phonons", "S_J_per_molK", "S [J/mol·K]"),
-    "F_kJ_per_mol": ("phonons", "F_kJ_per_mol", "F [kJ/mol]"),
-    "Cv_J_per_K_mol": ("phonons", "Cv_J_per_molK", "Cv [J/mol·K]"),
-    "K_GPa": ("elasticity", "K_bulk_GPa", "K [GPa]"),
-    "G_GPa": ("elasticity", "G_shear_GPa", "G [GPa]"),
+    p.name: (task.name, p.paper_column, p.label) for task in table2_tasks() for p in task.props
 }
-DEFAULT_SUBSETS = {"phonons": "mdr-smoke", "elasticity": "elastic-smoke"}  # Table 2 tasks
-EQUIGRAD_SUBSET = "mdr-smoke"
+DEFAULT_SUBSETS = {task.name: task.default_subset for task in table2_tasks()}
+EQUIGRAD_SUBSET = TASKS["equigrad"].default_subset
 #: default subset of every task `bench run` knows
-TASK_DEFAULT_SUBSETS = {**DEFAULT_SUBSETS, "equigrad": EQUIGRAD_SUBSET}
+TASK_DEFAULT_SUBSETS = {name: task.default_subset for name, task in TASKS.items()}
 
 
 def paper_table() -> pd.DataFrame:
@@ -72,6 +69,8 @@ class Table:
     #: equigrad records (default settings, ``equigrad_subset``) that enter equigrad.md
     equigrad: pd.DataFrame = field(default_factory=pd.DataFrame)
     equigrad_subset: str | None = None
+    #: records (default settings) of the other tasks with a reference (e.g. lattice), per task
+    other: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def build_table(
@@ -149,7 +148,77 @@ def build_table(
     parts = [s for s in selected if len(s)]  # none: e.g. a store of equigrad records only
     used = pd.concat(parts, ignore_index=True) if parts else records.iloc[0:0]
     equigrad = _equigrad_records(records, equigrad_subset, data_dir)
-    return Table(pd.DataFrame(rows), used, subsets, manifests, equigrad, equigrad_subset)
+    other = {
+        task.name: _default_records(records, task.name)
+        for task in TASKS.values()
+        if task.has_reference and not task.table2
+    }
+    return Table(pd.DataFrame(rows), used, subsets, manifests, equigrad, equigrad_subset, other)
+
+
+def _default_records(records: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The task's records made with each model's default settings for their data set."""
+    if records.empty:
+        return pd.DataFrame()
+    part = records[records["task"] == task]
+    if part.empty:
+        return part
+    pairs = part[["model", "dataset"]].drop_duplicates().itertuples(index=False)
+    digests = {(m, d): expected_digest(m.split("@")[0], task, d) for m, d in pairs}
+    expected = [digests[(m, d)] for m, d in zip(part["model"], part["dataset"], strict=True)]
+    return part[part["settings_digest"].to_numpy() == pd.Series(expected).to_numpy()]
+
+
+def task_table(table: Table, task: str) -> pd.DataFrame:
+    """MAE [95 % interval] per (model, data set) of a task beside Table 2 (e.g. lattice)."""
+    records = table.other.get(task, pd.DataFrame())
+    if records.empty:
+        return pd.DataFrame()
+    properties = TASKS[task].properties
+    summary = mae_table(records, properties)
+    protocols = {
+        d: TASKS[task].protocols and settings_protocol(task, d, records)
+        for d in summary["settings_digest"]
+    }
+    return mae_display(summary, properties, protocols)
+
+
+def settings_protocol(task: str, digest: str, records: pd.DataFrame) -> str:
+    """The protocol name of the default settings behind ``digest`` in ``records``."""
+    row = records[records["settings_digest"] == digest].iloc[0]
+    return effective_settings(
+        resolve(row["model"].split("@")[0]).key, task, row["dataset"]
+    ).protocol
+
+
+def frame_markdown(frame: pd.DataFrame) -> str:
+    """A DataFrame as a markdown table (cells as text)."""
+    head = "| " + " | ".join(map(str, frame.columns)) + " |\n"
+    rule = "|---" * len(frame.columns) + "|\n"
+    body = "".join(
+        "| " + " | ".join(map(str, row)) + " |\n" for row in frame.itertuples(index=False)
+    )
+    return head + rule + body
+
+
+def write_task_tables(table: Table, out: Path, command: str) -> list[Path]:
+    """``<task>.md`` and ``.csv`` for each task beside Table 2 that has records."""
+    paths = []
+    for task in table.other:
+        frame = task_table(table, task)
+        if frame.empty:
+            continue
+        labels = ", ".join(f"`{p.name}` = {p.label}" for p in TASKS[task].props)
+        md = out / f"{task}.md"
+        md.write_text(
+            f"# {task}\n\nMade by: `{command}`\n\nMAE against DFT [95 % bootstrap interval "
+            f"over materials] per model and data set, default settings. {labels}.\n\n"
+            + frame_markdown(frame)
+        )
+        csv_path = out / f"{task}.csv"
+        mae_table(table.other[task], TASKS[task].properties).to_csv(csv_path, index=False)
+        paths += [md, csv_path]
+    return paths
 
 
 def _equigrad_records(
@@ -401,7 +470,8 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     outliers(table).to_csv(outlier_path, index=False)
     plots = parity_plots(table, out / "parity")
     (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
-    return [md, csv_path, outlier_path, *plots, *write_equigrad(table, out, command)]
+    others = write_task_tables(table, out, command)
+    return [md, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]
 
 
 #: equigrad property -> column label (all from ``distribution_table``)

@@ -1,0 +1,172 @@
+"""Tasks: (model, material, settings) -> record, and the registry of tasks.
+
+Each task is one module of this package that declares ``TASK`` (a
+:class:`bench.tasks.base.Task`); :data:`TASKS` finds them all, so adding a task is adding a
+module. A task never raises for a bad material: a :class:`bench.errors.MaterialError` (the
+relaxation, phonopy, a non-finite output, the model raising on the structure, the time limit)
+becomes a record with its status, error type and message, and whatever values it could read.
+Any other exception is a bug in bench: :class:`bench.errors.BenchBugError` stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pkgutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchBugError, MaterialError, MaterialTimeout
+from bench.models import LoadedModel
+from bench.settings import settings_digest
+from bench.tasks.base import Property, Task
+from bench.timing import ModelClock, model_clock, peak_rss_mb
+
+__all__ = ["TASKS", "Property", "Task", "run_one", "table2_tasks", "time_limit"]
+
+
+def _discover() -> dict[str, Task]:
+    """Every ``TASK`` of the modules of this package, the Table 2 tasks first."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        task = getattr(importlib.import_module(f"{__name__}.{info.name}"), "TASK", None)
+        if isinstance(task, Task):
+            found.append(task)
+    order = {"phonons": 0, "elasticity": 1}  # Table 2's column order
+    found.sort(key=lambda t: (order.get(t.name, 2), t.name))
+    return {t.name: t for t in found}
+
+
+#: task name -> Task, the only list of tasks
+TASKS: dict[str, Task] = _discover()
+
+
+def table2_tasks() -> list[Task]:
+    """The tasks whose properties are columns of Orb-v3's Table 2, in column order."""
+    return [t for t in TASKS.values() if t.table2]
+
+
+def run_one(
+    task: str,
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: Any,
+    data_dir: Path | None = None,
+    batch: bool = True,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Evaluate one material and always return a record (failures included); a material
+    still running after ``timeout_s`` seconds is a ``timeout`` record."""
+    t0 = time.perf_counter()
+    partial: dict[str, Any] = {}
+    base = {
+        "model": model.key,
+        "task": task,
+        "dataset": dataset,
+        "material_id": material_id,
+        "settings_digest": settings_digest(settings),
+    }
+    clock = ModelClock()
+    if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): a slow material
+        time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
+    try:
+        if os.environ.get("BENCH_TEST_BUG_ON") == material_id:  # fault injection (tests)
+            raise KeyError("injected bug")
+        with time_limit(timeout_s), model_clock(model) as clock:
+            partial = TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch)
+        status, error_type, message = "ok", None, None
+    except MaterialError as err:  # this material's failure: recorded, the run goes on
+        status, error_type, message = err.status, type(err).__name__, str(err) or repr(err)
+        partial = dict(err.partial)
+    except MemoryError as err:  # this material is too big for the machine
+        status, error_type, message = "failed", "MemoryError", str(err) or "out of memory"
+    except Exception as err:  # neither the material's nor the model's: a bug, stop the run
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        raise BenchBugError(
+            f"{task} {material_id}: {type(err).__name__}: {err} at {Path(where.filename).name}"
+            f":{where.lineno} (a bug in bench? rerun with --debug for the traceback)"
+        ) from err
+    # seconds inside the model (every calculator call and batched force call): the rest of
+    # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
+    timings = dict(partial.get("timings_s") or {})
+    timings["model"] = clock.seconds
+    timings["model_calls"] = clock.calls
+    partial["timings_s"] = timings
+    # the worker process's peak memory so far (its largest material up to this one)
+    partial["details"] = {**(partial.get("details") or {}), "worker_peak_rss_MB": peak_rss_mb()}
+    return {
+        **base,
+        "status": status,
+        "error_type": error_type,
+        "error_message": message,
+        "values": partial.get("values"),
+        "ref": partial.get("ref"),
+        "details": partial.get("details"),
+        "timings_s": partial.get("timings_s"),
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`MaterialTimeout` in this thread after ``seconds`` (SIGALRM; the main
+    thread of a process, as in bench's workers; elsewhere, e.g. Dask's threads, no limit)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    state = {"active": True}
+
+    def expire(signum: int, frame: Any) -> None:
+        if state["active"]:
+            raise MaterialTimeout(
+                f"still running after the time limit of {seconds:g} s per material"
+            )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    # fire again every 0.5 s: library code that catches Exception may swallow one
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
+    try:
+        yield
+    finally:
+        state["active"] = False  # first: a late alarm now does nothing
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def worker_died_record(
+    model: str, task: str, dataset: str, material_id: str, settings: Any, how: str
+) -> dict[str, Any]:
+    """The record of a material whose worker process died while evaluating it (out of
+    memory, segfault): a failure like any other, so the run goes on and the table counts it."""
+    return {
+        "model": model,
+        "task": task,
+        "dataset": dataset,
+        "material_id": material_id,
+        "settings_digest": settings_digest(settings),
+        "status": "failed",
+        "error_type": "WorkerDied",
+        "error_message": f"the worker process died while evaluating this material {how} "
+        "(out of memory? segfault?); --retry-failures runs it again",
+        "values": None,
+        "ref": None,
+        "details": None,
+        "timings_s": None,
+        "wall_s": None,
+    }

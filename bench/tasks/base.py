@@ -1,0 +1,60 @@
+"""What a task is: its settings and protocols, the properties it scores, how it evaluates a
+material. One module per task under ``bench/tasks/`` declares a ``TASK``; the registry
+(:data:`bench.tasks.TASKS`) finds them, and the CLI, runner, report and baselines read
+everything task-specific from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Property:
+    """One scored quantity of a task.
+
+    ``name`` is its key in a record's values (unit in the name: ``K_GPa``), ``label`` the
+    table header, ``paper_column`` its column in Orb-v3's Table 2 (``bench/reference``; None:
+    not in the paper), ``tolerance_floor`` the regression baselines' absolute floor (same
+    unit), ``per_mole`` True when the value is per mole of a basis the data set names
+    (primitive cells, the given cell).
+    """
+
+    name: str
+    label: str
+    paper_column: str | None = None
+    tolerance_floor: float = 0.0
+    per_mole: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task.
+
+    ``protocols``: name -> settings object (frozen dataclass of ``settings_cls``); the first is
+    the default unless the data set names its source's. ``evaluate(model, dataset,
+    material_id, settings, data_dir, batch)`` returns ``{"values", "ref", "details",
+    "timings_s"}`` and raises a :class:`bench.errors.MaterialError` (with ``partial``) for a
+    material that fails; it writes nothing. ``has_reference`` False: no DFT value (summaries
+    give distributions). ``table2``: a column group of
+    Orb-v3's Table 2. ``flag``: a boolean value of ok records counted beside the MAE (record
+    column, count name), e.g. tensors that are not positive definite.
+    """
+
+    name: str
+    settings_cls: type
+    protocols: dict[str, Any]
+    props: tuple[Property, ...]
+    evaluate: Callable[..., dict[str, Any]]
+    default_subset: str
+    has_reference: bool = True
+    #: needs only each material's structure, so it runs on a subset of any data set
+    structure_only: bool = False
+    table2: bool = False
+    flags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """The names of the scored properties, in table order."""
+        return tuple(p.name for p in self.props)

@@ -1,0 +1,54 @@
+"""Elasticity (Table 2): bulk and shear moduli (VRH, GPa) from matcalc's strain fit.
+
+Protocol ``matcalc``: matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc`` (the defaults of
+:class:`bench.elasticity.ElasticSettings`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.elasticity import ElasticSettings
+from bench.errors import MaterialError
+from bench.models import LoadedModel
+from bench.tasks.base import Property, Task
+
+
+def evaluate(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: ElasticSettings,
+    data_dir: Path | None,
+    batch: bool,
+) -> dict[str, Any]:
+    """K_VRH, G_VRH (GPa) of the model and the DFT reference."""
+    from bench.datasets import load_elastic_reference
+    from bench.elasticity import run_elasticity
+
+    ref = load_elastic_reference(dataset, material_id, data_dir)
+    refs = {"K_GPa": ref.bulk_modulus_GPa, "G_GPa": ref.shear_modulus_GPa}
+    details = {"source": {"file": ref.source, "sha256": ref.sha256}}
+    try:
+        result = run_elasticity(ref.structure, model, settings)
+    except MaterialError as err:
+        partial = err.partial
+        err.partial = {**partial, "ref": refs, "details": {**details, **partial.get("details", {})}}
+        raise
+    return {"ref": refs, **result, "details": {**details, **result["details"]}}
+
+
+TASK = Task(
+    name="elasticity",
+    settings_cls=ElasticSettings,
+    protocols={"matcalc": ElasticSettings()},
+    props=(
+        Property("K_GPa", "K [GPa]", "K_bulk_GPa", tolerance_floor=0.3),
+        Property("G_GPa", "G [GPa]", "G_shear_GPa", tolerance_floor=0.3),
+    ),
+    evaluate=evaluate,
+    default_subset="elastic-smoke",
+    table2=True,
+    # Born stability of the model's tensor (MatCalc keeps such materials in its MAE)
+    flags={"model.positive_definite": "n_not_pd"},
+)

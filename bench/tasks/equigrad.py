@@ -1,0 +1,53 @@
+"""Equigrad: how far a model's energy is from rotational invariance (‖Δrot‖, Orb-v3 paper),
+on the reference structures as given. No DFT reference: summaries give distributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.equigrad import EquigradSettings
+from bench.errors import MaterialError
+from bench.models import LoadedModel
+from bench.tasks.base import Property, Task
+
+
+def evaluate(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: EquigradSettings,
+    data_dir: Path | None,
+    batch: bool,
+) -> dict[str, Any]:
+    """‖Δrot‖ (eV) and the equivariance errors of the unrelaxed reference structure."""
+    from bench.datasets import load_structure
+    from bench.equigrad import run_equigrad
+
+    structure, source, sha256 = load_structure(dataset, material_id, data_dir)
+    details = {"source": {"file": source, "sha256": sha256}}
+    try:
+        result = run_equigrad(structure, model, settings)
+    except MaterialError as err:
+        partial = err.partial
+        err.partial = {**partial, "ref": {}, "details": {**details, **partial.get("details", {})}}
+        raise
+    return {"ref": {}, **result, "details": {**details, **result["details"]}}
+
+
+TASK = Task(
+    name="equigrad",
+    settings_cls=EquigradSettings,
+    protocols={"orb-v3": EquigradSettings()},
+    props=(
+        Property("delta_rot_eV", "‖Δrot‖ [eV]"),
+        Property("delta_rot_eV_per_atom", "‖Δrot‖/N [eV/atom]"),
+        Property("rotation_dE_eV_per_atom", "ΔE under a random R, per atom [eV]"),
+        Property("force_equiv_max_eV_per_A", "max ‖F(rR) − F(r)R‖ [eV/Å]"),
+        Property("force_equiv_rms_eV_per_A", "rms ‖F(rR) − F(r)R‖ [eV/Å]"),
+    ),
+    evaluate=evaluate,
+    default_subset="mdr-smoke",
+    has_reference=False,
+    structure_only=True,
+)

@@ -1,0 +1,94 @@
+"""Phonons (Table 2): ωmax, S, F, Cv at 300 K from phonopy on the model's forces.
+
+Protocols: ``mdr`` (the MDR authors' hyllios/utils ``benchmark_ph``, the defaults of
+:class:`bench.settings.PhononSettings`) and ``matcalc`` (matcalc 0.7.0 ``PhononBenchmark``:
+``PhononCalc(calculator, fmax=0.05, write_phonon=False)`` with PhononCalc's defaults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.errors import MaterialError
+from bench.models import LoadedModel
+from bench.settings import PhononSettings, RelaxSettings
+from bench.tasks.base import Property, Task
+
+#: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
+MATCALC_PHONONS = PhononSettings(
+    protocol="matcalc",
+    relax=RelaxSettings(
+        optimizer="FIRE",  # PhononCalc(optimizer="FIRE")
+        cell_filter="FrechetCellFilter",  # RelaxCalc(cell_filter=FrechetCellFilter)
+        fix_symmetry=False,  # RelaxCalc(fix_symmetry=False)
+        symprec=1e-3,  # RelaxCalc(symprec=1e-3); unused without FixSymmetry
+        fmax_eV_per_A=0.05,  # benchmark.py: PhononCalc(calculator, fmax=0.05, ...)
+        accept_fmax_eV_per_A=None,  # PhononCalc._relax_structure: result used, never rejected
+        steps_per_pass=5000,  # PhononCalc(max_steps=5000)
+        max_passes=1,  # one RelaxCalc.calc
+        explode_force_eV_per_A=None,  # backend/_ase.py run_ase: no bound on the forces
+        accept_on="atoms",  # RelaxCalc: max_force = |atoms.get_forces()| (reported only)
+    ),
+    displacement_A=0.015,  # PhononCalc(atom_disp=0.015)
+    is_diagonal=True,  # _run_phonopy: phonon.generate_displacements(distance=atom_disp)
+    remove_drift=False,  # _run_phonopy: phonon.forces = [run_pes_calc(...).forces ...]
+    symmetrize_force_constants=False,  # _run_phonopy: produce_force_constants() only
+    mesh=100.0,  # _run_phonopy: phonon.run_mesh(with_eigenvectors=True), default mesh=100.0
+    # calc: phonon.run_thermal_properties(t_step=10, t_max=1000, t_min=0)
+    temperatures_K=tuple(float(t) for t in range(0, 1001, 10)),
+    report_temperature_K=300.0,  # benchmark.py process_result: heat_capacity[30] = 300 K
+    supercell_min_length_A=20.0,  # PhononCalc(min_length=20.0), on the relaxed structure
+    phonopy_symprec=1e-5,  # PhononCalc(symprec=1e-5) -> phonopy.Phonopy(symprec=...)
+)
+
+
+def evaluate(
+    model: LoadedModel,
+    dataset: str,
+    material_id: str,
+    settings: PhononSettings,
+    data_dir: Path | None,
+    batch: bool,
+) -> dict[str, Any]:
+    """Reference side first (kept if the model side fails), then the model's phonons."""
+    from bench.datasets import get_dataset, load_phonon_reference
+    from bench.phonons import reference_values, run_phonons
+
+    # what "per mole" counts in S, F, Cv (the data set's, e.g. "primcell")
+    details: dict[str, Any] = {"basis": get_dataset(dataset).basis}
+    ref = load_phonon_reference(dataset, material_id, data_dir)
+    refs = reference_values(ref, settings)
+    details["ref_stored"] = refs["stored"]
+    details["ref_recomputed"] = refs["recomputed"]
+    details["source"] = {"file": ref.source, "sha256": ref.sha256}
+    try:
+        result = run_phonons(ref, model, settings, batch=batch)
+    except MaterialError as err:
+        err.partial = {"ref": refs["values"], "details": details, **err.partial}
+        raise
+    values, timings = result.pop("values"), result.pop("timings_s")
+    return {
+        "values": values,
+        "ref": refs["values"],
+        "details": {**details, **result},
+        "timings_s": timings,
+    }
+
+
+TASK = Task(
+    name="phonons",
+    settings_cls=PhononSettings,
+    protocols={"mdr": PhononSettings(), "matcalc": MATCALC_PHONONS},
+    props=(
+        Property("omega_max_K", "ωmax [K]", "omega_max_K", tolerance_floor=0.5),
+        Property("S_J_per_K_mol", "S [J/mol·K]", "S_J_per_molK", 0.1, per_mole=True),
+        Property("F_kJ_per_mol", "F [kJ/mol]", "F_kJ_per_mol", 0.03, per_mole=True),
+        Property("Cv_J_per_K_mol", "Cv [J/mol·K]", "Cv_J_per_molK", 0.03, per_mole=True),
+    ),
+    evaluate=evaluate,
+    default_subset="mdr-smoke",
+    table2=True,
+    # MDR's stability flag (postprocess.py writes "stable" beside every material and keeps
+    # unstable ones in the properties it scores), for the model and the DFT reference
+    flags={"model.stable": "n_unstable", "ref.stable": "n_unstable_dft"},
+)
