@@ -112,4 +112,5 @@ TASK = Task(
     ),
     evaluate=evaluate,
     default_subset="elastic-smoke",
+    structure_only=True,  # any data set's structures (MatCalc elastic, MDR, MatCalc Cv)
 )
