@@ -1,5 +1,6 @@
-"""Command line: ``bench run``, ``bench models``, ``bench datasets``, ``bench summary``,
-``bench export``. Thin: parses options, calls the library, prints."""
+"""Command line: ``bench run``, ``summary``, ``table``, ``export``, ``records``, ``baseline``,
+``speed``, ``env``, ``models``, ``datasets``. Thin: parses options, calls the library,
+prints; every error is one line (``--debug`` for the traceback)."""
 
 from __future__ import annotations
 

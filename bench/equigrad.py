@@ -93,12 +93,6 @@ def so3_generator(a: int, b: int) -> np.ndarray:
     return out
 
 
-def rotation_from_generator(generator: np.ndarray) -> np.ndarray:
-    """R = exp(G − Gᵀ), a proper rotation for any real 3×3 G."""
-    g = np.asarray(generator, dtype=float)
-    return expm(g - g.T)
-
-
 def random_rotation(seed: int) -> np.ndarray:
     """A uniformly random proper rotation (3×3), reproducible from ``seed``."""
     return Rotation.random(random_state=seed).as_matrix()

@@ -176,10 +176,12 @@ def _remove_drift(forces: np.ndarray) -> np.ndarray:
 def run_phonons(
     ref: PhononReference, model: LoadedModel, settings: PhononSettings, batch: bool = True
 ) -> dict[str, Any]:
-    """Model phonon properties for one material, following the MDR protocol.
+    """Model phonon properties for one material, following the protocol in ``settings``.
 
-    Returns a record with ``values`` (model), ``ref`` (DFT), diagnostics and a wall-time split
-    (s) into ``relax``, ``forces`` and ``phonopy``. Raises a :class:`MaterialError` subclass on
+    Returns ``values`` (the model's, at the report temperature), ``thermal`` (the series over
+    ``settings.temperatures_K``), ``relax`` diagnostics, ``n_displacements``,
+    ``n_atoms_supercell`` and ``timings_s`` (s: ``relax``, ``forces``, ``phonopy``). The
+    reference side is :func:`reference_values`. Raises a :class:`MaterialError` subclass on
     failure.
     """
     timings: dict[str, float] = {}

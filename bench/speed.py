@@ -82,11 +82,6 @@ def time_forward(
     return rows
 
 
-def time_forward_anywhere(model: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """:func:`time_forward`, in the model family's own environment when it needs one."""
-    return call_in_model_env(model, "bench.speed:time_forward", **kwargs)
-
-
 def call_in_model_env(model: str, function: str, **kwargs: Any) -> list[dict[str, Any]]:
     """``function(model=model, **kwargs)`` ("module:name", returning JSON-able rows) here, or
     in the model family's own environment when its package is not importable here."""
