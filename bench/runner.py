@@ -298,48 +298,114 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             n_total=len(ids),
             n_skipped=len(ids) - len(todo),
         )
-        bar = tqdm(
-            total=len(todo),
-            desc=f"{label} {config.task}",
-            unit="mat",
-            disable=not config.progress,
-            dynamic_ncols=True,
-        )
-        failed = 0
-        window = max(CLAIM_WINDOW, 8 * config.workers)
+        progress = Progress(len(todo), f"{label} {config.task}", config.progress, config.workers)
         try:
-            with Heartbeat(store.out_dir, run_id):
-                for start in range(0, len(todo), window):
-                    # claim before starting: a second run on this store skips what this one
-                    # is doing (and takes over the claims of a run that died)
-                    mine = store.claim(
-                        group,
-                        todo[start : start + window],
-                        run_id,
-                        CLAIM_STALE_S,
-                        skip_failures=not config.retry_failures,
-                    )
-                    elsewhere = len(todo[start : start + window]) - len(mine)
-                    summary.n_elsewhere += elsewhere
-                    bar.update(elsewhere)
-                    for record in _execute(config, spec.key, dataset, mine, settings, data_dir):
-                        record["model"] = label
-                        store.write(record, run_id)
-                        status = record["status"]
-                        summary.counts[status] = summary.counts.get(status, 0) + 1
-                        failed += status != "ok"
-                        bar.set_postfix(failed=failed, refresh=False)
-                        bar.update()
-                        if on_record is not None:
-                            on_record(record)
+            with Heartbeat(store.out_dir, run_id), progress:
+                _run_claimed(
+                    config,
+                    spec.key,
+                    store,
+                    group,
+                    todo,
+                    settings,
+                    data_dir,
+                    summary,
+                    progress,
+                    on_record,
+                )
         finally:
             store.release(run_id)
-            bar.close()
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, **group)
         return summary
     finally:
         store.close()
+
+
+def _run_claimed(
+    config: RunConfig,
+    model_key: str,
+    store: Store,
+    group: dict[str, str],
+    todo: list[str],
+    settings: Any,
+    data_dir: Path | None,
+    summary: RunSummary,
+    progress: Progress,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Claim ``todo`` window by window (a second run on this store skips what this one is
+    doing and takes over the claims of a run that died), evaluate, store each record."""
+    window = max(CLAIM_WINDOW, 8 * config.workers)
+    for start in range(0, len(todo), window):
+        part = todo[start : start + window]
+        mine = store.claim(
+            group, part, summary.run_id, CLAIM_STALE_S, skip_failures=not config.retry_failures
+        )
+        summary.n_elsewhere += len(part) - len(mine)
+        progress.skipped(len(part) - len(mine))
+        progress.queue(mine)
+        for record in _execute(config, model_key, group["dataset"], mine, settings, data_dir):
+            record["model"] = group["model"]
+            store.write(record, summary.run_id)
+            summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
+            progress.done(record)
+            if on_record is not None:
+                on_record(record)
+
+
+class Progress:
+    """The progress bar: materials done, failures, and what is in flight — the first
+    ``workers`` unfinished materials of the claimed window (executors run them in order) —
+    with the time since the last record, refreshed every 2 s so a long material shows."""
+
+    def __init__(self, total: int, desc: str, enabled: bool, workers: int) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="mat", disable=not enabled, dynamic_ncols=True)
+        self.workers, self.failed = max(1, workers), 0
+        self.pending: list[str] = []
+        self.last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True, name="bench-progress")
+        self.enabled = enabled
+
+    def queue(self, ids: list[str]) -> None:
+        self.pending = list(ids)
+
+    def skipped(self, n: int) -> None:
+        if n:
+            self.bar.update(n)
+
+    def done(self, record: dict[str, Any]) -> None:
+        if record["material_id"] in self.pending:
+            self.pending.remove(record["material_id"])
+        self.failed += record["status"] != "ok"
+        self.last = time.monotonic()
+        self._postfix()
+        self.bar.update()
+
+    def _postfix(self) -> None:
+        running = self.pending[: self.workers]
+        quiet = int(time.monotonic() - self.last)
+        text = {"failed": self.failed}
+        if running:
+            text["running"] = ",".join(running) + (f" ({quiet // 60}m{quiet % 60:02d}s)")
+        self.bar.set_postfix(text, refresh=False)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(2.0):
+            self._postfix()
+            self.bar.refresh()
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self.bar.close()
 
 
 def _check_resume(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -57,6 +59,8 @@ CREATE TABLE IF NOT EXISTS claims (   -- materials a live run is evaluating now
     settings_digest TEXT NOT NULL,
     owner TEXT NOT NULL,             -- run id
     heartbeat REAL NOT NULL,         -- unix time the owner last said it is alive
+    host TEXT NOT NULL,              -- the owner's machine and process: a dead process on
+    pid INTEGER NOT NULL,            -- this machine frees its claims at once
     PRIMARY KEY (model, task, dataset, material_id, settings_digest)
 );
 CREATE TABLE IF NOT EXISTS settings (
@@ -95,6 +99,17 @@ _UPSERT = (
     + f" WHERE {_RANK_SQL.format('excluded.status')} >= {_RANK_SQL.format('records.status')}"
     " AND excluded.created_at >= records.created_at"
 )
+
+
+def _alive(pid: int) -> bool:
+    """True if a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def rank(status: str) -> int:
@@ -235,13 +250,20 @@ class Store:
         now = time.time()
         keys = [group[k] for k in ("model", "task", "dataset")]
         digest = group["settings_digest"]
+        host, pid = socket.gethostname(), os.getpid()
         with self._con:
+            others = self._con.execute(
+                "SELECT DISTINCT owner, pid FROM claims WHERE host=? AND owner!=?", (host, owner)
+            ).fetchall()
+            for other, other_pid in others:  # a killed run on this machine: free at once
+                if not _alive(other_pid):
+                    self._con.execute("DELETE FROM claims WHERE owner=?", (other,))
             self._con.executemany(
-                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
                 "(model, task, dataset, material_id, settings_digest) DO UPDATE SET "
-                "owner=excluded.owner, heartbeat=excluded.heartbeat "
-                "WHERE claims.owner=excluded.owner OR claims.heartbeat < ?",
-                [(*keys, i, digest, owner, now, now - stale_s) for i in ids],
+                "owner=excluded.owner, heartbeat=excluded.heartbeat, host=excluded.host, "
+                "pid=excluded.pid WHERE claims.owner=excluded.owner OR claims.heartbeat < ?",
+                [(*keys, i, digest, owner, now, host, pid, now - stale_s) for i in ids],
             )
             owned = {
                 row[0]

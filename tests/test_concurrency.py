@@ -78,3 +78,18 @@ def test_resume_onto_records_of_other_data_is_refused(shared_data, tmp_path, cap
     capsys.readouterr()
     assert main(argv[:-2]) == 2
     assert "other reference data" in capsys.readouterr().err
+
+
+def test_claims_of_a_dead_process_on_this_machine_are_freed_at_once(tmp_path):
+    """A killed run (kill -9) leaves fresh claims; the next run on the machine sees that the
+    owner's process is gone and takes them without waiting for the heartbeat to age."""
+    import sqlite3
+
+    with Store(tmp_path) as store:
+        assert store.claim(GROUP, ["1", "2"], "dead-run", stale_s=300) == ["1", "2"]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with sqlite3.connect(tmp_path / "bench.sqlite") as con:
+        con.execute("UPDATE claims SET pid=?", (dead.pid,))
+    with Store(tmp_path) as store:
+        assert store.claim(GROUP, ["1", "2"], "next-run", stale_s=300) == ["1", "2"]
