@@ -20,7 +20,7 @@ ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample results-full test test-fast lint format clean env-mace env-fairchem
+.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full test test-fast lint format clean env-mace env-fairchem
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ results-cv-sample:
 	$(BIN)/bench table --runs $(OUT) --out results/dev/cv-binary-sample100 \
 		--phonon-subset cv-binary-sample100 --elastic-subset elastic-dev \
 		--command-line "make results-cv-sample"
+
+# results/dev/lattice.md: relaxed cells of CHGNet and 7net-0 on elastic-dev and mdr-50
+results-lattice:
+	for m in $(subst $(comma), ,$(DEV_MODELS)); do for s in elastic-dev mdr-50; do \
+		$(BIN)/bench run --task lattice --model $$m --subset $$s --out $(OUT) --quiet; done; done
+	$(BIN)/bench table --runs $(OUT) --out $(OUT)/lattice-table --quiet \
+		--command-line "make results-lattice"
+	cp $(OUT)/lattice-table/lattice.md $(OUT)/lattice-table/lattice.csv results/dev/
 
 # Full sets (MatCalc's 3,953 elastic and 1,170 Cv binaries), built up across sessions from the
 # per-material records committed under results/records (append-only part files).

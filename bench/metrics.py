@@ -51,7 +51,7 @@ def mean_interval(
 ) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean of ``values`` (resampling the materials with
     replacement); (nan, nan) for fewer than two values."""
-    values = np.asarray(values, dtype=float)
+    values = np.sort(np.asarray(values, dtype=float))  # the same interval in any row order
     if len(values) < 2:
         return np.nan, np.nan
     rng = np.random.default_rng(seed)

@@ -259,3 +259,8 @@ def test_summary_prints_intervals(tmp_path, capsys):
 def test_dataset_basis_is_declared():
     assert get_dataset(CV).basis == "cell" and get_dataset("mdr-pbe").basis == "primcell"
     assert json.loads(json.dumps(MATCALC_PHONONS.temperatures_K))[30] == 300.0
+
+
+def test_interval_does_not_depend_on_row_order():
+    values = np.abs(np.random.default_rng(5).normal(size=50))
+    assert mean_interval(values) == mean_interval(values[::-1])
