@@ -92,3 +92,54 @@ def test_a_checkpoint_that_is_not_one_is_one_line(
 def test_debug_shows_the_traceback(store_dir, tmp_path):
     with pytest.raises(Exception, match="no results"):
         main(["--debug", "summary", "--out", str(tmp_path / "missing")])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("chgnet") is None or importlib.util.find_spec("sevenn") is None,
+    reason="chgnet and sevenn needed",
+)
+def test_a_checkpoint_of_another_family_is_one_line(store_dir, shared_data, capsys):
+    from pathlib import Path
+
+    import sevenn
+
+    sevennet = next(Path(sevenn.__file__).parent.rglob("checkpoint_sevennet_0.pth"))
+    argv = ["run", "--model", "chgnet", "--task", "elasticity", "--limit", "1", "--quiet"]
+    argv += ["--checkpoint", str(sevennet), "--out", str(store_dir), "--data-dir", str(shared_data)]
+    before = _rows(store_dir)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "is it a chgnet checkpoint?" in err
+    assert _rows(store_dir) == before
+
+
+def test_out_under_a_file_and_a_bad_cell_are_one_line(store_dir, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert main([*RUN, "--out", str(tmp_path / "f" / "sub")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "bench.sqlite").write_bytes((store_dir / "bench.sqlite").read_bytes())
+    with sqlite3.connect(bad / "bench.sqlite") as con:
+        con.execute("UPDATE records SET values_json='{not json'")
+    assert main(["summary", "--out", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_resume_onto_records_of_other_weights_is_refused(store_dir, shared_data, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "bench.sqlite").write_bytes((store_dir / "bench.sqlite").read_bytes())
+    with sqlite3.connect(out / "bench.sqlite") as con:
+        for run_id, body in con.execute("SELECT run_id, manifest_json FROM runs").fetchall():
+            manifest = {**json.loads(body), "checkpoint_sha256": "ab" * 32}
+            sql = "UPDATE runs SET manifest_json=? WHERE run_id=?"
+            con.execute(sql, (json.dumps(manifest), run_id))
+    argv = ["run", "--model", "emt", "--task", "elasticity", "--materials", "mp-10903,mp-1031"]
+    assert main([*argv, "--out", str(out), "--data-dir", str(shared_data), "--quiet"]) == 2
+    assert "other weights" in capsys.readouterr().err
