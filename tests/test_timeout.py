@@ -23,10 +23,11 @@ def test_time_limit_interrupts_python_work():
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, workers):
-    """EMT elasticity of AlPt and CuPd takes seconds; with a 0.3 s limit both are timeouts,
-    the run ends normally, and a later run with no limit replaces them (a timeout is a
-    failure, so --retry-failures reruns it)."""
+def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, workers, monkeypatch):
+    """EMT elasticity of AlPt and CuPd, each made 3 s slower (fault injection inside the time
+    limit); with a 0.3 s limit both are timeouts, the run ends normally, and a later run with
+    no limit replaces them (a timeout is a failure, so --retry-failures reruns it)."""
+    monkeypatch.setenv("BENCH_TEST_SLOW_S", "3")
     config = dict(
         model="emt",
         task="elasticity",
@@ -42,5 +43,6 @@ def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, wo
     with Store(tmp_path) as store:
         records = store.records()
     assert set(records["error_type"]) == {"MaterialTimeout"}
+    monkeypatch.delenv("BENCH_TEST_SLOW_S")
     again = run(RunConfig(**config, material_timeout_s=None, retry_failures=True))
     assert again.counts == {"ok": 2}

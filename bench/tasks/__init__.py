@@ -76,12 +76,12 @@ def run_one(
         "settings_digest": settings_digest(settings),
     }
     clock = ModelClock()
-    if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): a slow material
-        time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
     try:
         if os.environ.get("BENCH_TEST_BUG_ON") == material_id:  # fault injection (tests)
             raise KeyError("injected bug")
         with time_limit(timeout_s), model_clock(model) as clock:
+            if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): slow material
+                time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
             partial = TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch)
         status, error_type, message = "ok", None, None
     except MaterialError as err:  # this material's failure: recorded, the run goes on
