@@ -624,6 +624,19 @@ def _quiet_third_party_warnings() -> None:
         warnings.simplefilter("ignore")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a cluster scheduler's stop, ``kill``) stops like Ctrl-C: finished materials
+    stay stored, claims are released and ``--records`` parts are written on the way out."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     parser.add_argument(
@@ -631,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     _quiet_third_party_warnings()
+    _stop_on_sigterm()
     if args.debug or os.environ.get("BENCH_DEBUG") == "1":
         return args.func(args)
     try:

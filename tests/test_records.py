@@ -172,3 +172,36 @@ def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
     assert main(["export", "--out", str(out), "--to", str(tmp_path / "r.csv")]) == 0
     assert main(["table", "--runs", str(out), "--out", str(tmp_path / "t")]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_sigterm_stops_like_ctrl_c_and_pushes_the_records(shared_data, tmp_path):
+    """A scheduler's SIGTERM: exit 130, the finished materials in a new part, no claims left."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out, root = tmp_path / "store", tmp_path / "records"
+    argv = [sys.executable, "-m", "bench.cli", "run", "--model", "emt", "--task", "elasticity"]
+    argv += ["--out", str(out), "--records", str(root), "--data-dir", str(shared_data), "--quiet"]
+    env = {**os.environ, "BENCH_TEST_SLOW_S": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            with sqlite3.connect(out / "bench.sqlite") as con:
+                if con.execute("SELECT count(*) FROM records").fetchone()[0] >= 2:
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    with sqlite3.connect(out / "bench.sqlite") as con:
+        n = con.execute("SELECT count(*) FROM records").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    assert 2 <= n < 20
+    (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
+    assert len(read_group(group)) == n
