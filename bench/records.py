@@ -33,7 +33,7 @@ from typing import Any
 from bench.store import STORE_NAME, Store, rank
 
 PART_GLOB = "part-*.jsonl.gz"
-#: the columns of a record row (bench.store schema), in order
+#: the record columns one records folder stands for
 GROUP_KEYS = ("model", "task", "dataset", "settings_digest")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.errors import MaterialError
+from bench.errors import MaterialError, NonFiniteError
 from bench.models import LoadedModel
 from bench.settings import RelaxSettings, check_finite
 from bench.tasks.base import Property, Task
@@ -94,7 +94,7 @@ def evaluate(
         100.0 * (values["volume_A3_per_atom"] / ref["volume_A3_per_atom"] - 1.0)
     )
     if not np.isfinite(list(values.values())).all():
-        raise MaterialError("non-finite relaxed cell", partial={"ref": ref, "details": details})
+        raise NonFiniteError("non-finite relaxed cell", partial={"ref": ref, "details": details})
     details["relax"] = {"steps": relaxed.steps, "fmax_eV_per_A": relaxed.fmax_eV_per_A}
     return {
         "values": values,
