@@ -33,12 +33,12 @@ def _print_summary(
     has_reference: bool,
     protocols: dict[str, str] | None = None,
 ) -> None:
-    """An MAE table with its 95 % intervals (:func:`bench.metrics.mae_display`); a
+    """An MAE table with its 95 % intervals (:func:`bench.report.metrics.mae_display`); a
     distribution table one row per (model, property), 3 digits."""
     if table.empty:
         return
     if has_reference:
-        from bench.metrics import mae_display
+        from bench.report.metrics import mae_display
 
         _print_frame(mae_display(table, properties, protocols))
         return
@@ -95,7 +95,7 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
     takes a subset of any data set.
     """
     from bench.datasets import get_dataset, subsets
-    from bench.report import DEFAULT_SUBSETS, TASK_DEFAULT_SUBSETS
+    from bench.report.table import DEFAULT_SUBSETS, TASK_DEFAULT_SUBSETS
     from bench.tasks import TASKS
 
     tasks = list(DEFAULT_SUBSETS) if task == "all" else [task]
@@ -114,9 +114,9 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.metrics import summary_table
-    from bench.runner import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, run
-    from bench.store import Store
+    from bench.report.metrics import summary_table
+    from bench.run.runner import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, run
+    from bench.run.store import Store
     from bench.tasks import TASKS
 
     for task, subset in _subsets_for(args.task, args.subset):
@@ -183,8 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
-    from bench.baselines import command_line
-    from bench.speed import append_rows, call_in_model_env, summary, write_forward
+    from bench.report.baselines import command_line
+    from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
 
     argv = ["speed", *sys.argv[2:]]
     out = Path(args.out)
@@ -193,7 +193,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
         for model in args.model:
             rows += call_in_model_env(
                 model,
-                "bench.speed:time_forward",
+                "bench.speed.forward:time_forward",
                 sizes=tuple(args.sizes),
                 repeats=args.repeats,
                 checkpoint=args.checkpoint,
@@ -204,7 +204,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
         paths = write_forward(rows, out, command_line(argv))
         print("wrote " + ", ".join(str(p) for p in paths))
         return 0
-    from bench.throughput import client_memory, pipeline_summary, plot_pipeline
+    from bench.speed.throughput import client_memory, pipeline_summary, plot_pipeline
 
     if args.what == "client-memory":
         import tempfile
@@ -238,13 +238,13 @@ def cmd_speed(args: argparse.Namespace) -> int:
     for model in args.model:
         if args.what == "pipeline":
             kwargs = {"task": task, "subset": subset, "batch": not args.no_batch, **common}
-            rows += call_in_model_env(model, "bench.throughput:time_pipeline", **kwargs)
+            rows += call_in_model_env(model, "bench.speed.throughput:time_pipeline", **kwargs)
         elif args.what == "batch":
             kwargs = {"subset": subset, **common}
-            rows += call_in_model_env(model, "bench.throughput:time_batching", **kwargs)
+            rows += call_in_model_env(model, "bench.speed.throughput:time_batching", **kwargs)
         else:
             kwargs = {"task": task, "subset": subset, **common}
-            rows += call_in_model_env(model, "bench.throughput:time_matcalc", **kwargs)
+            rows += call_in_model_env(model, "bench.speed.throughput:time_matcalc", **kwargs)
     name = {"pipeline": "pipeline", "batch": "batching", "matcalc": "matcalc"}[args.what]
     frame = append_rows(rows, out / f"{name}.csv", command_line(argv))
     latest = pd.DataFrame(rows)
@@ -265,8 +265,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from bench.envs import PREINSTALL, create_env, env_state
     from bench.models import list_models
+    from bench.models.envs import PREINSTALL, create_env, env_state
 
     families = {s.env: (s.family, s.import_probe) for s in list_models() if s.env != "main"}
     if args.action == "list":
@@ -281,7 +281,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from bench.baselines import baseline_files, check_baseline, command_line, make_baseline
+    from bench.report.baselines import baseline_files, check_baseline, command_line, make_baseline
 
     if args.action == "make":
         if not args.model:
@@ -322,15 +322,15 @@ def _resolved_key(name: str) -> str:
 
 def prepare_ids(config) -> list[str]:
     """Material ids a run config covers (the subset, after --materials and --limit)."""
-    from bench.runner import prepare
+    from bench.run.runner import prepare
 
     return prepare(config)[2]
 
 
 def _existing(path: str) -> str:
     """A results directory to read: a store or a records directory; else one clear error."""
-    from bench.records import is_records_dir
-    from bench.store import STORE_NAME
+    from bench.run.records import is_records_dir
+    from bench.run.store import STORE_NAME
 
     if not (Path(path) / STORE_NAME).exists() and not is_records_dir(path):
         raise ConfigurationError(
@@ -341,8 +341,8 @@ def _existing(path: str) -> str:
 
 
 def cmd_records(args: argparse.Namespace) -> int:
-    from bench.records import push
-    from bench.store import Store
+    from bench.run.records import push
+    from bench.run.store import Store
 
     with Store(_existing(args.out)) as store:
         written = push(store, args.to, model=args.model, task=args.task)
@@ -353,8 +353,8 @@ def cmd_records(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from bench.metrics import summary_table
-    from bench.records import open_results
+    from bench.report.metrics import summary_table
+    from bench.run.records import open_results
     from bench.tasks import TASKS
 
     with open_results(_existing(args.out)) as store:
@@ -386,7 +386,7 @@ def _protocols(store, records: pd.DataFrame) -> dict[str, str]:
 def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
     """Run each model on each task's subset (resuming) into the first --runs directory."""
     from bench.models import list_models, local_checkpoint, unavailable_reason
-    from bench.runner import RunConfig, run
+    from bench.run.runner import RunConfig, run
 
     models = (
         args.models.split(",")
@@ -420,7 +420,7 @@ def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from bench.report import build_table, to_markdown, write_report
+    from bench.report.table import build_table, to_markdown, write_report
 
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
     if args.run:
@@ -443,8 +443,8 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.records import open_results
-    from bench.store import export
+    from bench.run.records import open_results
+    from bench.run.store import export
 
     with open_results(_existing(args.out)) as store:
         path = export(store, args.to, model=args.model, task=args.task)
@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="a material running longer is recorded as a timeout (default 7200 s, "
-        "bench.runner.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
+        "bench.run.runner.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
     )
     p.add_argument(
         "--isolate",

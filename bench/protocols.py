@@ -8,7 +8,7 @@ A protocol is a frozen settings object whose fields copy one source's code line 
   ``PhononCalc(calculator, fmax=0.05, write_phonon=False)`` with PhononCalc's defaults
   (:data:`MATCALC_PHONONS`);
 - ``matcalc`` (elasticity): matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc``
-  (the defaults of :class:`bench.elasticity.ElasticSettings`).
+  (the defaults of :class:`bench.physics.elasticity.ElasticSettings`).
 
 Each data set names its source's protocol (``datasets/*.json``, field ``protocol``); a run
 uses it unless ``--protocol`` picks another. :func:`effective_settings` is the one place that

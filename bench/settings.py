@@ -55,7 +55,7 @@ class RelaxSettings:
             raise ValueError("fmax_eV_per_A must be > 0, steps_per_pass and max_passes >= 1")
 
 
-#: names bench.relax knows (ase.optimize classes, ase.filters classes)
+#: names bench.physics.relax knows (ase.optimize classes, ase.filters classes)
 OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
 CELL_FILTERS = ("FrechetCellFilter",)
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bench.baselines import check_baseline, make_baseline, tolerance
 from bench.overrides import apply_overrides
+from bench.report.baselines import check_baseline, make_baseline, tolerance
 from bench.settings import PhononSettings
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.cli import main
-from bench.store import Store
+from bench.run.store import Store
 
 
 def test_models_lists_every_seed_model_with_a_reason(capsys):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from bench.store import Store
+from bench.run.store import Store
 
 GROUP = {"model": "m", "task": "phonons", "dataset": "d", "settings_digest": "x"}
 

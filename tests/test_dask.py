@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from bench.runner import RunConfig, run
-from bench.store import Store
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 
 pytest.importorskip("dask.distributed", reason="dask extra not installed (make install)")
 

@@ -36,7 +36,7 @@ from bench.datasets import (
 from bench.datasets.matcalc import _read, structure_to_atoms
 from bench.datasets.mdr import build_phonopy, read_yaml
 from bench.datasets.registry import definitions_dir
-from bench.supercells import min_length_supercell
+from bench.physics.supercells import min_length_supercell
 
 MDR = "mdr-pbe"
 CV = "alexandria-binary-pbe-phonon-2025.1"
@@ -399,10 +399,10 @@ def test_find_data_dir_order(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_reference_side_matches_stored_values_for_all_50(shared_data):
-    """S, F, Cv recomputed from the reference force constants (bench.phonons) agree with the
+    """S, F, Cv recomputed from the reference force constants (bench.physics.phonons) agree with the
     values stored with the data (phonopy-version differences: F ≤ 0.05 kJ/mol), and ωmax with
     the independent derivation in benchmark_app_300K.csv."""
-    from bench.phonons import reference_values
+    from bench.physics.phonons import reference_values
     from bench.settings import PhononSettings
 
     table = _csv(shared_data)

@@ -9,10 +9,10 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from bench.elasticity import ElasticSettings, run_elasticity
 from bench.errors import NonFiniteError, NotConvergedError
 from bench.models import load_model
 from bench.models.registry import LoadedModel
+from bench.physics.elasticity import ElasticSettings, run_elasticity
 from bench.tasks import run_one
 from tests.conftest import BrokenCalculator, ScaledEMT
 

@@ -19,7 +19,10 @@ from ase.neighborlist import neighbor_list
 from ase.stress import voigt_6_to_full_3x3_stress
 
 from bench.cli import _subsets_for, main
-from bench.equigrad import (
+from bench.errors import ConfigurationError
+from bench.models import DifferentiableEnergy, LoadedModel, load_model
+from bench.overrides import apply_overrides
+from bench.physics.equigrad import (
     EquigradSettings,
     delta_rot_autograd,
     delta_rot_fd,
@@ -27,13 +30,10 @@ from bench.equigrad import (
     random_rotation,
     run_equigrad,
 )
-from bench.errors import ConfigurationError
-from bench.metrics import distribution_table, mae_table
-from bench.models import DifferentiableEnergy, LoadedModel, load_model
-from bench.overrides import apply_overrides
-from bench.report import build_table, expected_digest, write_report
+from bench.report.metrics import distribution_table, mae_table
+from bench.report.table import build_table, expected_digest, write_report
+from bench.run.store import Store
 from bench.settings import settings_digest
-from bench.store import Store
 
 Q_FIELD_EV_PER_A = np.array([0.3, -0.2, 0.5])  # q·f of the non-invariant term, eV/Å
 
@@ -393,11 +393,11 @@ def test_metrics_and_report_without_a_reference(tmp_path):
 
 @pytest.mark.slow
 def test_bench_run_equigrad_on_mdr_and_elastic_subsets(tmp_path, shared_data, capsys, monkeypatch):
-    import bench.runner
+    import bench.run.runner
 
     # one torch thread: with other jobs on the cores, two threads made this test 10x slower
-    set_threads = bench.runner._set_threads
-    monkeypatch.setattr(bench.runner, "_set_threads", lambda threads: set_threads(1))
+    set_threads = bench.run.runner._set_threads
+    monkeypatch.setattr(bench.run.runner, "_set_threads", lambda threads: set_threads(1))
     out = tmp_path / "runs"
     common = ["run", "--task", "equigrad", "--model", "chgnet", "--out", str(out), "--quiet"]
     common += ["--data-dir", str(shared_data)]

@@ -10,8 +10,8 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchBugError
-from bench.runner import RunConfig, run
-from bench.store import Store
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 
 MATERIALS = ("mp-1000", "mp-10015", "mp-10903")  # EMT knows only AlPt (mp-10903)
 EXECUTORS = {

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.envs import env_python, env_ready
-from bench.runner import RunConfig, run
-from bench.store import Store
+from bench.models.envs import env_python, env_ready
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 
 HERE = Path(__file__).resolve().parent / "families"
 

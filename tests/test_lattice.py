@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from ase.build import bulk
 
-from bench.baselines import check_baseline, make_baseline
 from bench.cli import main
 from bench.models import load_model
+from bench.report.baselines import check_baseline, make_baseline
 from bench.tasks import TASKS
 from bench.tasks.lattice import LatticeSettings, cell_values, evaluate
 
@@ -44,7 +44,7 @@ def test_emt_copper_relaxes_to_its_own_lattice_constant():
     (MDR's) land there, matcalc's RelaxCalc default (0.1 eV/Å) stops within 0.02 Å of it."""
     from dataclasses import replace
 
-    from bench.relax import relax
+    from bench.physics.relax import relax
 
     calc = load_model("emt").calculator
     from bench.tasks.lattice import MATCALC_RELAX

@@ -13,7 +13,7 @@ import pytest
 
 from bench.datasets import load_phonon_reference
 from bench.models import load_model
-from bench.phonons import reference_values, run_phonons
+from bench.physics.phonons import reference_values, run_phonons
 from bench.settings import PhononSettings
 
 pytestmark = pytest.mark.skipif(

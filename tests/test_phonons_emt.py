@@ -19,7 +19,7 @@ from phonopy import Phonopy
 
 from bench.datasets import PhononReference
 from bench.models import LoadedModel, load_model
-from bench.phonons import (
+from bench.physics.phonons import (
     mdr_stable,
     phonon_properties,
     reference_values,
@@ -27,7 +27,7 @@ from bench.phonons import (
     to_ase_atoms,
     to_phonopy_atoms,
 )
-from bench.relax import relax
+from bench.physics.relax import relax
 from bench.settings import PhononSettings, RelaxSettings
 
 A0 = 3.5898  # EMT fcc Cu (Å)

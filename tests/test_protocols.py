@@ -18,16 +18,16 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from bench.datasets import get_dataset, load_elastic_reference, load_phonon_reference
-from bench.elasticity import ElasticSettings, run_elasticity
-from bench.metrics import mae_table, mean_interval
 from bench.models import load_model
-from bench.phonons import run_phonons
+from bench.physics.elasticity import ElasticSettings, run_elasticity
+from bench.physics.phonons import run_phonons
 from bench.protocols import (
     MATCALC_PHONONS,
     default_protocol,
     effective_settings,
     protocol_settings,
 )
+from bench.report.metrics import mae_table, mean_interval
 from bench.settings import PhononSettings, settings_digest
 
 CV = "alexandria-binary-pbe-phonon-2025.1"
@@ -225,7 +225,7 @@ def test_bootstrap_interval_covers_the_true_mean():
 
 def test_summary_prints_intervals(tmp_path, capsys):
     from bench.cli import main
-    from bench.store import Store
+    from bench.run.store import Store
 
     with Store(tmp_path) as store:
         run_id = store.start_run(

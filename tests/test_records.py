@@ -6,9 +6,9 @@ import gzip
 import json
 
 from bench.cli import main
-from bench.records import is_records_dir, load_into, open_results, push, read_group
-from bench.runner import RunConfig, run
-from bench.store import Store
+from bench.run.records import is_records_dir, load_into, open_results, push, read_group
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 
 
 def _record(material: str, status: str, value: float | None = None) -> dict:
@@ -112,7 +112,7 @@ def test_reading_a_missing_results_directory_is_one_error(tmp_path, capsys):
 
 
 def test_largest_first_only_within_windows_so_prefixes_stay_random():
-    from bench.runner import largest_first_within_windows
+    from bench.run.runner import largest_first_within_windows
 
     ids = [f"m{i}" for i in range(10)]
     hints = {f"m{i}": float(i) for i in range(10)}
@@ -125,7 +125,7 @@ def test_largest_first_only_within_windows_so_prefixes_stay_random():
 def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_path, monkeypatch):
     """Memory-aware scheduling: with two workers, a material too big to share the machine
     starts only after everything before it is done, and nothing starts until it is done."""
-    import bench.runner as runner
+    import bench.run.runner as runner
 
     # CuPd (EMT: seconds) between materials EMT cannot do (failed at once): without the rule
     # the fast ones after it would finish before it
@@ -148,7 +148,7 @@ def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_pa
 
 
 def test_alone_threshold_follows_the_machine():
-    from bench.runner import alone_above_atoms
+    from bench.run.runner import alone_above_atoms
 
     assert alone_above_atoms(24.0) == 1000.0  # two 20 GB supercells do not fit in 24 GB
     assert alone_above_atoms(256.0) == float("inf")

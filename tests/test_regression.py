@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.baselines import baseline_files, check_baseline
 from bench.models import resolve, unavailable_reason
+from bench.report.baselines import baseline_files, check_baseline
 
 BASELINES = baseline_files(Path(__file__).resolve().parents[1] / "results" / "baselines")
 

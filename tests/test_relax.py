@@ -9,7 +9,7 @@ from ase.calculators.emt import EMT
 from ase.spacegroup.symmetrize import check_symmetry
 
 from bench.errors import DivergedError, NonFiniteError, NotConvergedError
-from bench.relax import relax
+from bench.physics.relax import relax
 from bench.settings import RelaxSettings
 from tests.conftest import BrokenCalculator
 

@@ -1,4 +1,4 @@
-"""Workers in another interpreter (bench.remote): same records as in-process, errors surface."""
+"""Workers in another interpreter (bench.run.remote): same records as in-process, errors surface."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from bench.elasticity import ElasticSettings
 from bench.errors import ConfigurationError
-from bench.runner import RunConfig, run
+from bench.physics.elasticity import ElasticSettings
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 from bench.settings import PhononSettings, settings_dict, settings_digest, settings_from_dict
-from bench.store import Store
 
 
 @pytest.mark.parametrize("cls", [PhononSettings, ElasticSettings])

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bench.datasets import resolve_subset
-from bench.report import build_table, expected_digest, paper_table, to_markdown, write_report
-from bench.store import Store
+from bench.report.table import build_table, expected_digest, paper_table, to_markdown, write_report
+from bench.run.store import Store
 
 PROPS = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
 

@@ -19,7 +19,7 @@ from bench.cli import main
 from bench.errors import ConfigurationError
 from bench.models import load_model
 from bench.models.registry import LoadedModel
-from bench.runner import RunConfig, prepare, run
+from bench.run.runner import RunConfig, prepare, run
 from bench.settings import PhononSettings
 from bench.tasks import run_one
 from tests.conftest import BrokenCalculator
@@ -230,7 +230,7 @@ def test_two_workers_match_one(shared_data, tmp_path):
     )
     run(RunConfig(**base, out_dir=str(tmp_path / "a"), workers=1))
     run(RunConfig(**base, out_dir=str(tmp_path / "b"), workers=2))
-    from bench.store import Store
+    from bench.run.store import Store
 
     with Store(tmp_path / "a") as a, Store(tmp_path / "b") as b:
         ra, rb = a.records(), b.records()
@@ -251,7 +251,7 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
     import gc
     import weakref
 
-    from bench.runner import _pool_records
+    from bench.run.runner import _pool_records
 
     made: list[weakref.ref] = []  # every future this run's pool hands out
     submit = cf.ProcessPoolExecutor.submit

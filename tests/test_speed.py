@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.speed import speed_cell, time_forward, write_forward
+from bench.speed.forward import speed_cell, time_forward, write_forward
 
 
 def test_cells_have_about_the_asked_size():
@@ -29,7 +29,7 @@ def test_model_clock_counts_calls_and_detaches():
     from ase.build import bulk
 
     from bench.models import load_model
-    from bench.throughput import model_clock
+    from bench.speed.throughput import model_clock
 
     model = load_model("emt")
     atoms = bulk("Cu", "fcc", a=3.6) * (2, 2, 2)
@@ -57,7 +57,7 @@ def test_model_clock_counts_calls_and_detaches():
 
 def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     pytest.importorskip("chgnet", reason="chgnet extra not installed")
-    from bench.throughput import pipeline_summary, plot_pipeline, time_batching, time_pipeline
+    from bench.speed.throughput import pipeline_summary, plot_pipeline, time_batching, time_pipeline
 
     rows = time_pipeline("chgnet", "phonons", "mdr-smoke", limit=1, data_dir=str(shared_data))
     (row,) = rows
@@ -76,7 +76,7 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
 
 
 def test_client_memory_samples_a_real_run(shared_data, tmp_path):
-    from bench.throughput import client_memory
+    from bench.speed.throughput import client_memory
 
     rows = client_memory(
         "emt",

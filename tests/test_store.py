@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from bench.metrics import mae_table
+from bench.report.metrics import mae_table
+from bench.run.store import Store, export
 from bench.settings import PhononSettings, settings_digest
-from bench.store import Store, export
 
 
 def _record(material, status="ok", digest="d1", value=1.0, ref=2.0):

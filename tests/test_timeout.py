@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bench.errors import MaterialTimeout
-from bench.runner import RunConfig, run
-from bench.store import Store
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
 from bench.tasks import time_limit
 
 

@@ -6,6 +6,7 @@ Data directories are searched in this order: ``--data-dir``, ``$BENCH_DATA``, th
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +15,22 @@ from ase import Atoms
 from bench.datasets.locate import (
     DataChecksumError,
     DataNotFoundError,
-    fetch,
     fetch_file,
     find_data_dir,
     sha256_of,
 )
 from bench.datasets.matcalc import ElasticReference, load_cv_reference, load_elastic_reference
-from bench.datasets.mdr import load_mdr_reference, mdr_files
+from bench.datasets.matcalc import load_entries
+from bench.datasets.mdr import discover_ids, load_mdr_reference, mdr_files
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import (
     DatasetInfo,
+    definitions_dir,
+    fetch,
     get_dataset,
     list_datasets,
-    resolve_subset,
+    natural_key,
+    read_id_list,
     subsets,
 )
 
@@ -96,7 +100,7 @@ def size_hints(
                 out[material_id] = 0.0
         return out
     from bench.datasets.matcalc import load_entries, structure_to_atoms
-    from bench.supercells import min_length_supercell
+    from bench.physics.supercells import min_length_supercell
 
     entries = load_entries(dataset, data_dir)
     for material_id in material_ids:
@@ -132,3 +136,25 @@ __all__ = [
     "size_hints",
     "subsets",
 ]
+
+
+def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list[str]]:
+    """(data set name, material ids) of a named subset, in a stable order.
+
+    A subset without an id list means every material: all entries of a MatCalc file (natural
+    id order), or, for MDR, every material found in the data directories plus the upstream
+    listing (see :func:`bench.datasets.mdr.discover_ids`). Unknown subset: ValueError naming
+    the closest matches.
+    """
+    owners = subsets()
+    if subset not in owners:
+        close = difflib.get_close_matches(subset, list(owners), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown subset {subset!r}{hint} (known: {', '.join(owners)})")
+    info = get_dataset(owners[subset])
+    listing = info.subsets[subset]
+    if listing is not None:
+        return info.name, read_id_list(definitions_dir() / listing)
+    if info.format == "mdr":
+        return info.name, discover_ids(info.name, data_dir)
+    return info.name, sorted(load_entries(info.name, data_dir), key=natural_key)

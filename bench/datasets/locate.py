@@ -149,11 +149,3 @@ def fetch_file(
         f"Get it from {urls[0] if urls else 'its source (datasets/README.md)'} and put it at "
         f"<data dir>/{relpath} (--data-dir or ${ENV_VAR})"
     )
-
-
-def fetch(dataset: str, relpath: str, data_dir: Path | None = None) -> Path:
-    """Local path of one file of ``dataset`` (verified, downloaded into the cache if needed)."""
-    from bench.datasets.registry import get_dataset
-
-    info = get_dataset(dataset)
-    return fetch_file(relpath, info.urls(relpath), info.sha256(relpath), data_dir)

@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bench.datasets.locate import fetch_file
+
 FORMATS = ("mdr", "matcalc-phonon", "matcalc-elastic")
 
 
@@ -109,27 +111,7 @@ def read_id_list(path: Path) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i))
 
 
-def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list[str]]:
-    """(data set name, material ids) of a named subset, in a stable order.
-
-    A subset without an id list means every material: all entries of a MatCalc file (natural
-    id order), or, for MDR, every material found in the data directories plus the upstream
-    listing (see :func:`bench.datasets.mdr.discover_ids`). Unknown subset: ValueError naming
-    the closest matches.
-    """
-    owners = subsets()
-    if subset not in owners:
-        close = difflib.get_close_matches(subset, list(owners), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown subset {subset!r}{hint} (known: {', '.join(owners)})")
-    info = get_dataset(owners[subset])
-    listing = info.subsets[subset]
-    if listing is not None:
-        return info.name, read_id_list(definitions_dir() / listing)
-    if info.format == "mdr":
-        from bench.datasets.mdr import discover_ids
-
-        return info.name, discover_ids(info.name, data_dir)
-    from bench.datasets.matcalc import load_entries
-
-    return info.name, sorted(load_entries(info.name, data_dir), key=natural_key)
+def fetch(dataset: str, relpath: str, data_dir: Path | None = None) -> Path:
+    """Local path of one file of ``dataset`` (verified, downloaded into the cache if needed)."""
+    info = get_dataset(dataset)
+    return fetch_file(relpath, info.urls(relpath), info.sha256(relpath), data_dir)

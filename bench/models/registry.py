@@ -10,7 +10,7 @@ The catalogue (``catalogue.toml``) is data; each family has one adapter module
 
 Optional, on the returned :class:`LoadedModel`: ``batch_forces`` (batched force evaluation) and
 ``energy_fn`` (the energy as a differentiable torch function of positions and cell, for the
-autograd path of :mod:`bench.equigrad`).
+autograd path of :mod:`bench.physics.equigrad`).
 
 Adapters are imported lazily: listing models imports no ML framework.
 """
@@ -268,7 +268,7 @@ def unavailable_reason(spec: ModelSpec) -> str | None:
     if importlib.util.find_spec(spec.package) is not None:
         return None
     if spec.env != "main":
-        from bench.envs import env_python, env_ready
+        from bench.models.envs import env_python, env_ready
 
         if env_ready(spec.env, spec.import_probe):
             return None
@@ -310,7 +310,7 @@ def env_label(spec: ModelSpec) -> str:
     """``main``, or the family environment and its state (ready / not created)."""
     if spec.env == "main":
         return "main"
-    from bench.envs import env_python, env_ready
+    from bench.models.envs import env_python, env_ready
 
     if importlib.util.find_spec(spec.package) is not None:
         return f"{spec.env} (importable here)"

@@ -24,9 +24,9 @@ from typing import Any
 
 from bench.errors import BenchBugError, MaterialError, MaterialTimeout
 from bench.models import LoadedModel
+from bench.models.timing import ModelClock, model_clock, peak_rss_mb
 from bench.settings import settings_digest
 from bench.tasks.base import Property, Task
-from bench.timing import ModelClock, model_clock, peak_rss_mb
 
 __all__ = ["TASKS", "Property", "Task", "run_one", "table2_tasks", "time_limit"]
 

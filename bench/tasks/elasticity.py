@@ -1,16 +1,16 @@
 """Elasticity (Table 2): bulk and shear moduli (VRH, GPa) from matcalc's strain fit.
 
 Protocol ``matcalc``: matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc`` (the defaults of
-:class:`bench.elasticity.ElasticSettings`)."""
+:class:`bench.physics.elasticity.ElasticSettings`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bench.elasticity import ElasticSettings
 from bench.errors import MaterialError
 from bench.models import LoadedModel
+from bench.physics.elasticity import ElasticSettings
 from bench.tasks.base import Property, Task
 
 
@@ -24,7 +24,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """K_VRH, G_VRH (GPa) of the model and the DFT reference."""
     from bench.datasets import load_elastic_reference
-    from bench.elasticity import run_elasticity
+    from bench.physics.elasticity import run_elasticity
 
     ref = load_elastic_reference(dataset, material_id, data_dir)
     refs = {"K_GPa": ref.bulk_modulus_GPa, "G_GPa": ref.shear_modulus_GPa}

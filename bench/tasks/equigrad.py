@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.equigrad import EquigradSettings
 from bench.errors import MaterialError
 from bench.models import LoadedModel
+from bench.physics.equigrad import EquigradSettings
 from bench.tasks.base import Property, Task
 
 
@@ -22,7 +22,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """‖Δrot‖ (eV) and the equivariance errors of the unrelaxed reference structure."""
     from bench.datasets import load_structure
-    from bench.equigrad import run_equigrad
+    from bench.physics.equigrad import run_equigrad
 
     structure, source, sha256 = load_structure(dataset, material_id, data_dir)
     details = {"source": {"file": source, "sha256": sha256}}

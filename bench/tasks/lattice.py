@@ -78,7 +78,7 @@ def evaluate(
     import time
 
     from bench.datasets import load_structure
-    from bench.relax import relax
+    from bench.physics.relax import relax
 
     structure, source, sha256 = load_structure(dataset, material_id, data_dir)
     ref = {**cell_values(structure), "volume_rel_error_pct": 0.0}

@@ -52,7 +52,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Reference side first (kept if the model side fails), then the model's phonons."""
     from bench.datasets import get_dataset, load_phonon_reference
-    from bench.phonons import reference_values, run_phonons
+    from bench.physics.phonons import reference_values, run_phonons
 
     # what "per mole" counts in S, F, Cv (the data set's, e.g. "primcell")
     details: dict[str, Any] = {"basis": get_dataset(dataset).basis}

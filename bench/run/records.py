@@ -10,7 +10,7 @@ Layout (one folder per model, task, data set and settings digest)::
 A file, once written, is never rewritten: :func:`push` writes the records a store has that no
 part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
 Reading merges the parts in name (= time) order with the store's rule, so a later record of a
-material replaces an earlier one only when it is at least as good (:func:`bench.store.rank`).
+material replaces an earlier one only when it is at least as good (:func:`bench.run.store.rank`).
 Gzip members carry no time stamp, so the same records give the same bytes.
 
 Records directories are read like stores: :func:`open_results` turns one into an in-memory
@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.store import STORE_NAME, Store, rank
+from bench.run.store import STORE_NAME, Store, rank
 
 PART_GLOB = "part-*.jsonl.gz"
 #: the record columns one records folder stands for

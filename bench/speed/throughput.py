@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.models import LoadedModel
-from bench.timing import model_clock, peak_rss_mb
+from bench.models.timing import model_clock, peak_rss_mb
 
 
 def _prepare(
@@ -40,9 +40,9 @@ def _prepare(
     threads: int | None,
 ) -> tuple[LoadedModel, str, list[str], Any]:
     """The loaded model, data set, material ids and settings exactly as ``bench run`` would
-    use them (``bench.runner.prepare``: effective dtype, supercell rule)."""
+    use them (``bench.run.runner.prepare``: effective dtype, supercell rule)."""
     from bench.models import load_model
-    from bench.runner import RunConfig, _set_threads, prepare
+    from bench.run.runner import RunConfig, _set_threads, prepare
 
     config = RunConfig(
         model=model,
@@ -113,7 +113,7 @@ def displaced_supercells(
 ) -> list:
     """The phonopy displaced supercells (ASE Atoms) of a material's reference unit cell."""
     from bench.datasets import load_phonon_reference
-    from bench.phonons import build_phonopy, to_ase_atoms
+    from bench.physics.phonons import build_phonopy, to_ase_atoms
 
     ref = load_phonon_reference(dataset, material_id, _path(data_dir))
     ph = build_phonopy(ref.unit_cell, ref, settings)
@@ -193,7 +193,7 @@ def time_matcalc(
     defaults (its own relaxation, 20 Å supercell rule), nothing written to disk.
     """
     from bench.datasets import load_structure
-    from bench.elasticity import ElasticSettings
+    from bench.physics.elasticity import ElasticSettings
 
     loaded, dataset, ids, _ = _prepare(
         model, task, subset, limit, data_dir, checkpoint, dtype, threads
@@ -339,7 +339,7 @@ def client_memory(
 ) -> list[dict[str, Any]]:
     """The client's resident memory (MB) every ``every`` records of a real ``bench run``
     (local pool, a fresh store in ``out_dir``): flat if records stream to the store."""
-    from bench.runner import RunConfig, run
+    from bench.run.runner import RunConfig, run
 
     rows = [{"records": 0, "client_rss_MB": rss_mb()}]
     count = 0

@@ -3,7 +3,7 @@
 mace-torch 0.3.16 pins e3nn==0.4.4 (SevenNet needs 0.6.0) and fairchem-core its own torch, so
 those families get a venv of their own with ``bench`` installed editable from this checkout
 plus the family's extra. The runner starts their workers with that env's interpreter
-(:mod:`bench.remote`); records come back as JSON into the same store.
+(:mod:`bench.run.remote`); records come back as JSON into the same store.
 
 Environments live in ``$BENCH_ENVS/<name>``, else ``<checkout>/.envs/<name>``.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.errors import ConfigurationError
 
 ENV_VAR = "BENCH_ENVS"
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 #: what each environment installs besides ``bench`` (pip requirement strings), in order:
 #: torch first from the pinned CPU-capable release, so no package drags in a newer CUDA build.
 PREINSTALL = {"mace": ["torch==2.13.0"], "fairchem": []}

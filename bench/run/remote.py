@@ -1,4 +1,4 @@
-"""Worker in another Python environment: ``python -m bench.remote --model KEY ...``.
+"""Worker in another Python environment: ``python -m bench.run.remote --model KEY ...``.
 
 Protocol (JSON lines): the worker loads the model once and writes ``{"ready": true}`` (or
 ``{"error": "..."}``); then for each task line ``{"task", "dataset", "material_id",
@@ -22,7 +22,7 @@ def _plain(value: object) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.remote")
+    parser = argparse.ArgumentParser(prog="python -m bench.run.remote")
     parser.add_argument("--model", required=True)
     parser.add_argument("--device")
     parser.add_argument("--dtype")
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
 
     from bench.errors import BenchBugError
-    from bench.runner import _set_threads
+    from bench.run.runner import _set_threads
     from bench.settings import settings_digest, settings_from_dict
     from bench.tasks import TASKS, run_one
 

@@ -27,9 +27,9 @@ from phonopy.structure.atoms import PhonopyAtoms
 from bench.datasets import PhononReference
 from bench.errors import MaterialError, NonFiniteError, PhonopyError
 from bench.models import LoadedModel
-from bench.relax import relax
+from bench.physics.relax import relax
+from bench.physics.supercells import min_length_supercell
 from bench.settings import PhononSettings
-from bench.supercells import min_length_supercell
 
 #: benchmark quantities at the report temperature: record key -> thermal-properties key
 PROPERTIES = {

@@ -25,9 +25,9 @@ def _model(model: str, device: str | None, dtype: str, checkpoint: str | None) -
     key = (model, device, dtype, checkpoint)
     if key not in _MODELS:
         from bench.models import load_model
-        from bench.runner import limit_blas_threads
+        from bench.run.runner import limit_blas_threads
 
-        limit_blas_threads()  # see bench.runner._set_threads
+        limit_blas_threads()  # see bench.run.runner._set_threads
         _MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
     return _MODELS[key]
 

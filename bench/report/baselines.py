@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.manifest import machine, package_versions
-from bench.metrics import mae_table
-from bench.runner import RunConfig, prepare, run
+from bench.report.metrics import mae_table
+from bench.run.manifest import machine, package_versions
+from bench.run.runner import RunConfig, prepare, run
+from bench.run.store import Store
 from bench.settings import settings_digest
-from bench.store import Store
 from bench.tasks import TASKS
 
 BASELINE_DIR = Path("results/baselines")
@@ -81,7 +81,7 @@ def _mae(records: pd.DataFrame, task: str) -> dict[str, Any]:
         "n_ok": int(row["n_ok"]),
         "n_failed": int(row["n_failed"]),
         "mae": {p: float(row[p]) for p in TASKS[task].properties},
-        # 95 % bootstrap interval over materials (bench.metrics.mean_interval)
+        # 95 % bootstrap interval over materials (bench.report.metrics.mean_interval)
         "interval": {
             p: [float(row[f"{p}.lo"]), float(row[f"{p}.hi"])] for p in TASKS[task].properties
         },

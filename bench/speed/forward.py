@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from ase.build import bulk
 
-from bench.manifest import machine, package_versions
+from bench.run.manifest import machine, package_versions
 
 DEFAULT_SIZES = (8, 64, 216, 512, 1000)
 
@@ -49,7 +49,7 @@ def time_forward(
 ) -> list[dict[str, Any]]:
     """Rows of (model, dtype, n_atoms, median seconds per call, atoms per second), in-process."""
     from bench.models import load_model, resolve
-    from bench.runner import _set_threads
+    from bench.run.runner import _set_threads
 
     if threads:
         _set_threads(threads)
@@ -88,7 +88,7 @@ def call_in_model_env(model: str, function: str, **kwargs: Any) -> list[dict[str
     import importlib
 
     from bench.models import resolve
-    from bench.runner import worker_python
+    from bench.run.runner import worker_python
 
     python = worker_python(resolve(model))
     module, name = function.split(":")

@@ -25,9 +25,9 @@ from bench.models import LoadedModel, load_model, local_checkpoint, resolve, una
 from bench.models.checkpoints import file_sha256
 from bench.models.registry import resolve_device
 from bench.protocols import effective_settings
-from bench.records import load_into, push
+from bench.run.records import load_into, push
+from bench.run.store import Heartbeat, Store
 from bench.settings import settings_dict, settings_digest
-from bench.store import Heartbeat, Store
 from bench.tasks import TASKS, run_one, worker_died_record
 
 DEFAULT_MATERIAL_TIMEOUT_S = 7200.0
@@ -59,11 +59,11 @@ class RunConfig:
     overrides: tuple[str, ...] = ()  # --set key=value, applied to the protocol's settings
     progress: bool = True
     #: interpreter for the workers; None: this one, or the model family's own environment
-    #: (bench/envs.py) when its package is not importable here
+    #: (bench/models/envs.py) when its package is not importable here
     worker_python: str | None = None
     executor: str = "local"  # "local" (process pool) or "dask"
     scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
-    #: committed records (bench/records.py): loaded before the run skips what is done, and
+    #: committed records (bench/run/records.py): loaded before the run skips what is done, and
     #: what the run adds is pushed there as a new part file when it ends
     records_dir: str | None = None
     #: evaluate in a worker process even with one worker, so a material that kills it (out of
@@ -285,7 +285,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             "n_materials": len(ids),
             "material_timeout_s": config.material_timeout_s,
         }
-        from bench.manifest import build_manifest
+        from bench.run.manifest import build_manifest
 
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
         summary = RunSummary(
@@ -451,7 +451,7 @@ def _execute(
     workers = max(1, min(config.workers, len(ids)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     if config.executor == "dask":
-        from bench.executors import execute_dask
+        from bench.run.executors import execute_dask
 
         yield from execute_dask(config, model, dataset, ids, settings, data_dir)
         return
@@ -667,7 +667,7 @@ def worker_python(spec: Any) -> str | None:
     """The family environment's interpreter when the model cannot be imported here, else None."""
     import importlib.util
 
-    from bench.envs import env_python
+    from bench.models.envs import env_python
 
     if spec.env == "main" or importlib.util.find_spec(spec.package) is not None:
         return None
@@ -687,7 +687,7 @@ def _execute_remote(
     data_dir: Path | None,
     threads: int,
 ) -> Iterator[dict[str, Any]]:
-    """Like the local pool, with ``python -m bench.remote`` workers in another environment.
+    """Like the local pool, with ``python -m bench.run.remote`` workers in another environment.
 
     Each worker loads the model once and exchanges JSON lines; its stderr goes to
     ``<out>/workers/<model>-<n>.log``. Each worker has one material at a time, so one that
@@ -701,7 +701,7 @@ def _execute_remote(
 
     log_dir = Path(config.out_dir) / "workers"
     log_dir.mkdir(parents=True, exist_ok=True)
-    command = [python, "-m", "bench.remote", "--model", model, "--threads", str(threads)]
+    command = [python, "-m", "bench.run.remote", "--model", model, "--threads", str(threads)]
     for flag, value in (
         ("--device", config.device),
         ("--dtype", settings.dtype),

@@ -42,7 +42,7 @@ def package_versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     """HEAD of the source checkout (with ``-dirty`` when it has uncommitted changes)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],

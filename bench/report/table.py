@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
-from bench.metrics import (
+from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
+from bench.protocols import effective_settings
+from bench.report.metrics import (
     BASIS_TEXT,
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -30,13 +32,11 @@ from bench.metrics import (
     mean_interval,
     with_basis,
 )
-from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
-from bench.protocols import effective_settings
-from bench.records import is_records_dir, open_results
+from bench.run.records import is_records_dir, open_results
 from bench.settings import settings_digest
 from bench.tasks import TASKS, table2_tasks
 
-PAPER_CSV = Path(__file__).with_name("reference") / "orb_v3_table2.csv"
+PAPER_CSV = Path(__file__).resolve().parents[1] / "reference" / "orb_v3_table2.csv"
 #: our property key -> (task, paper column, label with unit), for the Table 2 tasks
 COLUMNS = {
     p.name: (task.name, p.paper_column, p.label) for task in table2_tasks() for p in task.props

@@ -1,6 +1,6 @@
 """Elastic pipeline: relax, strain, fit the elastic tensor with matcalc; K and G (VRH, GPa).
 
-The relaxation is :func:`bench.relax.relax` (so its status and step count are recorded);
+The relaxation is :func:`bench.physics.relax.relax` (so its status and step count are recorded);
 matcalc's :class:`ElasticityCalc` then runs with ``relax_structure=False`` and every other
 setting passed explicitly, because matcalc's defaults changed between releases.
 """
@@ -17,7 +17,7 @@ from ase import Atoms
 
 from bench.errors import NonFiniteError
 from bench.models import LoadedModel
-from bench.relax import relax
+from bench.physics.relax import relax
 from bench.settings import RelaxSettings, check_finite
 
 

@@ -1,0 +1,1 @@
+"""The physics each task calls: relaxation, phonons, elastic tensors, equivariance, supercells."""

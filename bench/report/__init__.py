@@ -1,0 +1,1 @@
+"""Reporting: MAEs with intervals, the comparison table, parity plots, regression baselines."""

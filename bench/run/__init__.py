@@ -1,0 +1,1 @@
+"""Running benchmarks: the store, committed records, manifests, the runner and its executors."""

@@ -1,0 +1,1 @@
+"""Speed benchmarks (``bench speed ...``): forward passes, pipelines, batching, MatCalc timing."""
