@@ -141,6 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             records_dir=args.records,
             isolate=args.isolate,
+            keep_force_constants=not args.no_keep_force_constants,
             material_timeout_s=(
                 DEFAULT_MATERIAL_TIMEOUT_S
                 if args.material_timeout is None
@@ -509,6 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
         "recorded failure and the run goes on",
     )
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
+    p.add_argument(
+        "--no-keep-force-constants",
+        action="store_true",
+        help="do not keep each material's force constants in <out>/artifacts (kept by default)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--protocol",

@@ -27,6 +27,7 @@ from phonopy.structure.atoms import PhonopyAtoms
 from bench.datasets import PhononReference
 from bench.errors import MaterialError, NonFiniteError, PhonopyError
 from bench.models import LoadedModel
+from bench.physics.phonon_metrics import mesh_mean_frequency_K
 from bench.physics.relax import relax
 from bench.physics.supercells import min_length_supercell
 from bench.settings import PhononSettings
@@ -37,6 +38,8 @@ PROPERTIES = {
     "F_kJ_per_mol": "free_energy",
     "Cv_J_per_K_mol": "heat_capacity",
 }
+#: reference values a record keeps (Table 2's, the extra frequencies, the stability flag)
+REFERENCE_KEYS = (*PROPERTIES, "omega_max_K", "omega_min_K", "omega_avg_K", "stable")
 STORED_KEYS = {
     "entropy": "entropy_J_per_K_mol",
     "free_energy": "free_energy_kJ_per_mol",
@@ -99,7 +102,8 @@ def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
     """Thermal properties on the mesh and frequencies at the commensurate points (MDR).
 
     ``ph`` must hold force constants. Returns the benchmark values at the report temperature,
-    the full temperature series, ``omega_max_K``/``omega_min_K`` and the MDR stability flag.
+    the full temperature series, ``omega_max_K``/``omega_min_K`` (commensurate points),
+    ``omega_avg_K`` (mean over the mesh) and the MDR stability flag.
     """
     with warnings.catch_warnings():
         # phonopy 4 notes when it widens the length-100 mesh to a generalized grid, and that the
@@ -110,6 +114,7 @@ def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
         ph.init_mesh(settings.mesh)
         ph.run_mesh()
         ph.run_thermal_properties(temperatures=list(settings.temperatures_K))
+    omega_avg_K = mesh_mean_frequency_K(ph, settings.thz_to_K)
     tp = ph.thermal_properties
     thermal = {
         "temperatures": tp.temperatures,
@@ -126,6 +131,7 @@ def phonon_properties(ph: Phonopy, settings: PhononSettings) -> dict[str, Any]:
     out: dict[str, Any] = {key: float(thermal[name][i_T]) for key, name in PROPERTIES.items()}
     out["omega_max_K"] = float(freqs_K.max())
     out["omega_min_K"] = float(freqs_K.min())
+    out["omega_avg_K"] = omega_avg_K
     out["stable"] = mdr_stable(freqs_K, settings.acoustic_gamma_tol_K)
     out["thermal"] = {
         "temperatures_K": [float(t) for t in thermal["temperatures"]],
@@ -161,9 +167,7 @@ def reference_values(ref: PhononReference, settings: PhononSettings) -> dict[str
             ph.produce_force_constants()
         recomputed = phonon_properties(ph, settings)
         recomputed.pop("thermal")
-    values = {
-        k: v for k, v in (recomputed or {}).items() if k in (*PROPERTIES, "omega_max_K", "stable")
-    }
+    values = {k: v for k, v in (recomputed or {}).items() if k in REFERENCE_KEYS}
     values.update(stored)
     return {"stored": stored, "recomputed": recomputed, "values": values}
 
@@ -181,8 +185,9 @@ def run_phonons(
     Returns ``values`` (the model's, at the report temperature), ``thermal`` (the series over
     ``settings.temperatures_K``), ``relax`` diagnostics, ``n_displacements``,
     ``n_atoms_supercell`` and ``timings_s`` (s: ``relax``, ``forces``, ``phonopy``). The
-    reference side is :func:`reference_values`. Raises a :class:`MaterialError` subclass on
-    failure.
+    reference side is :func:`reference_values`. ``phonopy`` is the model's Phonopy object
+    with its force constants (eV/Å²), for comparisons and to keep; it is no record field.
+    Raises a :class:`MaterialError` subclass on failure.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -230,4 +235,5 @@ def run_phonons(
         "n_displacements": len(supercells),
         "n_atoms_supercell": len(supercells[0]),
         "timings_s": timings,
+        "phonopy": ph,
     }

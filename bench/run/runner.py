@@ -77,6 +77,9 @@ class RunConfig:
     #: a material whose size hint (atoms of the evaluated supercell) is above this runs alone,
     #: the other workers idle: None = :func:`alone_above_atoms` for this machine's memory
     alone_above_atoms: float | None = None
+    #: keep each material's artifacts (the phonon task's force constants) in files beside the
+    #: store (bench/run/artifacts.py); logistics, not in the digest
+    keep_force_constants: bool = True
 
 
 @dataclass
@@ -347,7 +350,7 @@ def _run_claimed(
         progress.queue(mine)
         for record in _execute(config, model_key, group["dataset"], mine, settings, data_dir):
             record["model"] = group["model"]
-            store.write(record, summary.run_id)
+            store.write(record, summary.run_id, keep_artifacts=config.keep_force_constants)
             summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
             progress.done(record)
             if on_record is not None:

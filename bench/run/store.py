@@ -191,9 +191,19 @@ class Store:
             sql += " AND status='ok'"
         return {row[0] for row in self._con.execute(sql, (model, task, dataset, digest))}
 
-    def write(self, record: dict[str, Any], run_id: str) -> None:
+    def write(self, record: dict[str, Any], run_id: str, keep_artifacts: bool = True) -> None:
         """Store one material's record atomically. It replaces an existing row of the same key
-        only when it ranks at least as high (:func:`rank`), so a failure never hides an ok."""
+        only when it ranks at least as high (:func:`rank`), so a failure never hides an ok.
+
+        The record's ``artifacts`` (arrays, e.g. force constants) go to files beside the store
+        (:mod:`bench.run.artifacts`), named in ``details["artifacts"]``, when
+        ``keep_artifacts`` and the store is on disk; else they are dropped."""
+        artifacts = record.pop("artifacts", None)
+        if artifacts and keep_artifacts and self.out_dir is not None:
+            from bench.run.artifacts import save_artifacts
+
+            paths = save_artifacts(self.out_dir, {**record, "artifacts": artifacts})
+            record["details"] = {**(record.get("details") or {}), "artifacts": paths}
         row = [record.get(c) for c in COLUMNS[:8]]
         row += [json.dumps(record.get(name)) for name in _JSON.values()]
         row += [record.get("wall_s"), run_id, _now()]

@@ -113,6 +113,8 @@ def run_one(
         "details": partial.get("details"),
         "timings_s": partial.get("timings_s"),
         "wall_s": time.perf_counter() - t0,
+        # arrays kept beside the store, not in the row (bench.run.artifacts); ok records only
+        **({"artifacts": partial["artifacts"]} if partial.get("artifacts") else {}),
     }
 
 
