@@ -32,6 +32,7 @@ from bench.report.metrics import (
     mean_interval,
     with_basis,
 )
+from bench.report.phonon_metrics import with_phonon_extras
 from bench.run.records import is_records_dir, open_results
 from bench.settings import settings_digest
 from bench.tasks import TASKS, table2_tasks
@@ -153,7 +154,8 @@ def build_table(
         for task in TASKS.values()
         if task.has_reference and not task.table2
     }
-    return Table(pd.DataFrame(rows), used, subsets, manifests, equigrad, equigrad_subset, other)
+    frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
+    return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
 
 
 def _default_records(records: pd.DataFrame, task: str) -> pd.DataFrame:
