@@ -34,11 +34,15 @@ install: $(BIN)/python
 smoke:
 	$(BIN)/bench run --model $(MODEL) --task phonons --subset $(SUBSET) --out $(OUT)
 
-# Orb-v3 Table 2: run (resuming) and write results/table2.md, .csv, parity plots, outliers.
+# Orb-v3 Table 2: run (resuming) and write results/table2.md, .csv, parity plots, outliers,
+# and the static site results/site (index.html: the table, parity plots, material pages).
+TABLE2_COMMAND = make table2 $(if $(MODELS),MODELS=$(MODELS) )PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)
 table2:
 	$(BIN)/bench table --run $(if $(MODELS),--models $(MODELS)) --runs $(OUT) --out results \
 		--phonon-subset $(PHONON_SUBSET) --elastic-subset $(ELASTIC_SUBSET) --workers $(WORKERS) \
-		--command-line "make table2 $(if $(MODELS),MODELS=$(MODELS) )PHONON_SUBSET=$(PHONON_SUBSET) ELASTIC_SUBSET=$(ELASTIC_SUBSET)"
+		--command-line "$(TABLE2_COMMAND)"
+	$(BIN)/bench report --runs $(OUT) --out results/site --phonon-subset $(PHONON_SUBSET) \
+		--elastic-subset $(ELASTIC_SUBSET) --command-line "$(TABLE2_COMMAND)"
 
 # Families whose pins clash with the main environment get their own (.envs/<name>).
 env-mace env-fairchem: $(BIN)/python

@@ -1,6 +1,6 @@
-"""Command line: ``bench run``, ``summary``, ``table``, ``export``, ``records``, ``baseline``,
-``speed``, ``env``, ``models``, ``datasets``. Thin: parses options, calls the library,
-prints; every error is one line (``--debug`` for the traceback)."""
+"""Command line: ``bench run``, ``summary``, ``table``, ``report``, ``export``, ``records``,
+``baseline``, ``speed``, ``env``, ``models``, ``datasets``. Thin: parses options, calls the
+library, prints; every error is one line (``--debug`` for the traceback)."""
 
 from __future__ import annotations
 
@@ -443,6 +443,18 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.site import build_site
+
+    runs = [Path(_existing(d)) for d in args.runs]
+    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    command = args.command_line or "bench report " + " ".join(sys.argv[2:])
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    paths = build_site(runs, Path(args.out), subsets, data_dir, command)
+    print(f"wrote {len(paths)} files; open {Path(args.out) / 'index.html'}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bench.run.records import open_results
     from bench.run.store import export
@@ -596,6 +608,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("report", help="static site: Table 2, parity plots, material pages")
+    p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
+    p.add_argument("--out", default="results/site", help="site folder (index.html and pages)")
+    p.add_argument("--phonon-subset", default="mdr-smoke")
+    p.add_argument("--elastic-subset", default="elastic-smoke")
+    p.add_argument("--data-dir")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "records",

@@ -1,0 +1,203 @@
+"""One site page per material: structure, bands and DOS (DFT and each model's kept force
+constants, overlaid), the scored quantities side by side, relaxation, timings, failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+from phonopy import Phonopy
+
+from bench.datasets import get_dataset, load_phonon_reference, load_structure
+from bench.errors import BenchError
+from bench.physics.kept_fc import phonopy_from_payload
+from bench.report.bands import phonon_curves
+from bench.report.html import cell, esc, number, page, table
+from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, EXTRA_MAE
+from bench.report.site_plots import curves_figure, figure_html
+from bench.run.artifacts import find_artifact, load_artifact
+from bench.tasks import TASKS
+
+
+@dataclass
+class Material:
+    """What the data set says about one material (None where it could not be read)."""
+
+    dataset: str
+    material_id: str
+    structure: Atoms | None
+    reference: Phonopy | None  # DFT force constants (phonon data sets that have them)
+    source: str
+    error: str | None = None
+
+    @property
+    def formula(self) -> str:
+        return self.structure.get_chemical_formula() if self.structure is not None else "?"
+
+
+def load_material(dataset: str, material_id: str, data_dir: Path | None) -> Material:
+    """The material's structure and, for a phonon data set, its DFT phonopy object."""
+    try:
+        if get_dataset(dataset).task == "phonons":
+            ref = load_phonon_reference(dataset, material_id, data_dir)
+            return Material(dataset, material_id, ref.unit_cell, ref.phonopy, ref.source)
+        atoms, source, _ = load_structure(dataset, material_id, data_dir)
+        return Material(dataset, material_id, atoms, None, source)
+    except (BenchError, OSError, ValueError) as err:
+        return Material(dataset, material_id, None, None, "", f"{type(err).__name__}: {err}")
+
+
+def _spacegroup(atoms: Atoms) -> str:
+    import spglib
+
+    cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers)
+    return spglib.get_spacegroup(cell, symprec=1e-3) or "?"
+
+
+def structure_html(material: Material) -> str:
+    """Formula, atoms, space group, lattice and volume of the reference structure."""
+    atoms = material.structure
+    if atoms is None:
+        return f'<p class="fail">Reference not readable: {esc(material.error)}</p>'
+    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
+    rows = [
+        ("formula", atoms.get_chemical_formula()),
+        ("atoms in the unit cell", len(atoms)),
+        ("space group (spglib, 1e-3 Å)", _spacegroup(atoms)),
+        ("a, b, c [Å]", f"{a:.4f}, {b:.4f}, {c:.4f}"),
+        ("α, β, γ [°]", f"{alpha:.2f}, {beta:.2f}, {gamma:.2f}"),
+        ("volume [Å³]", f"{atoms.get_volume():.3f}"),
+        ("data file", material.source),
+    ]
+    if material.reference is not None:
+        ph = material.reference
+        rows += [
+            ("atoms in the primitive / supercell", f"{len(ph.primitive)} / {len(ph.supercell)}"),
+            ("supercell matrix (reference file)", np.asarray(ph.supercell_matrix).tolist()),
+        ]
+    body = [[cell(esc(k)), cell(esc(v))] for k, v in rows]
+    return table(["", ""], body, sortable=False)
+
+
+def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy], list[str]]:
+    """Model name -> phonopy object from its kept force constants; models without any."""
+    kept, missing = {}, []
+    for _, r in records[records["status"] == "ok"].iterrows():
+        path = find_artifact(json.loads(r["details_json"] or "{}"), "force_constants", roots)
+        if path is None:
+            missing.append(r["model"])
+            continue
+        kept[r["model"]] = phonopy_from_payload(load_artifact(path))
+    return kept, missing
+
+
+def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> str:
+    """Bands along ASE's standard path and DOS of DFT and every model with kept force
+    constants, overlaid."""
+    if material.reference is None:
+        return "<p>No DFT force constants in this data set: no band structure.</p>"
+    kept, missing = _kept(records, roots)
+    curves = phonon_curves(material.reference, kept)
+    note = f"<p>Path {esc(curves.path)} (ASE, primitive cell of the reference); THz.</p>"
+    if missing:
+        note += f"<p>Force constants not kept for: {esc(', '.join(missing))}.</p>"
+    return note + figure_html(curves_figure(curves), "bands")
+
+
+def _properties(task: str) -> list[tuple[str, str]]:
+    props = [(p.name, p.label) for p in TASKS[task].props]
+    if task == "phonons":
+        props += list(EXTRA_MAE.items())
+    return props
+
+
+def quantities_html(task: str, records: pd.DataFrame) -> str:
+    """DFT and each model's value (and |error|) of the task's quantities."""
+    props = _properties(task)
+    ref_row = records.iloc[0]
+    headers = ["quantity", "DFT", *records["model"]]
+    rows = []
+    for name, label in props:
+        dft = ref_row.get(f"ref.{name}")
+        cells = [cell(esc(label)), cell(number(dft, 5), cls="num")]
+        for _, r in records.iterrows():
+            value = r.get(f"model.{name}")
+            text = number(value, 5)
+            if value is not None and pd.notna(value) and dft is not None and pd.notna(dft):
+                text += f' <span class="paper">|Δ| {number(abs(value - dft), 3)}</span>'
+            cells.append(cell(text, cls="num"))
+        rows.append(cells)
+    if task == "phonons":
+        rmse = [number(r.get(f"model.{BAND_RMSE}"), 4) for _, r in records.iterrows()]
+        rows.append([cell(BAND_RMSE_LABEL), cell("0")] + [cell(v, cls="num") for v in rmse])
+        rows.append(_stable_row(ref_row, records))
+    return table(headers, rows, table_id="quantities", sortable=False)
+
+
+def _flag(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return "stable" if bool(value) else "unstable"
+
+
+def _stable_row(ref_row: pd.Series, records: pd.DataFrame) -> list[str]:
+    cells = [cell("dynamical stability (MDR's rule)"), cell(_flag(ref_row.get("ref.stable")))]
+    return cells + [cell(_flag(r.get("model.stable"))) for _, r in records.iterrows()]
+
+
+def run_details_html(records: pd.DataFrame) -> str:
+    """Per model: status and failure reason, relaxation, sizes, timings, peak memory."""
+    out = ""
+    for _, r in records.iterrows():
+        details = json.loads(r["details_json"] or "{}")
+        timings = {c[5:]: r[c] for c in r.index if c.startswith("time.") and pd.notna(r[c])}
+        out += f'<h3 id="{esc(r["model"])}">{esc(r["model"])}: {esc(r["status"])}</h3>'
+        if r["status"] != "ok":
+            out += f'<p class="fail">{esc(r["error_type"])}: {esc(r["error_message"])}</p>'
+        rows = [
+            ("relaxation", details.get("relax")),
+            ("displacements, supercell atoms", _pair(details)),
+            ("timings [s]", {k: round(float(v), 3) for k, v in timings.items()}),
+            ("wall time [s]", number(r.get("wall_s"), 4)),
+            ("worker peak memory [MB]", number(details.get("worker_peak_rss_MB"), 4)),
+            ("kept force constants", (details.get("artifacts") or {}).get("force_constants")),
+            ("settings digest, run", f"{r['settings_digest']}, {r['run_id']}"),
+        ]
+        body = [[cell(esc(k)), cell(f"<code>{esc(_text(v))}</code>")] for k, v in rows]
+        out += table(["", ""], body, sortable=False)
+    return out
+
+
+def _pair(details: dict[str, Any]) -> str | None:
+    if "n_displacements" not in details:
+        return None
+    return f"{details['n_displacements']}, {details.get('n_atoms_supercell')}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "–"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def material_page(material: Material, records: pd.DataFrame, roots: list[Path]) -> str:
+    """The whole page of one material (``records``: its records, every model)."""
+    task = str(records["task"].iloc[0])
+    body = (
+        f"<p>Data set <code>{esc(material.dataset)}</code>, task {esc(task)}.</p>"
+        '<div class="row"><div><h2>Structure (reference)</h2>'
+        + structure_html(material)
+        + "</div><div><h2>Quantities</h2>"
+        + quantities_html(task, records)
+        + "</div></div>"
+    )
+    if task == "phonons":
+        body += "<h2>Band structure and DOS</h2>" + bands_html(material, records, roots)
+    body += "<h2>Runs</h2>" + run_details_html(records)
+    title = f"{material.material_id} {material.formula}"
+    return page(title, body, depth=2, plotly=task == "phonons")

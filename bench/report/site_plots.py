@@ -1,0 +1,151 @@
+"""Plotly figures of the site: parity plots and band structures with DOS.
+
+Plotly (not bokeh): it is already installed with the harness's dependencies, ships its whole
+JS library inside the Python wheel (``plotly.offline.get_plotlyjs``, bundled once into the
+site so pages open from disk, offline), serialises figures to JSON that the page hands to
+``Plotly.newPlot``, gives hover templates and click events without a server, and is
+actively maintained. Markers are SVG (``go.Scatter``), so a browser test can count them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from bench.report.bands import Curves
+
+DFT_COLOR = "#222222"
+PALETTE = qualitative.Plotly
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def parity_figure(points: pd.DataFrame, model: str, label: str, title: str) -> go.Figure:
+    """Model vs DFT of one property. ``points``: material_id, formula, model, dft, url."""
+    lo = float(np.nanmin(points[["model", "dft"]].to_numpy())) if len(points) else 0.0
+    hi = float(np.nanmax(points[["model", "dft"]].to_numpy())) if len(points) else 1.0
+    pad = 0.05 * (hi - lo or 1.0)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[lo - pad, hi + pad],
+            y=[lo - pad, hi + pad],
+            mode="lines",
+            line={"color": "#aaaaaa", "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=points["dft"],
+            y=points["model"],
+            mode="markers",
+            marker={"size": 9, "color": PALETTE[0], "opacity": 0.8},
+            customdata=points[["material_id", "formula", "url"]].to_numpy(),
+            hovertemplate=(
+                "<b>%{customdata[0]}</b> %{customdata[1]}<br>"
+                + f"{model}: %{{y:.4g}}<br>DFT: %{{x:.4g}}<extra></extra>"
+            ),
+            name=model,
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}, "x": 0.02, "y": 0.98},
+        xaxis_title=f"DFT {label}",
+        yaxis_title=f"{model} {label}",
+        width=560,
+        height=520,
+        margin={"l": 70, "r": 20, "t": 80, "b": 60},
+        showlegend=False,
+        template="plotly_white",
+    )
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _merged_ticks(ticks: list[tuple[float, str]]) -> tuple[list[float], list[str]]:
+    """Special points; two at one position (a path break) as ``K|U``."""
+    xs: list[float] = []
+    names: list[str] = []
+    for x, name in ticks:
+        if xs and abs(x - xs[-1]) < 1e-9:
+            names[-1] = f"{names[-1]}|{name}"
+        else:
+            xs.append(x)
+            names.append(name)
+    return xs, names
+
+
+def _band_xy(x: np.ndarray, bands: np.ndarray) -> tuple[list, list]:
+    """All bands of one side as one line trace, bands separated by gaps (None)."""
+    xs: list = []
+    ys: list = []
+    for band in bands.T:  # 1e-4 THz and 1e-5 of the path: far below what a plot shows
+        xs += [*np.round(x, 5).tolist(), None]
+        ys += [*np.round(band, 4).tolist(), None]
+    return xs, ys
+
+
+def curves_figure(curves: Curves) -> go.Figure:
+    """Band structure (left) and DOS (right) of every side, overlaid, frequencies in THz."""
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, column_widths=[0.78, 0.22], horizontal_spacing=0.02
+    )
+    for i, (name, bands) in enumerate(curves.bands_THz.items()):
+        color = DFT_COLOR if i == 0 else PALETTE[(i - 1) % len(PALETTE)]
+        dash = "solid" if i == 0 else "dash"
+        xs, ys = _band_xy(curves.x, bands)
+        line = {"color": color, "width": 1.4, "dash": dash}
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, mode="lines", line=line, name=name, legendgroup=name),
+            row=1,
+            col=1,
+        )
+        if curves.dos_THz is not None and name in curves.dos:
+            fig.add_trace(
+                go.Scatter(
+                    x=np.round(curves.dos[name], 4),
+                    y=np.round(curves.dos_THz, 4),
+                    mode="lines",
+                    line=line,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=False,
+                ),
+                row=1,
+                col=2,
+            )
+    tick_x, tick_text = _merged_ticks(curves.ticks)
+    fig.update_xaxes(
+        tickvals=tick_x, ticktext=tick_text, showgrid=True, gridcolor="#dddddd", row=1, col=1
+    )
+    fig.update_xaxes(title_text="DOS [1/THz]", showticklabels=False, row=1, col=2)
+    fig.update_yaxes(title_text="frequency [THz]", zeroline=True, row=1, col=1)
+    fig.update_layout(
+        width=900,
+        height=480,
+        margin={"l": 70, "r": 20, "t": 30, "b": 50},
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.08},
+        hovermode="closest",
+    )
+    return fig
+
+
+def figure_html(fig: go.Figure, div_id: str, click_opens_url: bool = False) -> str:
+    """The figure as a div and its script (plotly.js loaded by the page); with
+    ``click_opens_url`` a click on a point opens its ``customdata[2]``."""
+    html = pio.to_html(
+        fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=PLOT_CONFIG
+    )
+    if click_opens_url:
+        html += (
+            "<script>document.getElementById('" + div_id + "').on('plotly_click', function (e) {"
+            " var p = e.points[0]; if (p.customdata) { window.location.href = p.customdata[2]; }"
+            " });</script>"
+        )
+    return html

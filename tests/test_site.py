@@ -1,0 +1,116 @@
+"""`bench report`: the static site of a store with kept force constants (files, links, rows,
+no network), on two real MDR materials whose "model" force constants are DFT's, scaled."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.datasets import load_phonon_reference, resolve_subset
+from bench.physics.kept_fc import fc_payload
+from bench.report.site import build_site
+from bench.report.table import build_table, expected_digest
+from bench.run.store import Store
+
+MODEL = "chgnet-0.3.0"
+PROPS = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
+#: the materials with records: two ok (bands kept), one failure
+OK_IDS, FAILED_ID = ("mp-111", "mp-1000"), "mp-11327"
+
+
+def _record(material_id: str, digest: str, shared_data: Path, scale: float) -> dict:
+    ref = load_phonon_reference("mdr-pbe", material_id, shared_data).phonopy
+    ref.force_constants = ref.force_constants * scale**2  # every frequency × scale
+    values = {p: 100.0 * scale for p in PROPS}
+    dft = {p: 100.0 for p in PROPS}
+    return {
+        "model": MODEL,
+        "task": "phonons",
+        "dataset": "mdr-pbe",
+        "material_id": material_id,
+        "settings_digest": digest,
+        "status": "ok",
+        "values": {**values, "omega_min_K": 0.0, "stable": True, "band_rmse_K": 5.0},
+        "ref": {**dft, "omega_min_K": 0.0, "stable": True},
+        "details": {"relax": {"steps": 3}, "n_displacements": 1, "n_atoms_supercell": 64},
+        "timings_s": {"relax": 1.0, "forces": 2.0},
+        "wall_s": 3.0,
+        "artifacts": {"force_constants": fc_payload(ref)},
+    }
+
+
+def make_store(root: Path, shared_data: Path) -> Path:
+    """A store: two ok phonon records with kept force constants, one failure."""
+    digest = expected_digest("chgnet", "phonons", "mdr-pbe")
+    _, ids = resolve_subset("mdr-smoke", shared_data)
+    assert set(OK_IDS) | {FAILED_ID} <= set(ids)
+    with Store(root) as store:
+        run_id = store.start_run(
+            {"settings_digest": digest, "run_id": "x", "git_commit": "abc", "versions": {}}, {}
+        )
+        for i, material_id in enumerate(OK_IDS):
+            store.write(_record(material_id, digest, shared_data, 1.1 + 0.1 * i), run_id)
+        failure = {
+            **_record(FAILED_ID, digest, shared_data, 1.0),
+            "status": "failed",
+            "error_type": "NotConvergedError",
+            "error_message": "max force 0.3 eV/Å after 15 passes",
+            "values": None,
+        }
+        failure.pop("artifacts")
+        store.write(failure, run_id)
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(shared_data, tmp_path_factory) -> Path:
+    runs = make_store(tmp_path_factory.mktemp("runs"), shared_data)
+    out = tmp_path_factory.mktemp("site")
+    build_site([runs], out, data_dir=shared_data, command="pytest")
+    return out
+
+
+def test_index_has_one_row_per_model_and_links_to_parity(site, shared_data):
+    n_models = len(build_table([]).frame) + 1  # the seed models, and the one with records
+    html = (site / "index.html").read_text()
+    body = re.search(r'<table id="table2".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    assert body.count("<tr>") == n_models
+    for prop in PROPS:
+        assert f'href="parity/{MODEL}__{prop}.html"' in html
+        assert (site / "parity" / f"{MODEL}__{prop}.html").is_file()
+    assert 'id="phonon-extras"' in html and "100%" in html  # stability: 2 of 2 agree
+
+
+def test_parity_page_has_the_points_with_material_and_link(site):
+    html = (site / "parity" / f"{MODEL}__omega_max_K.html").read_text()
+    assert '<script src="../assets/plotly.min.js">' in html
+    customdata = json.loads(re.search(r'"customdata":(\[\[.*?\]\])', html).group(1))
+    assert sorted(customdata) == [
+        [i, formula, f"../materials/mdr-pbe/{i}.html#{MODEL}"]
+        for i, formula in sorted(zip(OK_IDS, ("Ne4", "Ba4Te4"), strict=True))
+    ]
+    assert "plotly_click" in html
+
+
+def test_material_page_has_dft_and_model_bands(site):
+    html = (site / "materials" / "mdr-pbe" / "mp-1000.html").read_text()
+    start = re.search(r'Plotly\.newPlot\(\s*"bands",\s*', html).end()
+    figure, _ = json.JSONDecoder().raw_decode(html, start)  # the traces
+    names = [trace["name"] for trace in figure if trace.get("showlegend", True) is not False]
+    assert names == ["DFT", MODEL]
+    assert "Fm-3m" in html and "Ba4Te4" in html  # structure summary (spglib)
+    failed = (site / "materials" / "mdr-pbe" / f"{FAILED_ID}.html").read_text()
+    assert "NotConvergedError" in failed and "Force constants not kept" not in failed
+
+
+def test_failures_provenance_and_offline(site):
+    failures = (site / "failures.html").read_text()
+    assert FAILED_ID in failures and "max force 0.3" in failures
+    provenance = (site / "provenance.html").read_text()
+    assert expected_digest("chgnet", "phonons", "mdr-pbe") in provenance
+    assert (site / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    for page in site.rglob("*.html"):  # nothing from the network
+        assert not re.search(r"<script[^>]+src=\"(https?:)?//", page.read_text()), page
