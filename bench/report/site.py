@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.html import page, write_assets
+from bench.report.html import esc, page, write_assets
 from bench.report.metrics import absolute_errors, format_mae, mean_interval
 from bench.report.phonon_metrics import EXTRA_MAE
 from bench.report.site_index import (
@@ -56,10 +56,10 @@ def parity_pages(table: Table, materials: dict[tuple[str, str], Material], out: 
                 }
             )
             mae = format_mae(err.mean(), *mean_interval(err.to_numpy()))
-            title = f"{model}: {label}, MAE {mae} (n={len(err)})"
             body = (
-                "<p>Hover a point for the material, click it to open its page.</p>"
-                + figure_html(parity_figure(points, model, label, title), "parity", True)
+                f"<p>MAE {esc(mae)} (95 % bootstrap interval), n = {len(err)}. Hover a point "
+                "for the material, click it to open its page.</p>"
+                + figure_html(parity_figure(points, model, label), "parity", True)
             )
             name = parity_name(model, prop)
             path = out / name

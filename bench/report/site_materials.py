@@ -134,7 +134,7 @@ def quantities_html(task: str, records: pd.DataFrame) -> str:
         rows.append(cells)
     if task == "phonons":
         rmse = [number(r.get(f"model.{BAND_RMSE}"), 4) for _, r in records.iterrows()]
-        rows.append([cell(BAND_RMSE_LABEL), cell("0")] + [cell(v, cls="num") for v in rmse])
+        rows.append([cell(BAND_RMSE_LABEL), cell("–")] + [cell(v, cls="num") for v in rmse])
         rows.append(_stable_row(ref_row, records))
     return table(headers, rows, table_id="quantities", sortable=False)
 
@@ -163,8 +163,8 @@ def run_details_html(records: pd.DataFrame) -> str:
             ("relaxation", details.get("relax")),
             ("displacements, supercell atoms", _pair(details)),
             ("timings [s]", {k: round(float(v), 3) for k, v in timings.items()}),
-            ("wall time [s]", number(r.get("wall_s"), 4)),
-            ("worker peak memory [MB]", number(details.get("worker_peak_rss_MB"), 4)),
+            ("wall time [s]", number(r.get("wall_s"), 6)),
+            ("worker peak memory [MB]", number(details.get("worker_peak_rss_MB"), 6)),
             ("kept force constants", (details.get("artifacts") or {}).get("force_constants")),
             ("settings digest, run", f"{r['settings_digest']}, {r['run_id']}"),
         ]

@@ -23,7 +23,7 @@ PALETTE = qualitative.Plotly
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def parity_figure(points: pd.DataFrame, model: str, label: str, title: str) -> go.Figure:
+def parity_figure(points: pd.DataFrame, model: str, label: str) -> go.Figure:
     """Model vs DFT of one property. ``points``: material_id, formula, model, dft, url."""
     lo = float(np.nanmin(points[["model", "dft"]].to_numpy())) if len(points) else 0.0
     hi = float(np.nanmax(points[["model", "dft"]].to_numpy())) if len(points) else 1.0
@@ -54,12 +54,11 @@ def parity_figure(points: pd.DataFrame, model: str, label: str, title: str) -> g
         )
     )
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}, "x": 0.02, "y": 0.98},
         xaxis_title=f"DFT {label}",
         yaxis_title=f"{model} {label}",
         width=560,
         height=520,
-        margin={"l": 70, "r": 20, "t": 80, "b": 60},
+        margin={"l": 70, "r": 20, "t": 40, "b": 60},
         showlegend=False,
         template="plotly_white",
     )
