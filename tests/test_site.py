@@ -66,8 +66,12 @@ def make_store(root: Path, shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(shared_data, tmp_path_factory) -> Path:
-    runs = make_store(tmp_path_factory.mktemp("runs"), shared_data)
+def runs(shared_data, tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("runs"), shared_data)
+
+
+@pytest.fixture(scope="module")
+def site(shared_data, runs, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     build_site([runs], out, data_dir=shared_data, command="pytest")
     return out
@@ -103,7 +107,7 @@ def test_material_page_has_dft_and_model_bands(site):
     assert names == ["DFT", MODEL]
     assert "Fm-3m" in html and "Ba4Te4" in html  # structure summary (spglib)
     failed = (site / "materials" / "mdr-pbe" / f"{FAILED_ID}.html").read_text()
-    assert "NotConvergedError" in failed and "Force constants not kept" not in failed
+    assert "NotConvergedError" in failed and "No force constants for" not in failed
 
 
 def test_failures_provenance_and_offline(site):
@@ -114,3 +118,15 @@ def test_failures_provenance_and_offline(site):
     assert (site / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     for page in site.rglob("*.html"):  # nothing from the network
         assert not re.search(r"<script[^>]+src=\"(https?:)?//", page.read_text()), page
+
+
+def test_bench_report_command(shared_data, runs, tmp_path, capsys):
+    from bench.cli import main
+
+    out = tmp_path / "site"
+    args = ["report", "--runs", str(runs), "--out", str(out), "--data-dir", str(shared_data)]
+    assert main(args) == 0
+    assert (out / "index.html").is_file() and (out / "materials" / "mdr-pbe").is_dir()
+    assert f"open {out / 'index.html'}" in capsys.readouterr().out
+    assert main(["report", "--runs", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert "no results in" in capsys.readouterr().err

@@ -85,27 +85,39 @@ def structure_html(material: Material) -> str:
 
 
 def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy], list[str]]:
-    """Model name -> phonopy object from its kept force constants; models without any."""
+    """Model name -> phonopy object from its kept force constants; models without (why)."""
     kept, missing = {}, []
     for _, r in records[records["status"] == "ok"].iterrows():
         path = find_artifact(json.loads(r["details_json"] or "{}"), "force_constants", roots)
         if path is None:
-            missing.append(r["model"])
+            missing.append(f"{r['model']} (not kept)")
             continue
-        kept[r["model"]] = phonopy_from_payload(load_artifact(path))
+        try:
+            kept[r["model"]] = phonopy_from_payload(load_artifact(path))
+        except (OSError, ValueError, KeyError) as err:  # a damaged or foreign file
+            missing.append(f"{r['model']} ({path.name}: {err})")
     return kept, missing
 
 
 def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> str:
     """Bands along ASE's standard path and DOS of DFT and every model with kept force
-    constants, overlaid."""
-    if material.reference is None:
-        return "<p>No DFT force constants in this data set: no band structure.</p>"
+    constants, overlaid (the models alone when the data set has no DFT force constants)."""
     kept, missing = _kept(records, roots)
-    curves = phonon_curves(material.reference, kept)
-    note = f"<p>Path {esc(curves.path)} (ASE, primitive cell of the reference); THz.</p>"
-    if missing:
-        note += f"<p>Force constants not kept for: {esc(', '.join(missing))}.</p>"
+    note = "" if not missing else f"<p>No force constants for: {esc(', '.join(missing))}.</p>"
+    if material.reference is not None:
+        first, name, others = material.reference, "DFT", kept
+    elif kept:
+        name, first = next(iter(kept.items()))
+        others = {k: v for k, v in kept.items() if k != name}
+        note += "<p>No DFT force constants in this data set: the models' bands only.</p>"
+    else:
+        return note + "<p>No DFT force constants in this data set and none kept.</p>"
+    try:
+        curves = phonon_curves(first, others, ref_name=name)
+    except (ValueError, RuntimeError) as err:
+        return note + f'<p class="fail">No band structure: {esc(err)}</p>'
+    where = "the reference" if name == "DFT" else name
+    note += f"<p>Path {esc(curves.path)} (ASE, primitive cell of {esc(where)}); THz.</p>"
     return note + figure_html(curves_figure(curves), "bands")
 
 
