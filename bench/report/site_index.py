@@ -160,6 +160,11 @@ def _settings(records: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
+def _versions(versions: dict[str, str]) -> str:
+    text = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+    return f"<details><summary>{len(versions)} packages</summary>{esc(text)}</details>"
+
+
 def provenance_page(table_: Table, command: str) -> str:
     """Settings of each digest, versions, data checksums, commits and machines of the runs."""
     used = set(table_.records["run_id"]) if "run_id" in table_.records else set()
@@ -176,7 +181,7 @@ def provenance_page(table_: Table, command: str) -> str:
             cell(f"<code>{esc(m.get('settings_digest'))}</code>"),
             cell(f"<code>{esc(m.get('git_commit'))}</code>"),
             cell(esc((m.get("checkpoint_sha256") or "–")[:16])),
-            cell(esc(", ".join(f"{k} {v}" for k, v in sorted(m.get("versions", {}).items())))),
+            cell(_versions(m.get("versions") or {})),
             cell(esc((m.get("machine") or {}).get("cpu"))),
         ]
         for m in manifests
