@@ -115,7 +115,8 @@ def _subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.report.metrics import summary_table
-    from bench.run.runner import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, run
+    from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S
+    from bench.run.runner import RunConfig, run
     from bench.run.store import Store
     from bench.tasks import TASKS
 
@@ -500,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="a material running longer is recorded as a timeout (default 7200 s, "
-        "bench.run.runner.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
+        "bench.run.config.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
     )
     p.add_argument(
         "--isolate",

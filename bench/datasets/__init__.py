@@ -19,8 +19,12 @@ from bench.datasets.locate import (
     find_data_dir,
     sha256_of,
 )
-from bench.datasets.matcalc import ElasticReference, load_cv_reference, load_elastic_reference
-from bench.datasets.matcalc import load_entries
+from bench.datasets.matcalc import (
+    ElasticReference,
+    load_cv_reference,
+    load_elastic_reference,
+    load_entries,
+)
 from bench.datasets.mdr import discover_ids, load_mdr_reference, mdr_files
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import (

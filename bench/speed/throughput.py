@@ -42,7 +42,8 @@ def _prepare(
     """The loaded model, data set, material ids and settings exactly as ``bench run`` would
     use them (``bench.run.runner.prepare``: effective dtype, supercell rule)."""
     from bench.models import load_model
-    from bench.run.runner import RunConfig, _set_threads, prepare
+    from bench.run.runner import RunConfig, prepare
+    from bench.run.threads import set_threads
 
     config = RunConfig(
         model=model,
@@ -54,7 +55,7 @@ def _prepare(
         dtype=dtype,
     )
     _, dataset, ids, settings = prepare(config)
-    _set_threads(threads or os.cpu_count() or 1)  # as a one-worker `bench run`
+    set_threads(threads or os.cpu_count() or 1)  # as a one-worker `bench run`
     loaded = load_model(model, checkpoint=checkpoint, dtype=getattr(settings, "dtype", dtype))
     return loaded, dataset, ids, settings
 
