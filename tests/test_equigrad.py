@@ -18,7 +18,8 @@ from ase.calculators.emt import EMT
 from ase.neighborlist import neighbor_list
 from ase.stress import voigt_6_to_full_3x3_stress
 
-from bench.cli import _subsets_for, main
+from bench.cli import main
+from bench.commands.output import subsets_for
 from bench.errors import ConfigurationError
 from bench.models import DifferentiableEnergy, LoadedModel, load_model
 from bench.overrides import apply_overrides
@@ -337,14 +338,14 @@ def test_orb_conservative_random_autograd_is_orbs_own_rotational_grad(float64_de
 
 # ---- task, CLI, metrics, reporter --------------------------------------------------------
 def test_cli_subsets_for_equigrad():
-    assert _subsets_for("equigrad", None) == [("equigrad", "mdr-smoke")]
-    assert _subsets_for("equigrad", ["elastic-smoke", "mdr-50"]) == [
+    assert subsets_for("equigrad", None) == [("equigrad", "mdr-smoke")]
+    assert subsets_for("equigrad", ["elastic-smoke", "mdr-50"]) == [
         ("equigrad", "elastic-smoke"),
         ("equigrad", "mdr-50"),
     ]
-    assert [t for t, _ in _subsets_for("all", None)] == ["phonons", "elasticity"]
+    assert [t for t, _ in subsets_for("all", None)] == ["phonons", "elasticity"]
     with pytest.raises(ConfigurationError):
-        _subsets_for("phonons", ["elastic-smoke"])
+        subsets_for("phonons", ["elastic-smoke"])
 
 
 def _equigrad_record(model: str, material_id: str, digest: str, value: float) -> dict:
