@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from bench.models.protocol import require_dtype
 from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
 
 
@@ -23,6 +24,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the package computes in float32
     from chgnet.model.dynamics import CHGNetCalculator
     from chgnet.model.model import CHGNet
 

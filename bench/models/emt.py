@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.models.protocol import require_dtype
 from bench.models.registry import LoadedModel, ModelSpec
 
 
@@ -12,6 +13,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float64",))  # an analytic potential in numpy float64
     from ase.calculators.emt import EMT
 
     return LoadedModel(key=spec.key, calculator=EMT(), device="cpu", dtype="float64")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import ModelUnavailableError
+from bench.models.protocol import require_dtype
 from bench.models.registry import LoadedModel, ModelSpec
 
 
@@ -13,6 +14,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the model's weights and graph are float32
     from fairchem.core import OCPCalculator
 
     if checkpoint is None:

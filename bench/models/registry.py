@@ -1,16 +1,8 @@
 """Model registry: a string key resolved to an ASE calculator inside the worker process.
 
 The catalogue (``catalogue.toml``) is data; each family has one adapter module
-(``bench/models/<family>.py``) with the same contract:
-
-``load(spec, *, device, dtype, checkpoint) -> LoadedModel``
-    build the calculator; ``checkpoint`` is a local file or None (upstream resolution).
-``packaged_checkpoint(spec) -> Path | None``
-    where upstream keeps the weights locally (shipped in the wheel or already cached), if known.
-
-Optional, on the returned :class:`LoadedModel`: ``batch_forces`` (batched force evaluation) and
-``energy_fn`` (the energy as a differentiable torch function of positions and cell, for the
-autograd path of :mod:`bench.physics.equigrad`).
+(``bench/models/<family>.py``) satisfying :class:`bench.models.protocol.Adapter`, whose
+``load`` returns a :class:`LoadedModel` (the :class:`bench.models.protocol.Model` contract).
 
 Adapters are imported lazily: listing models imports no ML framework.
 """
@@ -34,12 +26,14 @@ from ase.calculators.calculator import Calculator
 
 from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
 from bench.errors import (
+    BenchBugError,
     ConfigurationError,
     ModelError,
     ModelUnavailableError,
     UnknownModelError,
 )
 from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
+from bench.models.protocol import Adapter, Model
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -189,8 +183,12 @@ def resolve(name: str) -> ModelSpec:
     return SPECS[key]
 
 
-def _adapter(family: str):
-    return importlib.import_module(f"bench.models.{family}")
+def _adapter(family: str) -> Adapter:
+    """The adapter module of ``family``; BenchBugError when it breaks the contract."""
+    module = importlib.import_module(f"bench.models.{family}")
+    if not isinstance(module, Adapter):
+        raise BenchBugError(f"bench/models/{family}.py lacks load() or packaged_checkpoint()")
+    return module
 
 
 def resolve_device(device: str | None) -> str:
@@ -234,7 +232,7 @@ def load_model(
     local = resolve_checkpoint(spec.checkpoint, checkpoint)
     adapter = _adapter(spec.family)
     try:
-        return adapter.load(
+        loaded = adapter.load(
             spec,
             device=resolve_device(device),
             dtype=spec.dtype_for(dtype, second_order),
@@ -257,6 +255,9 @@ def load_model(
             f"{spec.source} failed ({type(err).__name__}: {first[:200]}); put the file in "
             f"{checkpoint_dir() or '$BENCH_CHECKPOINTS'} or pass --checkpoint PATH"
         ) from err
+    if not isinstance(loaded, Model):
+        raise BenchBugError(f"bench/models/{spec.family}.py load() returned {type(loaded)}")
+    return loaded
 
 
 def unavailable_reason(spec: ModelSpec) -> str | None:

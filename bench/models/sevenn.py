@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from bench.models.protocol import require_dtype
 from bench.models.registry import LoadedModel, ModelSpec
 
 
@@ -29,6 +30,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the package computes in float32
     from sevenn.calculator import SevenNetCalculator
 
     path = checkpoint or packaged_checkpoint(spec)
