@@ -28,9 +28,9 @@ from bench.physics.equigrad import (
     delta_rot_autograd,
     delta_rot_fd,
     delta_rot_from_gradients,
-    random_rotation,
     run_equigrad,
 )
+from bench.physics.rotations import random_rotation
 from bench.report.metrics import distribution_table, mae_table
 from bench.report.table import build_table, expected_digest, write_report
 from bench.run.store import Store

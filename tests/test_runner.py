@@ -18,7 +18,7 @@ import pytest
 from bench.cli import main
 from bench.errors import ConfigurationError
 from bench.models import load_model
-from bench.models.registry import LoadedModel
+from bench.models.loaded import LoadedModel
 from bench.run.runner import RunConfig, prepare, run
 from bench.settings import PhononSettings
 from bench.tasks import run_one

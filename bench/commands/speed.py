@@ -19,7 +19,7 @@ from bench.speed.forward import append_rows, call_in_model_env, summary, write_f
 TIMERS = {
     "pipeline": ("bench.speed.throughput:time_pipeline", "pipeline"),
     "batch": ("bench.speed.throughput:time_batching", "batching"),
-    "matcalc": ("bench.speed.throughput:time_matcalc", "matcalc"),
+    "matcalc": ("bench.speed.matcalc_loop:time_matcalc", "matcalc"),
 }
 
 
@@ -86,7 +86,7 @@ def _task_subset(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _client_memory(args: argparse.Namespace, out: Path, argv: str) -> int:
-    from bench.speed.throughput import client_memory
+    from bench.speed.memory import client_memory
 
     task, subset = _task_subset(args)
     rows = []
@@ -103,14 +103,13 @@ def _client_memory(args: argparse.Namespace, out: Path, argv: str) -> int:
 
 def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
     """pipeline, batch or matcalc: rows per model, appended to their csv, and the plot."""
-    from bench.speed.throughput import pipeline_summary, plot_pipeline
+    from bench.speed.plots import pipeline_summary, plot_pipeline
 
     task, subset = _task_subset(args)
     function, name = TIMERS[args.what]
-    kwargs: dict[str, Any] = {"subset": subset, "limit": args.limit, "data_dir": args.data_dir}
-    kwargs |= {"checkpoint": args.checkpoint, "dtype": args.dtype, "threads": args.threads}
-    if args.what != "batch":
-        kwargs["task"] = task
+    kwargs: dict[str, Any] = {"task": task, "subset": subset, "limit": args.limit}
+    kwargs |= {"data_dir": args.data_dir, "checkpoint": args.checkpoint, "dtype": args.dtype}
+    kwargs["threads"] = args.threads
     if args.what == "pipeline":
         kwargs["batch"] = not args.no_batch
     rows = [row for model in args.model for row in call_in_model_env(model, function, **kwargs)]

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from bench.models.loaded import DifferentiableEnergy, LoadedModel
 from bench.models.protocol import require_dtype
-from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.models.loaded import LoadedModel
 from bench.models.protocol import require_dtype
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:

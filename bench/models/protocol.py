@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-if TYPE_CHECKING:
-    from bench.models.registry import DifferentiableEnergy, ModelSpec
+from bench.models.loaded import DifferentiableEnergy
+from bench.models.spec import ModelSpec
 
 
 @runtime_checkable

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from bench.models.loaded import LoadedModel
 from bench.models.protocol import require_dtype
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:

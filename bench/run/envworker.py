@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import BenchBugError, ConfigurationError
 from bench.models.envs import env_python
-from bench.models.registry import ModelSpec
+from bench.models.spec import ModelSpec
 from bench.run.config import Job, RunConfig
 from bench.run.threads import thread_env
 from bench.tasks import worker_died_record
