@@ -10,16 +10,30 @@ import pytest
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
+from bench.datasets.locate import embedded_dir
+
 SHARED_DATA = Path(
     os.environ.get("BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
 
+def _have_full_data() -> bool:
+    return (SHARED_DATA / "mdr" / "benchmark_app").is_dir()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data, or skip: tests never copy reference data into the project."""
-    if not (SHARED_DATA / "mdr" / "benchmark_app").is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DATA} (set BENCH_SHARED_DATA)")
+    """A data directory for the smoke subsets: ../shared/data when it is there, else the
+    package's embedded copy (bench/_data), so a bare clone tests offline."""
+    return SHARED_DATA if _have_full_data() else embedded_dir()
+
+
+@pytest.fixture(scope="session")
+def full_data() -> Path:
+    """../shared/data (mdr-50, the full MatCalc files), or skip: only tests of the larger sets
+    need it, and tests never copy reference data into the project."""
+    if not _have_full_data():
+        pytest.skip(f"full reference data not found at {SHARED_DATA} (set BENCH_SHARED_DATA)")
     return SHARED_DATA
 
 

@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 
 from bench.errors import NonFiniteError, NotConvergedError
 from bench.models import load_model
-from bench.models.registry import LoadedModel
+from bench.models.loaded import LoadedModel
 from bench.physics.elasticity import ElasticSettings, run_elasticity
 from bench.tasks import run_one
 from tests.conftest import BrokenCalculator, ScaledEMT

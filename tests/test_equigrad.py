@@ -18,7 +18,8 @@ from ase.calculators.emt import EMT
 from ase.neighborlist import neighbor_list
 from ase.stress import voigt_6_to_full_3x3_stress
 
-from bench.cli import _subsets_for, main
+from bench.cli import main
+from bench.commands.output import subsets_for
 from bench.errors import ConfigurationError
 from bench.models import DifferentiableEnergy, LoadedModel, load_model
 from bench.overrides import apply_overrides
@@ -27,9 +28,9 @@ from bench.physics.equigrad import (
     delta_rot_autograd,
     delta_rot_fd,
     delta_rot_from_gradients,
-    random_rotation,
     run_equigrad,
 )
+from bench.physics.rotations import random_rotation
 from bench.report.metrics import distribution_table, mae_table
 from bench.report.table import build_table, expected_digest, write_report
 from bench.run.store import Store
@@ -337,14 +338,14 @@ def test_orb_conservative_random_autograd_is_orbs_own_rotational_grad(float64_de
 
 # ---- task, CLI, metrics, reporter --------------------------------------------------------
 def test_cli_subsets_for_equigrad():
-    assert _subsets_for("equigrad", None) == [("equigrad", "mdr-smoke")]
-    assert _subsets_for("equigrad", ["elastic-smoke", "mdr-50"]) == [
+    assert subsets_for("equigrad", None) == [("equigrad", "mdr-smoke")]
+    assert subsets_for("equigrad", ["elastic-smoke", "mdr-50"]) == [
         ("equigrad", "elastic-smoke"),
         ("equigrad", "mdr-50"),
     ]
-    assert [t for t, _ in _subsets_for("all", None)] == ["phonons", "elasticity"]
+    assert [t for t, _ in subsets_for("all", None)] == ["phonons", "elasticity"]
     with pytest.raises(ConfigurationError):
-        _subsets_for("phonons", ["elastic-smoke"])
+        subsets_for("phonons", ["elastic-smoke"])
 
 
 def _equigrad_record(model: str, material_id: str, digest: str, value: float) -> dict:
@@ -394,10 +395,10 @@ def test_metrics_and_report_without_a_reference(tmp_path):
 @pytest.mark.slow
 def test_bench_run_equigrad_on_mdr_and_elastic_subsets(tmp_path, shared_data, capsys, monkeypatch):
     import bench.run.runner
+    from bench.run.threads import set_threads
 
     # one torch thread: with other jobs on the cores, two threads made this test 10x slower
-    set_threads = bench.run.runner._set_threads
-    monkeypatch.setattr(bench.run.runner, "_set_threads", lambda threads: set_threads(1))
+    monkeypatch.setattr(bench.run.runner, "set_threads", lambda threads: set_threads(1))
     out = tmp_path / "runs"
     common = ["run", "--task", "equigrad", "--model", "chgnet", "--out", str(out), "--quiet"]
     common += ["--data-dir", str(shared_data)]

@@ -112,7 +112,7 @@ def test_reading_a_missing_results_directory_is_one_error(tmp_path, capsys):
 
 
 def test_largest_first_only_within_windows_so_prefixes_stay_random():
-    from bench.run.runner import largest_first_within_windows
+    from bench.run.schedule import largest_first_within_windows
 
     ids = [f"m{i}" for i in range(10)]
     hints = {f"m{i}": float(i) for i in range(10)}
@@ -125,13 +125,14 @@ def test_largest_first_only_within_windows_so_prefixes_stay_random():
 def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_path, monkeypatch):
     """Memory-aware scheduling: with two workers, a material too big to share the machine
     starts only after everything before it is done, and nothing starts until it is done."""
+    import bench.run.pool as pool
     import bench.run.runner as runner
 
     # CuPd (EMT: seconds) between materials EMT cannot do (failed at once): without the rule
     # the fast ones after it would finish before it
     ids = ["mp-1010953", "mp-1014219", "mp-1018029", "mp-10197", "mp-1031"]
     seen: list[str] = []
-    monkeypatch.setattr(runner, "_run_alone", lambda *a: {"mp-1018029"})
+    monkeypatch.setattr(pool, "run_alone", lambda *a: {"mp-1018029"})
     monkeypatch.setattr(runner, "largest_first_within_windows", lambda ids, hints, w: ids)
     config = RunConfig(
         model="emt",
@@ -148,7 +149,7 @@ def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_pa
 
 
 def test_alone_threshold_follows_the_machine():
-    from bench.run.runner import alone_above_atoms
+    from bench.run.schedule import alone_above_atoms
 
     assert alone_above_atoms(24.0) == 1000.0  # two 20 GB supercells do not fit in 24 GB
     assert alone_above_atoms(256.0) == float("inf")

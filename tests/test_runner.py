@@ -18,7 +18,7 @@ import pytest
 from bench.cli import main
 from bench.errors import ConfigurationError
 from bench.models import load_model
-from bench.models.registry import LoadedModel
+from bench.models.loaded import LoadedModel
 from bench.run.runner import RunConfig, prepare, run
 from bench.settings import PhononSettings
 from bench.tasks import run_one
@@ -251,7 +251,8 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
     import gc
     import weakref
 
-    from bench.run.runner import _pool_records
+    from bench.run.config import Job
+    from bench.run.pool import pool_records
 
     made: list[weakref.ref] = []  # every future this run's pool hands out
     submit = cf.ProcessPoolExecutor.submit
@@ -267,7 +268,8 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
         RunConfig(**{**config.__dict__, "data_dir": str(shared_data)})
     )
     seen, live = [], []
-    for record in _pool_records(config, "emt", dataset, ids, settings, shared_data, 2, 1):
+    job = Job("elasticity", dataset, settings, shared_data)
+    for record in pool_records(config, job, "emt", ids, 2, 1):
         seen.append(record["material_id"])
         gc.collect()
         live.append(sum(ref() is not None for ref in made))

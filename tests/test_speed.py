@@ -29,7 +29,7 @@ def test_model_clock_counts_calls_and_detaches():
     from ase.build import bulk
 
     from bench.models import load_model
-    from bench.speed.throughput import model_clock
+    from bench.models.timing import model_clock
 
     model = load_model("emt")
     atoms = bulk("Cu", "fcc", a=3.6) * (2, 2, 2)
@@ -57,9 +57,12 @@ def test_model_clock_counts_calls_and_detaches():
 
 def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     pytest.importorskip("chgnet", reason="chgnet extra not installed")
-    from bench.speed.throughput import pipeline_summary, plot_pipeline, time_batching, time_pipeline
+    from bench.speed.plots import pipeline_summary, plot_pipeline
+    from bench.speed.throughput import time_batching, time_pipeline
 
-    rows = time_pipeline("chgnet", "phonons", "mdr-smoke", limit=1, data_dir=str(shared_data))
+    rows = time_pipeline(
+        model="chgnet", task="phonons", subset="mdr-smoke", limit=1, data_dir=str(shared_data)
+    )
     (row,) = rows
     assert row["status"] == "ok" and row["model_calls"] > 2  # relaxation steps + displacements
     assert 0 < row["model_s"] < row["wall_s"]
@@ -68,7 +71,7 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     summary = pipeline_summary(pd.DataFrame(rows))
     assert summary.loc[0, "materials"] == 1 and summary.loc[0, "ok"] == 1
     assert 0 < summary.loc[0, "model_share_pct"] < 100
-    batching = time_batching("chgnet", "mdr-smoke", limit=2, data_dir=str(shared_data))
+    batching = time_batching(model="chgnet", subset="mdr-smoke", limit=2, data_dir=str(shared_data))
     assert [r["material_id"] for r in batching] == ["mp-111", "mp-1000"][: len(batching)]
     assert all(r["max_force_diff_eV_per_A"] < 1e-4 and r["speedup"] > 0 for r in batching)
     png = plot_pipeline(pd.DataFrame(rows), pd.DataFrame(batching), tmp_path / "p.png")
@@ -76,7 +79,7 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
 
 
 def test_client_memory_samples_a_real_run(shared_data, tmp_path):
-    from bench.speed.throughput import client_memory
+    from bench.speed.memory import client_memory
 
     rows = client_memory(
         "emt",

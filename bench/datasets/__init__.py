@@ -19,8 +19,14 @@ from bench.datasets.locate import (
     find_data_dir,
     sha256_of,
 )
-from bench.datasets.matcalc import ElasticReference, load_cv_reference, load_elastic_reference
-from bench.datasets.matcalc import load_entries
+from bench.datasets.matcalc import (
+    ElasticReference,
+    load_cv_reference,
+    load_elastic_reference,
+    load_entries,
+    matcalc_file,
+    require_entries,
+)
 from bench.datasets.mdr import discover_ids, load_mdr_reference, mdr_files
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import (
@@ -75,8 +81,9 @@ def dataset_checksums(
             for rel, path in mdr_files(dataset, material_id, data_dir).items():
                 out[rel] = sha256_of(path)
         return out
-    assert info.file is not None
-    return {info.file: sha256_of(fetch(dataset, info.file, data_dir))}
+    require_entries(dataset, material_ids, data_dir)
+    path, relpath = matcalc_file(dataset, data_dir)
+    return {relpath: sha256_of(path)}
 
 
 def size_hints(

@@ -1,4 +1,5 @@
-"""Where reference files live: --data-dir, $BENCH_DATA, the user cache (filled from upstream).
+"""Where reference files live: --data-dir, $BENCH_DATA, the user cache (filled from upstream),
+then the package's embedded copy of the smoke subsets (``bench/_data``).
 
 A file with a known sha256 is verified once per process (hashes are cached by path, size and
 mtime). A download goes to a temporary file beside its destination, is verified, then renamed
@@ -36,19 +37,28 @@ def cache_dir() -> Path:
     return Path(base) / "bench" / "data"
 
 
+def embedded_dir() -> Path:
+    """The package's copy of the smoke subsets' reference files (CC BY 4.0, see its
+    LICENSE.md; datasets/build_embedded.py makes it)."""
+    return Path(__file__).resolve().parents[1] / "_data"
+
+
 def search_dirs(explicit: Path | None = None) -> list[Path]:
-    """Data directories in lookup order: explicit ``--data-dir``, ``$BENCH_DATA``, the cache."""
+    """Data directories in lookup order: explicit ``--data-dir``, ``$BENCH_DATA``, the cache,
+    the embedded files. A file found in the embedded folder has the upstream bytes (its sha256
+    is checked as anywhere), so it is read before a download of the same file is tried."""
     dirs = []
     if explicit is not None:
         dirs.append(Path(explicit).expanduser())
     if os.environ.get(ENV_VAR):
         dirs.append(Path(os.environ[ENV_VAR]).expanduser())
-    dirs.append(cache_dir())
+    dirs += [cache_dir(), embedded_dir()]
     return list(dict.fromkeys(dirs))
 
 
 def find_data_dir(explicit: Path | None = None) -> Path | None:
-    """The first existing data directory (explicit, ``$BENCH_DATA``, the cache), or None."""
+    """The first existing data directory (explicit, ``$BENCH_DATA``, the cache, the embedded
+    files), or None."""
     return next((d for d in search_dirs(explicit) if d.is_dir()), None)
 
 

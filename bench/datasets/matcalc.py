@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.datasets.locate import fetch_file, sha256_of
+from bench.datasets.locate import (
+    DataNotFoundError,
+    embedded_dir,
+    fetch_file,
+    sha256_of,
+    verify,
+)
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import get_dataset
 
@@ -74,21 +80,49 @@ def _read(path: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _file(dataset: str, data_dir: Path | None) -> tuple[Path, str]:
+def matcalc_file(dataset: str, data_dir: Path | None = None) -> tuple[Path, str]:
+    """(local path, relpath) of the data set's file: the full file if local or downloadable,
+    else the package's embedded smoke entries (DataNotFoundError if there are none)."""
     info = get_dataset(dataset)
     if info.file is None:
         raise ValueError(f"{dataset} is not a single-file (MatCalc) data set")
-    return fetch_file(info.file, info.urls(info.file), info.sha256(info.file), data_dir), info.file
+    try:
+        path = fetch_file(info.file, info.urls(info.file), info.sha256(info.file), data_dir)
+        return path, info.file
+    except DataNotFoundError as err:
+        if not info.embedded:
+            raise
+        relpath = info.embedded["file"]
+        path = verify(embedded_dir() / relpath, info.embedded["sha256"])
+        _MISSING_FULL[dataset] = str(err)
+        return path, relpath
+
+
+#: why the full file was not used, per data set whose embedded entries were read instead
+_MISSING_FULL: dict[str, str] = {}
+
+
+def require_entries(dataset: str, material_ids: list[str], data_dir: Path | None = None) -> None:
+    """DataNotFoundError (the full file's) when the file read lacks some of the materials:
+    the embedded entries cover the smoke subsets only."""
+    missing = [i for i in material_ids if i not in load_entries(dataset, data_dir)]
+    if missing and dataset in _MISSING_FULL:
+        covered = ", ".join(get_dataset(dataset).embedded["subsets"])
+        raise DataNotFoundError(
+            f"{_MISSING_FULL[dataset]} (the package's own copy covers only {covered}; "
+            f"{len(missing)} of the {len(material_ids)} materials, e.g. {missing[0]}, need "
+            "the full file)"
+        )
 
 
 def load_entries(dataset: str, data_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """All entries of a MatCalc file, by material id (parsed once per process)."""
-    path, _ = _file(dataset, data_dir)
+    path, _ = matcalc_file(dataset, data_dir)
     return _read(str(path))
 
 
 def _entry(dataset: str, material_id: str, data_dir: Path | None) -> tuple[dict, str, str]:
-    path, relpath = _file(dataset, data_dir)
+    path, relpath = matcalc_file(dataset, data_dir)
     entries = _read(str(path))
     if material_id not in entries:
         raise MalformedReferenceError(f"{material_id} is not in {relpath}")

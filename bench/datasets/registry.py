@@ -46,6 +46,9 @@ class DatasetInfo:
     #: primitive_matrix, MDR; "cell": the cell as given, MatCalc's Cv set)
     basis: str | None = None
     mirrors: list[str] = field(default_factory=list)  # other URLs of the same content
+    #: MatCalc sets: the package's copy of some subsets' entries (``file``, ``sha256``,
+    #: ``subsets``), read when the full file is neither local nor downloadable
+    embedded: dict[str, Any] = field(default_factory=dict)
 
     def sha256(self, relpath: str) -> str | None:
         """Recorded sha256 of a file (None when not known)."""

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
+from bench.models.loaded import DifferentiableEnergy, LoadedModel
+from bench.models.protocol import require_dtype
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -23,6 +25,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the package computes in float32
     from chgnet.model.dynamics import CHGNetCalculator
     from chgnet.model.model import CHGNet
 

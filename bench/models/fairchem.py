@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import ModelUnavailableError
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.loaded import LoadedModel
+from bench.models.protocol import require_dtype
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -13,6 +15,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the model's weights and graph are float32
     from fairchem.core import OCPCalculator
 
     if checkpoint is None:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.loaded import LoadedModel
+from bench.models.spec import ModelSpec
 
 _UPSTREAM = {"mace-mpa-0": ("mace_mp", "medium-mpa-0"), "mace-omat-0": ("mace_omat", "medium")}
 

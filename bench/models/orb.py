@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.models.registry import DifferentiableEnergy, LoadedModel, ModelSpec
+from bench.models.loaded import DifferentiableEnergy, LoadedModel
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:

@@ -1,16 +1,8 @@
 """Model registry: a string key resolved to an ASE calculator inside the worker process.
 
 The catalogue (``catalogue.toml``) is data; each family has one adapter module
-(``bench/models/<family>.py``) with the same contract:
-
-``load(spec, *, device, dtype, checkpoint) -> LoadedModel``
-    build the calculator; ``checkpoint`` is a local file or None (upstream resolution).
-``packaged_checkpoint(spec) -> Path | None``
-    where upstream keeps the weights locally (shipped in the wheel or already cached), if known.
-
-Optional, on the returned :class:`LoadedModel`: ``batch_forces`` (batched force evaluation) and
-``energy_fn`` (the energy as a differentiable torch function of positions and cell, for the
-autograd path of :mod:`bench.physics.equigrad`).
+(``bench/models/<family>.py``) satisfying :class:`bench.models.protocol.Adapter`, whose
+``load`` returns a :class:`LoadedModel` (the :class:`bench.models.protocol.Model` contract).
 
 Adapters are imported lazily: listing models imports no ML framework.
 """
@@ -22,138 +14,20 @@ import importlib
 import importlib.util
 import re
 import tomllib
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from ase import Atoms
-from ase.calculators.calculator import Calculator
-
-from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
 from bench.errors import (
+    BenchBugError,
     ConfigurationError,
-    ModelError,
     ModelUnavailableError,
     UnknownModelError,
 )
-from bench.models.checkpoints import checkpoint_dir, file_sha256, resolve_checkpoint
+from bench.models.checkpoints import checkpoint_dir, resolve_checkpoint
+from bench.models.loaded import LoadedModel
+from bench.models.protocol import Adapter, Model
+from bench.models.spec import ModelSpec
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One catalogue entry (see catalogue.toml for the meaning of each field)."""
-
-    key: str
-    family: str
-    package: str
-    env: str
-    source: str
-    description: str
-    dtypes: tuple[str, ...]
-    aliases: tuple[str, ...] = ()
-    checkpoint: str | None = None
-    table2: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    second_order_dtype: str | None = None  # default for phonons/elasticity if not the last
-
-    @property
-    def import_probe(self) -> str:
-        """Module whose import proves the family works (``options.import``, else the package)."""
-        return str(self.options.get("import", self.package))
-
-    def dtype_for(self, requested: str | None, second_order: bool) -> str:
-        """Precision to run: ``requested`` if supported, else the family default.
-
-        For second-order quantities (phonons, elasticity) the default is ``second_order_dtype``
-        if the catalogue sets one, else the most precise dtype the family supports (the last
-        listed); for anything else the first.
-        """
-        if requested is not None:
-            if requested not in self.dtypes:
-                raise ModelUnavailableError(
-                    f"{self.key} supports dtype {', '.join(self.dtypes)}, not {requested}"
-                )
-            return requested
-        if second_order:
-            return self.second_order_dtype or self.dtypes[-1]
-        return self.dtypes[0]
-
-
-@dataclass
-class DifferentiableEnergy:
-    """A model's total energy as a torch function of Cartesian positions and cell.
-
-    ``positions`` (n, 3) Å and ``cell`` (3, 3) Å (lattice vectors as rows) are the point the
-    model featurised: the structure's, possibly wrapped into the cell (so they may differ
-    from ``Atoms.positions`` by lattice translations). ``energy(positions, cell)`` returns
-    the total energy in eV as a 0-d tensor, differentiable in both arguments; the neighbour
-    graph is the one built at that point (valid for rotations, which keep every distance).
-    """
-
-    positions: Any  # torch.Tensor (n, 3), Å
-    cell: Any  # torch.Tensor (3, 3), Å, rows
-    energy: Callable[[Any, Any], Any]  # (positions, cell) -> 0-d tensor, eV
-
-
-@dataclass
-class LoadedModel:
-    """A model ready to evaluate: the ASE calculator plus what the manifest records."""
-
-    key: str
-    calculator: Calculator
-    device: str
-    dtype: str
-    checkpoint: str | None = None
-    #: optional batched force evaluation: list of Atoms -> list of (n, 3) arrays in eV/Å
-    batch_forces: Callable[[Sequence[Atoms]], list[np.ndarray]] | None = None
-    #: optional differentiable energy of a structure (torch models), for autograd equigrad
-    energy_fn: Callable[[Atoms], DifferentiableEnergy] | None = None
-
-    @property
-    def checkpoint_sha256(self) -> str | None:
-        return file_sha256(self.checkpoint) if self.checkpoint else None
-
-    def forces(
-        self,
-        structures: Sequence[Atoms],
-        batch: bool = True,
-        max_batch_atoms: int = MAX_BATCH_ATOMS,
-    ) -> list[np.ndarray]:
-        """Forces (eV/Å) on each structure; batched (at most ``max_batch_atoms`` atoms per
-        model call) when the adapter supports it, else one by one. A batch the model cannot
-        take (e.g. out of memory) is redone one by one, with a warning."""
-        if not (batch and self.batch_forces is not None and len(structures) > 1):
-            return self._forces_one_by_one(structures)
-        out: list[np.ndarray] = []
-        for chunk in chunk_by_atoms(structures, max_batch_atoms):
-            members = [structures[i] for i in chunk]
-            if len(members) == 1:
-                out.extend(self._forces_one_by_one(members))
-                continue
-            try:
-                out.extend(self.batch_forces(members))
-            except (RuntimeError, MemoryError, ModelError) as err:  # e.g. out of memory
-                warnings.warn(
-                    f"{self.key}: batch of {len(members)} structures failed "
-                    f"({type(err).__name__}: {str(err)[:200]}); evaluating one by one",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                out.extend(self._forces_one_by_one(members))
-        return out
-
-    def _forces_one_by_one(self, structures: Sequence[Atoms]) -> list[np.ndarray]:
-        out = []
-        for atoms in structures:
-            atoms = atoms.copy()
-            atoms.calc = self.calculator
-            out.append(np.array(atoms.get_forces(), dtype=float))
-        return out
 
 
 def _load_catalogue() -> dict[str, ModelSpec]:
@@ -189,8 +63,12 @@ def resolve(name: str) -> ModelSpec:
     return SPECS[key]
 
 
-def _adapter(family: str):
-    return importlib.import_module(f"bench.models.{family}")
+def _adapter(family: str) -> Adapter:
+    """The adapter module of ``family``; BenchBugError when it breaks the contract."""
+    module = importlib.import_module(f"bench.models.{family}")
+    if not isinstance(module, Adapter):
+        raise BenchBugError(f"bench/models/{family}.py lacks load() or packaged_checkpoint()")
+    return module
 
 
 def resolve_device(device: str | None) -> str:
@@ -234,7 +112,7 @@ def load_model(
     local = resolve_checkpoint(spec.checkpoint, checkpoint)
     adapter = _adapter(spec.family)
     try:
-        return adapter.load(
+        loaded = adapter.load(
             spec,
             device=resolve_device(device),
             dtype=spec.dtype_for(dtype, second_order),
@@ -257,6 +135,9 @@ def load_model(
             f"{spec.source} failed ({type(err).__name__}: {first[:200]}); put the file in "
             f"{checkpoint_dir() or '$BENCH_CHECKPOINTS'} or pass --checkpoint PATH"
         ) from err
+    if not isinstance(loaded, Model):
+        raise BenchBugError(f"bench/models/{spec.family}.py load() returned {type(loaded)}")
+    return loaded
 
 
 def unavailable_reason(spec: ModelSpec) -> str | None:
@@ -290,50 +171,3 @@ def local_checkpoint(spec: ModelSpec, explicit: str | Path | None = None) -> Pat
     if path is None and spec.checkpoint and importlib.util.find_spec(spec.package):
         path = _adapter(spec.family).packaged_checkpoint(spec)
     return path
-
-
-def checkpoint_status(spec: ModelSpec) -> str:
-    """Where the weights come from: a local file, or the upstream download."""
-    if spec.checkpoint is None:
-        return "none needed"
-    path = local_checkpoint(spec)
-    if path is not None:
-        return f"local: {path}"
-    where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
-    return (
-        f"not local: downloads from {spec.source} when online, or put {spec.checkpoint} "
-        f"in {where} (or pass --checkpoint PATH)"
-    )
-
-
-def env_label(spec: ModelSpec) -> str:
-    """``main``, or the family environment and its state (ready / not created)."""
-    if spec.env == "main":
-        return "main"
-    from bench.models.envs import env_python, env_ready
-
-    if importlib.util.find_spec(spec.package) is not None:
-        return f"{spec.env} (importable here)"
-    if env_python(spec.env) is None:
-        return f"{spec.env} (not created)"
-    return f"{spec.env} ({'ready' if env_ready(spec.env, spec.import_probe) else 'incomplete'})"
-
-
-def model_rows() -> list[dict[str, str]]:
-    """One row per model for ``bench models``: key, aliases, family, env, whether it runs
-    here, and why not or where its checkpoint comes from."""
-    rows = []
-    for spec in list_models():
-        reason = unavailable_reason(spec)
-        rows.append(
-            {
-                "key": spec.key,
-                "aliases": ", ".join(spec.aliases),
-                "family": spec.family,
-                "env": env_label(spec),
-                "table2": spec.table2 or "",
-                "runs here": "yes" if reason is None else "no",
-                "why not / checkpoint": reason or checkpoint_status(spec),
-            }
-        )
-    return rows

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.models.registry import LoadedModel, ModelSpec
+from bench.models.loaded import LoadedModel
+from bench.models.protocol import require_dtype
+from bench.models.spec import ModelSpec
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -29,6 +31,7 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
 
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    require_dtype(spec, dtype, ("float32",))  # the package computes in float32
     from sevenn.calculator import SevenNetCalculator
 
     path = checkpoint or packaged_checkpoint(spec)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import MaterialError, ModelError
-from bench.models.registry import LoadedModel
+from bench.models.loaded import LoadedModel
 
 
 def peak_rss_mb() -> float:

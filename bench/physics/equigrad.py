@@ -34,10 +34,10 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 from scipy.linalg import expm
-from scipy.spatial.transform import Rotation
 
 from bench.errors import MaterialError, NonFiniteError, NotConvergedError
 from bench.models import DifferentiableEnergy, LoadedModel
+from bench.physics.rotations import force_equivariance, random_rotation, rotated, so3_generator
 
 #: index pairs (a, b) of the three so(3) generators E_ab − E_ba, named by their plane
 PLANES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2))
@@ -84,28 +84,6 @@ class FiniteDifference:
     converged: bool
     ladder: list[dict[str, float]] = field(default_factory=list)
     n_energies: int = 0
-
-
-def so3_generator(a: int, b: int) -> np.ndarray:
-    """E_ab − E_ba: the generator of rotations in the (a, b) plane."""
-    out = np.zeros((3, 3))
-    out[a, b], out[b, a] = 1.0, -1.0
-    return out
-
-
-def random_rotation(seed: int) -> np.ndarray:
-    """A uniformly random proper rotation (3×3), reproducible from ``seed``."""
-    return Rotation.random(random_state=seed).as_matrix()
-
-
-def rotated(atoms: Atoms, rotation: np.ndarray) -> Atoms:
-    """``atoms`` with positions and cell (rows) multiplied by ``rotation`` on the right."""
-    out = atoms.copy()
-    out.set_constraint()
-    out.calc = None
-    out.set_cell(np.asarray(atoms.cell) @ rotation, scale_atoms=False)
-    out.positions = atoms.positions @ rotation
-    return out
 
 
 def delta_rot_from_gradients(
@@ -215,14 +193,6 @@ def delta_rot_autograd(energy: DifferentiableEnergy) -> np.ndarray:
     return out
 
 
-def force_equivariance(
-    forces: np.ndarray, forces_rotated: np.ndarray, rotation: np.ndarray
-) -> tuple[float, float]:
-    """(max, RMS) over atoms of |F(rR)_i − (F(r)R)_i| (eV/Å)."""
-    per_atom = np.linalg.norm(forces_rotated - forces @ rotation, axis=1)
-    return float(per_atom.max()), float(np.sqrt(np.mean(per_atom**2)))
-
-
 def run_equigrad(
     atoms: Atoms, model: LoadedModel | Calculator, settings: EquigradSettings
 ) -> dict[str, Any]:
@@ -246,38 +216,8 @@ def run_equigrad(
     values: dict[str, Any] = {}
     details: dict[str, Any] = {"n_atoms": n}
 
-    t0 = time.perf_counter()
-    rotation = random_rotation(settings.rotation_seed)
-    energy, forces = _forces(atoms, calculator)
-    energy_rot, forces_rot = _forces(rotated(atoms, rotation), calculator)
-    f_max, f_rms = force_equivariance(forces, forces_rot, rotation)
-    values["rotation_dE_eV"] = abs(energy_rot - energy)
-    values["rotation_dE_eV_per_atom"] = abs(energy_rot - energy) / n
-    values["force_equiv_max_eV_per_A"] = f_max
-    values["force_equiv_rms_eV_per_A"] = f_rms
-    details["energy_eV"] = energy
-    details["rotation"] = {"seed": settings.rotation_seed, "matrix": rotation.tolist()}
-    timings["rotation"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    fd = delta_rot_fd(
-        atoms,
-        calculator,
-        settings.fd_steps_rad,
-        settings.fd_abs_tol_eV_per_atom,
-        settings.fd_rel_tol,
-    )
-    timings["fd"] = time.perf_counter() - t0
-    values["delta_rot_fd_eV"] = norm(fd.matrix_eV)
-    details["fd"] = {
-        "matrix_eV": fd.matrix_eV.tolist(),
-        "step_rad": fd.step_rad,
-        "error_estimate_eV": fd.error_estimate_eV,
-        "tolerance_eV": fd.tolerance_eV,
-        "converged": fd.converged,
-        "ladder": fd.ladder,
-        "n_energies": fd.n_energies,
-    }
+    _rotation_check(atoms, calculator, settings.rotation_seed, values, details, timings)
+    fd = _fd_delta_rot(atoms, calculator, settings, values, details, timings)
     primary = fd.matrix_eV
     if use_autograd:
         assert energy_fn is not None
@@ -301,3 +241,57 @@ def run_equigrad(
             partial=result,
         )
     return result
+
+
+def _rotation_check(
+    atoms: Atoms,
+    calculator: Calculator,
+    seed: int,
+    values: dict[str, Any],
+    details: dict[str, Any],
+    timings: dict[str, float],
+) -> None:
+    """Energy change [eV] and force equivariance error [eV/Å] under one random rotation."""
+    t0 = time.perf_counter()
+    rotation = random_rotation(seed)
+    energy, forces = _forces(atoms, calculator)
+    energy_rot, forces_rot = _forces(rotated(atoms, rotation), calculator)
+    f_max, f_rms = force_equivariance(forces, forces_rot, rotation)
+    values["rotation_dE_eV"] = abs(energy_rot - energy)
+    values["rotation_dE_eV_per_atom"] = abs(energy_rot - energy) / len(atoms)
+    values["force_equiv_max_eV_per_A"] = f_max
+    values["force_equiv_rms_eV_per_A"] = f_rms
+    details["energy_eV"] = energy
+    details["rotation"] = {"seed": seed, "matrix": rotation.tolist()}
+    timings["rotation"] = time.perf_counter() - t0
+
+
+def _fd_delta_rot(
+    atoms: Atoms,
+    calculator: Calculator,
+    settings: EquigradSettings,
+    values: dict[str, Any],
+    details: dict[str, Any],
+    timings: dict[str, float],
+) -> Any:
+    """Δrot by finite differences (the step ladder of :func:`delta_rot_fd`), recorded."""
+    t0 = time.perf_counter()
+    fd = delta_rot_fd(
+        atoms,
+        calculator,
+        settings.fd_steps_rad,
+        settings.fd_abs_tol_eV_per_atom,
+        settings.fd_rel_tol,
+    )
+    timings["fd"] = time.perf_counter() - t0
+    values["delta_rot_fd_eV"] = norm(fd.matrix_eV)
+    details["fd"] = {
+        "matrix_eV": fd.matrix_eV.tolist(),
+        "step_rad": fd.step_rad,
+        "error_estimate_eV": fd.error_estimate_eV,
+        "tolerance_eV": fd.tolerance_eV,
+        "converged": fd.converged,
+        "ladder": fd.ladder,
+        "n_energies": fd.n_energies,
+    }
+    return fd

@@ -49,44 +49,14 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
     work.set_constraint()
     work.calc = calculator
     v0 = work.get_volume()
-    optimizer_cls = _OPTIMIZERS[settings.optimizer]
-    filter_cls = _FILTERS[settings.cell_filter]
     limit = settings.explode_force_eV_per_A
     if limit is None:  # no bound (MatCalc): NaN forces still fail in _max_force
         limit = np.inf
 
-    def guard(system) -> None:
-        if _max_force(system.get_forces()) > limit:
-            raise DivergedError(f"forces above {limit:g} eV/Å during relaxation")
-
-    steps = 0
-    passes = 0
-    fmax = np.inf
-    for passes in range(1, settings.max_passes + 1):
-        if settings.fix_symmetry:
-            work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
-        system = filter_cls(work)
-        optimizer = optimizer_cls(system, logfile=None)
-        optimizer.insert_observer(guard, system=system)
-        optimizer.run(fmax=settings.fmax_eV_per_A, steps=settings.steps_per_pass)
-        steps += optimizer.nsteps
-        fmax = _max_force(system.get_forces())
-        if fmax < settings.fmax_eV_per_A:
-            break
-        if fmax > limit:
-            raise DivergedError(f"forces above {limit:g} eV/Å after relaxation pass {passes}")
+    steps, passes, fmax = _run_passes(work, settings, limit)
     if not np.isfinite(work.get_volume()) or work.get_volume() <= 0.05 * v0:
         raise DivergedError("cell collapsed during relaxation")
-    if settings.accept_on == "atoms":
-        fmax = _max_force(work.get_forces())
-    elif settings.accept_on != "filtered":
-        raise ValueError(f"accept_on must be 'filtered' or 'atoms', not {settings.accept_on!r}")
-    accept = settings.accept_fmax_eV_per_A
-    if accept is not None and fmax > accept:
-        raise NotConvergedError(
-            f"max force {fmax:.4g} eV/Å ({settings.accept_on}) > "
-            f"{settings.accept_fmax_eV_per_A} eV/Å after {steps} steps in {passes} passes"
-        )
+    fmax = _accepted_fmax(work, fmax, settings, steps, passes)
     energy = float(work.get_potential_energy())
     if not np.isfinite(energy):
         raise NonFiniteError("model returned a non-finite energy")
@@ -104,3 +74,48 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
         energy_eV=energy,
         volume_change=float(relaxed.get_volume() / v0 - 1.0),
     )
+
+
+def _run_passes(work: Atoms, settings: RelaxSettings, limit: float) -> tuple[int, int, float]:
+    """The optimiser passes on ``work`` (in place): (steps, passes, max force in eV/Å of the
+    filtered system, cell included); DivergedError above ``limit``."""
+    optimizer_cls = _OPTIMIZERS[settings.optimizer]
+    filter_cls = _FILTERS[settings.cell_filter]
+
+    def guard(system) -> None:
+        if _max_force(system.get_forces()) > limit:
+            raise DivergedError(f"forces above {limit:g} eV/Å during relaxation")
+
+    steps, passes, fmax = 0, 0, np.inf
+    for passes in range(1, settings.max_passes + 1):
+        if settings.fix_symmetry:
+            work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
+        system = filter_cls(work)
+        optimizer = optimizer_cls(system, logfile=None)
+        optimizer.insert_observer(guard, system=system)
+        optimizer.run(fmax=settings.fmax_eV_per_A, steps=settings.steps_per_pass)
+        steps += optimizer.nsteps
+        fmax = _max_force(system.get_forces())
+        if fmax < settings.fmax_eV_per_A:
+            break
+        if fmax > limit:
+            raise DivergedError(f"forces above {limit:g} eV/Å after relaxation pass {passes}")
+    return steps, passes, fmax
+
+
+def _accepted_fmax(
+    work: Atoms, fmax: float, settings: RelaxSettings, steps: int, passes: int
+) -> float:
+    """The max force [eV/Å] the acceptance rule reads (``accept_on``); NotConvergedError
+    above ``accept_fmax_eV_per_A``."""
+    if settings.accept_on == "atoms":
+        fmax = _max_force(work.get_forces())
+    elif settings.accept_on != "filtered":
+        raise ValueError(f"accept_on must be 'filtered' or 'atoms', not {settings.accept_on!r}")
+    accept = settings.accept_fmax_eV_per_A
+    if accept is not None and fmax > accept:
+        raise NotConvergedError(
+            f"max force {fmax:.4g} eV/Å ({settings.accept_on}) > "
+            f"{settings.accept_fmax_eV_per_A} eV/Å after {steps} steps in {passes} passes"
+        )
+    return fmax

@@ -132,13 +132,8 @@ def make_baseline(
         if first is None:
             first = records
             continue
-        for prop in TASKS[task].properties:
-            col = f"model.{prop}"
-            if col in records and col in first:
-                a = first.set_index("material_id")[col].astype(float)
-                b = records.set_index("material_id")[col].astype(float)
-                diff = float((a - b).abs().max()) if len(a) else 0.0
-                per_material_spread[prop] = max(per_material_spread.get(prop, 0.0), diff)
+        for prop, diff in _largest_differences(first, records, task).items():
+            per_material_spread[prop] = max(per_material_spread.get(prop, 0.0), diff)
     assert first is not None
     spread = {p: float(np.ptp([r["mae"][p] for r in repeats])) for p in TASKS[task].properties}
     reference = repeats[0]
@@ -152,11 +147,7 @@ def make_baseline(
         "command": command
         or f"bench baseline make --model {model} --task {task} --subset {subset} "
         f"--workers {' '.join(map(str, workers))}",
-        "created_at": manifest.get("started_at"),
-        "git_commit": manifest.get("git_commit"),
-        "machine": machine(),
-        "versions": package_versions(),
-        "data_checksums": manifest["data_checksums"],
+        **_provenance(manifest),
         "n": reference["n"],
         "n_ok": reference["n_ok"],
         "n_failed": reference["n_failed"],
@@ -177,6 +168,29 @@ def make_baseline(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
     return path
+
+
+def _provenance(manifest: dict[str, Any]) -> dict[str, Any]:
+    """When, from which commit, on what machine, with which versions and data files."""
+    return {
+        "created_at": manifest.get("started_at"),
+        "git_commit": manifest.get("git_commit"),
+        "machine": machine(),
+        "versions": package_versions(),
+        "data_checksums": manifest["data_checksums"],
+    }
+
+
+def _largest_differences(a: pd.DataFrame, b: pd.DataFrame, task: str) -> dict[str, float]:
+    """Per property: the largest |a − b| over materials of two repeats' model values."""
+    out = {}
+    for prop in TASKS[task].properties:
+        col = f"model.{prop}"
+        if col in a and col in b:
+            x = a.set_index("material_id")[col].astype(float)
+            y = b.set_index("material_id")[col].astype(float)
+            out[prop] = float((x - y).abs().max()) if len(x) else 0.0
+    return out
 
 
 @dataclass
@@ -222,29 +236,8 @@ def check_baseline(
         records, manifest = _run_once(
             doc["model_requested"], task, subset, workers, overrides, data_dir, out_dir or tmp
         )
-    if manifest["data_checksums"] != doc["data_checksums"]:
-        changed = sorted(
-            k
-            for k in set(manifest["data_checksums"]) | set(doc["data_checksums"])
-            if manifest["data_checksums"].get(k) != doc["data_checksums"].get(k)
-        )
-        problems.append(f"reference data differ from the baseline's: {', '.join(changed)}")
+    problems += _changed_inputs(doc, manifest, records, task)
     now = _mae(records, task)
-    per_material = _per_material(records, task)
-    flipped = sorted(
-        m
-        for m in set(per_material) | set(doc["per_material"])
-        if per_material.get(m, {}).get("status") != doc["per_material"].get(m, {}).get("status")
-    )
-    if flipped:
-        problems.append(
-            "status changed for "
-            + ", ".join(
-                f"{m} ({doc['per_material'].get(m, {}).get('status')} -> "
-                f"{per_material.get(m, {}).get('status')})"
-                for m in flipped
-            )
-        )
     lines = []
     for prop, base in doc["mae"].items():
         value, tol = now["mae"][prop], doc["tolerance"][prop]
@@ -258,6 +251,32 @@ def check_baseline(
         if verdict != "ok":
             problems.append(f"{prop} MAE {value:.4f} vs baseline {base:.4f} (tolerance {tol:.4f})")
     return CheckResult(Path(path), not problems, now["mae"], problems, lines)
+
+
+def _changed_inputs(
+    doc: dict[str, Any], manifest: dict[str, Any], records: pd.DataFrame, task: str
+) -> list[str]:
+    """What differs from the baseline besides the MAEs: data files, per-material status."""
+    problems = []
+    theirs, ours = doc["data_checksums"], manifest["data_checksums"]
+    if ours != theirs:
+        changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        problems.append(f"reference data differ from the baseline's: {', '.join(changed)}")
+    per_material, before = _per_material(records, task), doc["per_material"]
+    flipped = sorted(
+        m
+        for m in set(per_material) | set(before)
+        if per_material.get(m, {}).get("status") != before.get(m, {}).get("status")
+    )
+    if flipped:
+        status = {m: (before.get(m, {}), per_material.get(m, {})) for m in flipped}
+        problems.append(
+            "status changed for "
+            + ", ".join(
+                f"{m} ({a.get('status')} -> {b.get('status')})" for m, (a, b) in status.items()
+            )
+        )
+    return problems
 
 
 def baseline_files(directory: Path = BASELINE_DIR) -> list[Path]:

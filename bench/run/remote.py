@@ -1,8 +1,8 @@
 """Worker in another Python environment: ``python -m bench.run.remote --model KEY ...``.
 
 Protocol (JSON lines): the worker loads the model once and writes ``{"ready": true}`` (or
-``{"error": "..."}``); then for each task line ``{"task", "dataset", "material_id",
-"settings", "data_dir", "batch"}`` on stdin it writes one record line. The protocol uses the
+``{"error": "..."}``); then for each line ``{**Job.to_json(), "material_id"}`` on stdin
+(:class:`bench.run.config.Job`) it writes one record line. The protocol uses the
 original stdout; everything the model packages print goes to stderr.
 """
 
@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import warnings
-from pathlib import Path
 
 
 def _plain(value: object) -> object:
@@ -35,11 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
 
     from bench.errors import BenchBugError
-    from bench.run.runner import _set_threads
-    from bench.settings import settings_digest, settings_from_dict
-    from bench.tasks import TASKS, run_one
+    from bench.run.config import Job
+    from bench.run.threads import set_threads
 
-    _set_threads(args.threads)
+    set_threads(args.threads)
     try:
         from bench.models import load_model
 
@@ -51,27 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     protocol.write(json.dumps({"ready": True, "python": sys.executable}) + "\n")
     for line in sys.stdin:
-        job = json.loads(line)
-        if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == job["material_id"]:  # tests
+        message = json.loads(line)
+        if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == message["material_id"]:  # tests
             os._exit(70)
-        settings = settings_from_dict(TASKS[job["task"]].settings_cls, job["settings"])
-        if settings_digest(settings) != job["digest"]:
-            record = {"error": "settings changed in transit (different bench versions?)"}
-        else:
-            data_dir = Path(job["data_dir"]) if job["data_dir"] else None
-            try:
-                record = run_one(
-                    job["task"],
-                    model,
-                    job["dataset"],
-                    job["material_id"],
-                    settings,
-                    data_dir,
-                    job["batch"],
-                    job.get("timeout_s"),
-                )
-            except BenchBugError as err:  # the client stops the run with this line
-                record = {"error": str(err)}
+        try:
+            record = Job.from_json(message).run(model, message["material_id"])
+        except (ValueError, BenchBugError) as err:  # the client stops the run with this line
+            record = {"error": str(err)}
         protocol.write(json.dumps(record, default=_plain) + "\n")
     return 0
 

@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from bench.run.ticker import Ticker
 
 STORE_NAME = "bench.sqlite"
 
@@ -397,30 +398,14 @@ def export(store: Store, path: str | Path, **where: str | None) -> Path:
     return path
 
 
-class Heartbeat:
-    """A thread that renews ``owner``'s claims every ``every_s`` seconds on its own
-    connection, while a run evaluates materials (which can take longer than the stale time)."""
+class Heartbeat(Ticker):
+    """Renews ``owner``'s claims every ``every_s`` seconds (on a connection of its own), while
+    a run evaluates materials (which can take longer than the stale time)."""
 
     def __init__(self, out_dir: Path | None, owner: str, every_s: float = 30.0) -> None:
-        self.out_dir, self.owner, self.every_s = out_dir, owner, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="bench-heartbeat")
+        super().__init__(self._beat, every_s, "bench-heartbeat", enabled=out_dir is not None)
+        self.out_dir, self.owner = out_dir, owner
 
     def _beat(self) -> None:
-        store = Store(self.out_dir)
-        try:
-            while not self._stop.wait(self.every_s):
-                with contextlib.suppress(sqlite3.OperationalError):  # busy: next beat
-                    store.heartbeat(self.owner)
-        finally:
-            store.close()
-
-    def __enter__(self) -> Heartbeat:
-        if self.out_dir is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
+        with contextlib.suppress(sqlite3.OperationalError), Store(self.out_dir) as store:
+            store.heartbeat(self.owner)  # busy: the next beat renews

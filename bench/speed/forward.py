@@ -49,10 +49,10 @@ def time_forward(
 ) -> list[dict[str, Any]]:
     """Rows of (model, dtype, n_atoms, median seconds per call, atoms per second), in-process."""
     from bench.models import load_model, resolve
-    from bench.run.runner import _set_threads
+    from bench.run.threads import set_threads
 
     if threads:
-        _set_threads(threads)
+        set_threads(threads)
     loaded = load_model(model, checkpoint=checkpoint, dtype=dtype, second_order=dtype is None)
     rows = []
     for size in sizes:
@@ -88,7 +88,7 @@ def call_in_model_env(model: str, function: str, **kwargs: Any) -> list[dict[str
     import importlib
 
     from bench.models import resolve
-    from bench.run.runner import worker_python
+    from bench.run.envworker import worker_python
 
     python = worker_python(resolve(model))
     module, name = function.split(":")

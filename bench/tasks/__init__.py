@@ -97,12 +97,10 @@ def run_one(
         ) from err
     # seconds inside the model (every calculator call and batched force call): the rest of
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
-    timings = dict(partial.get("timings_s") or {})
-    timings["model"] = clock.seconds
+    timings = {**(partial.get("timings_s") or {}), "model": clock.seconds}
     timings["model_calls"] = clock.calls
-    partial["timings_s"] = timings
     # the worker process's peak memory so far (its largest material up to this one)
-    partial["details"] = {**(partial.get("details") or {}), "worker_peak_rss_MB": peak_rss_mb()}
+    details = {**(partial.get("details") or {}), "worker_peak_rss_MB": peak_rss_mb()}
     return {
         **base,
         "status": status,
@@ -110,8 +108,8 @@ def run_one(
         "error_message": message,
         "values": partial.get("values"),
         "ref": partial.get("ref"),
-        "details": partial.get("details"),
-        "timings_s": partial.get("timings_s"),
+        "details": details,
+        "timings_s": timings,
         "wall_s": time.perf_counter() - t0,
         # arrays kept beside the store, not in the row (bench.run.artifacts); ok records only
         **({"artifacts": partial["artifacts"]} if partial.get("artifacts") else {}),

@@ -5,6 +5,7 @@ everything task-specific from it."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,12 @@ class Task:
     structure_only: bool = False
     table2: bool = False
     flags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """One line on what the task measures: the first line of its module's docstring."""
+        module = inspect.getmodule(self.evaluate)
+        return ((module.__doc__ if module else None) or self.name).strip().splitlines()[0]
 
     @property
     def properties(self) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""The ``bench`` subcommands, one module per group; :mod:`bench.cli` assembles them."""

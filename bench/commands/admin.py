@@ -1,0 +1,128 @@
+"""``bench models``, ``datasets``, ``env``, ``baseline``: what can run here, where the data
+is, the family environments, the MAE regression baselines."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.commands.output import print_frame, subsets_for
+from bench.errors import ConfigurationError
+from bench.tasks import TASKS
+
+
+def add_parser(sub: Any) -> None:
+    """The ``models``, ``datasets``, ``env`` and ``baseline`` subcommands."""
+    p = sub.add_parser("models", help="list models, aliases and whether they can run here")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("datasets", help="list data sets, subsets and where the data is")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("env", help="per-family environments (mace, fairchem): list, create")
+    p.add_argument("action", choices=["list", "create"])
+    p.add_argument("name", nargs="?", help="environment to create (mace, fairchem)")
+    p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
+    p.add_argument("action", choices=["make", "check"])
+    p.add_argument("--model", help="make: model key (check: filter baseline files)")
+    p.add_argument("--task", choices=[t for t in TASKS if TASKS[t].has_reference], default=None)
+    p.add_argument("--subset", help="make: subset (default per task)")
+    p.add_argument("--workers", type=int, nargs="+", help="make: one repeat per entry (1 2)")
+    p.add_argument("--dir", default="results/baselines", help="baseline directory")
+    p.add_argument("--data-dir")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="check: break a setting on purpose"
+    )
+    p.set_defaults(func=cmd_baseline)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from bench.models import model_rows
+
+    print_frame(pd.DataFrame(model_rows()))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from bench.datasets import list_datasets, subsets
+    from bench.datasets.locate import find_data_dir
+
+    data_dir = find_data_dir(Path(args.data_dir) if args.data_dir else None)
+    print(f"data directory: {data_dir or 'none found (set --data-dir or $BENCH_DATA)'}")
+    by_dataset: dict[str, list[str]] = {}
+    for name, dataset in subsets().items():
+        by_dataset.setdefault(dataset, []).append(name)
+    rows = [
+        {
+            "dataset": d.name,
+            "task": d.task,
+            "licence": d.licence,
+            "subsets": ", ".join(by_dataset.get(d.name, [])),
+            "upstream": d.upstream,
+        }
+        for d in list_datasets()
+    ]
+    print_frame(pd.DataFrame(rows))
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from bench.models import list_models
+    from bench.models.envs import PREINSTALL, create_env, env_state
+
+    families = {s.env: (s.family, s.import_probe) for s in list_models() if s.env != "main"}
+    if args.action == "list":
+        for name, (_, package) in sorted(families.items()):
+            print(env_state(name, package))
+        return 0
+    if not args.name or args.name not in PREINSTALL:
+        raise ConfigurationError(f"bench env create NAME, NAME one of: {', '.join(PREINSTALL)}")
+    python = create_env(args.name, families[args.name][0])
+    print(f"ready: {python}")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.report.baselines import baseline_files, check_baseline, command_line, make_baseline
+
+    if args.action == "make":
+        if not args.model:
+            raise ConfigurationError("bench baseline make needs --model")
+        task = args.task or "phonons"
+        subset = args.subset or subsets_for(task, None)[0][1]
+        workers = tuple(args.workers or (1, 2))
+        argv = ["baseline", "make", "--model", args.model, "--task", task, "--subset", subset]
+        argv += ["--workers", *map(str, workers)]
+        path = make_baseline(
+            args.model, task, subset, workers, args.data_dir, Path(args.dir), command_line(argv)
+        )
+        print(f"wrote {path}")
+        return 0
+    paths = [
+        p
+        for p in baseline_files(Path(args.dir))
+        if (not args.task or f"__{args.task}__" in p.name)
+        and (not args.model or p.name.startswith(_resolved_key(args.model) + "__"))
+    ]
+    if not paths:
+        raise ConfigurationError(f"no baseline matches in {args.dir}")
+    failed = 0
+    for path in paths:
+        result = check_baseline(
+            path, workers=(args.workers or [2])[0], overrides=args.set or (), data_dir=args.data_dir
+        )
+        print(result.report())
+        failed += not result.ok
+    return 1 if failed else 0
+
+
+def _resolved_key(name: str) -> str:
+    from bench.models import resolve
+
+    return resolve(name).key

@@ -1,0 +1,100 @@
+"""What the commands share: plain-text tables, the results directories they read, the
+(task, subset) pairs a ``--task``/``--subset`` pair means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import ConfigurationError
+
+DEFAULT_OUT = "runs"
+
+
+def print_frame(frame: pd.DataFrame) -> None:
+    """Left-aligned plain-text table (floats to 3 decimals)."""
+    cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+    widths = {c: max(len(str(c)), *(len(x) for x in cells[c])) for c in cells.columns}
+    print("  ".join(str(c).ljust(widths[c]) for c in cells.columns).rstrip())
+    for _, row in cells.iterrows():
+        print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
+
+
+def print_summary(
+    table: pd.DataFrame,
+    properties: tuple[str, ...],
+    has_reference: bool,
+    protocols: dict[str, str] | None = None,
+) -> None:
+    """An MAE table with its 95 % intervals (:func:`bench.report.metrics.mae_display`); a
+    distribution table one row per (model, property), 3 digits."""
+    if table.empty:
+        return
+    if has_reference:
+        from bench.report.metrics import mae_display
+
+        print_frame(mae_display(table, properties, protocols))
+        return
+    rows = []
+    for _, row in table.iterrows():
+        for prop in properties:
+            rows.append(
+                {
+                    "model": row["model"],
+                    "dataset": row["dataset"],
+                    "property": prop,
+                    "n": str(row[f"n_{prop}"]),
+                    "failed": str(row["n_failed"]),
+                    **{s: f"{row[f'{prop}.{s}']:.3g}" for s in ("median", "p95", "max")},
+                }
+            )
+    print_frame(pd.DataFrame(rows))
+
+
+def subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
+    """(task, subset) pairs: each subset's data set decides its task; defaults per task.
+
+    ``all`` is the Table 2 tasks. A task that needs only the structures (equigrad, lattice)
+    takes a subset of any data set.
+    """
+    from bench.datasets import get_dataset, subsets
+    from bench.report.table import DEFAULT_SUBSETS, TASK_DEFAULT_SUBSETS
+    from bench.tasks import TASKS
+
+    tasks = list(DEFAULT_SUBSETS) if task == "all" else [task]
+    if not given:
+        return [(t, TASK_DEFAULT_SUBSETS[t]) for t in tasks]
+    if task in TASKS and TASKS[task].structure_only:
+        return [(task, subset) for subset in given]
+    owners = subsets()
+    pairs = []
+    for subset in given:
+        subset_task = get_dataset(owners[subset]).task if subset in owners else tasks[0]
+        if subset_task not in tasks:
+            raise ConfigurationError(f"subset {subset} is a {subset_task} subset, not {task}")
+        pairs.append((subset_task, subset))
+    return pairs
+
+
+def existing(path: str) -> str:
+    """A results directory to read: a store or a records directory; else one clear error."""
+    from bench.run.records import is_records_dir
+    from bench.run.store import STORE_NAME
+
+    if not (Path(path) / STORE_NAME).exists() and not is_records_dir(path):
+        raise ConfigurationError(
+            f"no results in {path}: neither {STORE_NAME} nor records part files "
+            "(give --out the directory of a run, or a records directory)"
+        )
+    return path
+
+
+def protocols_of(store: Any, records: pd.DataFrame) -> dict[str, str]:
+    """Settings digest -> protocol name, from the settings the store keeps."""
+    out = {}
+    for digest in records["settings_digest"].unique() if len(records) else ():
+        settings = store.settings_for(digest) or {}
+        out[digest] = settings.get("protocol", "–")
+    return out

@@ -1,0 +1,178 @@
+"""``bench summary``, ``table``, ``export``, ``records``: read results directories (stores
+or committed records), write tables, plots and exports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.commands.output import DEFAULT_OUT, existing, print_summary, protocols_of
+from bench.errors import ConfigurationError
+from bench.tasks import TASKS
+
+
+def add_parser(sub: Any) -> None:
+    """The ``table``, ``records``, ``summary`` and ``export`` subcommands."""
+    p = sub.add_parser("table", help="Table 2: measured MAEs beside the paper's, plots")
+    p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
+    p.add_argument("--out", default="results", help="where to write table2.md/.csv and plots")
+    p.add_argument("--phonon-subset", default="mdr-smoke")
+    p.add_argument("--elastic-subset", default="elastic-smoke")
+    p.add_argument("--equigrad-subset", default="mdr-smoke", help="subset of equigrad.md")
+    p.add_argument("--data-dir")
+    p.add_argument("--run", action="store_true", help="first run the models (resumes)")
+    p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("report", help="static site: Table 2, parity plots, material pages")
+    p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
+    p.add_argument("--out", default="results/site", help="site folder (index.html and pages)")
+    p.add_argument("--phonon-subset", default="mdr-smoke")
+    p.add_argument("--elastic-subset", default="elastic-smoke")
+    p.add_argument("--data-dir")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "records",
+        help="add a store's new records to committed records (append-only part files)",
+    )
+    p.add_argument("action", choices=["push"])
+    p.add_argument("--out", default=DEFAULT_OUT, help="results directory with bench.sqlite")
+    p.add_argument("--to", default="results/records", help="records directory")
+    p.add_argument("--model")
+    p.add_argument("--task")
+    p.set_defaults(func=cmd_records)
+
+    for name, func, text in (
+        ("summary", cmd_summary, "MAE table of a results directory"),
+        ("export", cmd_export, "export records to CSV or parquet"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
+        p.add_argument("--model")
+        p.add_argument("--task", choices=list(TASKS))
+        if name == "export":
+            p.add_argument("--to", required=True, help="output .csv or .parquet")
+        p.set_defaults(func=func)
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    from bench.run.records import push
+    from bench.run.store import Store
+
+    with Store(existing(args.out)) as store:
+        written = push(store, args.to, model=args.model, task=args.task)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} new part file(s) under {args.to}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from bench.report.metrics import summary_table
+    from bench.run.records import open_results
+    from bench.tasks import TASKS
+
+    with open_results(existing(args.out)) as store:
+        records = store.records(model=args.model, task=args.task)
+        protocols = protocols_of(store, records)
+    if records.empty:
+        print(f"no records in {args.out}")
+        return 0
+    for task, group in records.groupby("task"):
+        print(f"== {task}")
+        if task not in TASKS:  # records of a task this version does not know
+            print(f"   {len(group)} records of an unknown task")
+            continue
+        spec = TASKS[task]
+        table = summary_table(group, spec.properties, spec.has_reference)
+        print_summary(table, spec.properties, spec.has_reference, protocols)
+    return 0
+
+
+def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
+    """Run each model on each task's subset (resuming) into the first --runs directory."""
+    from bench.models import list_models, local_checkpoint, unavailable_reason
+    from bench.run.runner import RunConfig, run
+
+    models = (
+        args.models.split(",")
+        if args.models
+        else [
+            s.key
+            for s in list_models()
+            if s.family != "emt"
+            and unavailable_reason(s) is None
+            and (s.checkpoint is None or local_checkpoint(s) is not None)
+        ]
+    )
+    for model in models:
+        for task, subset in subsets.items():
+            print(f"== {model} {task} {subset}", flush=True)
+            config = RunConfig(
+                model=model,
+                task=task,
+                subset=subset,
+                workers=args.workers,
+                data_dir=args.data_dir,
+                out_dir=args.runs[0],
+                progress=not args.quiet,
+            )
+            try:
+                summary = run(config)
+            except ConfigurationError as err:
+                print(f"   skipped: {err}")
+                continue
+            print(f"   {summary.n_skipped} already done, this run: {summary.counts}")
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from bench.report.table import build_table, to_markdown, write_report
+
+    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    if args.run:
+        _run_for_table(args, subsets)
+    for directory in args.runs:  # a mistyped folder is an error, not a paper-only table
+        existing(directory)
+    table = build_table(
+        [Path(d) for d in args.runs],
+        subsets,
+        Path(args.data_dir) if args.data_dir else None,
+        equigrad_subset=args.equigrad_subset,
+    )
+    command = (
+        "bench table " + " ".join(sys.argv[2:]) if args.command_line is None else args.command_line
+    )
+    paths = write_report(table, Path(args.out), command)
+    print(to_markdown(table))
+    print(f"wrote {len(paths)} files under {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the static site of the results directories."""
+    from bench.report.site import build_site
+
+    runs = [Path(existing(d)) for d in args.runs]
+    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    command = args.command_line or "bench report " + " ".join(sys.argv[2:])
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    paths = build_site(runs, Path(args.out), subsets, data_dir, command)
+    print(f"wrote {len(paths)} files; open {Path(args.out) / 'index.html'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.run.records import open_results
+    from bench.run.store import export
+
+    with open_results(existing(args.out)) as store:
+        path = export(store, args.to, model=args.model, task=args.task)
+    print(f"wrote {path}")
+    return 0

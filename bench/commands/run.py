@@ -1,0 +1,164 @@
+"""``bench run``: a model on benchmark subsets (resumes), then its MAE table and failures."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.commands.output import (
+    DEFAULT_OUT,
+    print_frame,
+    print_summary,
+    protocols_of,
+    subsets_for,
+)
+from bench.report.metrics import summary_table
+from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
+from bench.run.runner import run
+from bench.run.store import Store
+from bench.tasks import TASKS
+
+
+def add_parser(sub: Any) -> None:
+    """The ``run`` subcommand."""
+    p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
+    p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
+    p.add_argument(
+        "--task",
+        default="phonons",
+        choices=[*TASKS, "all"],
+        help="all: the Table 2 tasks; " + "; ".join(f"{t}: {TASKS[t].summary}" for t in TASKS),
+    )
+    p.add_argument(
+        "--subset",
+        action="append",
+        help="material subset, repeatable (default per task: "
+        + ", ".join(f"{t} {TASKS[t].default_subset}" for t in TASKS)
+        + "; tasks that need only structures take a subset of any data set)",
+    )
+    p.add_argument("--materials", help="comma-separated material ids within the subset")
+    p.add_argument("--limit", type=int, help="first N materials of the subset")
+    p.add_argument(
+        "--protocol",
+        help="named protocol (phonons: mdr, matcalc; elasticity: matcalc); default: the data "
+        "set's source's (MDR sets: mdr, MatCalc sets: matcalc)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a setting (e.g. displacement_A=0.03, relax.fmax_eV_per_A=0.01); "
+        "new settings digest, so records never mix with the defaults'",
+    )
+    _add_logistics(p)
+    p.set_defaults(func=cmd_run)
+
+
+def _add_logistics(p: argparse.ArgumentParser) -> None:
+    """Options that change where and how a run goes, never its numbers."""
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local process pool (default) or dask (--scheduler ADDRESS, else a LocalCluster)",
+    )
+    p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--dtype", help="model precision; default: most precise the model supports")
+    p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")
+    p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
+    p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
+    p.add_argument(
+        "--records",
+        metavar="DIR",
+        help="committed records (e.g. results/records): resume from them, and add this run's "
+        "records there as a new part file when it ends",
+    )
+    p.add_argument(
+        "--material-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a material running longer is recorded as a timeout (default 7200 s, "
+        "bench.run.config.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
+    )
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one worker in its own process: a material that kills it (out of memory) is a "
+        "recorded failure and the run goes on",
+    )
+    p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
+    p.add_argument(
+        "--no-keep-force-constants",
+        action="store_true",
+        help="do not keep each material's force constants in <out>/artifacts (kept by default)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunConfig:
+    """The RunConfig of ``bench run``'s options for one (task, subset)."""
+    timeout = args.material_timeout
+    return RunConfig(
+        protocol=args.protocol,
+        overrides=tuple(args.set or ()),
+        model=args.model,
+        task=task,
+        subset=subset,
+        materials=tuple(args.materials.split(",")) if args.materials else None,
+        limit=args.limit,
+        workers=args.workers,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        device=args.device,
+        dtype=args.dtype,
+        checkpoint=args.checkpoint,
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        retry_failures=args.retry_failures,
+        batch=not args.no_batch,
+        progress=not args.quiet,
+        records_dir=args.records,
+        isolate=args.isolate,
+        keep_force_constants=not args.no_keep_force_constants,
+        material_timeout_s=DEFAULT_MATERIAL_TIMEOUT_S if timeout is None else (timeout or None),
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run each (task, subset), then print what the run did and its table."""
+    for task, subset in subsets_for(args.task, args.subset):
+        config = config_from_args(args, task, subset)
+        summary = run(config)
+        elsewhere = summary.n_elsewhere
+        print(
+            f"{summary.n_skipped} of {summary.n_total} materials were already in "
+            f"{summary.store}; this run: {summary.counts or 'nothing to do'}"
+            + (f"; {elsewhere} left to another run on the same store" if elsewhere else "")
+        )
+        print_run_table(args.out, config, summary)
+    return 0
+
+
+def print_run_table(out: str, config: RunConfig, summary: RunSummary) -> None:
+    """The MAE (or distribution) table of the run's materials, and its failures."""
+    with Store(out) as store:
+        records = store.records(
+            model=summary.model,
+            task=summary.task,
+            dataset=summary.dataset,
+            settings_digest=summary.settings_digest,
+        )
+        records = records[records["material_id"].isin(prepare(config)[2])]
+        protocols = protocols_of(store, records)
+    spec = TASKS[summary.task]
+    table = summary_table(records, spec.properties, spec.has_reference)
+    what = "MAE vs DFT [95 % bootstrap interval]" if spec.has_reference else "median, p95, max"
+    print(f"\n{what} ({config.task}, {config.subset}, settings {summary.settings_digest}):")
+    print_summary(table, spec.properties, spec.has_reference, protocols)
+    failures = records[records["status"] != "ok"]
+    if len(failures):
+        print("\nfailures:")
+        print_frame(failures[["material_id", "status", "error_type", "error_message"]])

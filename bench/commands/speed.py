@@ -1,0 +1,131 @@
+"""``bench speed``: forward time vs atoms, pipeline time split, batching, MatCalc's loop,
+the client's memory; rows appended to ``<out>/<what>.csv`` with machine and command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.commands.output import print_frame, subsets_for
+from bench.report.baselines import command_line
+from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
+
+#: ``bench speed WHAT`` -> (function run in the model's environment, csv name)
+TIMERS = {
+    "pipeline": ("bench.speed.throughput:time_pipeline", "pipeline"),
+    "batch": ("bench.speed.throughput:time_batching", "batching"),
+    "matcalc": ("bench.speed.matcalc_loop:time_matcalc", "matcalc"),
+}
+
+
+def add_parser(sub: Any) -> None:
+    """The ``speed`` subcommand."""
+    p = sub.add_parser(
+        "speed",
+        help="throughput: forward time vs atoms; pipeline time split; batched vs one-by-one; "
+        "matcalc's own loop",
+        description="forward: model call time vs atoms. pipeline: a task on a subset in this "
+        "process, time inside the model vs the harness, materials/hour. batch: displaced "
+        "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
+        "and materials. client-memory: the client's RSS every 100 records of a real run into "
+        "a scratch store. Rows are appended to <out>/<what>.csv with machine and command.",
+    )
+    p.add_argument("what", choices=["forward", *TIMERS, "client-memory"])
+    p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
+    p.add_argument("--model", action="append", required=True, help="repeatable")
+    p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--task", choices=["phonons", "elasticity"], help="pipeline/matcalc task")
+    p.add_argument("--subset", help="pipeline/batch/matcalc subset (default: the task's smoke)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--no-batch", action="store_true", help="pipeline: one-by-one forces")
+    p.add_argument("--data-dir")
+    p.add_argument("--checkpoint")
+    p.add_argument("--dtype")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument("--out", default="results/speed")
+    p.set_defaults(func=cmd_speed)
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    """Dispatch to the measurement ``args.what`` names."""
+    argv = command_line(["speed", *sys.argv[2:]])
+    if args.what == "forward":
+        return _forward(args, Path(args.out), argv)
+    if args.what == "client-memory":
+        return _client_memory(args, Path(args.out), argv)
+    return _timed(args, Path(args.out), argv)
+
+
+def _forward(args: argparse.Namespace, out: Path, argv: str) -> int:
+    rows = []
+    for model in args.model:
+        rows += call_in_model_env(
+            model,
+            "bench.speed.forward:time_forward",
+            sizes=tuple(args.sizes),
+            repeats=args.repeats,
+            checkpoint=args.checkpoint,
+            dtype=args.dtype,
+            threads=args.threads,
+        )
+    print(summary(rows))
+    paths = write_forward(rows, out, argv)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _task_subset(args: argparse.Namespace) -> tuple[str, str]:
+    task = args.task or "phonons"
+    return task, args.subset or subsets_for(task, None)[0][1]
+
+
+def _client_memory(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.speed.memory import client_memory
+
+    task, subset = _task_subset(args)
+    rows = []
+    for model in args.model:
+        with tempfile.TemporaryDirectory() as scratch:
+            rows += client_memory(
+                model, task, subset, scratch, workers=args.workers, data_dir=args.data_dir
+            )
+    append_rows(rows, out / "client_memory.csv", argv)
+    print_frame(pd.DataFrame(rows)[["model", "records", "client_rss_MB"]].round(1))
+    print(f"wrote {out / 'client_memory.csv'}")
+    return 0
+
+
+def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
+    """pipeline, batch or matcalc: rows per model, appended to their csv, and the plot."""
+    from bench.speed.plots import pipeline_summary, plot_pipeline
+
+    task, subset = _task_subset(args)
+    function, name = TIMERS[args.what]
+    kwargs: dict[str, Any] = {"task": task, "subset": subset, "limit": args.limit}
+    kwargs |= {"data_dir": args.data_dir, "checkpoint": args.checkpoint, "dtype": args.dtype}
+    kwargs["threads"] = args.threads
+    if args.what == "pipeline":
+        kwargs["batch"] = not args.no_batch
+    rows = [row for model in args.model for row in call_in_model_env(model, function, **kwargs)]
+    frame = append_rows(rows, out / f"{name}.csv", argv)
+    latest = pd.DataFrame(rows)
+    if args.what == "batch":
+        cols = ["model", "material_id", "n_supercells", "n_atoms", "batched_s", "one_by_one_s"]
+        print_frame(latest[[*cols, "speedup", "max_force_diff_eV_per_A"]].round(4))
+    elif args.what == "pipeline":
+        print_frame(pipeline_summary(latest).round(2))
+    else:
+        print_frame(latest[["model", "material_id", "status", "wall_s", "model_s"]].round(2))
+    frames = {}
+    for key in ("pipeline", "batching"):
+        path = out / f"{key}.csv"
+        frames[key] = frame if key == name else (pd.read_csv(path) if path.exists() else None)
+    png = plot_pipeline(frames["pipeline"], frames["batching"], out / "pipeline.png")
+    print(f"wrote {out / f'{name}.csv'}, {png}")
+    return 0

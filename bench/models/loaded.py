@@ -1,0 +1,89 @@
+"""A loaded model: its ASE calculator, batched forces and differentiable energy, and what the
+manifest records (the :class:`bench.models.protocol.Model` contract)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
+from bench.errors import ModelError
+from bench.models.checkpoints import file_sha256
+
+
+@dataclass
+class DifferentiableEnergy:
+    """A model's total energy as a torch function of Cartesian positions and cell.
+
+    ``positions`` (n, 3) Å and ``cell`` (3, 3) Å (lattice vectors as rows) are the point the
+    model featurised: the structure's, possibly wrapped into the cell (so they may differ
+    from ``Atoms.positions`` by lattice translations). ``energy(positions, cell)`` returns
+    the total energy in eV as a 0-d tensor, differentiable in both arguments; the neighbour
+    graph is the one built at that point (valid for rotations, which keep every distance).
+    """
+
+    positions: Any  # torch.Tensor (n, 3), Å
+    cell: Any  # torch.Tensor (3, 3), Å, rows
+    energy: Callable[[Any, Any], Any]  # (positions, cell) -> 0-d tensor, eV
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to evaluate: the ASE calculator plus what the manifest records."""
+
+    key: str
+    calculator: Calculator
+    device: str
+    dtype: str
+    checkpoint: str | None = None
+    #: optional batched force evaluation: list of Atoms -> list of (n, 3) arrays in eV/Å
+    batch_forces: Callable[[Sequence[Atoms]], list[np.ndarray]] | None = None
+    #: optional differentiable energy of a structure (torch models), for autograd equigrad
+    energy_fn: Callable[[Atoms], DifferentiableEnergy] | None = None
+
+    @property
+    def checkpoint_sha256(self) -> str | None:
+        return file_sha256(self.checkpoint) if self.checkpoint else None
+
+    def forces(
+        self,
+        structures: Sequence[Atoms],
+        batch: bool = True,
+        max_batch_atoms: int = MAX_BATCH_ATOMS,
+    ) -> list[np.ndarray]:
+        """Forces (eV/Å) on each structure; batched (at most ``max_batch_atoms`` atoms per
+        model call) when the adapter supports it, else one by one. A batch the model cannot
+        take (e.g. out of memory) is redone one by one, with a warning."""
+        if not (batch and self.batch_forces is not None and len(structures) > 1):
+            return self._forces_one_by_one(structures)
+        out: list[np.ndarray] = []
+        for chunk in chunk_by_atoms(structures, max_batch_atoms):
+            members = [structures[i] for i in chunk]
+            if len(members) == 1:
+                out.extend(self._forces_one_by_one(members))
+                continue
+            try:
+                out.extend(self.batch_forces(members))
+            except (RuntimeError, MemoryError, ModelError) as err:  # e.g. out of memory
+                warnings.warn(
+                    f"{self.key}: batch of {len(members)} structures failed "
+                    f"({type(err).__name__}: {str(err)[:200]}); evaluating one by one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                out.extend(self._forces_one_by_one(members))
+        return out
+
+    def _forces_one_by_one(self, structures: Sequence[Atoms]) -> list[np.ndarray]:
+        out = []
+        for atoms in structures:
+            atoms = atoms.copy()
+            atoms.calc = self.calculator
+            out.append(np.array(atoms.get_forces(), dtype=float))
+        return out

@@ -1,0 +1,186 @@
+"""A run's configuration, its validation, and what every material of it shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import resolve_subset
+from bench.errors import ConfigurationError
+from bench.models import LoadedModel, resolve, unavailable_reason
+from bench.models.registry import resolve_device
+from bench.protocols import effective_settings
+from bench.settings import settings_dict, settings_digest, settings_from_dict
+from bench.tasks import TASKS, run_one
+
+DEFAULT_MATERIAL_TIMEOUT_S = 7200.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to run and how. Only ``settings`` changes numbers; the rest is logistics."""
+
+    model: str
+    task: str = "phonons"
+    subset: str = "mdr-smoke"
+    materials: tuple[str, ...] | None = None  # explicit ids instead of the whole subset
+    limit: int | None = None
+    workers: int = 1
+    device: str | None = None
+    dtype: str | None = None  # None: the family's most precise dtype (second-order quantities)
+    checkpoint: str | None = None
+    data_dir: str | None = None
+    out_dir: str = "runs"
+    retry_failures: bool = False
+    batch: bool = True
+    settings: Any = None  # task settings dataclass; None: the protocol's
+    protocol: str | None = None  # bench.protocols name; None: the data set's default
+    overrides: tuple[str, ...] = ()  # --set key=value, applied to the protocol's settings
+    progress: bool = True
+    #: interpreter for the workers; None: this one, or the model family's own environment
+    #: (bench/models/envs.py) when its package is not importable here
+    worker_python: str | None = None
+    executor: str = "local"  # "local" (process pool) or "dask"
+    scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
+    #: committed records (bench/run/records.py): loaded before the run skips what is done, and
+    #: what the run adds is pushed there as a new part file when it ends
+    records_dir: str | None = None
+    #: evaluate in a worker process even with one worker, so a material that kills it (out of
+    #: memory) is a recorded WorkerDied failure instead of the end of the run
+    isolate: bool = False
+    #: seconds one material may take before it is recorded as ``timeout`` (None: no limit).
+    #: Logistics, not a number-changing setting: kept in the run manifest, not the digest.
+    #: Default: far above the slowest material measured here (CHGNet, Cv binaries of > 1,000
+    #: atoms, tens of minutes), far below a stuck relaxation's hours.
+    material_timeout_s: float | None = DEFAULT_MATERIAL_TIMEOUT_S
+    #: a material whose size hint (atoms of the evaluated supercell) is above this runs alone,
+    #: the other workers idle: None = :func:`alone_above_atoms` for this machine's memory
+    alone_above_atoms: float | None = None
+    #: keep each material's artifacts (the phonon task's force constants) in files beside the
+    #: store (bench/run/artifacts.py); logistics, not in the digest
+    keep_force_constants: bool = True
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts and where its records are."""
+
+    model: str
+    task: str
+    dataset: str
+    settings_digest: str
+    store: Path
+    run_id: str
+    n_total: int
+    n_skipped: int
+    counts: dict[str, int] = field(default_factory=dict)
+    #: materials another live run on the same store had claimed (it records them)
+    n_elsewhere: int = 0
+
+
+def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
+    """Validate a run before any work: model, task, subset, data. Raises ConfigurationError.
+
+    Returns (model spec, dataset, material ids, the effective settings:
+    :func:`bench.protocols.effective_settings`).
+    """
+    if config.limit is not None and config.limit < 1:
+        raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
+    if config.material_timeout_s is not None and not config.material_timeout_s > 0:
+        raise ConfigurationError("--material-timeout must be a positive number of seconds")
+    if config.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
+    resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
+    if config.executor not in ("local", "dask"):
+        raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
+    if config.task not in TASKS:
+        raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
+    spec = resolve(config.model)
+    reason = unavailable_reason(spec)
+    if reason:
+        raise ConfigurationError(f"model {spec.key} cannot run here: {reason}")
+    try:
+        dataset, ids = resolve_subset(config.subset, as_path(config.data_dir))
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from err
+    if config.materials:
+        unknown = sorted(set(config.materials) - set(ids))
+        if unknown:
+            raise ConfigurationError(f"not in subset {config.subset}: {', '.join(unknown)}")
+        ids = [i for i in ids if i in set(config.materials)]
+    if config.limit is not None:
+        ids = ids[: config.limit]
+    settings = effective_settings(
+        spec.key,
+        config.task,
+        dataset,
+        protocol=config.protocol,
+        dtype=config.dtype,
+        overrides=config.overrides,
+        base=config.settings,
+    )
+    return spec, dataset, ids, settings
+
+
+def as_path(value: str | None) -> Path | None:
+    """``value`` as a Path, None for None or empty."""
+    return Path(value) if value else None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every material of a run shares; a worker gets it with each material id (it
+    pickles, and travels as JSON to a worker in another environment)."""
+
+    task: str
+    dataset: str
+    settings: Any
+    data_dir: Path | None = None
+    batch: bool = True
+    timeout_s: float | None = None
+
+    @classmethod
+    def of(cls, config: RunConfig, dataset: str, settings: Any) -> Job:
+        """The job of ``config`` on ``dataset`` with its effective ``settings``."""
+        data_dir = as_path(config.data_dir)
+        return cls(
+            config.task, dataset, settings, data_dir, config.batch, config.material_timeout_s
+        )
+
+    def run(self, model: LoadedModel, material_id: str) -> dict[str, Any]:
+        """The record of one material (:func:`bench.tasks.run_one`; never raises for the
+        material's or the model's failure)."""
+        return run_one(
+            self.task,
+            model,
+            self.dataset,
+            material_id,
+            self.settings,
+            self.data_dir,
+            self.batch,
+            self.timeout_s,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain values, with the settings digest to check on arrival."""
+        return {
+            "task": self.task,
+            "dataset": self.dataset,
+            "settings": settings_dict(self.settings),
+            "digest": settings_digest(self.settings),
+            "data_dir": str(self.data_dir) if self.data_dir else None,
+            "batch": self.batch,
+            "timeout_s": self.timeout_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        """Inverse of :meth:`to_json`; ValueError when the settings changed in transit."""
+        settings = settings_from_dict(TASKS[data["task"]].settings_cls, data["settings"])
+        if settings_digest(settings) != data["digest"]:
+            raise ValueError("settings changed in transit (different bench versions?)")
+        data_dir = as_path(data["data_dir"])
+        return cls(
+            data["task"], data["dataset"], settings, data_dir, data["batch"], data["timeout_s"]
+        )

@@ -1,0 +1,106 @@
+"""Dask executor: (model key, material id, job) tasks on a Dask cluster.
+
+``bench run --executor dask [--scheduler tcp://HOST:PORT]``: with an address, the tasks go to
+that cluster (e.g. one started by dask-jobqueue on Slurm); without, a ``LocalCluster`` with
+``--workers`` single-threaded worker processes is started. Each worker process loads a model
+once (a process-wide cache keyed by model, device, dtype and checkpoint) and keeps it for all
+its tasks. Records stream back to the client, which alone writes the store, so resume and
+``--retry-failures`` work as with the local pool. Dask reruns the tasks of a worker that dies
+(up to ``ALLOWED_FAILURES`` times); the client writes each material once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from bench.errors import ConfigurationError
+from bench.models import LoadedModel, load_model
+from bench.run.config import Job, RunConfig
+from bench.run.threads import limit_blas_threads, thread_env, threads_per_worker
+from bench.settings import settings_digest
+from bench.tasks import worker_died_record
+
+ALLOWED_FAILURES = 3
+_MODELS: dict[tuple, LoadedModel] = {}
+
+
+def dask_task(
+    model: str, device: str | None, checkpoint: str | None, job: Job, material_id: str
+) -> dict[str, Any]:
+    """One material on a Dask worker (the model is loaded on first use in that process)."""
+    key = (model, device, job.settings.dtype, checkpoint)
+    if key not in _MODELS:
+        limit_blas_threads()  # see bench.run.threads.set_threads
+        _MODELS[key] = load_model(model, device=device, dtype=key[2], checkpoint=checkpoint)
+    return job.run(_MODELS[key], material_id)
+
+
+@contextlib.contextmanager
+def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
+    """A client of ``config.scheduler``, or of a LocalCluster of ``config.workers``."""
+    try:
+        import dask
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:
+        raise ConfigurationError(
+            "--executor dask needs dask.distributed: pip install -e '.[dask]'"
+        ) from err
+    cluster = None
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        if config.scheduler:
+            client = Client(config.scheduler, timeout="60s")
+        else:
+            n_workers = max(1, min(config.workers, n_materials))
+            cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env=thread_env(threads_per_worker(n_workers)),
+            )
+            client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def execute_dask(
+    config: RunConfig, job: Job, model: str, ids: list[str]
+) -> Iterator[dict[str, Any]]:
+    """Yield one record per material, in completion order, computed on a Dask cluster."""
+    with _client(config, len(ids)) as client:
+        from dask.distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        digest = settings_digest(job.settings)
+        keys = {f"bench-{model}-{job.task}-{job.dataset}-{i}-{digest}": i for i in ids}
+        # One reference per unfinished task, dropped as its record is yielded: dask then
+        # frees the result on the worker, so neither side grows over a long run.
+        pending = {
+            key: client.submit(
+                dask_task,
+                *(model, config.device, config.checkpoint, job, material_id),
+                key=key,
+                pure=False,
+                retries=0,
+                priority=len(keys) - rank,  # the runner's order: largest first
+            )
+            for rank, (key, material_id) in enumerate(keys.items())
+        }
+        try:
+            for future in as_completed(list(pending.values())):
+                pending.pop(future.key, None)
+                try:
+                    yield future.result()
+                except KilledWorker as err:  # the material took its workers down
+                    how = f"(dask: {type(err).__name__} after {ALLOWED_FAILURES} workers died)"
+                    yield worker_died_record(
+                        model, job.task, job.dataset, keys[future.key], job.settings, how
+                    )
+        finally:
+            client.cancel(list(pending.values()))

@@ -1,0 +1,47 @@
+"""Thread counts of a worker process: torch's threads for the model, one for BLAS/LAPACK."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_BLAS_LIMIT: Any = None  # keeps threadpoolctl's limit alive in this process
+
+
+def threads_per_worker(workers: int) -> int:
+    """Cores per worker when ``workers`` share this machine (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that give a new process ``threads`` OpenMP/MKL threads."""
+    return {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread in this process (libraries already loaded, and subprocesses)."""
+    global _BLAS_LIMIT
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+
+
+def set_threads(threads: int) -> None:
+    """``threads`` for torch (the model); one thread for BLAS/LAPACK.
+
+    The harness's linear algebra is tiny (3×3 cell filters, phonopy's small dynamical
+    matrices); multithreaded OpenBLAS there fights torch's OpenMP threads for the same cores
+    and made FrechetCellFilter's ``expm_frechet`` ~30× slower in a CHGNet relaxation
+    (profiled on this 2-core CPU). Results are unchanged beyond rounding.
+    """
+    os.environ.update(thread_env(threads))
+    limit_blas_threads()
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass

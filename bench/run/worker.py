@@ -1,0 +1,68 @@
+"""The worker side of a local run: a process that loads the model once, by its string key,
+and evaluates the materials it is sent."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from bench.errors import ConfigurationError
+from bench.models import LoadedModel, load_model
+from bench.run.config import Job
+from bench.run.threads import set_threads
+
+_WORKER_MODEL: LoadedModel | None = None
+_WORKER_ERROR: str | None = None  # why the model failed to load in this worker
+_LOCAL_MODELS: dict[tuple, LoadedModel] = {}
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` (the client that started it) dies: a killed ``bench
+    run`` must not leave workers holding memory. A daemon thread polls the parent pid every
+    2 s; a worker already orphaned when it gets here exits at once."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="bench-parent-watch").start()
+
+
+def init_worker(
+    model: str,
+    device: str | None,
+    dtype: str,
+    checkpoint: str | None,
+    threads: int,
+    parent: int | None = None,
+) -> None:
+    """Pool initializer: threads, then the model (a load failure is kept and reported by
+    :func:`work`, since an initializer that raises breaks the pool)."""
+    global _WORKER_MODEL, _WORKER_ERROR
+    exit_with_parent(parent or os.getppid())
+    set_threads(threads)
+    try:
+        _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    except Exception as err:
+        _WORKER_ERROR = f"{model} failed to load in a worker: {type(err).__name__}: {err}"
+
+
+def work(job: Job, material_id: str) -> dict[str, Any]:
+    """One material's record in a pool worker."""
+    if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == material_id:  # fault injection (tests)
+        os._exit(70)
+    if _WORKER_MODEL is None:
+        raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
+    return job.run(_WORKER_MODEL, material_id)
+
+
+def local_model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> LoadedModel:
+    """The model loaded in this process, once per (model, device, dtype, checkpoint)."""
+    key = (model, device, dtype, checkpoint)
+    if key not in _LOCAL_MODELS:
+        _LOCAL_MODELS.clear()  # one model at a time
+        _LOCAL_MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    return _LOCAL_MODELS[key]
