@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 EMBEDDED = HERE.parent / "bench" / "_data"
 MDR_SMOKE = ("mdr-pbe", "mdr-smoke")
 MATCALC_SMOKE = {
-    "mp-binary-pbe-elasticity-2025.1": ["elastic-smoke"],
+    "mp-binary-pbe-elasticity-2025.1": ["elastic-smoke", "elastic-tests"],
     "alexandria-binary-pbe-phonon-2025.1": ["cv-binary-smoke"],
 }
 
@@ -55,6 +55,8 @@ def main(shared: Path) -> None:
         data = gzip.compress(json.dumps(kept).encode(), mtime=0)
         (EMBEDDED / rel).parent.mkdir(parents=True, exist_ok=True)
         (EMBEDDED / rel).write_bytes(data)
+        for subset in subsets:  # elastic-tests is defined here, not by build_definitions.py
+            definition["subsets"].setdefault(subset, f"subsets/{subset}.txt")
         definition["embedded"] = {
             "file": rel,
             "sha256": hashlib.sha256(data).hexdigest(),

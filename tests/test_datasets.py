@@ -33,6 +33,7 @@ from bench.datasets import (
     resolve_subset,
     subsets,
 )
+from bench.datasets.locate import embedded_dir
 from bench.datasets.matcalc import _read, structure_to_atoms
 from bench.datasets.mdr import build_phonopy, read_yaml
 from bench.datasets.registry import definitions_dir
@@ -102,8 +103,8 @@ def test_definitions_are_complete():
         get_dataset("mdr-pbee")
 
 
-def test_recorded_checksums_are_the_manifest(shared_data):
-    with open(shared_data / "mdr" / "benchmark_app" / "MANIFEST.csv") as handle:
+def test_recorded_checksums_are_the_manifest(full_data):
+    with open(full_data / "mdr" / "benchmark_app" / "MANIFEST.csv") as handle:
         manifest = {
             f"mdr/benchmark_app/{r['stored_file']}": r["stored_sha256"]
             for r in csv.DictReader(handle)
@@ -111,7 +112,7 @@ def test_recorded_checksums_are_the_manifest(shared_data):
     assert get_dataset(MDR).files == manifest and len(manifest) == 100
     for name in (CV, ELASTIC):
         rel = get_dataset(name).file
-        assert get_dataset(name).sha256(rel) == locate.sha256_of(shared_data / rel)
+        assert get_dataset(name).sha256(rel) == locate.sha256_of(full_data / rel)
 
 
 def test_subsets_resolve(shared_data):
@@ -141,18 +142,18 @@ def test_subsets_resolve(shared_data):
         resolve_subset("mdr-smok")
 
 
-def test_mdr_smoke_is_cheap_and_mixed(shared_data):
-    table = _csv(shared_data)
-    ids = resolve_subset("mdr-smoke", shared_data)[1]
+def test_mdr_smoke_is_cheap_and_mixed(full_data):
+    table = _csv(full_data)
+    ids = resolve_subset("mdr-smoke", full_data)[1]
     rows = [table[i] for i in ids]
     assert max(int(r["n_atoms_supercell"]) for r in rows) <= 135
     assert max(int(r["n_atoms_primitive"]) for r in rows) <= 22
     assert sorted(r["primitive_matrix_in_file"] for r in rows) == ["False"] * 4 + ["True"] * 4
 
 
-def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, monkeypatch):
-    fifty = resolve_subset("mdr-50", shared_data)[1]
-    assert sorted(resolve_subset("mdr-full", shared_data)[1]) == sorted(fifty)  # offline
+def test_mdr_full_is_local_files_plus_upstream_listing(full_data, tmp_path, monkeypatch):
+    fifty = resolve_subset("mdr-50", full_data)[1]
+    assert sorted(resolve_subset("mdr-full", full_data)[1]) == sorted(fifty)  # offline
     html = '<a href="mp-1.yaml.bz2">mp-1.yaml.bz2</a> <a href="mp-1000.yaml.bz2">x</a>'
 
     def listing(url, dest):
@@ -161,7 +162,7 @@ def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, mo
         dest.write_text(html)
 
     monkeypatch.setattr(locate, "_download", listing)
-    ids = resolve_subset("mdr-full", shared_data)[1]
+    ids = resolve_subset("mdr-full", full_data)[1]
     assert ids[0] == "mp-1" and len(ids) == 51
     assert (tmp_path / "cache" / "bench" / "data" / "mdr" / "pbe" / "index.html").is_file()
     monkeypatch.setenv("BENCH_OFFLINE", "1")
@@ -197,11 +198,11 @@ def test_mdr_without_primitive_matrix(shared_data):
     np.testing.assert_array_equal(ref.supercell_matrix, np.diag([3, 3, 3]))
 
 
-def test_mdr_smoke_matches_csv(shared_data):
+def test_mdr_smoke_matches_csv(full_data):
     """Matrices, cell sizes and Cv(300 K) of the smoke materials as derived independently."""
-    table = _csv(shared_data)
-    for material_id in resolve_subset("mdr-smoke", shared_data)[1]:
-        row, ref = table[material_id], load_phonon_reference(MDR, material_id, shared_data)
+    table = _csv(full_data)
+    for material_id in resolve_subset("mdr-smoke", full_data)[1]:
+        row, ref = table[material_id], load_phonon_reference(MDR, material_id, full_data)
         assert len(ref.unit_cell) == int(row["n_atoms_unitcell"])
         assert len(ref.phonopy.primitive) == int(row["n_atoms_primitive"])
         assert len(ref.phonopy.supercell) == int(row["n_atoms_supercell"])
@@ -213,12 +214,12 @@ def test_mdr_smoke_matches_csv(shared_data):
         assert cv == pytest.approx(float(row["heat_capacity_300K_J_per_K_mol"]), rel=1e-8)
 
 
-def test_published_yaml_bz2(shared_data, tmp_path):
+def test_published_yaml_bz2(full_data, tmp_path):
     """The published MDR layout (the PBEsol example, which stores phonon_freq)."""
-    data_dir = _published(tmp_path, source=shared_data / PBESOL_YAML)
+    data_dir = _published(tmp_path, source=full_data / PBESOL_YAML)
     ref = load_phonon_reference(MDR, "mp-1000", data_dir)
     assert ref.source == "mdr/pbe/mp-1000.yaml.bz2"
-    assert ref.sha256 == locate.sha256_of(shared_data / PBESOL_YAML)
+    assert ref.sha256 == locate.sha256_of(full_data / PBESOL_YAML)
     np.testing.assert_array_equal(ref.supercell_matrix, np.diag([2, 2, 2]))
     np.testing.assert_allclose(ref.primitive_matrix, F_CENTRING)
     assert ref.stored["omega_max_K"] == pytest.approx(165.1808, abs=0.01)
@@ -234,21 +235,21 @@ def test_published_yaml_bz2(shared_data, tmp_path):
     assert dataset_checksums(MDR, ["mp-1000"], data_dir) == {ref.source: ref.sha256}
 
 
-def test_first_data_dir_holding_a_material_decides(shared_data, tmp_path, monkeypatch):
+def test_first_data_dir_holding_a_material_decides(full_data, tmp_path, monkeypatch):
     """--data-dir before $BENCH_DATA; the first directory holding the material is read."""
-    published = _published(tmp_path, source=shared_data / PBESOL_YAML)
+    published = _published(tmp_path, source=full_data / PBESOL_YAML)
     monkeypatch.setenv("BENCH_DATA", str(published))
     assert load_phonon_reference(MDR, "mp-1000").source == "mdr/pbe/mp-1000.yaml.bz2"
-    assert load_phonon_reference(MDR, "mp-1000", shared_data).source == FC_1000
-    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    assert load_phonon_reference(MDR, "mp-1000", full_data).source == FC_1000
+    monkeypatch.setenv("BENCH_DATA", str(full_data))
     assert load_phonon_reference(MDR, "mp-1000", published).source.endswith(".yaml.bz2")
 
 
 # ---- MatCalc files ----------------------------------------------------------------------
 
 
-def test_matcalc_cv_entry(shared_data):
-    ref = load_phonon_reference(CV, "mp-1105", shared_data)
+def test_matcalc_cv_entry(full_data):
+    ref = load_phonon_reference(CV, "mp-1105", full_data)
     assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [65.7436504]}
     assert ref.phonopy is None and ref.primitive_matrix is None
     assert len(ref.unit_cell) == 3 and ref.unit_cell.pbc.all()
@@ -256,73 +257,73 @@ def test_matcalc_cv_entry(shared_data):
     assert ref.sha256 == get_dataset(CV).sha256(ref.source)
 
 
-def test_supercell_rule_is_matcalcs(shared_data):
+def test_supercell_rule_is_matcalcs(full_data):
     """Our rule equals MatCalc 0.7.0 PhononCalc's expression on pymatgen's lattice.abc for
     every entry, including the thin 1x1x1 supercells of long oblique cells."""
     from pymatgen.core import Structure
 
-    with gzip.open(shared_data / "matcalc" / f"{CV}.json.gz", "rt") as handle:
+    with gzip.open(full_data / "matcalc" / f"{CV}.json.gz", "rt") as handle:
         entries = json.load(handle)
     for entry in entries:
         structure = Structure.from_dict(entry["structure"])
         expected = np.diag(np.ceil(20.0 / np.array(structure.lattice.abc)).astype(int))
         ours = min_length_supercell(structure_to_atoms(entry["structure"]), 20.0)
         np.testing.assert_array_equal(ours, expected, err_msg=entry["mp_id"])
-    thin = load_phonon_reference(CV, "mp-640058", shared_data)  # PbI2, |a_i| = 22.7 Å
+    thin = load_phonon_reference(CV, "mp-640058", full_data)  # PbI2, |a_i| = 22.7 Å
     np.testing.assert_array_equal(min_length_supercell(thin.unit_cell, 20.0), np.eye(3, dtype=int))
-    cv = load_phonon_reference(CV, "mp-1105", shared_data)
+    cv = load_phonon_reference(CV, "mp-1105", full_data)
     np.testing.assert_array_equal(min_length_supercell(cv.unit_cell, 20.0), np.diag([5, 5, 5]))
 
 
-def test_matcalc_elastic_entries(shared_data):
+def test_matcalc_elastic_entries(full_data):
     for material_id, formula, k, g in (
         ("mp-2534", "AsGa", 60.742, 40.715),
         ("mp-1265", "MgO", 151.45, 118.82),
         ("mp-22862", "ClNa", 23.77, 14.298),
     ):
-        ref = load_elastic_reference(ELASTIC, material_id, shared_data)
+        ref = load_elastic_reference(ELASTIC, material_id, full_data)
         assert ref.structure.get_chemical_formula() == formula and ref.structure.pbc.all()
         assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
         assert ref.source == f"matcalc/{ELASTIC}.json.gz"
     with pytest.raises(MalformedReferenceError, match="not in"):
-        load_elastic_reference(ELASTIC, "mp-0", shared_data)
+        load_elastic_reference(ELASTIC, "mp-0", full_data)
     with pytest.raises(ValueError, match="not a phonon data set"):
-        load_phonon_reference(ELASTIC, "mp-2534", shared_data)
+        load_phonon_reference(ELASTIC, "mp-2534", full_data)
 
 
 # ---- bad files, checksums, offline ------------------------------------------------------
 
 
-def test_checksum_mismatch(shared_data, tmp_path):
+def test_checksum_mismatch(full_data, tmp_path):
     for rel, material_id, dataset in (
         (FC_1000, "mp-1000", MDR),
         (f"matcalc/{CV}.json.gz", "mp-1105", CV),
     ):
         dest = tmp_path / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        data = bytearray((shared_data / rel).read_bytes())
+        data = bytearray((full_data / rel).read_bytes())
         data[-10] ^= 0xFF
         dest.write_bytes(bytes(data))
         with pytest.raises(DataChecksumError, match="does not match"):
             load_phonon_reference(dataset, material_id, tmp_path)
 
 
-def test_truncated_and_malformed_files(shared_data, tmp_path):
+def test_truncated_and_malformed_files(full_data, tmp_path):
     """Corrupt, truncated or incomplete files: MalformedReferenceError naming the file."""
     cut_xz = tmp_path / "force_constants.yaml.xz"
-    cut_xz.write_bytes((shared_data / FC_1000).read_bytes()[:1500])
+    cut_xz.write_bytes((full_data / FC_1000).read_bytes()[:1500])
     with pytest.raises(MalformedReferenceError, match=r"force_constants\.yaml\.xz"):
         read_yaml(cut_xz)
-    text = lzma.decompress((shared_data / FC_1000).read_bytes())
+    text = lzma.decompress((full_data / FC_1000).read_bytes())
     cut_yaml = tmp_path / "cut.yaml.xz"
     cut_yaml.write_bytes(lzma.compress(text[: len(text) // 3]))
     with pytest.raises(MalformedReferenceError, match=r"cut\.yaml\.xz"):
         build_phonopy(read_yaml(cut_yaml), cut_yaml)
     gz = tmp_path / "cut.json.gz"
-    gz.write_bytes((shared_data / "matcalc" / f"{ELASTIC}.json.gz").read_bytes()[:5000])
+    gz.write_bytes((full_data / "matcalc" / f"{ELASTIC}.json.gz").read_bytes()[:5000])
     with pytest.raises(MalformedReferenceError, match=r"cut\.json\.gz"):
         _read(str(gz))
-    raw = read_yaml(shared_data / PBESOL_YAML)
+    raw = read_yaml(full_data / PBESOL_YAML)
     # every check below fails before the force constants are needed: leave the big keys out
     raw = {k: v for k, v in raw.items() if k not in ("displacements", "force_constants")}
     for i, (key, change, match) in enumerate(
@@ -343,20 +344,20 @@ def test_truncated_and_malformed_files(shared_data, tmp_path):
 
 
 def test_missing_data_offline_names_file_and_source(tmp_path, monkeypatch):
-    with pytest.raises(DataNotFoundError) as err:
-        load_phonon_reference(MDR, "mp-1000", tmp_path)
+    with pytest.raises(DataNotFoundError) as err:  # mp-1195: in mdr-50, not embedded
+        load_phonon_reference(MDR, "mp-1195", tmp_path)
     message = str(err.value)
-    assert "mdr/pbe/mp-1000.yaml.bz2" in message and str(tmp_path) in message
-    assert "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/mp-1000.yaml.bz2" in message
+    assert "mdr/pbe/mp-1195.yaml.bz2" in message and str(tmp_path) in message
+    assert "https://alexandria.icams.rub.de/data/phonon_benchmark/pbe/mp-1195.yaml.bz2" in message
     with pytest.raises(DataNotFoundError, match=r"raw\.githubusercontent\.com/materialsvirtuallab"):
-        dataset_checksums(ELASTIC, ["mp-2534"], tmp_path)
+        dataset_checksums(ELASTIC, ["mp-1004526"], tmp_path)  # elastic-dev: not embedded
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     with pytest.raises(DataNotFoundError, match=r"BENCH_OFFLINE is set"):
         load_elastic_reference("mp-pbe-elasticity-2025.3", "mp-2534", tmp_path)
 
 
-def test_download_goes_to_cache_and_is_verified(shared_data, tmp_path, monkeypatch):
-    source = shared_data / "matcalc" / f"{ELASTIC}.json.gz"
+def test_download_goes_to_cache_and_is_verified(full_data, tmp_path, monkeypatch):
+    source = full_data / "matcalc" / f"{ELASTIC}.json.gz"
     served = {"bytes": source.read_bytes()}
     tried = []
 
@@ -383,7 +384,7 @@ def test_download_goes_to_cache_and_is_verified(shared_data, tmp_path, monkeypat
 
 def test_find_data_dir_order(tmp_path, monkeypatch):
     explicit, env = tmp_path / "explicit", tmp_path / "env"
-    assert find_data_dir(None) is None  # nothing exists yet
+    assert find_data_dir(None) == embedded_dir()  # nothing else exists yet: the package's copy
     env.mkdir()
     monkeypatch.setenv("BENCH_DATA", str(env))
     assert find_data_dir(None) == env
@@ -433,3 +434,38 @@ def test_size_hints_order_materials_by_cost(shared_data):
     dataset, ids = resolve_subset("mdr-smoke", shared_data)
     hints = size_hints(dataset, [*ids, "mp-0"], shared_data)
     assert hints["mp-0"] == 0.0 and all(hints[i] > 0 for i in ids)
+
+
+def test_embedded_files_are_the_upstream_entries(full_data):
+    """The package's smoke data (bench/_data) has the sha256 its definitions record, and its
+    entries are the full files' own, unchanged."""
+    for rel, sha in get_dataset(MDR).files.items():
+        if (embedded_dir() / rel).is_file():
+            assert (
+                locate.sha256_of(embedded_dir() / rel) == sha == locate.sha256_of(full_data / rel)
+            )
+    for name in (ELASTIC, CV):
+        info = get_dataset(name)
+        embedded = embedded_dir() / info.embedded["file"]
+        assert locate.sha256_of(embedded) == info.embedded["sha256"]
+        with gzip.open(embedded, "rt") as small, gzip.open(full_data / info.file, "rt") as big:
+            full = {e["mp_id"]: e for e in json.load(big)}
+            entries = json.load(small)
+        assert entries and all(full[e["mp_id"]] == e for e in entries)
+        covered = {i for s in info.embedded["subsets"] for i in resolve_subset(s)[1]}
+        assert {e["mp_id"] for e in entries} == covered
+
+
+def test_smoke_subsets_run_from_the_embedded_copy_alone(tmp_path, monkeypatch):
+    """No data directory, no network: the smoke subsets' references load from the package,
+    and a material outside them is one clear error naming the full file."""
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    assert load_phonon_reference(MDR, "mp-111").source.startswith("mdr/benchmark_app/")
+    assert load_elastic_reference(ELASTIC, "mp-2534").source.endswith(".smoke.json.gz")
+    assert set(dataset_checksums(ELASTIC, resolve_subset("elastic-smoke")[1])) == {
+        get_dataset(ELASTIC).file  # the extract stands for the full file it was cut from
+    }
+    with pytest.raises(DataNotFoundError, match="covers only elastic-smoke"):
+        load_elastic_reference(ELASTIC, "mp-1004526")

@@ -56,7 +56,8 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
         raise OSError("network unreachable (test)")
 
     monkeypatch.setattr(locate, "_download", offline, raising=False)
-    code = main(["run", "--model", "emt", "--subset", "mdr-smoke", "--out", str(tmp_path / "o")])
+    # mdr-50: not among the smoke subsets the package embeds
+    code = main(["run", "--model", "emt", "--subset", "mdr-50", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
     assert "alexandria" in err.lower() or "upstream" in err.lower()

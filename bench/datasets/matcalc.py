@@ -88,6 +88,7 @@ def matcalc_file(dataset: str, data_dir: Path | None = None) -> tuple[Path, str]
         raise ValueError(f"{dataset} is not a single-file (MatCalc) data set")
     try:
         path = fetch_file(info.file, info.urls(info.file), info.sha256(info.file), data_dir)
+        _MISSING_FULL.pop(dataset, None)
         return path, info.file
     except DataNotFoundError as err:
         if not info.embedded:
@@ -125,6 +126,7 @@ def _entry(dataset: str, material_id: str, data_dir: Path | None) -> tuple[dict,
     path, relpath = matcalc_file(dataset, data_dir)
     entries = _read(str(path))
     if material_id not in entries:
+        require_entries(dataset, [material_id], data_dir)  # the embedded file: not found
         raise MalformedReferenceError(f"{material_id} is not in {relpath}")
     return entries[material_id], relpath, sha256_of(path)
 
