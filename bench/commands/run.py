@@ -155,7 +155,11 @@ def print_run_table(out: str, config: RunConfig, summary: RunSummary) -> None:
         protocols = protocols_of(store, records)
     spec = TASKS[summary.task]
     table = summary_table(records, spec.properties, spec.has_reference)
-    what = "MAE vs DFT [95 % bootstrap interval]" if spec.has_reference else "median, p95, max"
+    what = (
+        "MAE vs DFT [95 % bootstrap interval]"
+        if spec.has_reference
+        else "median, p95, max (no reference)"
+    )
     print(f"\n{what} ({config.task}, {config.subset}, settings {summary.settings_digest}):")
     print_summary(table, spec.properties, spec.has_reference, protocols)
     failures = records[records["status"] != "ok"]

@@ -33,6 +33,7 @@ from bench.datasets.locate import (
     DataNotFoundError,
     cache_dir,
     download_verified,
+    embedded_dir,
     fetch_file,
     search_dirs,
     sha256_of,
@@ -247,11 +248,13 @@ def discover_ids(dataset: str, data_dir: Path | None = None) -> list[str]:
 
     No id list of the upstream directory is published, so ``mdr-full`` is defined as this
     union; it depends on what is on disk and on whether the listing was fetched (it is cached
-    after the first online call). Raises DataNotFoundError when nothing is found.
+    after the first online call). The package's embedded smoke files are not counted: they
+    are a fallback copy of ``mdr-smoke``, not a data directory. Raises DataNotFoundError when
+    nothing is found.
     """
     info = get_dataset(dataset)
     ids: set[str] = set()
-    for directory in search_dirs(data_dir):
+    for directory in (d for d in search_dirs(data_dir) if d != embedded_dir()):
         for key in ("phonopy", "published"):
             pattern = info.layout[key].replace("{material_id}", "*")
             for path in directory.glob(pattern):

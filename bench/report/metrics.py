@@ -3,6 +3,8 @@ value that has none (equigrad); successes only, failures counted beside them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -73,6 +75,19 @@ def _flag_counts(ok: pd.DataFrame) -> dict[str, int]:
     return out
 
 
+def _counted(key: tuple, group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The group's key columns and status counts, and its ok records."""
+    ok = group[group["status"] == "ok"]
+    row: dict[str, Any] = dict(zip(GROUP, key, strict=True))
+    row.update(
+        n=len(group),
+        n_ok=len(ok),
+        n_failed=int((group["status"] != "ok").sum()),
+        n_not_converged=int((group["status"] == "not_converged").sum()),
+    )
+    return row, ok
+
+
 def mae_table(records: pd.DataFrame, properties: tuple[str, ...]) -> pd.DataFrame:
     """One row per (model, task, dataset, settings digest).
 
@@ -88,15 +103,8 @@ def mae_table(records: pd.DataFrame, properties: tuple[str, ...]) -> pd.DataFram
     if records.empty:
         return pd.DataFrame(columns=[*GROUP, "n", "n_ok", "n_failed"])
     for key, group in records.groupby(GROUP, sort=True):
-        row = dict(zip(GROUP, key, strict=True))
-        ok = group[group["status"] == "ok"]
-        row.update(
-            n=len(group),
-            n_ok=len(ok),
-            n_failed=int((group["status"] != "ok").sum()),
-            n_not_converged=int((group["status"] == "not_converged").sum()),
-            **_flag_counts(ok),
-        )
+        row, ok = _counted(key, group)
+        row.update(_flag_counts(ok))
         stable = _stable_mask(ok)
         for prop in properties:
             err = absolute_errors(ok, prop)
@@ -144,14 +152,7 @@ def distribution_table(
         return pd.DataFrame(columns=[*GROUP, "n", "n_ok", "n_failed"])
     label = f"p{round(quantile * 100):d}"
     for key, group in records.groupby(GROUP, sort=True):
-        row = dict(zip(GROUP, key, strict=True))
-        ok = group[group["status"] == "ok"]
-        row.update(
-            n=len(group),
-            n_ok=len(ok),
-            n_failed=int((group["status"] != "ok").sum()),
-            n_not_converged=int((group["status"] == "not_converged").sum()),
-        )
+        row, ok = _counted(key, group)
         for prop in properties:
             column = f"model.{prop}"
             data = ok[column].astype(float) if column in ok else pd.Series(dtype=float)
