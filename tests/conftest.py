@@ -71,3 +71,24 @@ class BrokenCalculator(Calculator):
             # isotropic stress survives FixSymmetry (uniform forces on one atom do not)
             "stress": np.zeros(6) if self.mode == "nan" else np.array([value] * 3 + [0.0] * 3),
         }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line naming the family environments that are absent (their tests skip)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    envs = sorted(
+        {
+            name
+            for report in skipped
+            for name in ("mace", "fairchem")
+            if f"{name} environment not created" in str(report.longrepr)
+        }
+    )
+    if envs:
+        n = sum(
+            any(f"{e} environment not created" in str(r.longrepr) for e in envs) for r in skipped
+        )
+        terminalreporter.write_line(
+            f"family environments absent: {', '.join(envs)} ({n} tests skipped; "
+            f"create them with bench env create NAME, or make env-NAME)"
+        )
