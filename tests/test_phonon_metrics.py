@@ -10,8 +10,10 @@ from test_force_constants import cu_reference
 
 from bench.datasets import resolve_subset
 from bench.physics.phonon_metrics import band_rmse_K, mesh_mean_frequency_K
+from bench.report.markdown import to_markdown
 from bench.report.phonon_metrics import phonon_extras, stability_confusion
-from bench.report.table import build_table, expected_digest, to_markdown, write_report
+from bench.report.table import build_table, expected_digest
+from bench.report.write import write_report
 from bench.run.store import Store
 from bench.settings import THZ_TO_K_MDR
 

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from bench.datasets import resolve_subset
-from bench.report.table import build_table, expected_digest, paper_table, to_markdown, write_report
+from bench.report.markdown import to_markdown
+from bench.report.table import build_table, expected_digest, paper_table
+from bench.report.write import write_report
 from bench.run.store import Store
 
 PROPS = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")

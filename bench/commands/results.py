@@ -133,7 +133,9 @@ def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from bench.report.table import build_table, to_markdown, write_report
+    from bench.report.markdown import to_markdown
+    from bench.report.table import build_table
+    from bench.report.write import write_report
 
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
     if args.run:

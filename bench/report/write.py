@@ -1,0 +1,78 @@
+"""Write the report files: table2.md/.csv, outliers, parity plots, provenance, the equigrad
+and other tasks' tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report.equigrad_report import write_equigrad
+from bench.report.figures import parity_plots
+from bench.report.markdown import frame_markdown, to_markdown
+from bench.report.metrics import mae_table, with_basis
+from bench.report.table import COLUMNS, Table, phonon_basis, task_table
+from bench.tasks import TASKS
+
+
+def outliers(table: Table, top: int = 10) -> pd.DataFrame:
+    """The ``top`` largest absolute errors per model and property."""
+    rows = []
+    ok = table.records[table.records["status"] == "ok"] if len(table.records) else table.records
+    for prop in COLUMNS:
+        cols = [f"model.{prop}", f"ref.{prop}"]
+        if not len(ok) or not set(cols) <= set(ok.columns):
+            continue
+        part = ok[["model", "material_id", *cols]].dropna().copy()
+        part["abs_error"] = (part[cols[0]].astype(float) - part[cols[1]].astype(float)).abs()
+        for _, group in part.groupby("model"):
+            for _, r in group.nlargest(top, "abs_error").iterrows():
+                rows.append(
+                    {
+                        "model": r["model"],
+                        "property": prop,
+                        "material_id": r["material_id"],
+                        "model_value": r[cols[0]],
+                        "dft_value": r[cols[1]],
+                        "abs_error": r["abs_error"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def write_task_tables(table: Table, out: Path, command: str) -> list[Path]:
+    """``<task>.md`` and ``.csv`` for each task beside Table 2 that has records."""
+    paths = []
+    for task in table.other:
+        frame = task_table(table, task)
+        if frame.empty:
+            continue
+        labels = ", ".join(f"`{p.name}` = {p.label}" for p in TASKS[task].props)
+        md = out / f"{task}.md"
+        md.write_text(
+            f"# {task}\n\nMade by: `{command}`\n\nMAE against DFT [95 % bootstrap interval "
+            f"over materials] per model and data set, default settings. {labels}.\n\n"
+            + frame_markdown(frame)
+        )
+        csv_path = out / f"{task}.csv"
+        mae_table(table.other[task], TASKS[task].properties).to_csv(csv_path, index=False)
+        paths += [md, csv_path]
+    return paths
+
+
+def write_report(table: Table, out: Path, command: str) -> list[Path]:
+    """results/table2.md, table2.csv, outliers.csv, parity/*.png; equigrad.md, .csv and
+    equigrad_hist.png when there are equigrad records."""
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "table2.md"
+    md.write_text(f"# Orb-v3 Table 2, reproduced\n\nMade by: `{command}`\n\n" + to_markdown(table))
+    csv_path = out / "table2.csv"
+    basis = phonon_basis(table)
+    table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(csv_path, index=False)
+    outlier_path = out / "outliers.csv"
+    outliers(table).to_csv(outlier_path, index=False)
+    plots = parity_plots(table, out / "parity")
+    (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
+    others = write_task_tables(table, out, command)
+    return [md, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]
