@@ -248,13 +248,15 @@ def test_first_data_dir_holding_a_material_decides(full_data, tmp_path, monkeypa
 # ---- MatCalc files ----------------------------------------------------------------------
 
 
-def test_matcalc_cv_entry(full_data):
-    ref = load_phonon_reference(CV, "mp-1105", full_data)
-    assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [65.7436504]}
+def test_matcalc_cv_entry(shared_data):
+    ref = load_phonon_reference(CV, "mp-2172", shared_data)
+    assert ref.stored == {"temperatures_K": [300.0], "heat_capacity_J_per_K_mol": [44.36334531]}
     assert ref.phonopy is None and ref.primitive_matrix is None
-    assert len(ref.unit_cell) == 3 and ref.unit_cell.pbc.all()
+    assert len(ref.unit_cell) == 2 and ref.unit_cell.pbc.all()
     assert ref.supercell_matrix is None  # the protocol builds it, from the relaxed cell
-    assert ref.sha256 == get_dataset(CV).sha256(ref.source)
+    info = get_dataset(CV)
+    expected = info.sha256(ref.source) or info.embedded["sha256"]  # full file or extract
+    assert ref.sha256 == expected
 
 
 def test_supercell_rule_is_matcalcs(full_data):
@@ -275,54 +277,78 @@ def test_supercell_rule_is_matcalcs(full_data):
     np.testing.assert_array_equal(min_length_supercell(cv.unit_cell, 20.0), np.diag([5, 5, 5]))
 
 
-def test_matcalc_elastic_entries(full_data):
+def test_matcalc_elastic_entries(shared_data):
     for material_id, formula, k, g in (
         ("mp-2534", "AsGa", 60.742, 40.715),
+        ("mp-829", "AlPd", 155.221, 52.682),
+        ("mp-10903", "AlPt", 184.169, 46.699),
+    ):
+        ref = load_elastic_reference(ELASTIC, material_id, shared_data)
+        assert ref.structure.get_chemical_formula() == formula and ref.structure.pbc.all()
+        assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
+        info = get_dataset(ELASTIC)
+        assert ref.source in (info.file, info.embedded["file"])  # the full file or the extract
+    # an unknown id: not in the full file; not in the extract, which says the full file is needed
+    missing = (MalformedReferenceError, "not in")
+    if ref.source == info.embedded["file"]:
+        missing = (DataNotFoundError, "covers only")
+    with pytest.raises(missing[0], match=missing[1]):
+        load_elastic_reference(ELASTIC, "mp-0", shared_data)
+    with pytest.raises(ValueError, match="not a phonon data set"):
+        load_phonon_reference(ELASTIC, "mp-2534", shared_data)
+
+
+def test_matcalc_elastic_entries_beyond_the_extract(full_data):
+    for material_id, formula, k, g in (
         ("mp-1265", "MgO", 151.45, 118.82),
         ("mp-22862", "ClNa", 23.77, 14.298),
     ):
         ref = load_elastic_reference(ELASTIC, material_id, full_data)
-        assert ref.structure.get_chemical_formula() == formula and ref.structure.pbc.all()
+        assert ref.structure.get_chemical_formula() == formula
         assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
         assert ref.source == f"matcalc/{ELASTIC}.json.gz"
-    with pytest.raises(MalformedReferenceError, match="not in"):
-        load_elastic_reference(ELASTIC, "mp-0", full_data)
-    with pytest.raises(ValueError, match="not a phonon data set"):
-        load_phonon_reference(ELASTIC, "mp-2534", full_data)
 
 
 # ---- bad files, checksums, offline ------------------------------------------------------
 
 
-def test_checksum_mismatch(full_data, tmp_path):
-    for rel, material_id, dataset in (
-        (FC_1000, "mp-1000", MDR),
-        (f"matcalc/{CV}.json.gz", "mp-1105", CV),
+def test_checksum_mismatch(shared_data, tmp_path):
+    """A file whose bytes are not the recorded ones: one flipped byte of an MDR file, and any
+    other file at the MatCalc file's place (here the package's smaller extract)."""
+    cv_source = embedded_dir() / get_dataset(CV).embedded["file"]
+    for rel, source, material_id, dataset in (
+        (FC_1000, shared_data / FC_1000, "mp-1000", MDR),
+        (f"matcalc/{CV}.json.gz", cv_source, "mp-1105", CV),
     ):
         dest = tmp_path / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        data = bytearray((full_data / rel).read_bytes())
+        data = bytearray(source.read_bytes())
         data[-10] ^= 0xFF
         dest.write_bytes(bytes(data))
         with pytest.raises(DataChecksumError, match="does not match"):
             load_phonon_reference(dataset, material_id, tmp_path)
 
 
-def test_truncated_and_malformed_files(full_data, tmp_path):
+def test_truncated_and_malformed_files(shared_data, tmp_path):
     """Corrupt, truncated or incomplete files: MalformedReferenceError naming the file."""
     cut_xz = tmp_path / "force_constants.yaml.xz"
-    cut_xz.write_bytes((full_data / FC_1000).read_bytes()[:1500])
+    cut_xz.write_bytes((shared_data / FC_1000).read_bytes()[:1500])
     with pytest.raises(MalformedReferenceError, match=r"force_constants\.yaml\.xz"):
         read_yaml(cut_xz)
-    text = lzma.decompress((full_data / FC_1000).read_bytes())
+    text = lzma.decompress((shared_data / FC_1000).read_bytes())
     cut_yaml = tmp_path / "cut.yaml.xz"
     cut_yaml.write_bytes(lzma.compress(text[: len(text) // 3]))
     with pytest.raises(MalformedReferenceError, match=r"cut\.yaml\.xz"):
         build_phonopy(read_yaml(cut_yaml), cut_yaml)
     gz = tmp_path / "cut.json.gz"
-    gz.write_bytes((full_data / "matcalc" / f"{ELASTIC}.json.gz").read_bytes()[:5000])
+    gz.write_bytes((embedded_dir() / get_dataset(ELASTIC).embedded["file"]).read_bytes()[:2000])
     with pytest.raises(MalformedReferenceError, match=r"cut\.json\.gz"):
         _read(str(gz))
+
+
+def test_malformed_published_yaml(full_data, tmp_path):
+    """A published-layout file with bad matrices or no thermal values (from the PBEsol
+    sample file, the one published-format file here)."""
     raw = read_yaml(full_data / PBESOL_YAML)
     # every check below fails before the force constants are needed: leave the big keys out
     raw = {k: v for k, v in raw.items() if k not in ("displacements", "force_constants")}
@@ -399,18 +425,18 @@ def test_find_data_dir_order(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_reference_side_matches_stored_values_for_all_50(shared_data):
+def test_reference_side_matches_stored_values_for_all_50(full_data):
     """S, F, Cv recomputed from the reference force constants (bench.physics.phonons) agree with the
     values stored with the data (phonopy-version differences: F ≤ 0.05 kJ/mol), and ωmax with
     the independent derivation in benchmark_app_300K.csv."""
     from bench.physics.phonons import reference_values
     from bench.settings import PhononSettings
 
-    table = _csv(shared_data)
+    table = _csv(full_data)
     settings = PhononSettings()
     worst = {"F": 0.0, "S": 0.0, "Cv": 0.0, "w": 0.0}
-    for material_id in resolve_subset("mdr-50", shared_data)[1]:
-        ref = load_phonon_reference(MDR, material_id, shared_data)
+    for material_id in resolve_subset("mdr-50", full_data)[1]:
+        ref = load_phonon_reference(MDR, material_id, full_data)
         out = reference_values(ref, settings)
         stored, mine = out["stored"], out["recomputed"]
         worst["F"] = max(worst["F"], abs(mine["F_kJ_per_mol"] - stored["F_kJ_per_mol"]))
