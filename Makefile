@@ -80,7 +80,8 @@ results-cv-sample:
 # results/dev/lattice.md: relaxed cells of CHGNet and 7net-0 on elastic-dev and mdr-50
 results-lattice:
 	for m in $(subst $(comma), ,$(DEV_MODELS)); do for s in elastic-dev mdr-50; do \
-		$(BIN)/bench run --task lattice --model $$m --subset $$s --out $(OUT) --quiet; done; done
+		$(BIN)/bench run --task lattice --model $$m --subset $$s --records $(RECORDS) --out $(OUT) \
+			--quiet; done; done
 	$(BIN)/bench table --runs $(OUT) --out $(OUT)/lattice-table --quiet \
 		--command-line "make results-lattice"
 	cp $(OUT)/lattice-table/lattice.md $(OUT)/lattice-table/lattice.csv results/dev/
