@@ -9,48 +9,24 @@ import json
 import numpy as np
 import pytest
 from ase.build import bulk
-from ase.calculators.emt import EMT
+from emt_reference import emt_cu_reference
 from phonopy import Phonopy
 
 from bench.datasets import PhononReference
 from bench.models import load_model
 from bench.physics.kept_fc import fc_payload, phonopy_from_payload
-from bench.physics.phonons import run_phonons, to_ase_atoms, to_phonopy_atoms
+from bench.physics.phonons import run_phonons
 from bench.report.bands import phonon_curves
 from bench.run.artifacts import find_artifact, load_artifact
 from bench.run.remote import _plain
 from bench.run.store import Store
 from bench.settings import PhononSettings
 
-F_CENTRING = np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
-
 
 def cu_reference(strain: float = 1.02) -> PhononReference:
     """EMT copper: phonopy reference at a = 3.5898 Å, the unit cell strained by ``strain``."""
-    ph = Phonopy(
-        to_phonopy_atoms(bulk("Cu", "fcc", a=3.5898, cubic=True)),
-        supercell_matrix=np.eye(3) * 2,
-        primitive_matrix=F_CENTRING,
-    )
-    ph.generate_displacements(distance=0.01, is_diagonal=False)
-    forces = []
-    for sc in ph.supercells_with_displacements:
-        atoms = to_ase_atoms(sc)
-        atoms.calc = EMT()
-        forces.append(atoms.get_forces())
-    ph.forces = np.array(forces)
-    ph.produce_force_constants()
-    return PhononReference(
-        material_id="emt-cu",
-        dataset="mdr-pbe",
-        unit_cell=bulk("Cu", "fcc", a=3.5898 * strain, cubic=True),
-        supercell_matrix=np.eye(3, dtype=int) * 2,
-        primitive_matrix=F_CENTRING,
-        phonopy=ph,
-        stored={},
-        source="synthetic",
-        sha256="",
-    )
+    unit = bulk("Cu", "fcc", a=3.5898, cubic=True)
+    return emt_cu_reference(unit, bulk("Cu", "fcc", a=3.5898 * strain, cubic=True), "mdr-pbe")
 
 
 @pytest.fixture(scope="module")

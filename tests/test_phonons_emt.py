@@ -15,7 +15,7 @@ from ase.build import bulk
 from ase.calculators.calculator import all_changes
 from ase.calculators.emt import EMT
 from ase.units import kB, kJ, mol
-from phonopy import Phonopy
+from emt_reference import emt_cu_reference
 
 from bench.datasets import PhononReference
 from bench.models import LoadedModel, load_model
@@ -25,13 +25,11 @@ from bench.physics.phonons import (
     reference_values,
     run_phonons,
     to_ase_atoms,
-    to_phonopy_atoms,
 )
 from bench.physics.relax import relax
 from bench.settings import PhononSettings, RelaxSettings
 
 A0 = 3.5898  # EMT fcc Cu (Å)
-F_CENTRING = np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
 R = kB * mol / kJ * 1000  # J/(K mol)
 
 
@@ -39,29 +37,8 @@ R = kB * mol / kJ * 1000  # J/(K mol)
 def cu_reference() -> PhononReference:
     tight = RelaxSettings(fmax_eV_per_A=1e-6, accept_fmax_eV_per_A=1e-5)
     unit = relax(bulk("Cu", "fcc", a=A0, cubic=True), EMT(), tight).atoms
-    ph = Phonopy(
-        to_phonopy_atoms(unit), supercell_matrix=np.eye(3) * 2, primitive_matrix=F_CENTRING
-    )
-    ph.generate_displacements(distance=0.01, is_diagonal=False)
-    forces = []
-    for sc in ph.supercells_with_displacements:
-        atoms = to_ase_atoms(sc)
-        atoms.calc = EMT()
-        forces.append(atoms.get_forces())
-    ph.forces = np.array(forces)
-    ph.produce_force_constants()
     strained = bulk("Cu", "fcc", a=A0 * 1.02, cubic=True)  # the model must relax it back
-    return PhononReference(
-        material_id="emt-cu",
-        dataset="test",
-        unit_cell=strained,
-        supercell_matrix=np.eye(3, dtype=int) * 2,
-        primitive_matrix=F_CENTRING,
-        phonopy=ph,
-        stored={},
-        source="synthetic",
-        sha256="",
-    )
+    return emt_cu_reference(unit, strained, "test")
 
 
 @pytest.fixture(scope="module")
