@@ -23,18 +23,10 @@ def _have_full_data() -> bool:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """A data directory for the smoke subsets: ../shared/data when it is there, else the
-    package's embedded copy (bench/_data), so a bare clone tests offline."""
+    """The reference data: ../shared/data (mdr-50, the full MatCalc files) when it is there,
+    else the package's embedded copy (bench/_data: the smoke subsets and the few files the
+    tests read beyond them), so a bare clone runs every test offline."""
     return SHARED_DATA if _have_full_data() else embedded_dir()
-
-
-@pytest.fixture(scope="session")
-def full_data() -> Path:
-    """../shared/data (mdr-50, the full MatCalc files), or skip: only tests of the larger sets
-    need it, and tests never copy reference data into the project."""
-    if not _have_full_data():
-        pytest.skip(f"full reference data not found at {SHARED_DATA} (set BENCH_SHARED_DATA)")
-    return SHARED_DATA
 
 
 class ScaledEMT(EMT):

@@ -1,7 +1,10 @@
 """Reference data: loaders on the real files, subsets, checksums, bad files, offline errors.
 
-The data come from ``../shared/data`` (or ``$BENCH_SHARED_DATA``; see the ``shared_data``
-fixture in conftest.py); nothing is copied into the project and no test touches the network.
+The data come from ``../shared/data`` (or ``$BENCH_SHARED_DATA``) when it is there, else from
+the package's embedded copy (the smoke subsets and the few files the tests read beyond them; see
+the ``shared_data`` fixture in conftest.py): a test over "every material" covers the 50 MDR
+materials and the full MatCalc files in the first case, the embedded ones in the second. No
+test touches the network.
 """
 
 from __future__ import annotations
@@ -66,6 +69,21 @@ def _csv(shared: Path) -> dict[str, dict[str, str]]:
         return {row["mp_id"]: row for row in csv.DictReader(handle)}
 
 
+def _matcalc_at_hand(name: str, data_dir: Path) -> tuple[Path, str]:
+    """The MatCalc file the loaders read from ``data_dir`` (the full file, else the package's
+    extract) and the sha256 recorded for it."""
+    info = get_dataset(name)
+    if (data_dir / info.file).is_file():
+        return data_dir / info.file, info.sha256(info.file)
+    return embedded_dir() / info.embedded["file"], info.embedded["sha256"]
+
+
+def _mdr_at_hand(data_dir: Path) -> list[str]:
+    """The mdr-50 materials whose files ``data_dir`` holds (all 50, or the embedded 8)."""
+    fifty = resolve_subset("mdr-50", data_dir)[1]
+    return [i for i in fifty if (data_dir / "mdr" / "benchmark_app" / i).is_dir()]
+
+
 def _published(tmp_path: Path, raw: dict | None = None, source: Path | None = None) -> Path:
     """Put a published-layout MDR file for mp-1000 under ``tmp_path`` (a data directory)."""
     dest = tmp_path / "data" / "mdr" / "pbe" / "mp-1000.yaml.bz2"
@@ -103,16 +121,20 @@ def test_definitions_are_complete():
         get_dataset("mdr-pbee")
 
 
-def test_recorded_checksums_are_the_manifest(full_data):
-    with open(full_data / "mdr" / "benchmark_app" / "MANIFEST.csv") as handle:
+def test_recorded_checksums_are_the_manifest(shared_data):
+    with open(shared_data / "mdr" / "benchmark_app" / "MANIFEST.csv") as handle:
         manifest = {
             f"mdr/benchmark_app/{r['stored_file']}": r["stored_sha256"]
             for r in csv.DictReader(handle)
         }
     assert get_dataset(MDR).files == manifest and len(manifest) == 100
+    for rel, sha in get_dataset(MDR).files.items():
+        if (shared_data / rel).is_file():
+            assert locate.sha256_of(shared_data / rel) == sha, rel
+    assert len(_mdr_at_hand(shared_data)) in (8, 50)
     for name in (CV, ELASTIC):
-        rel = get_dataset(name).file
-        assert get_dataset(name).sha256(rel) == locate.sha256_of(full_data / rel)
+        path, sha = _matcalc_at_hand(name, shared_data)
+        assert locate.sha256_of(path) == sha
 
 
 def test_subsets_resolve(shared_data):
@@ -142,18 +164,20 @@ def test_subsets_resolve(shared_data):
         resolve_subset("mdr-smok")
 
 
-def test_mdr_smoke_is_cheap_and_mixed(full_data):
-    table = _csv(full_data)
-    ids = resolve_subset("mdr-smoke", full_data)[1]
+def test_mdr_smoke_is_cheap_and_mixed(shared_data):
+    table = _csv(shared_data)
+    ids = resolve_subset("mdr-smoke", shared_data)[1]
     rows = [table[i] for i in ids]
     assert max(int(r["n_atoms_supercell"]) for r in rows) <= 135
     assert max(int(r["n_atoms_primitive"]) for r in rows) <= 22
     assert sorted(r["primitive_matrix_in_file"] for r in rows) == ["False"] * 4 + ["True"] * 4
 
 
-def test_mdr_full_is_local_files_plus_upstream_listing(full_data, tmp_path, monkeypatch):
-    fifty = resolve_subset("mdr-50", full_data)[1]
-    assert sorted(resolve_subset("mdr-full", full_data)[1]) == sorted(fifty)  # offline
+def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, monkeypatch):
+    # offline: the local files (the package's embedded copy is not a data directory)
+    local = _mdr_at_hand(shared_data) if shared_data != embedded_dir() else []
+    if local:
+        assert sorted(resolve_subset("mdr-full", shared_data)[1]) == sorted(local)
     html = '<a href="mp-1.yaml.bz2">mp-1.yaml.bz2</a> <a href="mp-1000.yaml.bz2">x</a>'
 
     def listing(url, dest):
@@ -162,8 +186,8 @@ def test_mdr_full_is_local_files_plus_upstream_listing(full_data, tmp_path, monk
         dest.write_text(html)
 
     monkeypatch.setattr(locate, "_download", listing)
-    ids = resolve_subset("mdr-full", full_data)[1]
-    assert ids[0] == "mp-1" and len(ids) == 51
+    ids = resolve_subset("mdr-full", shared_data)[1]
+    assert ids[0] == "mp-1" and sorted(ids) == sorted({*local, "mp-1", "mp-1000"})
     assert (tmp_path / "cache" / "bench" / "data" / "mdr" / "pbe" / "index.html").is_file()
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-cache"))
@@ -198,11 +222,11 @@ def test_mdr_without_primitive_matrix(shared_data):
     np.testing.assert_array_equal(ref.supercell_matrix, np.diag([3, 3, 3]))
 
 
-def test_mdr_smoke_matches_csv(full_data):
+def test_mdr_smoke_matches_csv(shared_data):
     """Matrices, cell sizes and Cv(300 K) of the smoke materials as derived independently."""
-    table = _csv(full_data)
-    for material_id in resolve_subset("mdr-smoke", full_data)[1]:
-        row, ref = table[material_id], load_phonon_reference(MDR, material_id, full_data)
+    table = _csv(shared_data)
+    for material_id in resolve_subset("mdr-smoke", shared_data)[1]:
+        row, ref = table[material_id], load_phonon_reference(MDR, material_id, shared_data)
         assert len(ref.unit_cell) == int(row["n_atoms_unitcell"])
         assert len(ref.phonopy.primitive) == int(row["n_atoms_primitive"])
         assert len(ref.phonopy.supercell) == int(row["n_atoms_supercell"])
@@ -214,12 +238,12 @@ def test_mdr_smoke_matches_csv(full_data):
         assert cv == pytest.approx(float(row["heat_capacity_300K_J_per_K_mol"]), rel=1e-8)
 
 
-def test_published_yaml_bz2(full_data, tmp_path):
+def test_published_yaml_bz2(shared_data, tmp_path):
     """The published MDR layout (the PBEsol example, which stores phonon_freq)."""
-    data_dir = _published(tmp_path, source=full_data / PBESOL_YAML)
+    data_dir = _published(tmp_path, source=shared_data / PBESOL_YAML)
     ref = load_phonon_reference(MDR, "mp-1000", data_dir)
     assert ref.source == "mdr/pbe/mp-1000.yaml.bz2"
-    assert ref.sha256 == locate.sha256_of(full_data / PBESOL_YAML)
+    assert ref.sha256 == locate.sha256_of(shared_data / PBESOL_YAML)
     np.testing.assert_array_equal(ref.supercell_matrix, np.diag([2, 2, 2]))
     np.testing.assert_allclose(ref.primitive_matrix, F_CENTRING)
     assert ref.stored["omega_max_K"] == pytest.approx(165.1808, abs=0.01)
@@ -235,13 +259,13 @@ def test_published_yaml_bz2(full_data, tmp_path):
     assert dataset_checksums(MDR, ["mp-1000"], data_dir) == {ref.source: ref.sha256}
 
 
-def test_first_data_dir_holding_a_material_decides(full_data, tmp_path, monkeypatch):
+def test_first_data_dir_holding_a_material_decides(shared_data, tmp_path, monkeypatch):
     """--data-dir before $BENCH_DATA; the first directory holding the material is read."""
-    published = _published(tmp_path, source=full_data / PBESOL_YAML)
+    published = _published(tmp_path, source=shared_data / PBESOL_YAML)
     monkeypatch.setenv("BENCH_DATA", str(published))
     assert load_phonon_reference(MDR, "mp-1000").source == "mdr/pbe/mp-1000.yaml.bz2"
-    assert load_phonon_reference(MDR, "mp-1000", full_data).source == FC_1000
-    monkeypatch.setenv("BENCH_DATA", str(full_data))
+    assert load_phonon_reference(MDR, "mp-1000", shared_data).source == FC_1000
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
     assert load_phonon_reference(MDR, "mp-1000", published).source.endswith(".yaml.bz2")
 
 
@@ -259,21 +283,21 @@ def test_matcalc_cv_entry(shared_data):
     assert ref.sha256 == expected
 
 
-def test_supercell_rule_is_matcalcs(full_data):
+def test_supercell_rule_is_matcalcs(shared_data):
     """Our rule equals MatCalc 0.7.0 PhononCalc's expression on pymatgen's lattice.abc for
     every entry, including the thin 1x1x1 supercells of long oblique cells."""
     from pymatgen.core import Structure
 
-    with gzip.open(full_data / "matcalc" / f"{CV}.json.gz", "rt") as handle:
-        entries = json.load(handle)
+    with gzip.open(_matcalc_at_hand(CV, shared_data)[0], "rt") as handle:
+        entries = json.load(handle)  # all 1,170, or the embedded smoke and test entries
     for entry in entries:
         structure = Structure.from_dict(entry["structure"])
         expected = np.diag(np.ceil(20.0 / np.array(structure.lattice.abc)).astype(int))
         ours = min_length_supercell(structure_to_atoms(entry["structure"]), 20.0)
         np.testing.assert_array_equal(ours, expected, err_msg=entry["mp_id"])
-    thin = load_phonon_reference(CV, "mp-640058", full_data)  # PbI2, |a_i| = 22.7 Å
+    thin = load_phonon_reference(CV, "mp-640058", shared_data)  # PbI2, |a_i| = 22.7 Å
     np.testing.assert_array_equal(min_length_supercell(thin.unit_cell, 20.0), np.eye(3, dtype=int))
-    cv = load_phonon_reference(CV, "mp-1105", full_data)
+    cv = load_phonon_reference(CV, "mp-1105", shared_data)
     np.testing.assert_array_equal(min_length_supercell(cv.unit_cell, 20.0), np.diag([5, 5, 5]))
 
 
@@ -298,15 +322,17 @@ def test_matcalc_elastic_entries(shared_data):
         load_phonon_reference(ELASTIC, "mp-2534", shared_data)
 
 
-def test_matcalc_elastic_entries_beyond_the_extract(full_data):
+def test_matcalc_elastic_entries_of_the_loader_tests(shared_data):
     for material_id, formula, k, g in (
         ("mp-1265", "MgO", 151.45, 118.82),
         ("mp-22862", "ClNa", 23.77, 14.298),
     ):
-        ref = load_elastic_reference(ELASTIC, material_id, full_data)
+        ref = load_elastic_reference(ELASTIC, material_id, shared_data)
         assert ref.structure.get_chemical_formula() == formula
         assert (ref.bulk_modulus_GPa, ref.shear_modulus_GPa) == (k, g)
-        assert ref.source == f"matcalc/{ELASTIC}.json.gz"
+        info = get_dataset(ELASTIC)
+        expected = info.file if (shared_data / info.file).is_file() else info.embedded["file"]
+        assert ref.source == expected
 
 
 # ---- bad files, checksums, offline ------------------------------------------------------
@@ -346,10 +372,10 @@ def test_truncated_and_malformed_files(shared_data, tmp_path):
         _read(str(gz))
 
 
-def test_malformed_published_yaml(full_data, tmp_path):
+def test_malformed_published_yaml(shared_data, tmp_path):
     """A published-layout file with bad matrices or no thermal values (from the PBEsol
     sample file, the one published-format file here)."""
-    raw = read_yaml(full_data / PBESOL_YAML)
+    raw = read_yaml(shared_data / PBESOL_YAML)
     # every check below fails before the force constants are needed: leave the big keys out
     raw = {k: v for k, v in raw.items() if k not in ("displacements", "force_constants")}
     for i, (key, change, match) in enumerate(
@@ -382,8 +408,12 @@ def test_missing_data_offline_names_file_and_source(tmp_path, monkeypatch):
         load_elastic_reference("mp-pbe-elasticity-2025.3", "mp-2534", tmp_path)
 
 
-def test_download_goes_to_cache_and_is_verified(full_data, tmp_path, monkeypatch):
-    source = full_data / "matcalc" / f"{ELASTIC}.json.gz"
+def test_download_goes_to_cache_and_is_verified(shared_data, tmp_path, monkeypatch):
+    """The full file is served (or, on a bare clone, the package's extract, with its own
+    sha256 standing in for the full file's)."""
+    source, sha = _matcalc_at_hand(ELASTIC, shared_data)
+    info = get_dataset(ELASTIC)
+    monkeypatch.setitem(info.files, info.file, sha)
     served = {"bytes": source.read_bytes()}
     tried = []
 
@@ -403,7 +433,7 @@ def test_download_goes_to_cache_and_is_verified(full_data, tmp_path, monkeypatch
     served["bytes"] = source.read_bytes()
     assert dataset_checksums(ELASTIC, ["mp-2534"]) == {
         f"matcalc/{ELASTIC}.json.gz": locate.sha256_of(source)
-    }
+    }  # the reference below is read from the cached file, not from the package's extract
     assert cached.is_file() and "materialyzeai" in tried[-1]
     assert load_elastic_reference(ELASTIC, "mp-2534").bulk_modulus_GPa == 60.742
 
@@ -425,18 +455,19 @@ def test_find_data_dir_order(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_reference_side_matches_stored_values_for_all_50(full_data):
+def test_reference_side_matches_stored_values(shared_data):
     """S, F, Cv recomputed from the reference force constants (bench.physics.phonons) agree with the
     values stored with the data (phonopy-version differences: F ≤ 0.05 kJ/mol), and ωmax with
-    the independent derivation in benchmark_app_300K.csv."""
+    the independent derivation in benchmark_app_300K.csv: all 50 materials, or on a bare
+    clone the 8 embedded ones."""
     from bench.physics.phonons import reference_values
     from bench.settings import PhononSettings
 
-    table = _csv(full_data)
+    table = _csv(shared_data)
     settings = PhononSettings()
     worst = {"F": 0.0, "S": 0.0, "Cv": 0.0, "w": 0.0}
-    for material_id in resolve_subset("mdr-50", full_data)[1]:
-        ref = load_phonon_reference(MDR, material_id, full_data)
+    for material_id in _mdr_at_hand(shared_data):
+        ref = load_phonon_reference(MDR, material_id, shared_data)
         out = reference_values(ref, settings)
         stored, mine = out["stored"], out["recomputed"]
         worst["F"] = max(worst["F"], abs(mine["F_kJ_per_mol"] - stored["F_kJ_per_mol"]))
@@ -462,19 +493,23 @@ def test_size_hints_order_materials_by_cost(shared_data):
     assert hints["mp-0"] == 0.0 and all(hints[i] > 0 for i in ids)
 
 
-def test_embedded_files_are_the_upstream_entries(full_data):
-    """The package's smoke data (bench/_data) has the sha256 its definitions record, and its
-    entries are the full files' own, unchanged."""
-    for rel, sha in get_dataset(MDR).files.items():
+def test_embedded_files_are_the_upstream_entries(shared_data):
+    """The package's data (bench/_data) has the sha256 its definitions record (and, when the
+    full files are at hand, their bytes and entries, unchanged)."""
+    mdr = get_dataset(MDR)
+    for rel, sha in {**mdr.files, **mdr.embedded["files"]}.items():
         if (embedded_dir() / rel).is_file():
-            assert (
-                locate.sha256_of(embedded_dir() / rel) == sha == locate.sha256_of(full_data / rel)
-            )
+            assert locate.sha256_of(embedded_dir() / rel) == sha
+            assert locate.sha256_of(shared_data / rel) == sha
+    assert sorted(p.name for p in (embedded_dir() / "mdr" / "benchmark_app").iterdir()) == sorted(
+        [*resolve_subset("mdr-smoke")[1], "MANIFEST.csv"]
+    )
     for name in (ELASTIC, CV):
         info = get_dataset(name)
         embedded = embedded_dir() / info.embedded["file"]
         assert locate.sha256_of(embedded) == info.embedded["sha256"]
-        with gzip.open(embedded, "rt") as small, gzip.open(full_data / info.file, "rt") as big:
+        full_file = _matcalc_at_hand(name, shared_data)[0]
+        with gzip.open(embedded, "rt") as small, gzip.open(full_file, "rt") as big:
             full = {e["mp_id"]: e for e in json.load(big)}
             entries = json.load(small)
         assert entries and all(full[e["mp_id"]] == e for e in entries)

@@ -47,7 +47,8 @@ class DatasetInfo:
     basis: str | None = None
     mirrors: list[str] = field(default_factory=list)  # other URLs of the same content
     #: MatCalc sets: the package's copy of some subsets' entries (``file``, ``sha256``,
-    #: ``subsets``), read when the full file is neither local nor downloadable
+    #: ``subsets``), read when the full file is neither local nor downloadable; MDR: the
+    #: embedded ``subsets`` and the sha256 of the other ``files`` the package copies (for tests)
     embedded: dict[str, Any] = field(default_factory=dict)
 
     def sha256(self, relpath: str) -> str | None:
