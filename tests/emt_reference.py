@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
+from ase.build import bulk
 from ase.calculators.emt import EMT
 from phonopy import Phonopy
 
@@ -38,3 +39,9 @@ def emt_cu_reference(unit: Atoms, given: Atoms, dataset: str) -> PhononReference
         source="synthetic",
         sha256="",
     )
+
+
+def cu_reference(strain: float = 1.02) -> PhononReference:
+    """EMT copper: phonopy reference at a = 3.5898 Å, the unit cell strained by ``strain``."""
+    unit = bulk("Cu", "fcc", a=3.5898, cubic=True)
+    return emt_cu_reference(unit, bulk("Cu", "fcc", a=3.5898 * strain, cubic=True), "mdr-pbe")

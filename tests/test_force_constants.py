@@ -8,11 +8,9 @@ import json
 
 import numpy as np
 import pytest
-from ase.build import bulk
-from emt_reference import emt_cu_reference
+from emt_reference import cu_reference
 from phonopy import Phonopy
 
-from bench.datasets import PhononReference
 from bench.models import load_model
 from bench.physics.kept_fc import fc_payload, phonopy_from_payload
 from bench.physics.phonons import run_phonons
@@ -21,12 +19,6 @@ from bench.run.artifacts import find_artifact, load_artifact
 from bench.run.remote import _plain
 from bench.run.store import Store
 from bench.settings import PhononSettings
-
-
-def cu_reference(strain: float = 1.02) -> PhononReference:
-    """EMT copper: phonopy reference at a = 3.5898 Å, the unit cell strained by ``strain``."""
-    unit = bulk("Cu", "fcc", a=3.5898, cubic=True)
-    return emt_cu_reference(unit, bulk("Cu", "fcc", a=3.5898 * strain, cubic=True), "mdr-pbe")
 
 
 @pytest.fixture(scope="module")

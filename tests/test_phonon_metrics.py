@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_force_constants import cu_reference
+from emt_reference import cu_reference
 
 from bench.datasets import resolve_subset
 from bench.physics.phonon_metrics import band_rmse_K, mesh_mean_frequency_K
