@@ -58,16 +58,16 @@ class LoadedModel:
         max_batch_atoms: int = MAX_BATCH_ATOMS,
     ) -> list[np.ndarray]:
         """Forces (eV/Å) on each structure; batched (at most ``max_batch_atoms`` atoms per
-        model call) when the adapter supports it, else one by one. A batch the model cannot
-        take (e.g. out of memory) is redone one by one, with a warning."""
-        if not (batch and self.batch_forces is not None and len(structures) > 1):
+        model call) when the adapter supports it, else one by one through the ASE calculator.
+        A structure alone in its chunk also takes the adapter's path, which computes forces
+        only (the calculator adds the stress: twice the cost for CHGNet on a 720-atom
+        supercell, results/speed/README.md). A batch the model cannot take (e.g. out of
+        memory) is redone one by one, with a warning."""
+        if not (batch and self.batch_forces is not None):
             return self._forces_one_by_one(structures)
         out: list[np.ndarray] = []
         for chunk in chunk_by_atoms(structures, max_batch_atoms):
             members = [structures[i] for i in chunk]
-            if len(members) == 1:
-                out.extend(self._forces_one_by_one(members))
-                continue
             try:
                 out.extend(self.batch_forces(members))
             except (RuntimeError, MemoryError, ModelError) as err:  # e.g. out of memory
