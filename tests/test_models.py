@@ -153,7 +153,7 @@ def test_sevennet_batch_equals_one_by_one(name):
     batched = model.forces(cells, batch=True)
     single = model.forces(cells, batch=False)
     alone = model.forces(cells, batch=True, max_batch_atoms=5)  # batches of one structure
-    for a, b, c, atoms in zip(batched, single, alone, strict=True):
+    for a, b, c, atoms in zip(batched, single, alone, cells, strict=True):
         assert a.shape == (len(atoms), 3)
         np.testing.assert_allclose(a, b, atol=1e-5)  # float32
         np.testing.assert_allclose(c, b, atol=1e-5)
