@@ -74,6 +74,10 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     batching = time_batching(model="chgnet", subset="mdr-smoke", limit=2, data_dir=str(shared_data))
     assert [r["material_id"] for r in batching] == ["mp-111", "mp-1000"][: len(batching)]
     assert all(r["max_force_diff_eV_per_A"] < 1e-4 and r["speedup"] > 0 for r in batching)
+    (chosen,) = time_batching(  # bench speed --materials (a list: how it arrives over JSON)
+        model="chgnet", subset="mdr-smoke", materials=["mp-1000"], data_dir=str(shared_data)
+    )
+    assert chosen["material_id"] == "mp-1000" and chosen["n_supercells"] == 2
     png = plot_pipeline(pd.DataFrame(rows), pd.DataFrame(batching), tmp_path / "p.png")
     assert png.stat().st_size > 0
 

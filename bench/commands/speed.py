@@ -42,6 +42,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--task", choices=["phonons", "elasticity"], help="pipeline/matcalc task")
     p.add_argument("--subset", help="pipeline/batch/matcalc subset (default: the task's smoke)")
+    p.add_argument("--materials", help="comma-separated material ids within the subset")
     p.add_argument("--limit", type=int)
     p.add_argument("--no-batch", action="store_true", help="pipeline: one-by-one forces")
     p.add_argument("--data-dir")
@@ -108,6 +109,8 @@ def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
     task, subset = _task_subset(args)
     function, name = TIMERS[args.what]
     kwargs: dict[str, Any] = {"task": task, "subset": subset, "limit": args.limit}
+    if args.materials:
+        kwargs["materials"] = tuple(m.strip() for m in args.materials.split(",") if m.strip())
     kwargs |= {"data_dir": args.data_dir, "checkpoint": args.checkpoint, "dtype": args.dtype}
     kwargs["threads"] = args.threads
     if args.what == "pipeline":

@@ -34,13 +34,15 @@ from bench.tasks import run_one
 
 @dataclass(frozen=True)
 class Target:
-    """What a speed measurement runs: a model on the first ``limit`` materials of a subset,
-    with ``bench run``'s effective settings; ``threads``: torch threads (None: all cores)."""
+    """What a speed measurement runs: a model on the first ``limit`` materials of a subset
+    (or on its given ``materials``), with ``bench run``'s effective settings; ``threads``:
+    torch threads (None: all cores)."""
 
     model: str
     task: str
     subset: str
     limit: int | None = None
+    materials: tuple[str, ...] | None = None  # explicit ids within the subset
     data_dir: str | None = None
     checkpoint: str | None = None
     dtype: str | None = None
@@ -54,6 +56,7 @@ class Target:
             model=self.model,
             task=self.task,
             subset=self.subset,
+            materials=tuple(self.materials) if self.materials else None,
             limit=self.limit,
             data_dir=self.data_dir,
             checkpoint=self.checkpoint,
