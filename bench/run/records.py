@@ -6,6 +6,8 @@ Layout (one folder per model, task, data set and settings digest)::
         settings.json                      the settings the digest hashes
         runs/<run_id>.json                 manifest of each run whose records are here
         part-<UTC time>-<hash>.jsonl.gz    records, one JSON object per line
+    results/records/artifacts/...          files the records keep beside them (kept force
+                                           constants), at their relative path in the store
 
 A file, once written, is never rewritten: :func:`push` writes the records a store has that no
 part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
@@ -25,6 +27,7 @@ import gzip
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +142,24 @@ def push(store: Store, root: str | Path, **where: str | None) -> list[Path]:
             if manifest is not None and not path.exists():
                 path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
+        _copy_artifacts(store, rows, root)
     return written
+
+
+def _copy_artifacts(store: Store, rows: list[dict[str, Any]], root: Path) -> None:
+    """Copy the artifact files the rows name (``details["artifacts"]``, paths relative to the
+    store directory) to the same relative paths under ``root``, so a report read from the
+    records finds them (:func:`bench.run.artifacts.find_artifact`)."""
+    if store.out_dir is None:
+        return
+    for row in rows:
+        for rel in ((row.get("details") or {}).get("artifacts") or {}).values():
+            source, dest = Path(store.out_dir) / rel, root / rel
+            if source.is_file() and not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(dest.name + ".tmp")
+                shutil.copyfile(source, tmp)
+                tmp.replace(dest)  # whole or not at all
 
 
 def _is_new(row: dict[str, Any], have: dict[str, Any]) -> bool:
