@@ -20,7 +20,7 @@ ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full test test-fast lint format clean env-mace env-fairchem
+.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint format clean env-mace env-fairchem
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,19 @@ ifeq ($(RUN),1)
 endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
 		--elastic-subset elastic-full --quiet --command-line "make results-full"
+
+# results/site: the committed site, from the committed records (CHGNet on mdr-smoke with its
+# force constants, and on elastic-smoke), and its three screenshots (needs chromium);
+# `make results-site RUN=1` first resumes those two runs, which push to results/records.
+results-site:
+ifeq ($(RUN),1)
+	$(BIN)/bench run --model chgnet --task phonons --subset mdr-smoke --records $(RECORDS) \
+		--out $(OUT) --quiet
+	$(BIN)/bench run --model chgnet --task elasticity --subset elastic-smoke --records $(RECORDS) \
+		--out $(OUT) --quiet
+endif
+	$(BIN)/bench report --runs $(RECORDS) --out results/site --command-line "make results-site"
+	$(BIN)/python -m bench.report.browser results/site
 
 test:
 	$(BIN)/python -m pytest -q
