@@ -83,3 +83,22 @@ def test_markdown_and_files(store_dir, tmp_path):
     assert {"table2.md", "table2.csv", "outliers.csv", "chgnet-0.3.0__omega_max_K.png"} <= names
     worst = pd.read_csv(tmp_path / "results" / "outliers.csv")
     assert worst.iloc[0]["abs_error"] == pytest.approx(4.0)
+
+
+def test_summary_columns_line_up_when_rows_differ_in_n():
+    """Rows of two data sets with different counts: one column per property, n in the cells;
+    one shared count: n in the header."""
+    from bench.report.metrics import mae_display
+
+    row = {"model": "m", "settings_digest": "d", "n_failed": 0, "V.lo": 0.1}
+    table = pd.DataFrame(
+        [
+            {**row, "dataset": "x", "n": 3, "n_ok": 3, "V": 0.5, "V.hi": 0.9, "n_V": 3},
+            {**row, "dataset": "y", "n": 2, "n_ok": 2, "V": 1.5, "V.hi": 2.0, "n_V": 2},
+        ]
+    )
+    both = mae_display(table, ("V",))
+    assert list(both.columns[-1:]) == ["V"]
+    assert both["V"].tolist() == ["0.50 [0.10, 0.90] (n=3)", "1.50 [0.10, 2.00] (n=2)"]
+    one = mae_display(table.iloc[:1], ("V",))
+    assert one.columns[-1] == "V (n=3)" and one.iloc[0, -1] == "0.50 [0.10, 0.90]"

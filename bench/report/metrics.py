@@ -176,8 +176,10 @@ def mae_display(
     table: pd.DataFrame, properties: tuple[str, ...], protocols: dict[str, str] | None = None
 ) -> pd.DataFrame:
     """An :func:`mae_table` for people: counts, flag counts, ``MAE [lo, hi]`` per property
-    (95 % bootstrap interval), and the protocol of each settings digest when known."""
-    rows = []
+    (95 % bootstrap interval), and the protocol of each settings digest when known. The number
+    of materials behind a property goes in its header when every row shares it, else in its
+    cells (rows of several data sets)."""
+    rows, counts = [], {}
     for _, row in table.iterrows():
         out = {
             "model": row["model"],
@@ -194,11 +196,19 @@ def mae_display(
         basis = _basis(row["dataset"])
         for prop in properties:
             if prop in row:
-                out[f"{with_basis(prop, basis)} (n={int(row[f'n_{prop}'])})"] = format_mae(
-                    row[prop], row[f"{prop}.lo"], row[f"{prop}.hi"]
-                )
+                label, n = with_basis(prop, basis), int(row[f"n_{prop}"])
+                out[label] = (format_mae(row[prop], row[f"{prop}.lo"], row[f"{prop}.hi"]), n)
+                counts.setdefault(label, set()).add(n)
         rows.append(out)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for label, ns in counts.items():
+        cells = frame[label]
+        if len(ns) == 1:
+            frame[label] = [c[0] if isinstance(c, tuple) else "–" for c in cells]
+            frame = frame.rename(columns={label: f"{label} (n={ns.pop()})"})
+        else:
+            frame[label] = [f"{c[0]} (n={c[1]})" if isinstance(c, tuple) else "–" for c in cells]
+    return frame
 
 
 def _basis(dataset: str) -> str | None:
