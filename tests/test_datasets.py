@@ -37,7 +37,7 @@ from bench.datasets import (
     subsets,
 )
 from bench.datasets.locate import embedded_dir
-from bench.datasets.matcalc import _read, structure_to_atoms
+from bench.datasets.matcalc import _read, matcalc_file, structure_to_atoms
 from bench.datasets.mdr import build_phonopy, read_yaml
 from bench.datasets.registry import definitions_dir
 from bench.physics.supercells import min_length_supercell
@@ -73,9 +73,8 @@ def _matcalc_at_hand(name: str, data_dir: Path) -> tuple[Path, str]:
     """The MatCalc file the loaders read from ``data_dir`` (the full file, else the package's
     extract) and the sha256 recorded for it."""
     info = get_dataset(name)
-    if (data_dir / info.file).is_file():
-        return data_dir / info.file, info.sha256(info.file)
-    return embedded_dir() / info.embedded["file"], info.embedded["sha256"]
+    path, relpath = matcalc_file(name, data_dir)
+    return path, info.sha256(relpath) if relpath == info.file else info.embedded["sha256"]
 
 
 def _mdr_at_hand(data_dir: Path) -> list[str]:
