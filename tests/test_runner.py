@@ -277,3 +277,18 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
     assert sorted(seen) == sorted(ids) and len(ids) >= 15 and len(made) == len(ids)
     # in flight (workers + 1) and those just finished (at most as many), not one per material
     assert max(live) <= 2 * (2 + 1) < len(ids)
+
+
+def test_threads_option_sets_the_workers_torch_threads(shared_data, tmp_path, monkeypatch):
+    """``bench run --threads N`` gives the worker N torch threads (default: cores / workers),
+    so two runs sharing a machine need not oversubscribe its cores."""
+    import bench.run.runner as runner
+    from bench.run.threads import threads_per_worker
+
+    seen: list[int] = []
+    monkeypatch.setattr(runner, "set_threads", seen.append)
+    args = ["run", "--model", "emt", "--subset", "mdr-smoke", "--limit", "1", "--quiet"]
+    args += ["--data-dir", str(shared_data)]
+    assert main([*args, "--out", str(tmp_path / "a"), "--threads", "1"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert seen == [1, threads_per_worker(1)]

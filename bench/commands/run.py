@@ -58,6 +58,12 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     """Options that change where and how a run goes, never its numbers."""
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per worker (default: cores / workers); give 1 to each of two runs "
+        "that share 2 cores",
+    )
+    p.add_argument(
         "--executor",
         choices=["local", "dask"],
         default="local",
@@ -110,6 +116,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         materials=tuple(args.materials.split(",")) if args.materials else None,
         limit=args.limit,
         workers=args.workers,
+        threads=args.threads,
         executor=args.executor,
         scheduler=args.scheduler,
         device=args.device,

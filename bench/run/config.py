@@ -27,6 +27,9 @@ class RunConfig:
     materials: tuple[str, ...] | None = None  # explicit ids instead of the whole subset
     limit: int | None = None
     workers: int = 1
+    #: torch threads per worker; None: this machine's cores / workers. Set it when several
+    #: runs share one machine (two runs of 2 threads on 2 cores oversubscribe them)
+    threads: int | None = None
     device: str | None = None
     dtype: str | None = None  # None: the family's most precise dtype (second-order quantities)
     checkpoint: str | None = None

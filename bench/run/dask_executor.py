@@ -58,7 +58,7 @@ def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env=thread_env(threads_per_worker(n_workers)),
+                env=thread_env(config.threads or threads_per_worker(n_workers)),
             )
             client = Client(cluster)
         try:

@@ -153,7 +153,7 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
     if not ids:
         return
     workers = max(1, min(config.workers, len(ids)))
-    threads = threads_per_worker(workers)
+    threads = config.threads or threads_per_worker(workers)
     if config.executor == "dask":
         yield from execute_dask(config, job, model, ids)
         return
