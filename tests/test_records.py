@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+
 from bench.cli import main
 from bench.run.records import is_records_dir, load_into, open_results, push, read_group
 from bench.run.runner import RunConfig, run
@@ -206,3 +208,17 @@ def test_sigterm_stops_like_ctrl_c_and_pushes_the_records(shared_data, tmp_path)
     assert 2 <= n < 20
     (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
     assert len(read_group(group)) == n
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    """A write that raises leaves the previous content and no temporary file behind."""
+    from bench.run.atomic import atomic_write
+
+    path = tmp_path / "part.jsonl.gz"
+    with atomic_write(path) as handle:
+        handle.write(b"first")
+    with pytest.raises(RuntimeError), atomic_write(path) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed mid-write")
+    assert path.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["part.jsonl.gz"]

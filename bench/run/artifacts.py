@@ -11,12 +11,13 @@ at all (temporary file, then rename).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.run.atomic import atomic_write
 
 ARTIFACTS_DIR = "artifacts"
 
@@ -40,10 +41,8 @@ def save_artifacts(out_dir: Path, record: dict[str, Any]) -> dict[str, str]:
         rel = artifact_relpath(record, name)
         path = Path(out_dir) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
+        with atomic_write(path) as handle:
             np.savez_compressed(handle, **{k: np.asarray(v) for k, v in arrays.items()})
-        tmp.replace(path)
         written[name] = rel.as_posix()
     return written
 

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.run.atomic import atomic_write
 from bench.run.store import STORE_NAME, Store, rank
 
 PART_GLOB = "part-*.jsonl.gz"
@@ -157,9 +158,8 @@ def _copy_artifacts(store: Store, rows: list[dict[str, Any]], root: Path) -> Non
             source, dest = Path(store.out_dir) / rel, root / rel
             if source.is_file() and not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(dest.name + ".tmp")
-                shutil.copyfile(source, tmp)
-                tmp.replace(dest)  # whole or not at all
+                with open(source, "rb") as src, atomic_write(dest) as handle:
+                    shutil.copyfileobj(src, handle)
 
 
 def _is_new(row: dict[str, Any], have: dict[str, Any]) -> bool:
@@ -172,8 +172,6 @@ def _write_part(directory: Path, rows: list[dict[str, Any]]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
     path = directory / f"part-{stamp}-{digest}.jsonl.gz"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+    with atomic_write(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
         handle.write(blob.encode())
-    tmp.replace(path)  # a part appears whole or not at all
     return path
