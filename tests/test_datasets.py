@@ -173,10 +173,15 @@ def test_mdr_smoke_is_cheap_and_mixed(shared_data):
 
 
 def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, monkeypatch):
-    # offline: the local files (the package's embedded copy is not a data directory)
-    local = _mdr_at_hand(shared_data) if shared_data != embedded_dir() else []
-    if local:
-        assert sorted(resolve_subset("mdr-full", shared_data)[1]) == sorted(local)
+    # offline: the local files. The package's embedded copy is not a data directory, so on a
+    # bare clone its MDR files are copied into one
+    data = shared_data
+    if shared_data == embedded_dir():
+        data = tmp_path / "data"
+        shutil.copytree(shared_data / "mdr", data / "mdr")
+    local = _mdr_at_hand(data)
+    assert local
+    assert sorted(resolve_subset("mdr-full", data)[1]) == sorted(local)
     html = '<a href="mp-1.yaml.bz2">mp-1.yaml.bz2</a> <a href="mp-1000.yaml.bz2">x</a>'
 
     def listing(url, dest):
@@ -185,7 +190,7 @@ def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, mo
         dest.write_text(html)
 
     monkeypatch.setattr(locate, "_download", listing)
-    ids = resolve_subset("mdr-full", shared_data)[1]
+    ids = resolve_subset("mdr-full", data)[1]
     assert ids[0] == "mp-1" and sorted(ids) == sorted({*local, "mp-1", "mp-1000"})
     assert (tmp_path / "cache" / "bench" / "data" / "mdr" / "pbe" / "index.html").is_file()
     monkeypatch.setenv("BENCH_OFFLINE", "1")
