@@ -97,3 +97,25 @@ def test_client_memory_samples_a_real_run(shared_data, tmp_path):
     assert [r["records"] for r in rows] == [0, 5, 10, 15, 20, 20]
     assert all(r["client_rss_MB"] > 10 for r in rows)
     assert (tmp_path / "bench.sqlite").is_file()  # the run really stored its records
+
+
+def test_sharing_runs_concurrent_runs_per_thread_count(shared_data, tmp_path):
+    """``bench speed sharing``: the runs really run (a failing one raises), one row per thread
+    count (all cores per run, then cores / runs), appended to sharing.csv with the command."""
+    import os
+
+    from bench.cli import main
+
+    args = ["speed", "sharing", "--model", "emt", "--task", "elasticity"]
+    args += ["--subset", "elastic-tests", "--limit", "1", "--data-dir", str(shared_data)]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    frame = pd.read_csv(tmp_path / "sharing.csv")
+    cores = os.cpu_count() or 1
+    assert list(frame["threads_per_run"]) == list(dict.fromkeys((cores, max(1, cores // 2))))
+    assert (frame["runs"] == 2).all() and (frame["n_materials"] == 1).all()
+    assert (frame["wall_s"] > 0).all() and frame["command"].str.contains("sharing").all()
+
+    from bench.speed.sharing import time_sharing
+
+    with pytest.raises(RuntimeError, match="sharing run failed"):
+        time_sharing("no-such-model", "elasticity", "elastic-tests", limit=1)

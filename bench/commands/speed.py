@@ -33,9 +33,11 @@ def add_parser(sub: Any) -> None:
         "process, time inside the model vs the harness, materials/hour. batch: displaced "
         "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
         "and materials. client-memory: the client's RSS every 100 records of a real run into "
-        "a scratch store. Rows are appended to <out>/<what>.csv with machine and command.",
+        "a scratch store. sharing: concurrent runs with the default threads, then with "
+        "--threads cores/runs. Rows are appended to <out>/<what>.csv with machine and command.",
     )
-    p.add_argument("what", choices=["forward", *TIMERS, "client-memory"])
+    p.add_argument("what", choices=["forward", *TIMERS, "client-memory", "sharing"])
+    p.add_argument("--runs", type=int, default=2, help="sharing: concurrent runs")
     p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
     p.add_argument("--model", action="append", required=True, help="repeatable")
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
@@ -60,6 +62,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
         return _forward(args, Path(args.out), argv)
     if args.what == "client-memory":
         return _client_memory(args, Path(args.out), argv)
+    if args.what == "sharing":
+        return _sharing(args, Path(args.out), argv)
     return _timed(args, Path(args.out), argv)
 
 
@@ -99,6 +103,21 @@ def _client_memory(args: argparse.Namespace, out: Path, argv: str) -> int:
     append_rows(rows, out / "client_memory.csv", argv)
     print_frame(pd.DataFrame(rows)[["model", "records", "client_rss_MB"]].round(1))
     print(f"wrote {out / 'client_memory.csv'}")
+    return 0
+
+
+def _sharing(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.speed.sharing import time_sharing
+
+    task, subset = _task_subset(args)
+    materials = tuple(m for m in (args.materials or "").split(",") if m) or None
+    rows = []
+    for model in args.model:
+        rows += time_sharing(model, task, subset, args.runs, args.limit, materials, args.data_dir)
+    append_rows(rows, out / "sharing.csv", argv)
+    cols = ["model", "runs", "threads_per_run", "n_materials", "wall_s", "materials_per_h"]
+    print_frame(pd.DataFrame(rows)[cols].round(1))
+    print(f"wrote {out / 'sharing.csv'}")
     return 0
 
 
