@@ -292,3 +292,15 @@ def test_threads_option_sets_the_workers_torch_threads(shared_data, tmp_path, mo
     assert main([*args, "--out", str(tmp_path / "a"), "--threads", "1"]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     assert seen == [1, threads_per_worker(1)]
+
+
+def test_a_busy_machine_gets_a_threads_hint(monkeypatch):
+    """Load on the cores a run would take: a hint naming --threads; none when idle or explicit."""
+    from bench.run.threads import oversubscription_hint
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 2.0, 2.0))
+    assert "--threads 1" in oversubscription_hint(1, None)
+    assert oversubscription_hint(1, 1) is None  # the user chose
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert oversubscription_hint(1, None) is None

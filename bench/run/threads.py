@@ -13,6 +13,26 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def oversubscription_hint(workers: int, threads: int | None) -> str | None:
+    """A hint when a run would give torch all cores while the machine is already busy
+    (another run, tests): oversubscribed cores made two 2-thread runs 5.9x slower than two
+    1-thread runs here (results/speed/sharing.csv). None when ``threads`` is explicit or the
+    machine is idle enough."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]  # runnable processes, 1-minute average
+    except OSError:  # not available on this platform
+        return None
+    if threads is not None or load < 1.0 or cores - load >= workers * threads_per_worker(workers):
+        return None
+    free = max(1, int(cores - load + 0.5) // max(1, workers))
+    return (
+        f"note: this machine is busy (load {load:.1f} on {cores} cores) and each worker gets "
+        f"{threads_per_worker(workers)} torch threads; if another run shares it, "
+        f"--threads {free} avoids oversubscribing the cores (up to ~6x slower otherwise)"
+    )
+
+
 def thread_env(threads: int) -> dict[str, str]:
     """Environment variables that give a new process ``threads`` OpenMP/MKL threads."""
     return {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
