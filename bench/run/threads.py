@@ -21,7 +21,7 @@ def oversubscription_hint(workers: int, threads: int | None) -> str | None:
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]  # runnable processes, 1-minute average
-    except OSError:  # not available on this platform
+    except (AttributeError, OSError):  # not available on this platform (Windows)
         return None
     if threads is not None or load < 1.0 or cores - load >= workers * threads_per_worker(workers):
         return None
