@@ -222,3 +222,32 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         raise RuntimeError("killed mid-write")
     assert path.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["part.jsonl.gz"]
+
+
+def test_push_every_adds_parts_while_the_run_goes(shared_data, tmp_path, capsys):
+    """--push-every: records reach the records directory during the run, not only at its end
+    (push_every_s=0: after every record), and none is written twice."""
+    root = tmp_path / "records"
+    config = RunConfig(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        limit=3,
+        progress=False,
+        data_dir=str(shared_data),
+        out_dir=str(tmp_path / "a"),
+        records_dir=str(root),
+        push_every_s=0.0,
+    )
+    seen: list[int] = []  # records in the directory when each record arrives
+
+    def count(record: dict) -> None:
+        seen.append(sum(len(read_group(g)) for g in {p.parent for p in root.rglob("part-*")}))
+
+    assert sum(run(config, on_record=count).counts.values()) == 3
+    assert seen == [0, 1, 2]  # on_record runs before that record's push
+    (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
+    assert len(list(group.glob("part-*"))) == 3 and len(read_group(group)) == 3
+    args = ["run", "--model", "emt", "--task", "elasticity", "--push-every", "5"]
+    assert main([*args, "--out", str(tmp_path / "b")]) == 2
+    assert "--push-every needs --records" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from bench.commands.output import (
     protocols_of,
     subsets_for,
 )
+from bench.errors import ConfigurationError
 from bench.report.metrics import summary_table
 from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
 from bench.run.runner import run
@@ -85,6 +86,13 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
         "records there as a new part file when it ends",
     )
     p.add_argument(
+        "--push-every",
+        type=float,
+        metavar="MINUTES",
+        help="with --records: also add the new records there every MINUTES (default: only "
+        "when the run ends), so a run killed without warning loses at most that much",
+    )
+    p.add_argument(
         "--material-timeout",
         type=float,
         metavar="SECONDS",
@@ -108,6 +116,8 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunConfig:
     """The RunConfig of ``bench run``'s options for one (task, subset)."""
+    if args.push_every is not None and not args.records:
+        raise ConfigurationError("--push-every needs --records DIR (where to push)")
     timeout = args.material_timeout
     return RunConfig(
         protocol=args.protocol,
@@ -130,6 +140,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         batch=not args.no_batch,
         progress=not args.quiet,
         records_dir=args.records,
+        push_every_s=None if args.push_every is None else 60.0 * args.push_every,
         isolate=args.isolate,
         keep_force_constants=not args.no_keep_force_constants,
         material_timeout_s=DEFAULT_MATERIAL_TIMEOUT_S if timeout is None else (timeout or None),

@@ -49,6 +49,9 @@ class RunConfig:
     #: committed records (bench/run/records.py): loaded before the run skips what is done, and
     #: what the run adds is pushed there as a new part file when it ends
     records_dir: str | None = None
+    #: also push to ``records_dir`` every this many seconds (None: only when the run ends), so
+    #: a run killed without warning (SIGKILL, a node lost) loses at most that much
+    push_every_s: float | None = None
     #: evaluate in a worker process even with one worker, so a material that kills it (out of
     #: memory) is a recorded WorkerDied failure instead of the end of the run
     isolate: bool = False

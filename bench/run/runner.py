@@ -8,6 +8,7 @@ which alone writes the store, one committed row per material.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             label, config.task, dataset, digest, store.path, run_id, len(ids), len(ids) - len(todo)
         )
         progress = Progress(len(todo), f"{label} {config.task}", config.progress, config.workers)
+        on_record = _pushing(on_record, store, config, group)
         try:
             with Heartbeat(store.out_dir, run_id), progress:
                 _run_claimed(config, job, spec.key, store, todo, summary, progress, on_record)
@@ -80,6 +82,30 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, **group)
         return summary
+
+
+def _pushing(
+    on_record: Callable[[dict[str, Any]], None] | None,
+    store: Store,
+    config: RunConfig,
+    group: dict[str, str],
+) -> Callable[[dict[str, Any]], None] | None:
+    """``on_record``, followed by a push to ``config.records_dir`` whenever
+    ``config.push_every_s`` seconds have passed since the last one."""
+    every = config.push_every_s
+    if not config.records_dir or every is None:
+        return on_record
+    last = time.monotonic()
+
+    def hook(record: dict[str, Any]) -> None:
+        nonlocal last
+        if on_record is not None:
+            on_record(record)
+        if time.monotonic() - last >= every:
+            push(store, config.records_dir, **group)
+            last = time.monotonic()
+
+    return hook
 
 
 def _run_claimed(
