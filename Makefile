@@ -89,7 +89,8 @@ results-lattice:
 # Full sets (MatCalc's 3,953 elastic and 1,170 Cv binaries), built up across sessions from the
 # per-material records committed under results/records (append-only part files).
 # `make results-full` rebuilds results/full from those records alone (no model runs);
-# `make results-full RUN=1` first resumes the runs (FULL_MODELS; hours), adding new parts.
+# `make results-full RUN=1` first resumes the runs (FULL_MODELS; hours), adding new parts every
+# 25 min (--push-every), ready to commit.
 FULL_MODELS ?= chgnet
 RECORDS ?= results/records
 RUN ?=
@@ -97,9 +98,9 @@ results-full:
 ifeq ($(RUN),1)
 	for m in $(subst $(comma), ,$(FULL_MODELS)); do \
 		$(BIN)/bench run --model $$m --task elasticity --subset elastic-full --records $(RECORDS) \
-			--out $(OUT) --workers $(WORKERS) --quiet; \
+			--out $(OUT) --workers $(WORKERS) --push-every 25 --quiet; \
 		$(BIN)/bench run --model $$m --subset cv-binary-1170 --records $(RECORDS) \
-			--out $(OUT) --workers $(WORKERS) --isolate --quiet; done
+			--out $(OUT) --workers $(WORKERS) --isolate --push-every 25 --quiet; done
 endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
 		--elastic-subset elastic-full --quiet --command-line "make results-full"
