@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from bench.commands.output import (
@@ -18,7 +17,6 @@ from bench.report.metrics import summary_table
 from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
 from bench.run.runner import run
 from bench.run.store import Store
-from bench.run.threads import oversubscription_hint
 from bench.tasks import TASKS
 
 
@@ -149,9 +147,6 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run each (task, subset), then print what the run did and its table."""
-    hint = oversubscription_hint(args.workers, args.threads)
-    if hint and args.executor == "local":
-        print(hint, file=sys.stderr)
     for task, subset in subsets_for(args.task, args.subset):
         config = config_from_args(args, task, subset)
         summary = run(config)

@@ -8,6 +8,7 @@ which alone writes the store, one committed row per material.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,7 +26,7 @@ from bench.run.progress import Progress
 from bench.run.records import load_into, push
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Heartbeat, Store
-from bench.run.threads import set_threads, threads_per_worker
+from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
 from bench.run.worker import local_model
 from bench.settings import settings_dict, settings_digest
 
@@ -68,6 +69,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             "n_materials": len(ids),
             "material_timeout_s": config.material_timeout_s,
         }
+        if config.progress and todo and config.executor == "local":
+            _hint_threads(config)
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
         summary = RunSummary(
             label, config.task, dataset, digest, store.path, run_id, len(ids), len(ids) - len(todo)
@@ -82,6 +85,14 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, **group)
         return summary
+
+
+def _hint_threads(config: RunConfig) -> None:
+    """On a busy machine, say that ``--threads`` avoids oversubscribing its cores (shown with
+    the progress bar only: a quiet run's stderr stays its errors)."""
+    hint = oversubscription_hint(config.workers, config.threads)
+    if hint:
+        print(hint, file=sys.stderr)
 
 
 def _pushing(
