@@ -110,7 +110,7 @@ endif
 # `make results-site RUN=1` first resumes those two runs, which push to results/records.
 results-site:
 ifeq ($(RUN),1)
-	$(BIN)/bench run --model chgnet --task phonons --subset mdr-smoke --records $(RECORDS) \
+	$(BIN)/bench run --model chgnet --task phonons --subset mdr-smoke --records $(RECORDS) --push-artifacts \
 		--out $(OUT) --quiet
 	$(BIN)/bench run --model chgnet --task elasticity --subset elastic-smoke --records $(RECORDS) \
 		--out $(OUT) --quiet

@@ -54,3 +54,30 @@ def test_summary_and_export(tmp_path, capsys):
     assert "2.00 [2.00, 2.00]" in out  # MAE of |10-12| and |14-12|, with its interval
     assert main(["export", "--out", str(tmp_path), "--to", str(tmp_path / "r.csv")]) == 0
     assert (tmp_path / "r.csv").read_text().count("\n") == 3
+
+
+def test_model_filters_take_aliases_and_checkpoint_labels(tmp_path):
+    """``--model`` of summary/export/records push means what it means in ``bench run``: an
+    alias selects the key's records, and those of its ``key@sha`` checkpoints; other models'
+    records stay out; an unknown name selects nothing (no error: a foreign label may be one)."""
+    from bench.commands.output import model_labels
+    from bench.models import resolve
+
+    key = resolve("chgnet").key
+    with Store(tmp_path) as store:
+        run_id = store.start_run({"settings_digest": "d"}, {})
+        for model in (key, f"{key}@1a2b3c4d", "emt", "foreign-label"):
+            record = {"model": model, "task": "phonons", "dataset": "x", "material_id": "a"}
+            store.write({**record, "settings_digest": "d", "status": "ok"}, run_id)
+        assert model_labels(store, "chgnet") == [key, f"{key}@1a2b3c4d"]
+        assert model_labels(store, key.upper()) == [key, f"{key}@1a2b3c4d"]
+        assert model_labels(store, "foreign-label") == ["foreign-label"]
+        assert model_labels(store, "nothing-like-it") == ["nothing-like-it"]
+        assert model_labels(store, None) is None
+    assert (
+        main(
+            ["export", "--out", str(tmp_path), "--model", "chgnet", "--to", str(tmp_path / "r.csv")]
+        )
+        == 0
+    )
+    assert (tmp_path / "r.csv").read_text().count("\n") == 3  # header + the two CHGNet rows

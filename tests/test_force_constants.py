@@ -110,11 +110,15 @@ def test_run_keeps_force_constants_and_the_option_turns_it_off(shared_data, tmp_
     assert rows["kept"]["settings_digest"] == rows["off"]["settings_digest"]
     assert rows["kept"]["values"] == rows["off"]["values"]
     assert rows["kept"]["values"]["band_rmse_K"] < 1.0  # relaxed back to the reference: ~0.1 K
-    # pushed to a records directory, the file goes along and a report read from it finds it
+    # pushed to a records directory, the file goes along only when asked (records stay small),
+    # and then a report read from it finds it
     from bench.run.artifacts import find_artifact
     from bench.run.records import push
 
+    details = rows["kept"]["details"]
     with Store(tmp_path / "kept", read_only=True) as store:
-        push(store, tmp_path / "records")
-    found = find_artifact(rows["kept"]["details"], "force_constants", [tmp_path / "records"])
+        assert push(store, tmp_path / "plain")
+        assert push(store, tmp_path / "records", artifacts=True)
+    assert find_artifact(details, "force_constants", [tmp_path / "plain"]) is None
+    found = find_artifact(details, "force_constants", [tmp_path / "records"])
     assert found is not None and found.read_bytes() == files[0].read_bytes()

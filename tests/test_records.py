@@ -251,3 +251,21 @@ def test_push_every_adds_parts_while_the_run_goes(shared_data, tmp_path, capsys)
     args = ["run", "--model", "emt", "--task", "elasticity", "--push-every", "5"]
     assert main([*args, "--out", str(tmp_path / "b")]) == 2
     assert "--push-every needs --records" in capsys.readouterr().err
+    args[-2:] = ["--push-artifacts"]
+    assert main([*args, "--out", str(tmp_path / "b")]) == 2
+    assert "--push-artifacts needs --records" in capsys.readouterr().err
+
+
+def test_committed_records_stay_within_their_budget():
+    """results/records is cloned with the repository: its part files, manifests and the few
+    artifacts pushed on purpose stay under RECORDS_BUDGET_MB (kept force constants of a full
+    set would not: pushes leave them out unless asked)."""
+    from pathlib import Path
+
+    from bench.run.records import RECORDS_BUDGET_MB
+
+    root = Path(__file__).resolve().parents[1] / "results" / "records"
+    if not root.is_dir():
+        pytest.skip("no committed records in this checkout")
+    size_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+    assert 0 < size_mb < RECORDS_BUDGET_MB, f"results/records holds {size_mb:.1f} MB"

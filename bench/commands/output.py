@@ -13,6 +13,24 @@ from bench.errors import ConfigurationError
 DEFAULT_OUT = "runs"
 
 
+def model_labels(store: Any, name: str | None) -> list[str] | None:
+    """The record labels of ``store`` a ``--model`` name means: its catalogue key (an alias
+    resolves, as in ``bench run``), that key with a checkpoint hash (``key@1a2b3c4d``), or the
+    label itself. None (no filter) for None; ``[name]`` when nothing matches (empty result)."""
+    if name is None:
+        return None
+    from bench.errors import UnknownModelError
+    from bench.models import resolve
+
+    try:
+        key = resolve(name).key
+    except UnknownModelError:
+        key = name
+    labels = {group[0] for group in store.groups()}
+    hits = sorted(x for x in labels if x in (name, key) or x.startswith(f"{key}@"))
+    return hits or [name]
+
+
 def print_frame(frame: pd.DataFrame) -> None:
     """Left-aligned plain-text table (floats to 3 decimals)."""
     cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))

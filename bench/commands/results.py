@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.commands.output import DEFAULT_OUT, existing, print_summary, protocols_of
+from bench.commands.output import (
+    DEFAULT_OUT,
+    existing,
+    model_labels,
+    print_summary,
+    protocols_of,
+)
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS
 
@@ -47,6 +53,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--to", default="results/records", help="records directory")
     p.add_argument("--model")
     p.add_argument("--task")
+    p.add_argument(
+        "--artifacts",
+        action="store_true",
+        help="also copy the kept force constants the new records name (off by default)",
+    )
     p.set_defaults(func=cmd_records)
 
     for name, func, text in (
@@ -67,7 +78,8 @@ def cmd_records(args: argparse.Namespace) -> int:
     from bench.run.store import Store
 
     with Store(existing(args.out)) as store:
-        written = push(store, args.to, model=args.model, task=args.task)
+        models = model_labels(store, args.model)
+        written = push(store, args.to, args.artifacts, model=models, task=args.task)
     for path in written:
         print(f"wrote {path}")
     print(f"{len(written)} new part file(s) under {args.to}")
@@ -80,7 +92,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from bench.tasks import TASKS
 
     with open_results(existing(args.out)) as store:
-        records = store.records(model=args.model, task=args.task)
+        records = store.records(model=model_labels(store, args.model), task=args.task)
         protocols = protocols_of(store, records)
     if records.empty:
         print(f"no records in {args.out}")
@@ -175,6 +187,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.run.store import export
 
     with open_results(existing(args.out)) as store:
-        path = export(store, args.to, model=args.model, task=args.task)
+        path = export(store, args.to, model=model_labels(store, args.model), task=args.task)
     print(f"wrote {path}")
     return 0

@@ -91,6 +91,12 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
         "when the run ends), so a run killed without warning loses at most that much",
     )
     p.add_argument(
+        "--push-artifacts",
+        action="store_true",
+        help="with --records: also copy the kept force constants there (off: committed "
+        "records stay small; a full Cv set's would be about 1 GB)",
+    )
+    p.add_argument(
         "--material-timeout",
         type=float,
         metavar="SECONDS",
@@ -114,6 +120,8 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunConfig:
     """The RunConfig of ``bench run``'s options for one (task, subset)."""
+    if args.push_artifacts and not args.records:
+        raise ConfigurationError("--push-artifacts needs --records DIR (where to push)")
     if args.push_every is not None and not args.records:
         raise ConfigurationError("--push-every needs --records DIR (where to push)")
     timeout = args.material_timeout
@@ -139,6 +147,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         progress=not args.quiet,
         records_dir=args.records,
         push_every_s=None if args.push_every is None else 60.0 * args.push_every,
+        push_artifacts=args.push_artifacts,
         isolate=args.isolate,
         keep_force_constants=not args.no_keep_force_constants,
         material_timeout_s=DEFAULT_MATERIAL_TIMEOUT_S if timeout is None else (timeout or None),

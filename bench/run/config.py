@@ -52,6 +52,9 @@ class RunConfig:
     #: also push to ``records_dir`` every this many seconds (None: only when the run ends), so
     #: a run killed without warning (SIGKILL, a node lost) loses at most that much
     push_every_s: float | None = None
+    #: pushes to ``records_dir`` also copy the records' artifacts (kept force constants);
+    #: off by default, so committed records stay small (bench.run.records.RECORDS_BUDGET_MB)
+    push_artifacts: bool = False
     #: evaluate in a worker process even with one worker, so a material that kills it (out of
     #: memory) is a recorded WorkerDied failure instead of the end of the run
     isolate: bool = False

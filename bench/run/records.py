@@ -7,7 +7,8 @@ Layout (one folder per model, task, data set and settings digest)::
         runs/<run_id>.json                 manifest of each run whose records are here
         part-<UTC time>-<hash>.jsonl.gz    records, one JSON object per line
     results/records/artifacts/...          files the records keep beside them (kept force
-                                           constants), at their relative path in the store
+                                           constants), at their relative path in the store,
+                                           copied only when asked (``artifacts=True``)
 
 A file, once written, is never rewritten: :func:`push` writes the records a store has that no
 part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
@@ -28,7 +29,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,18 @@ def open_results(path: str | Path) -> Store:
     return Store(path, read_only=True)
 
 
-def push(store: Store, root: str | Path, **where: str | None) -> list[Path]:
+#: what committed records may hold in all (MB): part files of the full sets are a few MB, kept
+#: force constants are not (the 1,170 Cv binaries' would be about 1 GB), so artifacts are
+#: copied only when a push asks for them (the site's few mdr-smoke materials)
+RECORDS_BUDGET_MB = 30
+
+
+def push(
+    store: Store, root: str | Path, artifacts: bool = False, **where: str | Iterable[str] | None
+) -> list[Path]:
     """Write what ``store`` holds beyond the parts under ``root`` as new part files (one per
-    group that has something new); returns the files written."""
+    group that has something new); returns the files written. ``artifacts``: also copy the
+    artifact files the new records name (off by default: see :data:`RECORDS_BUDGET_MB`)."""
     root = Path(root)
     written = []
     for group in store.groups(**where):
@@ -143,7 +153,8 @@ def push(store: Store, root: str | Path, **where: str | None) -> list[Path]:
             if manifest is not None and not path.exists():
                 path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
-        _copy_artifacts(store, rows, root)
+        if artifacts:
+            _copy_artifacts(store, rows, root)
     return written
 
 

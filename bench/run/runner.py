@@ -83,7 +83,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         finally:
             store.release(run_id)
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
-                push(store, config.records_dir, **group)
+                push(store, config.records_dir, config.push_artifacts, **group)
         return summary
 
 
@@ -113,7 +113,7 @@ def _pushing(
         if on_record is not None:
             on_record(record)
         if time.monotonic() - last >= every:
-            push(store, config.records_dir, **group)
+            push(store, config.records_dir, config.push_artifacts, **group)
             last = time.monotonic()
 
     return hook

@@ -374,7 +374,7 @@ def flatten(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, *parts], axis=1)
 
 
-def export(store: Store, path: str | Path, **where: str | None) -> Path:
+def export(store: Store, path: str | Path, **where: str | Iterable[str] | None) -> Path:
     """Write records to CSV or parquet (by suffix)."""
     from bench.errors import ConfigurationError
 
