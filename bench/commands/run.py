@@ -77,6 +77,26 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
     p.add_argument("--retry-failures", action="store_true", help="re-run recorded failures")
+    _add_keeping(p)
+    p.add_argument(
+        "--material-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a material running longer is recorded as a timeout (default 7200 s, "
+        "bench.run.config.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
+    )
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one worker in its own process: a material that kills it (out of memory) is a "
+        "recorded failure and the run goes on",
+    )
+    p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_keeping(p: argparse.ArgumentParser) -> None:
+    """Options on what a run keeps and where: committed records, force constants."""
     p.add_argument(
         "--records",
         metavar="DIR",
@@ -97,25 +117,10 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
         "records stay small; a full Cv set's would be about 1 GB)",
     )
     p.add_argument(
-        "--material-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="a material running longer is recorded as a timeout (default 7200 s, "
-        "bench.run.config.DEFAULT_MATERIAL_TIMEOUT_S; 0: no limit)",
-    )
-    p.add_argument(
-        "--isolate",
-        action="store_true",
-        help="one worker in its own process: a material that kills it (out of memory) is a "
-        "recorded failure and the run goes on",
-    )
-    p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
-    p.add_argument(
         "--no-keep-force-constants",
         action="store_true",
         help="do not keep each material's force constants in <out>/artifacts (kept by default)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunConfig:
