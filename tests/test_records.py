@@ -146,8 +146,29 @@ def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_pa
         progress=False,
         data_dir=str(shared_data),
     )
-    run(config, on_record=lambda r: seen.append(r["material_id"]))
+    threads: dict[str, int | None] = {}
+
+    def note(record: dict) -> None:
+        seen.append(record["material_id"])
+        threads[record["material_id"]] = (record.get("details") or {}).get("torch_threads")
+
+    run(config, on_record=note)
     assert set(seen[:2]) == set(ids[:2]) and seen[2] == ids[2] and set(seen[3:]) == set(ids[3:])
+    # the alone one ran on the threads of both workers (cores / 2 each), the others on their own
+    from bench.run.threads import threads_per_worker
+
+    assert threads == {i: 2 * threads_per_worker(2) if i == ids[2] else None for i in ids}
+
+
+def test_torch_threads_are_set_for_a_block_and_restored():
+    import torch
+
+    from bench.run.threads import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
 
 
 def test_alone_threshold_follows_the_machine():

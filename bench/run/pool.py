@@ -62,13 +62,14 @@ def pool_records(
     run of any length, and the unfinished materials in flight are always the first
     ``workers + 1`` unfinished ones (what :func:`execute_pool` re-runs after a crash). A
     material too big to share the machine (:func:`bench.run.schedule.run_alone`) runs with
-    nothing beside it. Ctrl-C or SIGTERM ends the workers at once.
+    nothing beside it, on the torch threads of all ``workers`` (its worker takes the cores the
+    others leave idle). Ctrl-C or SIGTERM ends the workers at once.
     """
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
     alone = run_alone(job, ids, config.alone_above_atoms) if workers > 1 else set()
     initargs = (model, config.device, job.settings.dtype, config.checkpoint, threads, os.getpid())
     pool = cf.ProcessPoolExecutor(workers, context, init_worker, initargs)
-    feeder = _Feeder(pool, job, ids, alone)
+    feeder = _Feeder(pool, job, ids, alone, workers * threads)
     try:
         running = feeder.submit(workers + 1)
         while running:
@@ -88,10 +89,12 @@ def pool_records(
 
 class _Feeder:
     """Submits the materials of ``ids`` in order, a material of ``alone`` only when nothing
-    runs, and nothing after it until it is done."""
+    runs (with ``alone_threads`` torch threads), and nothing after it until it is done."""
 
-    def __init__(self, pool: cf.Executor, job: Job, ids: list[str], alone: set[str]) -> None:
-        self.pool, self.job, self.alone = pool, job, alone
+    def __init__(
+        self, pool: cf.Executor, job: Job, ids: list[str], alone: set[str], alone_threads: int
+    ) -> None:
+        self.pool, self.job, self.alone, self.alone_threads = pool, job, alone, alone_threads
         self.queue, self.next = ids, 0
         self.futures: dict[cf.Future, str] = {}
 
@@ -104,7 +107,8 @@ class _Feeder:
             if running & self.alone or (running and material_id in self.alone):
                 break
             self.next += 1
-            future = self.pool.submit(work, self.job, material_id)
+            threads = self.alone_threads if material_id in self.alone else None
+            future = self.pool.submit(work, self.job, material_id, threads)
             self.futures[future] = material_id
             running.add(material_id)
             out.add(future)

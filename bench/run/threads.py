@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _BLAS_LIMIT: Any = None  # keeps threadpoolctl's limit alive in this process
@@ -65,3 +67,20 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` for a block, then back to what they were
+    (a material that runs alone takes the threads of the workers that wait for it)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -11,7 +11,7 @@ from typing import Any
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model
 from bench.run.config import Job
-from bench.run.threads import set_threads
+from bench.run.threads import set_threads, torch_threads
 
 _WORKER_MODEL: LoadedModel | None = None
 _WORKER_ERROR: str | None = None  # why the model failed to load in this worker
@@ -50,13 +50,19 @@ def init_worker(
         _WORKER_ERROR = f"{model} failed to load in a worker: {type(err).__name__}: {err}"
 
 
-def work(job: Job, material_id: str) -> dict[str, Any]:
-    """One material's record in a pool worker."""
+def work(job: Job, material_id: str, threads: int | None = None) -> dict[str, Any]:
+    """One material's record in a pool worker; ``threads``: torch threads for this material
+    only (one that runs alone gets the idle workers' cores), noted in ``details``."""
     if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == material_id:  # fault injection (tests)
         os._exit(70)
     if _WORKER_MODEL is None:
         raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
-    return job.run(_WORKER_MODEL, material_id)
+    if threads is None:
+        return job.run(_WORKER_MODEL, material_id)
+    with torch_threads(threads):
+        record = job.run(_WORKER_MODEL, material_id)
+    record["details"] = {**(record.get("details") or {}), "torch_threads": threads}
+    return record
 
 
 def local_model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> LoadedModel:
