@@ -71,6 +71,7 @@ def test_model_filters_take_aliases_and_checkpoint_labels(tmp_path):
             store.write({**record, "settings_digest": "d", "status": "ok"}, run_id)
         assert model_labels(store, "chgnet") == [key, f"{key}@1a2b3c4d"]
         assert model_labels(store, key.upper()) == [key, f"{key}@1a2b3c4d"]
+        assert model_labels(store, "chgnet@1a2b3c4d") == [f"{key}@1a2b3c4d"]
         assert model_labels(store, "foreign-label") == ["foreign-label"]
         assert model_labels(store, "nothing-like-it") == ["nothing-like-it"]
         assert model_labels(store, None) is None

@@ -119,6 +119,17 @@ def test_run_keeps_force_constants_and_the_option_turns_it_off(shared_data, tmp_
     with Store(tmp_path / "kept", read_only=True) as store:
         assert push(store, tmp_path / "plain")
         assert push(store, tmp_path / "records", artifacts=True)
-    assert find_artifact(details, "force_constants", [tmp_path / "plain"]) is None
-    found = find_artifact(details, "force_constants", [tmp_path / "records"])
-    assert found is not None and found.read_bytes() == files[0].read_bytes()
+        assert find_artifact(details, "force_constants", [tmp_path / "plain"]) is None
+        assert push(store, tmp_path / "plain", artifacts=True) == []  # asked later: no new part
+    for root in ("records", "plain"):  # but the file, also for the record pushed before
+        found = find_artifact(details, "force_constants", [tmp_path / root])
+        assert found is not None and found.read_bytes() == files[0].read_bytes()
+    # bench run --records: the same rule, --push-artifacts asks for them
+    for name, extra in (("run-plain", []), ("run-pushed", ["--push-artifacts"])):
+        records = ["--records", str(tmp_path / name / "records"), *extra]
+        assert (
+            main([*args, "--data-dir", str(shared_data), "--out", str(tmp_path / name), *records])
+            == 0
+        )
+    assert not list((tmp_path / "run-plain" / "records").rglob("*.npz"))
+    assert len(list((tmp_path / "run-pushed" / "records").rglob("*.npz"))) == 1

@@ -169,6 +169,9 @@ def test_torch_threads_are_set_for_a_block_and_restored():
     with torch_threads(before + 1):
         assert torch.get_num_threads() == before + 1
     assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(before + 1):  # a material that fails
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
 
 
 def test_alone_threshold_follows_the_machine():

@@ -16,18 +16,24 @@ DEFAULT_OUT = "runs"
 def model_labels(store: Any, name: str | None) -> list[str] | None:
     """The record labels of ``store`` a ``--model`` name means: its catalogue key (an alias
     resolves, as in ``bench run``), that key with a checkpoint hash (``key@1a2b3c4d``), or the
-    label itself. None (no filter) for None; ``[name]`` when nothing matches (empty result)."""
+    label itself; ``alias@hash`` means ``key@hash``. None (no filter) for None; ``[name]`` when
+    nothing matches (empty result)."""
     if name is None:
         return None
     from bench.errors import UnknownModelError
     from bench.models import resolve
 
+    base, at, checkpoint = name.partition("@")
     try:
-        key = resolve(name).key
+        key = resolve(base).key
     except UnknownModelError:
-        key = name
+        key = base
     labels = {group[0] for group in store.groups()}
-    hits = sorted(x for x in labels if x in (name, key) or x.startswith(f"{key}@"))
+    if at:
+        wanted = {name, f"{key}@{checkpoint}"}
+        hits = sorted(x for x in labels if x in wanted)
+    else:
+        hits = sorted(x for x in labels if x in (name, key) or x.startswith(f"{key}@"))
     return hits or [name]
 
 

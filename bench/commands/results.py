@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--artifacts",
         action="store_true",
-        help="also copy the kept force constants the new records name (off by default)",
+        help="also copy the kept force constants the records name, also of records pushed "
+        "before without them (off by default)",
     )
     p.set_defaults(func=cmd_records)
 

@@ -114,7 +114,7 @@ def _add_keeping(p: argparse.ArgumentParser) -> None:
         "--push-artifacts",
         action="store_true",
         help="with --records: also copy the kept force constants there (off: committed "
-        "records stay small; a full Cv set's would be about 1 GB)",
+        "records stay small; a full Cv set's would be about 0.6 GB)",
     )
     p.add_argument(
         "--no-keep-force-constants",

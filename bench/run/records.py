@@ -117,7 +117,7 @@ def open_results(path: str | Path) -> Store:
 
 
 #: what committed records may hold in all (MB): part files of the full sets are a few MB, kept
-#: force constants are not (the 1,170 Cv binaries' would be about 1 GB), so artifacts are
+#: force constants are not (the 1,170 Cv binaries' would be about 0.6 GB), so artifacts are
 #: copied only when a push asks for them (the site's few mdr-smoke materials)
 RECORDS_BUDGET_MB = 30
 
@@ -127,15 +127,19 @@ def push(
 ) -> list[Path]:
     """Write what ``store`` holds beyond the parts under ``root`` as new part files (one per
     group that has something new); returns the files written. ``artifacts``: also copy the
-    artifact files the new records name (off by default: see :data:`RECORDS_BUDGET_MB`)."""
+    artifact files the group's records name, also of records pushed before without them (off
+    by default: see :data:`RECORDS_BUDGET_MB`)."""
     root = Path(root)
     written = []
     for group in store.groups(**where):
         directory = group_dir(root, *group)
         have = read_group(directory) if directory.exists() else {}
+        everything = store.raw_records(**dict(zip(GROUP_KEYS, group, strict=True)))
+        if artifacts:
+            _copy_artifacts(store, everything, root)
         rows = [
             r
-            for r in store.raw_records(**dict(zip(GROUP_KEYS, group, strict=True)))
+            for r in everything
             if r["material_id"] not in have or _is_new(r, have[r["material_id"]])
         ]
         if not rows:
@@ -153,8 +157,6 @@ def push(
             if manifest is not None and not path.exists():
                 path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
-        if artifacts:
-            _copy_artifacts(store, rows, root)
     return written
 
 

@@ -76,6 +76,8 @@ def torch_threads(threads: int) -> Iterator[None]:
     try:
         import torch
     except ImportError:
+        torch = None
+    if torch is None:
         yield
         return
     before = torch.get_num_threads()

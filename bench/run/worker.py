@@ -61,8 +61,18 @@ def work(job: Job, material_id: str, threads: int | None = None) -> dict[str, An
         return job.run(_WORKER_MODEL, material_id)
     with torch_threads(threads):
         record = job.run(_WORKER_MODEL, material_id)
-    record["details"] = {**(record.get("details") or {}), "torch_threads": threads}
+        used = _torch_threads_now()
+    record["details"] = {**(record.get("details") or {}), "torch_threads": used}
     return record
+
+
+def _torch_threads_now() -> int | None:
+    """torch's intra-op threads in this process (None without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
 
 
 def local_model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> LoadedModel:
