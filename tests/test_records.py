@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 
+import pandas as pd
 import pytest
 
 from bench.cli import main
 from bench.run.records import is_records_dir, load_into, open_results, push, read_group
-from bench.run.runner import RunConfig, run
+from bench.run.runner import RunConfig, prepare, run
 from bench.run.store import Store
 
 
@@ -293,3 +294,32 @@ def test_committed_records_stay_within_their_budget():
         pytest.skip("no committed records in this checkout")
     size_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
     assert 0 < size_mb < RECORDS_BUDGET_MB, f"results/records holds {size_mb:.1f} MB"
+
+
+def test_a_worker_that_died_is_a_counted_failure_in_table_and_site(shared_data, tmp_path, capsys):
+    """A WorkerDied record (no details, no values: the process was killed, e.g. out of memory)
+    is read by summary, table and report like any failure, and counted as one."""
+    from bench.tasks import worker_died_record
+
+    out = tmp_path / "store"
+    config = RunConfig(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        materials=("mp-10903",),
+        out_dir=str(out),
+        data_dir=str(shared_data),
+        progress=False,
+    )
+    _, dataset, _, settings = prepare(config)
+    run(config)
+    with Store(out) as store:
+        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        died = worker_died_record("emt", "elasticity", dataset, "mp-1018029", settings, "alone")
+        store.write(died, run_id)
+    assert main(["summary", "--out", str(out)]) == 0
+    assert main(["table", "--runs", str(out), "--out", str(tmp_path / "t")]) == 0
+    row = pd.read_csv(tmp_path / "t" / "table2.csv").set_index("model").loc["emt"]
+    assert row["elasticity.n_failed"] == 1
+    assert main(["report", "--runs", str(out), "--out", str(tmp_path / "site")]) == 0
+    assert "WorkerDied" in (tmp_path / "site" / "failures.html").read_text()

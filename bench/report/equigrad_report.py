@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pandas as pd
 from bench.report.figures import equigrad_histogram
 from bench.report.metrics import distribution_table
 from bench.report.table import Table
+from bench.run.store import details_of
 
 #: equigrad property -> column label (all from ``distribution_table``)
 EQUIGRAD_COLUMNS = {
@@ -29,7 +29,7 @@ def equigrad_table(table: Table) -> pd.DataFrame:
     summary = distribution_table(records, tuple(EQUIGRAD_COLUMNS))
     methods = {}
     for model, group in records[records["status"] == "ok"].groupby("model"):
-        found = {json.loads(d or "{}").get("method") for d in group["details_json"]}
+        found = {details_of(d).get("method") for d in group["details_json"]}
         methods[model] = "+".join(sorted(m for m in found if m))
     summary["method"] = summary["model"].map(methods).fillna("")
     keep = ["model", "dataset", "settings_digest", "n", "n_ok", "n_failed", "method"]

@@ -4,12 +4,12 @@ coverage and provenance."""
 from __future__ import annotations
 
 import io
-import json
 
 import pandas as pd
 
 from bench.report.metrics import BASIS_TEXT, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, format_mae
 from bench.report.table import COLUMNS, Table, column_label, phonon_basis
+from bench.run.store import details_of
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:
@@ -83,7 +83,7 @@ def timings(table: Table) -> pd.DataFrame:
             share = 100 * timed["time.model"].sum() / timed["wall_s"].sum()
             split += f"; {share:.0f} % of wall time inside the model"
         rss = [
-            json.loads(d or "{}").get("worker_peak_rss_MB")
+            details_of(d).get("worker_peak_rss_MB")
             for d in group.get("details_json", pd.Series(dtype=object))
         ]
         rss = [r for r in rss if r is not None]

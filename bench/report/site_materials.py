@@ -21,6 +21,7 @@ from bench.report.html import cell, esc, number, page, table
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, EXTRA_MAE
 from bench.report.site_plots import curves_figure, figure_html
 from bench.run.artifacts import find_artifact, load_artifact
+from bench.run.store import details_of
 from bench.tasks import TASKS
 
 
@@ -88,7 +89,7 @@ def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy],
     """Model name -> phonopy object from its kept force constants; models without (why)."""
     kept, missing = {}, []
     for _, r in records[records["status"] == "ok"].iterrows():
-        path = find_artifact(json.loads(r["details_json"] or "{}"), "force_constants", roots)
+        path = find_artifact(details_of(r["details_json"]), "force_constants", roots)
         if path is None:
             missing.append(f"{r['model']} (not kept)")
             continue
@@ -166,7 +167,7 @@ def run_details_html(records: pd.DataFrame) -> str:
     """Per model: status and failure reason, relaxation, sizes, timings, peak memory."""
     out = ""
     for _, r in records.iterrows():
-        details = json.loads(r["details_json"] or "{}")
+        details = details_of(r["details_json"])
         timings = {c[5:]: r[c] for c in r.index if c.startswith("time.") and pd.notna(r[c])}
         out += f'<h3 id="{esc(r["model"])}">{esc(r["model"])}: {esc(r["status"])}</h3>'
         if r["status"] != "ok":

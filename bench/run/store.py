@@ -358,6 +358,12 @@ def _where(where: dict[str, str | Iterable[str] | None]) -> tuple[str, list[str]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+def details_of(details_json: str | None) -> dict[str, Any]:
+    """A record's ``details_json`` column as a dict: ``{}`` for a record without details (SQL
+    NULL, or JSON ``null`` as a worker that died leaves)."""
+    return json.loads(details_json or "null") or {}
+
+
 def flatten(frame: pd.DataFrame) -> pd.DataFrame:
     """Expand JSON columns into ``model.<key>``, ``ref.<key>`` and ``time.<key>`` columns.
 
