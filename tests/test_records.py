@@ -182,19 +182,22 @@ def test_alone_threshold_follows_the_machine():
     assert alone_above_atoms(256.0) == float("inf")
 
 
+def _one_emt_material(out, shared_data) -> RunConfig:
+    """EMT on one elastic-smoke material (seconds) into the store ``out``."""
+    return RunConfig(
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        materials=("mp-10903",),
+        out_dir=str(out),
+        data_dir=str(shared_data),
+        progress=False,
+    )
+
+
 def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
     out = tmp_path / "store"
-    run(
-        RunConfig(
-            model="emt",
-            task="elasticity",
-            subset="elastic-smoke",
-            materials=("mp-10903",),
-            out_dir=str(out),
-            data_dir=str(shared_data),
-            progress=False,
-        )
-    )
+    run(_one_emt_material(out, shared_data))
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert main(["summary", "--out", str(out)]) == 0
     assert main(["export", "--out", str(out), "--to", str(tmp_path / "r.csv")]) == 0
@@ -302,15 +305,7 @@ def test_a_worker_that_died_is_a_counted_failure_in_table_and_site(shared_data, 
     from bench.tasks import worker_died_record
 
     out = tmp_path / "store"
-    config = RunConfig(
-        model="emt",
-        task="elasticity",
-        subset="elastic-smoke",
-        materials=("mp-10903",),
-        out_dir=str(out),
-        data_dir=str(shared_data),
-        progress=False,
-    )
+    config = _one_emt_material(out, shared_data)
     _, dataset, _, settings = prepare(config)
     run(config)
     with Store(out) as store:
