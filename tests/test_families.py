@@ -17,6 +17,23 @@ from bench.run.store import Store
 FAMILY = {f.key: f for f in FAMILIES}
 
 
+def _run_neon(model: str, checkpoint: Path, out: Path) -> tuple:
+    """``bench run`` of ``model`` (random weights from ``checkpoint``) on mdr-smoke's mp-111
+    (Ne) into ``out``: the run summary and the store's records."""
+    config = RunConfig(
+        model=model,
+        task="phonons",
+        subset="mdr-smoke",
+        materials=("mp-111",),
+        checkpoint=str(checkpoint),
+        out_dir=str(out),
+        progress=False,
+    )
+    summary = run(config)
+    with Store(out) as store:
+        return summary, store.records()
+
+
 @pytest.fixture(scope="module")
 def mace_python() -> str:
     if not env_ready("mace", "mace"):
@@ -33,18 +50,8 @@ def test_mace_runs_from_main_env_into_the_same_store(
     mace_python, mace_checkpoint, shared_data, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("BENCH_DATA", str(shared_data))
-    config = RunConfig(
-        model="mace-mpa-0",
-        task="phonons",
-        subset="mdr-smoke",
-        materials=("mp-111",),
-        checkpoint=str(mace_checkpoint),
-        out_dir=str(tmp_path),
-        progress=False,
-    )
-    summary = run(config)  # mace is not importable here: workers run in the mace env
-    with Store(tmp_path) as store:
-        records = store.records()
+    # mace is not importable here: workers run in the mace env
+    summary, records = _run_neon("mace-mpa-0", mace_checkpoint, tmp_path)
     assert summary.model.startswith("mace-mpa-0@")
     assert list(records["material_id"]) == ["mp-111"]
     record = records.iloc[0]
@@ -70,18 +77,8 @@ def test_esen_runs_from_main_env_into_the_same_store(
     esen_python, esen_checkpoint, shared_data, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("BENCH_DATA", str(shared_data))
-    config = RunConfig(
-        model="esen-30m-oam",
-        task="phonons",
-        subset="mdr-smoke",
-        materials=("mp-111",),
-        checkpoint=str(esen_checkpoint),
-        out_dir=str(tmp_path),
-        progress=False,
-    )
-    summary = run(config)  # fairchem is not importable here: workers run in its env
-    with Store(tmp_path) as store:
-        records = store.records()
+    # fairchem is not importable here: workers run in its env
+    summary, records = _run_neon("esen-30m-oam", esen_checkpoint, tmp_path)
     assert summary.model.startswith("esen-30m-oam@")
     record = records.iloc[0]
     assert record["material_id"] == "mp-111"
