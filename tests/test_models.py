@@ -206,3 +206,21 @@ def test_failed_upstream_download_is_one_line_naming_file_and_place(monkeypatch,
     assert "\n" not in message
     assert "orb-v3-direct-20-omat-20250404.ckpt" in message and str(tmp_path) in message
     assert "ConnectionError" in message and "--checkpoint" in message
+
+
+@pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
+def test_chgnet_forces_match_chgnets_own_on_skewed_cells():
+    """The adapter's forces (energy gradient w.r.t. fractional coordinates, mapped to
+    Cartesian) are CHGNet's own ``task="ef"`` forces, on cells whose lattice is not diagonal."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    model = load_model("chgnet", device="cpu")
+    cells = [bulk("Ti", "hcp", a=2.95) * (2, 2, 2), bulk("Si", "diamond", a=5.43) * (1, 2, 3)]
+    for seed, atoms in enumerate(cells):
+        atoms.rattle(0.05, seed=seed)
+    ours = model.forces(cells, batch=True)
+    chgnet = model.calculator.model
+    theirs = chgnet.predict_structure([AseAtomsAdaptor.get_structure(a) for a in cells], task="ef")
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.abs(b["f"]).max() > 0.1  # forces large enough to tell a wrong mapping
+        np.testing.assert_allclose(a, b["f"], atol=2e-5)

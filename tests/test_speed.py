@@ -122,3 +122,21 @@ def test_sharing_runs_concurrent_runs_per_thread_count(shared_data, tmp_path, mo
 
     with pytest.raises(RuntimeError, match="sharing run failed"):
         time_sharing("no-such-model", "elasticity", "elastic-tests", limit=1)
+
+
+def test_force_memory_rows_come_from_fresh_processes(tmp_path, monkeypatch):
+    import sys
+
+    from bench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["bench", "speed", "forces", "--model", "emt"])
+    args = ["speed", "forces", "--model", "emt", "--sizes", "8", "256", "--out", str(tmp_path)]
+    assert main(args) == 0
+    rows = pd.read_csv(tmp_path / "forces.csv")
+    assert list(rows["path"]) == ["adapter", "calculator"] * 2
+    assert list(rows["n_atoms"]) == [4, 4, 256, 256]  # fcc Cu cells for EMT
+    assert (rows["peak_MB"] > rows["added_MB"]).all() and (rows["added_MB"] >= 0).all()
+    # a fresh interpreter per row: the peaks are not this test process's own
+    from bench.models.timing import peak_rss_mb
+
+    assert not (rows["peak_MB"] == peak_rss_mb()).any()

@@ -34,9 +34,11 @@ def add_parser(sub: Any) -> None:
         "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
         "and materials. client-memory: the client's RSS every 100 records of a real run into "
         "a scratch store. sharing: concurrent runs with the default threads, then with "
-        "--threads cores/runs. Rows are appended to <out>/<what>.csv with machine and command.",
+        "--threads cores/runs. forces: time and peak memory of one force call per size, the "
+        "adapter's force path vs its ASE calculator, each in a fresh process. Rows are appended "
+        "to <out>/<what>.csv with machine and command.",
     )
-    p.add_argument("what", choices=["forward", *TIMERS, "client-memory", "sharing"])
+    p.add_argument("what", choices=["forward", "forces", *TIMERS, "client-memory", "sharing"])
     p.add_argument("--runs", type=int, default=2, help="sharing: concurrent runs")
     p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
     p.add_argument("--model", action="append", required=True, help="repeatable")
@@ -60,6 +62,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
     argv = command_line(["speed", *sys.argv[2:]])
     if args.what == "forward":
         return _forward(args, Path(args.out), argv)
+    if args.what == "forces":
+        return _forces(args, Path(args.out), argv)
     if args.what == "client-memory":
         return _client_memory(args, Path(args.out), argv)
     if args.what == "sharing":
@@ -82,6 +86,19 @@ def _forward(args: argparse.Namespace, out: Path, argv: str) -> int:
     print(summary(rows))
     paths = write_forward(rows, out, argv)
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _forces(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.speed.forces import time_forces
+
+    rows = []
+    for model in args.model:
+        rows += time_forces(model, tuple(args.sizes), args.threads, args.checkpoint, args.dtype)
+    append_rows(rows, out / "forces.csv", argv)
+    cols = ["model", "n_atoms", "path", "seconds", "peak_MB", "added_MB"]
+    print_frame(pd.DataFrame(rows)[cols].round(2))
+    print(f"wrote {out / 'forces.csv'}")
     return 0
 
 

@@ -38,13 +38,7 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
     calc = CHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
 
     def batch_forces(structures: Sequence[Atoms]) -> list[np.ndarray]:
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        pmg = [AseAtomsAdaptor.get_structure(a) for a in structures]
-        preds = model.predict_structure(pmg, task="ef", batch_size=len(pmg))
-        if isinstance(preds, dict):  # CHGNet unwraps a batch of one
-            preds = [preds]
-        return [np.asarray(p["f"], dtype=float) for p in preds]
+        return forces(model, structures, device)
 
     return LoadedModel(
         key=spec.key,
@@ -55,6 +49,38 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
         batch_forces=batch_forces,
         energy_fn=lambda atoms: differentiable_energy(model, atoms, device),
     )
+
+
+def forces(model, structures: Sequence[Atoms], device: str = "cpu") -> list[np.ndarray]:
+    """Forces (eV/Å) on ``structures``, one batched CHGNet forward and one backward pass.
+
+    CHGNet's own ``task="ef"`` differentiates with ``create_graph=True`` (kept for training
+    on forces), which on inference more than doubles the peak memory and adds a quarter to
+    the time (results/speed/README.md, "CHGNet forces without the training graph"). Here
+    the energy comes from CHGNet's public ``forward(task="e")`` and its gradient w.r.t. the
+    graphs' leaf fractional coordinates (CHGNet's positions are ``frac @ lattice``) is
+    mapped to Cartesian forces: ``F = -(∂E/∂frac) @ lattice⁻ᵀ``, in float64.
+    """
+    import warnings
+
+    import torch
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    model.eval()
+    graphs = [
+        model.graph_converter(AseAtomsAdaptor.get_structure(a)).to(device) for a in structures
+    ]
+    with warnings.catch_warnings():  # CHGNet detaches the cell volume (stress only)
+        warnings.simplefilter("ignore", UserWarning)
+        pred = model(graphs, task="e")
+    n_atoms = torch.tensor([len(a) for a in structures], dtype=pred["e"].dtype, device=device)
+    total = pred["e"] * n_atoms if model.is_intensive else pred["e"]
+    d_frac = torch.autograd.grad(total.sum(), [g.atom_frac_coord for g in graphs])
+    out = []
+    for grad, graph in zip(d_frac, graphs, strict=True):
+        lattice = graph.lattice.detach().cpu().numpy().astype(float)
+        out.append(-np.linalg.solve(lattice, grad.detach().cpu().numpy().astype(float).T).T)
+    return out
 
 
 def differentiable_energy(model, atoms: Atoms, device: str = "cpu") -> DifferentiableEnergy:

@@ -7,14 +7,32 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.errors import MaterialError, ModelError
 from bench.models.loaded import LoadedModel
 
 
+def proc_status_mb(field: str) -> float | None:
+    """A memory field of Linux's /proc/self/status (e.g. ``VmRSS``, ``VmHWM``) in MB, or None
+    where there is no such file."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports kB)."""
+    """Peak resident memory of this process so far (MB): Linux's ``VmHWM``, else the peak
+    ``getrusage`` reports (kB on Linux). Not ``ru_maxrss`` on Linux: it survives ``fork`` and
+    ``exec``, so a fresh interpreter started by a big process reports the parent's size."""
+    hwm = proc_status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -82,18 +82,23 @@ def time_forward(
     return rows
 
 
-def call_in_model_env(model: str, function: str, **kwargs: Any) -> list[dict[str, Any]]:
+def call_in_model_env(
+    model: str, function: str, fresh: bool = False, **kwargs: Any
+) -> list[dict[str, Any]]:
     """``function(model=model, **kwargs)`` ("module:name", returning JSON-able rows) here, or
-    in the model family's own environment when its package is not importable here."""
+    in the model family's own environment when its package is not importable here;
+    ``fresh``: always in a new interpreter (so its peak memory is the call's own)."""
     import importlib
+    import sys
 
     from bench.models import resolve
     from bench.run.envworker import worker_python
 
     python = worker_python(resolve(model))
     module, name = function.split(":")
-    if python is None:
+    if python is None and not fresh:
         return getattr(importlib.import_module(module), name)(model=model, **kwargs)
+    python = python or sys.executable
     script = (
         f"import json, sys; from {module} import {name}; "
         f"print('BENCH-JSON ' + json.dumps({name}(**json.loads(sys.argv[1]))))"

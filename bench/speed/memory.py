@@ -3,22 +3,16 @@ stream to the store)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from bench.models.timing import peak_rss_mb
+from bench.models.timing import peak_rss_mb, proc_status_mb
 from bench.run.runner import RunConfig, run
 
 
 def rss_mb() -> float:
     """Current resident memory of this process (MB), from /proc (Linux) or peak RSS."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
+    current = proc_status_mb("VmRSS")
+    return peak_rss_mb() if current is None else current
 
 
 def client_memory(
