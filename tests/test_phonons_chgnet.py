@@ -50,5 +50,8 @@ def test_batched_and_single_displacements_agree(shared_data, chgnet):
     settings = PhononSettings(dtype="float32")
     batched = run_phonons(ref, chgnet, settings, batch=True)["values"]
     single = run_phonons(ref, chgnet, settings, batch=False)["values"]
+    # The batched path's backward pass (no create_graph) rounds differently from the
+    # calculator's: 4.5e-6 eV/Å on displacement forces of 0.02 eV/Å here (small sums of large
+    # float32 bond terms), 3e-4 of ωmax (results/speed/README.md, "without the training graph")
     for key in ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol"):
-        assert batched[key] == pytest.approx(single[key], abs=1e-3)
+        assert batched[key] == pytest.approx(single[key], rel=1e-3, abs=1e-3)
