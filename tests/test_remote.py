@@ -35,10 +35,10 @@ def _records(out, **extra):
     run(config)
     with Store(out) as store:
         frame = store.records()
-    # measurements differ between processes: wall times and the worker's peak memory
+    # measurements differ between processes: wall times and peak memory
     details = frame["details_json"].map(json.loads)
     frame["details_json"] = [
-        json.dumps({k: v for k, v in d.items() if k != "worker_peak_rss_MB"}) for d in details
+        json.dumps({k: v for k, v in d.items() if not k.endswith("_peak_rss_MB")}) for d in details
     ]
     return frame.drop(columns=["run_id", "created_at", "wall_s"]).filter(regex="^(?!time\\.)")
 

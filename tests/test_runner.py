@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.calculators.calculator import all_changes
 
 from bench.cli import main
 from bench.errors import ConfigurationError
@@ -126,6 +127,36 @@ def test_nan_model_is_a_failure_with_reference_kept(shared_data):
     assert record["status"] == "failed"
     assert record["error_type"] == "NonFiniteError"
     assert np.isfinite(record["ref"]["Cv_J_per_K_mol"])  # the reference side is kept
+
+
+class HungryCalculator(BrokenCalculator):
+    """NaN results after touching ``mb`` megabytes (a material with a large peak)."""
+
+    def __init__(self, mb: int) -> None:
+        super().__init__("nan")
+        self.mb = mb
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        np.ones(self.mb * 2**20 // 8).sum()  # resident while it lives
+        super().calculate(atoms, properties, system_changes)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak reset")
+def test_records_carry_each_materials_own_peak_memory(shared_data):
+    """The schedule's memory model is fitted to ``material_peak_rss_MB``: it must be the peak
+    while that material ran, not the worker's largest so far (``worker_peak_rss_MB``)."""
+    _, dataset, ids, _ = prepare(
+        RunConfig(model="emt", subset="mdr-smoke", data_dir=str(shared_data))
+    )
+
+    def details(calc):
+        model = LoadedModel(key="m", calculator=calc, device="cpu", dtype="float64")
+        return run_one("phonons", model, dataset, ids[0], PhononSettings(), shared_data)["details"]
+
+    big = details(HungryCalculator(400))
+    small = details(BrokenCalculator("nan"))
+    assert big["material_peak_rss_MB"] - small["material_peak_rss_MB"] > 300
+    assert small["worker_peak_rss_MB"] >= big["material_peak_rss_MB"]
 
 
 @needs_chgnet

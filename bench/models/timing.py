@@ -36,6 +36,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss() -> bool:
+    """Restart this process's ``VmHWM`` at its current resident size (Linux ≥ 4.0: ``5`` to
+    ``/proc/self/clear_refs``), so :func:`peak_rss_mb` then gives the peak since this call.
+    False where the OS has no such reset (the peak stays the process's)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 @dataclass
 class ModelClock:
     """Seconds and number of calls spent inside the model since the clock was attached."""

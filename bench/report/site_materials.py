@@ -177,7 +177,7 @@ def run_details_html(records: pd.DataFrame) -> str:
             ("displacements, supercell atoms", _pair(details)),
             ("timings [s]", {k: round(float(v), 3) for k, v in timings.items()}),
             ("wall time [s]", number(r.get("wall_s"), 6)),
-            ("worker peak memory [MB]", number(details.get("worker_peak_rss_MB"), 6)),
+            ("peak memory: material, worker [MB]", _peaks(details)),
             ("kept force constants", (details.get("artifacts") or {}).get("force_constants")),
             ("settings digest, run", f"{r['settings_digest']}, {r['run_id']}"),
         ]
@@ -190,6 +190,14 @@ def _pair(details: dict[str, Any]) -> str | None:
     if "n_displacements" not in details:
         return None
     return f"{details['n_displacements']}, {details.get('n_atoms_supercell')}"
+
+
+def _peaks(details: dict[str, Any]) -> str | None:
+    """This material's peak (records since the per-material reset) and its worker's so far."""
+    own, worker = details.get("material_peak_rss_MB"), details.get("worker_peak_rss_MB")
+    if own is None and worker is None:
+        return None
+    return f"{number(own, 6)}, {number(worker, 6)}"
 
 
 def _text(value: Any) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.errors import BenchBugError, MaterialError, MaterialTimeout
 from bench.models import LoadedModel
-from bench.models.timing import ModelClock, model_clock, peak_rss_mb
+from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak_rss
 from bench.settings import settings_digest
 from bench.tasks.base import Property, Task
 
@@ -54,6 +54,23 @@ def table2_tasks() -> list[Task]:
     return [t for t in TASKS.values() if t.table2]
 
 
+#: the largest peak of the materials this process has run [MB] (VmHWM is reset per material)
+_worker_peak_mb = 0.0
+
+
+def _peak_memory(own_peak: bool) -> dict[str, float | None]:
+    """``material_peak_rss_MB``: resident memory peak while this material ran (None where the
+    OS cannot reset the peak; this is what the schedule's memory model is fitted to);
+    ``worker_peak_rss_MB``: the worker process's peak so far (its largest material yet)."""
+    global _worker_peak_mb
+    peak = peak_rss_mb()
+    _worker_peak_mb = max(_worker_peak_mb, peak)
+    return {
+        "material_peak_rss_MB": peak if own_peak else None,
+        "worker_peak_rss_MB": _worker_peak_mb,
+    }
+
+
 def run_one(
     task: str,
     model: LoadedModel,
@@ -76,6 +93,7 @@ def run_one(
         "settings_digest": settings_digest(settings),
     }
     clock = ModelClock()
+    own_peak = reset_peak_rss()  # the peak below is then this material's alone
     try:
         if os.environ.get("BENCH_TEST_BUG_ON") == material_id:  # fault injection (tests)
             raise KeyError("injected bug")
@@ -99,8 +117,7 @@ def run_one(
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
     timings = {**(partial.get("timings_s") or {}), "model": clock.seconds}
     timings["model_calls"] = clock.calls
-    # the worker process's peak memory so far (its largest material up to this one)
-    details = {**(partial.get("details") or {}), "worker_peak_rss_MB": peak_rss_mb()}
+    details = {**(partial.get("details") or {}), **_peak_memory(own_peak)}
     return {
         **base,
         "status": status,
