@@ -42,8 +42,10 @@ def _quiet_third_party_warnings() -> None:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (a cluster scheduler's stop, ``kill``) stops like Ctrl-C: finished materials
-    stay stored, claims are released and ``--records`` parts are written on the way out."""
+    """SIGTERM (a cluster scheduler's stop, ``kill``) and SIGINT stop like Ctrl-C: finished
+    materials stay stored, claims are released and ``--records`` parts are written on the way
+    out. SIGINT too because a shell starts background jobs (``bench run … &``, ``nohup``) with
+    it ignored, and Python then never raises KeyboardInterrupt: ``kill -INT`` did nothing."""
     import signal
     import threading
 
@@ -52,6 +54,7 @@ def _stop_on_sigterm() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -205,8 +205,10 @@ def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
-def test_sigterm_stops_like_ctrl_c_and_pushes_the_records(shared_data, tmp_path):
-    """A scheduler's SIGTERM: exit 130, the finished materials in a new part, no claims left."""
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_stops_like_ctrl_c_and_pushes_the_records(signum, shared_data, tmp_path):
+    """A scheduler's SIGTERM, or ``kill -INT`` on a background run (which a shell starts with
+    SIGINT ignored, as here): exit 130, the finished materials in a new part, no claims left."""
     import os
     import signal
     import sqlite3
@@ -214,11 +216,20 @@ def test_sigterm_stops_like_ctrl_c_and_pushes_the_records(shared_data, tmp_path)
     import sys
     import time
 
+    def like_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     out, root = tmp_path / "store", tmp_path / "records"
     argv = [sys.executable, "-m", "bench.cli", "run", "--model", "emt", "--task", "elasticity"]
     argv += ["--out", str(out), "--records", str(root), "--data-dir", str(shared_data), "--quiet"]
     env = {**os.environ, "BENCH_TEST_SLOW_S": "1"}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=like_a_background_job,
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         try:
@@ -228,7 +239,7 @@ def test_sigterm_stops_like_ctrl_c_and_pushes_the_records(shared_data, tmp_path)
         except sqlite3.OperationalError:
             pass
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, signum))
     assert proc.wait(timeout=60) == 130
     with sqlite3.connect(out / "bench.sqlite") as con:
         n = con.execute("SELECT count(*) FROM records").fetchone()[0]
