@@ -60,6 +60,7 @@ def _stop_on_sigterm() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``bench``: parse, run the command, turn errors into one line and an exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded beside measurements
     _quiet_third_party_warnings()
     _stop_on_sigterm()
     if args.debug or os.environ.get("BENCH_DEBUG") == "1":

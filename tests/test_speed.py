@@ -140,3 +140,59 @@ def test_force_memory_rows_come_from_fresh_processes(tmp_path, monkeypatch):
     from bench.models.timing import peak_rss_mb
 
     assert not (rows["peak_MB"] == peak_rss_mb()).any()
+
+
+def _peak_records(points, extra=()):
+    import json
+
+    rows = [
+        {
+            "material_id": f"m{i}",
+            "status": "ok",
+            "details_json": json.dumps({"n_atoms_supercell": n, "material_peak_rss_MB": mb}),
+        }
+        for i, (n, mb) in enumerate(points)
+    ]
+    return pd.DataFrame(rows + [dict(r) for r in extra])
+
+
+def test_peak_envelope_bounds_every_measured_material():
+    import json
+
+    from bench.speed.peaks import atoms_for_memory, envelope, measure, peak_rows
+
+    points = [(100, 900.0), (500, 1900.0), (1000, 3400.0), (1200, 3300.0), (2000, 6100.0)]
+    # a record from before the per-material peak: only the worker's, left out
+    old = {"material_id": "old", "status": "ok"}
+    old["details_json"] = json.dumps({"n_atoms_supercell": 50, "worker_peak_rss_MB": 9e4})
+    records = _peak_records(points, [old])
+    rows = peak_rows(records)
+    assert list(rows["material_id"]) == [f"m{i}" for i in range(len(points))]
+    base, per_atom = envelope(rows)
+    assert all(base + per_atom * n >= mb - 1e-9 for n, mb in points)
+    assert any(abs(base + per_atom * n - mb) < 1e-6 for n, mb in points)  # touches one
+    assert 2.0 < per_atom < 3.5
+    assert atoms_for_memory(base, per_atom, base + 10 * per_atom) == pytest.approx(10)
+    assert atoms_for_memory(base, 0.0, 1.0) == float("inf")
+    table, fit = measure(records, 24_000)
+    assert table["n"].sum() == len(points) and fit["n_records"] == len(points)
+    assert fit["alone_above_atoms"] == round((12_000 - base) / per_atom)
+    with pytest.raises(ValueError, match="two supercell sizes"):
+        envelope(peak_rows(_peak_records([(100, 900.0)])))
+
+
+def test_speed_peaks_reads_a_run_and_writes_its_rows(shared_data, tmp_path, capsys):
+    from bench.cli import main
+
+    store, out = tmp_path / "store", tmp_path / "speed"
+    argv = ["run", "--model", "emt", "--task", "phonons", "--subset", "cv-binary-1170"]
+    argv += ["--materials", "mp-1591,mp-27253", "--out", str(store), "--quiet"]
+    assert main([*argv, "--data-dir", str(shared_data)]) == 0  # EMT: 56- and 640-atom cells
+    assert (
+        main(["speed", "peaks", "--model", "emt", "--records", str(store), "--out", str(out)]) == 0
+    )
+    frame = pd.read_csv(out / "peaks.csv")
+    assert frame["n"].sum() == 2 and (frame["model"] == "emt").all()
+    assert frame["command"].str.contains("speed peaks").all()
+    assert main(["speed", "peaks", "--model", "chgnet", "--records", str(store)]) == 2
+    assert "chgnet" in capsys.readouterr().err

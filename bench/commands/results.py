@@ -4,7 +4,6 @@ or committed records), write tables, plots and exports."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +160,9 @@ def cmd_table(args: argparse.Namespace) -> int:
         Path(args.data_dir) if args.data_dir else None,
         equigrad_subset=args.equigrad_subset,
     )
-    command = (
-        "bench table " + " ".join(sys.argv[2:]) if args.command_line is None else args.command_line
-    )
+    from bench.report.baselines import command_line
+
+    command = command_line(args.argv) if args.command_line is None else args.command_line
     paths = write_report(table, Path(args.out), command)
     print(to_markdown(table))
     print(f"wrote {len(paths)} files under {args.out}")
@@ -176,7 +175,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     runs = [Path(existing(d)) for d in args.runs]
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
-    command = args.command_line or "bench report " + " ".join(sys.argv[2:])
+    from bench.report.baselines import command_line
+
+    command = args.command_line or command_line(args.argv)
     data_dir = Path(args.data_dir) if args.data_dir else None
     paths = build_site(runs, Path(args.out), subsets, data_dir, command)
     print(f"wrote {len(paths)} files; open {Path(args.out) / 'index.html'}")

@@ -4,7 +4,6 @@ the client's memory; rows appended to ``<out>/<what>.csv`` with machine and comm
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from bench.commands.output import print_frame, subsets_for
+from bench.errors import ConfigurationError
 from bench.report.baselines import command_line
 from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
 
@@ -35,10 +35,14 @@ def add_parser(sub: Any) -> None:
         "and materials. client-memory: the client's RSS every 100 records of a real run into "
         "a scratch store. sharing: concurrent runs with the default threads, then with "
         "--threads cores/runs. forces: time and peak memory of one force call per size, the "
-        "adapter's force path vs its ASE calculator, each in a fresh process. Rows are appended "
+        "adapter's force path vs its ASE calculator, each in a fresh process. peaks: each "
+        "phonon material's peak memory vs supercell atoms, read from --records (no model "
+        "runs), and the envelope that decides which supercells run alone. Rows are appended "
         "to <out>/<what>.csv with machine and command.",
     )
-    p.add_argument("what", choices=["forward", "forces", *TIMERS, "client-memory", "sharing"])
+    p.add_argument(
+        "what", choices=["forward", "forces", *TIMERS, "client-memory", "sharing", "peaks"]
+    )
     p.add_argument("--runs", type=int, default=2, help="sharing: concurrent runs")
     p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
     p.add_argument("--model", action="append", required=True, help="repeatable")
@@ -53,13 +57,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--checkpoint")
     p.add_argument("--dtype")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument(
+        "--records", default="results/records", help="peaks: records folder or results store"
+    )
     p.add_argument("--out", default="results/speed")
     p.set_defaults(func=cmd_speed)
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
     """Dispatch to the measurement ``args.what`` names."""
-    argv = command_line(["speed", *sys.argv[2:]])
+    argv = command_line(args.argv)
     if args.what == "forward":
         return _forward(args, Path(args.out), argv)
     if args.what == "forces":
@@ -68,6 +75,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
         return _client_memory(args, Path(args.out), argv)
     if args.what == "sharing":
         return _sharing(args, Path(args.out), argv)
+    if args.what == "peaks":
+        return _peaks(args, Path(args.out), argv)
     return _timed(args, Path(args.out), argv)
 
 
@@ -135,6 +144,28 @@ def _sharing(args: argparse.Namespace, out: Path, argv: str) -> int:
     cols = ["model", "runs", "threads_per_run", "n_materials", "wall_s", "materials_per_h"]
     print_frame(pd.DataFrame(rows)[cols].round(1))
     print(f"wrote {out / 'sharing.csv'}")
+    return 0
+
+
+def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.commands.output import existing, model_labels
+    from bench.run.records import open_results
+    from bench.run.schedule import total_memory_gb
+    from bench.speed.peaks import measure
+
+    rows = []
+    for model in args.model:
+        with open_results(existing(args.records)) as store:
+            records = store.records(model=model_labels(store, model), task="phonons")
+        try:
+            table, fit = measure(records, total_memory_gb() * 1000)
+        except ValueError as err:
+            raise ConfigurationError(f"{model}: {err} in {args.records}") from err
+        print(f"{model}: " + ", ".join(f"{k} {v}" for k, v in fit.items()))
+        print_frame(table.round(1))
+        rows += [{"model": model, **row, **fit} for row in table.to_dict("records")]
+    append_rows(rows, out / "peaks.csv", argv)
+    print(f"wrote {out / 'peaks.csv'}")
     return 0
 
 
