@@ -175,11 +175,19 @@ def test_torch_threads_are_set_for_a_block_and_restored():
     assert torch.get_num_threads() == before
 
 
-def test_alone_threshold_follows_the_machine():
-    from bench.run.schedule import alone_above_atoms
+def test_alone_threshold_follows_the_machine_and_the_measured_envelope():
+    from bench.run.schedule import PEAK_BASE_MB, PEAK_MB_PER_ATOM, RESERVED_MB, alone_above_atoms
 
-    assert alone_above_atoms(24.0) == 1000.0  # two 20 GB supercells do not fit in 24 GB
-    assert alone_above_atoms(256.0) == float("inf")
+    # on 24 GB, two supercells at the threshold just fit beside the reserve
+    limit = alone_above_atoms(24_000.0)
+    assert 2 * (PEAK_BASE_MB + PEAK_MB_PER_ATOM * limit) + RESERVED_MB == pytest.approx(24_000)
+    assert 1000 < limit < 2000  # CHGNet's envelope on this machine's 24 GB
+    assert alone_above_atoms(256_000.0) > 4000  # the Cv set's largest is 3,822 atoms
+    assert alone_above_atoms(24_000.0, 1000.0, 5.0) == pytest.approx(
+        ((24_000 - RESERVED_MB) / 2 - 1000) / 5
+    )
+    assert alone_above_atoms(24_000.0, 1000.0, 0.0) == float("inf")  # a flat envelope
+    assert alone_above_atoms(4_000.0, 500.0, 5.0) == 0.0  # not even a full batch: all alone
 
 
 def _one_emt_material(out, shared_data) -> RunConfig:

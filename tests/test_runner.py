@@ -159,6 +159,19 @@ def test_records_carry_each_materials_own_peak_memory(shared_data):
     assert small["worker_peak_rss_MB"] >= big["material_peak_rss_MB"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak reset")
+def test_the_peak_reset_returns_a_finished_materials_heap_first():
+    """Freed small objects stay in glibc's heap; without handing them back, the next
+    material's peak would include the last one's leftovers (and the worker would hold them)."""
+    from bench.models.timing import proc_status_mb, reset_peak_rss
+
+    leftovers = [np.ones(100) for _ in range(400_000)]  # ~400 MB in small blocks
+    before = proc_status_mb("VmRSS")
+    del leftovers
+    assert reset_peak_rss()
+    assert proc_status_mb("VmHWM") < before - 250
+
+
 @needs_chgnet
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):

@@ -159,9 +159,12 @@ def _peak_records(points, extra=()):
 def test_peak_envelope_bounds_every_measured_material():
     import json
 
-    from bench.speed.peaks import atoms_for_memory, envelope, measure, peak_rows
+    from bench.batching import MAX_BATCH_ATOMS
+    from bench.run.schedule import RESERVED_MB
+    from bench.speed.peaks import envelope, measure, peak_rows
 
-    points = [(100, 900.0), (500, 1900.0), (1000, 3400.0), (1200, 3300.0), (2000, 6100.0)]
+    # small supercells are batched to MAX_BATCH_ATOMS per call; the 700-atom one is dense
+    points = [(100, 900.0), (500, 1900.0), (700, 6000.0), (1200, 3300.0), (2000, 6100.0)]
     # a record from before the per-material peak: only the worker's, left out
     old = {"material_id": "old", "status": "ok"}
     old["details_json"] = json.dumps({"n_atoms_supercell": 50, "worker_peak_rss_MB": 9e4})
@@ -169,14 +172,11 @@ def test_peak_envelope_bounds_every_measured_material():
     rows = peak_rows(records)
     assert list(rows["material_id"]) == [f"m{i}" for i in range(len(points))]
     base, per_atom = envelope(rows)
-    assert all(base + per_atom * n >= mb - 1e-9 for n, mb in points)
-    assert any(abs(base + per_atom * n - mb) < 1e-6 for n, mb in points)  # touches one
-    assert 2.0 < per_atom < 3.5
-    assert atoms_for_memory(base, per_atom, base + 10 * per_atom) == pytest.approx(10)
-    assert atoms_for_memory(base, 0.0, 1.0) == float("inf")
+    assert base == 900.0 and per_atom == pytest.approx((6000 - 900) / 700)  # the densest
+    assert all(base + per_atom * max(n, MAX_BATCH_ATOMS) >= mb - 1e-9 for n, mb in points)
     table, fit = measure(records, 24_000)
     assert table["n"].sum() == len(points) and fit["n_records"] == len(points)
-    assert fit["alone_above_atoms"] == round((12_000 - base) / per_atom)
+    assert fit["alone_above_atoms"] == round(((24_000 - RESERVED_MB) / 2 - base) / per_atom)
     with pytest.raises(ValueError, match="two supercell sizes"):
         envelope(peak_rows(_peak_records([(100, 900.0)])))
 

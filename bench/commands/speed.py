@@ -150,7 +150,7 @@ def _sharing(args: argparse.Namespace, out: Path, argv: str) -> int:
 def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     from bench.commands.output import existing, model_labels
     from bench.run.records import open_results
-    from bench.run.schedule import total_memory_gb
+    from bench.run.schedule import total_memory_mb
     from bench.speed.peaks import measure
 
     rows = []
@@ -158,7 +158,7 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
         with open_results(existing(args.records)) as store:
             records = store.records(model=model_labels(store, model), task="phonons")
         try:
-            table, fit = measure(records, total_memory_gb() * 1000)
+            table, fit = measure(records, total_memory_mb())
         except ValueError as err:
             raise ConfigurationError(f"{model}: {err} in {args.records}") from err
         print(f"{model}: " + ", ".join(f"{k} {v}" for k, v in fit.items()))

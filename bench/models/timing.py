@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from collections.abc import Iterator
@@ -36,10 +37,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def release_free_memory() -> None:
+    """Hand the heap that freed objects left behind back to the OS (glibc's ``malloc_trim``;
+    nothing elsewhere), so the next material starts from the live size, not the last one's."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc
+        ctypes.CDLL(name).malloc_trim(0)
+
+
 def reset_peak_rss() -> bool:
-    """Restart this process's ``VmHWM`` at its current resident size (Linux ≥ 4.0: ``5`` to
-    ``/proc/self/clear_refs``), so :func:`peak_rss_mb` then gives the peak since this call.
-    False where the OS has no such reset (the peak stays the process's)."""
+    """Release freed memory (:func:`release_free_memory`), then restart this process's
+    ``VmHWM`` at its resident size (Linux ≥ 4.0: ``5`` to ``/proc/self/clear_refs``), so
+    :func:`peak_rss_mb` then gives the peak since this call. False where the OS has no such
+    reset (the peak stays the process's)."""
+    release_free_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from bench.batching import MAX_BATCH_ATOMS
 from bench.datasets import get_dataset, size_hints
 from bench.run.config import Job
 
@@ -24,21 +25,37 @@ def largest_first_within_windows(ids: list[str], hints: dict[str, float], window
     return out
 
 
-#: measured on this machine's kind (CHGNet, MatCalc Cv binaries, results/README.md): single
-#: supercells above 1,000 atoms peaked at 12-20 GB per worker, those below at a few GB
-PEAK_GB_ABOVE_1000_ATOMS = 20.0
+#: upper envelope of one phonon material's peak memory [MB]: peak ≤ PEAK_BASE_MB +
+#: PEAK_MB_PER_ATOM × max(supercell atoms, bench.batching.MAX_BATCH_ATOMS) for every measured
+#: material (bench.speed.peaks.envelope). Measured with CHGNet (the largest peaks of the models
+#: here) on the MatCalc Cv binaries, records of 2026-12-03:
+#: ``bench speed peaks --model chgnet --records results/records`` (results/speed/peaks.csv)
+PEAK_BASE_MB = 932.0
+PEAK_MB_PER_ATOM = 7.57
+
+#: memory [MB] kept for the OS, the run's client (a few hundred MB) and the user's shell
+RESERVED_MB = 2048.0
 
 
-def alone_above_atoms(total_memory_gb: float) -> float:
-    """Supercell size above which a material runs alone: 1,000 atoms when two such workers
-    would not fit (2 × 20 GB > memory), none on a machine with room for them."""
-    return 1000.0 if total_memory_gb < 2 * PEAK_GB_ABOVE_1000_ATOMS else float("inf")
+def alone_above_atoms(
+    total_memory_mb: float,
+    base_mb: float = PEAK_BASE_MB,
+    mb_per_atom: float = PEAK_MB_PER_ATOM,
+) -> float:
+    """Supercell size [atoms] above which a phonon material runs alone: where the envelope
+    (:data:`PEAK_BASE_MB`, :data:`PEAK_MB_PER_ATOM`) exceeds half of the memory left after
+    :data:`RESERVED_MB`, so two such materials would not fit side by side. 0 (all alone) when
+    even a batch-sized call does not fit in half; inf when the envelope does not grow."""
+    if mb_per_atom <= 0:
+        return float("inf")
+    limit = ((total_memory_mb - RESERVED_MB) / 2 - base_mb) / mb_per_atom
+    return limit if limit >= MAX_BATCH_ATOMS else 0.0
 
 
-def total_memory_gb() -> float:
-    """Physical memory of this machine [GB] (inf when the OS does not say)."""
+def total_memory_mb() -> float:
+    """Physical memory of this machine [MB, 2**20 bytes] (inf when the OS does not say)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     except (ValueError, OSError):
         return float("inf")
 
@@ -50,7 +67,7 @@ def run_alone(job: Job, ids: list[str], limit: float | None) -> set[str]:
         return set()
     dataset, data_dir = job.dataset, job.data_dir
     if limit is None:
-        limit = alone_above_atoms(total_memory_gb())
+        limit = alone_above_atoms(total_memory_mb())
     hints = size_hints(dataset, ids, data_dir)
     if get_dataset(dataset).format == "mdr":  # hints are file sizes there, not atoms
         return set()

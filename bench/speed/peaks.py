@@ -12,11 +12,12 @@ so far and are left out.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from bench.batching import MAX_BATCH_ATOMS
 
 #: supercell-size bins of the table [atoms]
 EDGES = (0, 256, 512, 1000, 1500, 2000, 3000, 5000)
@@ -35,22 +36,23 @@ def peak_rows(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["material_id", "status", "n_atoms", "peak_MB"])
 
 
+def call_atoms(n_atoms: np.ndarray | float, batch_atoms: int = MAX_BATCH_ATOMS) -> np.ndarray:
+    """Atoms in a phonon material's largest model call: displaced supercells are batched up
+    to ``batch_atoms`` (``bench.batching``), so small supercells fill the cap."""
+    return np.maximum(np.asarray(n_atoms, float), batch_atoms)
+
+
 def envelope(rows: pd.DataFrame) -> tuple[float, float]:
-    """``(base_MB, MB_per_atom)`` of the least-squares line of peak against supercell atoms,
-    raised until no measured peak lies above it (an upper bound, not a mean)."""
-    if len(rows) < 2 or rows["n_atoms"].nunique() < 2:
+    """``(base_MB, MB_per_atom)``: every measured peak ≤ ``base + MB_per_atom ×``
+    :func:`call_atoms`. ``base`` is the smallest peak (interpreter and loaded model), the slope
+    the largest memory per atom of a model call among the measured materials: an upper bound
+    for cells no denser than those measured (memory follows the graph's edges, so atoms per
+    cell alone misjudge a dense material; a mean fit would not bound it)."""
+    if rows["n_atoms"].nunique() < 2:
         raise ValueError("need peaks of at least two supercell sizes")
-    n, peak = rows["n_atoms"].to_numpy(float), rows["peak_MB"].to_numpy(float)
-    slope, intercept = np.polyfit(n, peak, 1)
-    return float(intercept + (peak - (intercept + slope * n)).max()), float(slope)
-
-
-def atoms_for_memory(base_mb: float, mb_per_atom: float, memory_mb: float) -> float:
-    """Largest supercell [atoms] whose envelope peak fits in ``memory_mb`` (inf when the
-    envelope does not grow)."""
-    if mb_per_atom <= 0:
-        return math.inf
-    return max(0.0, (memory_mb - base_mb) / mb_per_atom)
+    peak = rows["peak_MB"].to_numpy(float)
+    base = float(peak.min())
+    return base, float(((peak - base) / call_atoms(rows["n_atoms"])).max())
 
 
 def peak_table(rows: pd.DataFrame, base_mb: float, mb_per_atom: float) -> pd.DataFrame:
@@ -63,14 +65,16 @@ def peak_table(rows: pd.DataFrame, base_mb: float, mb_per_atom: float) -> pd.Dat
         median_peak_MB=("peak_MB", "median"),
         max_peak_MB=("peak_MB", "max"),
     )
-    table["envelope_MB"] = base_mb + mb_per_atom * table["largest_cell"]
+    table["envelope_MB"] = base_mb + mb_per_atom * call_atoms(table["largest_cell"])
     table.index = [f"{b.left:.0f}-{b.right:.0f}" for b in table.index]
     return table.rename_axis("atoms").reset_index()
 
 
 def measure(records: pd.DataFrame, memory_mb: float) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The bin table and the envelope (with the supercell size above which a material needs
-    more than half of ``memory_mb``, what :mod:`bench.run.schedule` runs alone)."""
+    """The bin table and the envelope, with the supercell size above which
+    :mod:`bench.run.schedule` would run a material alone on ``memory_mb`` [MB] under it."""
+    from bench.run.schedule import alone_above_atoms
+
     rows = peak_rows(records)
     base, per_atom = envelope(rows)
     fit = {
@@ -78,6 +82,6 @@ def measure(records: pd.DataFrame, memory_mb: float) -> tuple[pd.DataFrame, dict
         "base_MB": round(base, 1),
         "MB_per_atom": round(per_atom, 3),
         "memory_MB": round(memory_mb),
-        "alone_above_atoms": round(atoms_for_memory(base, per_atom, memory_mb / 2)),
+        "alone_above_atoms": round(alone_above_atoms(memory_mb, base, per_atom)),
     }
     return peak_table(rows, base, per_atom), fit
