@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--records", default="results/records", help="peaks: records folder or results store"
     )
+    p.add_argument(
+        "--until", help="peaks: only records made up to this ISO time (a measurement's set)"
+    )
     p.add_argument("--out", default="results/speed")
     p.set_defaults(func=cmd_speed)
 
@@ -157,6 +160,8 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     for model in args.model:
         with open_results(existing(args.records)) as store:
             records = store.records(model=model_labels(store, model), task="phonons")
+        if args.until:
+            records = records[records["created_at"] <= args.until]
         try:
             table, fit = measure(records, total_memory_mb())
         except ValueError as err:
