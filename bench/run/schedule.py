@@ -27,8 +27,8 @@ def largest_first_within_windows(ids: list[str], hints: dict[str, float], window
 
 #: upper envelope of one phonon material's peak memory [MB]: peak ≤ PEAK_BASE_MB +
 #: PEAK_MB_PER_ATOM × max(supercell atoms, bench.batching.MAX_BATCH_ATOMS) for every measured
-#: material (bench.speed.peaks.envelope). Measured with CHGNet (the largest peaks of the models
-#: here) on the MatCalc Cv binaries, records of 2026-12-03:
+#: material (bench.speed.peaks.envelope). Measured with CHGNet (the model of the Cv run; other
+#: models' records give theirs with the same command) on the MatCalc Cv binaries:
 #: ``bench speed peaks --model chgnet --records results/records --until
 #: 2026-12-03T17:07:00+00:00`` (results/speed/peaks.csv, results/speed/README.md)
 PEAK_BASE_MB = 932.0
