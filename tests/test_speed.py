@@ -194,7 +194,7 @@ def test_speed_peaks_reads_a_run_and_writes_its_rows(shared_data, tmp_path, caps
     frame = pd.read_csv(out / "peaks.csv")
     assert frame["n"].sum() == 2 and (frame["model"] == "emt").all()
     assert frame["command"].str.contains("speed peaks").all()
-    before = ["--until", "2000-01-01"]  # no record made by then
-    assert main(["speed", "peaks", "--model", "emt", "--records", str(store), *before]) == 2
+    for window in (["--until", "2000-01-01"], ["--since", "2999-01-01"]):  # no record made then
+        assert main(["speed", "peaks", "--model", "emt", "--records", str(store), *window]) == 2
     assert main(["speed", "peaks", "--model", "chgnet", "--records", str(store)]) == 2
     assert "chgnet" in capsys.readouterr().err

@@ -61,6 +61,9 @@ def add_parser(sub: Any) -> None:
         "--records", default="results/records", help="peaks: records folder or results store"
     )
     p.add_argument(
+        "--since", help="peaks: only records made from this ISO time on (a measurement's set)"
+    )
+    p.add_argument(
         "--until", help="peaks: only records made up to this ISO time (a measurement's set)"
     )
     p.add_argument("--out", default="results/speed")
@@ -160,6 +163,8 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     for model in args.model:
         with open_results(existing(args.records)) as store:
             records = store.records(model=model_labels(store, model), task="phonons")
+        if args.since:
+            records = records[records["created_at"] >= args.since]
         if args.until:
             records = records[records["created_at"] <= args.until]
         try:

@@ -29,10 +29,11 @@ def largest_first_within_windows(ids: list[str], hints: dict[str, float], window
 #: PEAK_MB_PER_ATOM × max(supercell atoms, bench.batching.MAX_BATCH_ATOMS) for every measured
 #: material (bench.speed.peaks.envelope). Measured with CHGNet (the model of the Cv run; other
 #: models' records give theirs with the same command) on the MatCalc Cv binaries:
-#: ``bench speed peaks --model chgnet --records results/records --until
-#: 2026-12-03T17:07:00+00:00`` (results/speed/peaks.csv, results/speed/README.md)
-PEAK_BASE_MB = 932.0
-PEAK_MB_PER_ATOM = 7.57
+#: ``bench speed peaks --model chgnet --records results/records --since
+#: 2026-12-03T17:10:00+00:00 --until 2026-12-03T19:20:00+00:00`` (124 records measured with the
+#: heap handed back before each material; results/speed/peaks.csv, results/speed/README.md)
+PEAK_BASE_MB = 591.0
+PEAK_MB_PER_ATOM = 7.95
 
 #: memory [MB] kept for the OS, the run's client (a few hundred MB) and the user's shell
 RESERVED_MB = 2048.0
