@@ -194,7 +194,12 @@ def test_speed_peaks_reads_a_run_and_writes_its_rows(shared_data, tmp_path, caps
     frame = pd.read_csv(out / "peaks.csv")
     assert frame["n"].sum() == 2 and (frame["model"] == "emt").all()
     assert frame["command"].str.contains("speed peaks").all()
-    for window in (["--until", "2000-01-01"], ["--since", "2999-01-01"]):  # no record made then
-        assert main(["speed", "peaks", "--model", "emt", "--records", str(store), *window]) == 2
+    peaks = ["speed", "peaks", "--model", "emt", "--records", str(store), "--out", str(out)]
+    for window in (["--until", "2000-01-01"], ["--since", "2999-01-01 00:00"]):  # none made then
+        assert main([*peaks, *window]) == 2
+    assert main([*peaks, "--since", "2000-01-01 00:00+01:00", "--until", "2999-01-01"]) == 0
+    assert pd.read_csv(out / "peaks.csv")["n"].sum() == 4  # both records, twice now
+    assert main([*peaks, "--until", "yesterday"]) == 2
+    assert "not an ISO time" in capsys.readouterr().err
     assert main(["speed", "peaks", "--model", "chgnet", "--records", str(store)]) == 2
     assert "chgnet" in capsys.readouterr().err

@@ -163,10 +163,7 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     for model in args.model:
         with open_results(existing(args.records)) as store:
             records = store.records(model=model_labels(store, model), task="phonons")
-        if args.since:
-            records = records[records["created_at"] >= args.since]
-        if args.until:
-            records = records[records["created_at"] <= args.until]
+        records = records[_made_within(records["created_at"], args.since, args.until)]
         try:
             table, fit = measure(records, total_memory_mb())
         except ValueError as err:
@@ -177,6 +174,26 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     append_rows(rows, out / "peaks.csv", argv)
     print(f"wrote {out / 'peaks.csv'}")
     return 0
+
+
+def _utc(when: str, option: str) -> pd.Timestamp:
+    """An ISO time given on the command line, as UTC (a time without a zone is UTC)."""
+    try:
+        stamp = pd.Timestamp(when)
+    except ValueError as err:
+        raise ConfigurationError(f"{option} {when!r}: not an ISO time ({err})") from err
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _made_within(created_at: pd.Series, since: str | None, until: str | None) -> pd.Series:
+    """Which records were made in [since, until] (either end open when not given)."""
+    made = pd.to_datetime(created_at, utc=True, format="ISO8601")
+    keep = pd.Series(True, index=created_at.index)
+    if since:
+        keep &= made >= _utc(since, "--since")
+    if until:
+        keep &= made <= _utc(until, "--until")
+    return keep
 
 
 def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
