@@ -90,20 +90,22 @@ results-lattice:
 # per-material records committed under results/records (append-only part files).
 # `make results-full` rebuilds results/full from those records alone (no model runs);
 # `make results-full RUN=1` first resumes the runs (FULL_MODELS; hours), adding new parts every
-# 25 min (--push-every), ready to commit.
+# 25 min (--push-every), ready to commit, then re-runs each run's failures once
+# (--retry-failures: a worker killed by the machine, not the model, gets a second chance).
 FULL_MODELS ?= chgnet
 RECORDS ?= results/records
 RUN ?=
 results-full:
 ifeq ($(RUN),1)
-	for m in $(subst $(comma), ,$(FULL_MODELS)); do \
+	for m in $(subst $(comma), ,$(FULL_MODELS)); do for retry in "" --retry-failures; do \
 		$(BIN)/bench run --model $$m --task elasticity --subset elastic-full --records $(RECORDS) \
-			--out $(OUT) --workers $(WORKERS) --push-every 25 --quiet; \
+			--out $(OUT) --workers $(WORKERS) --push-every 25 --quiet $$retry || exit 1; \
 		$(BIN)/bench run --model $$m --subset cv-binary-1170 --records $(RECORDS) \
-			--out $(OUT) --workers $(WORKERS) --isolate --push-every 25 --quiet; done
+			--out $(OUT) --workers $(WORKERS) --isolate --push-every 25 --quiet $$retry || exit 1; \
+	done; done
 endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
-		--elastic-subset elastic-full --quiet --command-line "make results-full"
+		--elastic-subset elastic-full --recorded-only --quiet --command-line "make results-full"
 
 # results/site: the committed site, from the committed records (CHGNet on mdr-smoke with its
 # force constants, and on elastic-smoke), and its three screenshots (needs chromium);

@@ -12,8 +12,10 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import importlib.util
 import json
 import lzma
+import random
 import shutil
 from pathlib import Path
 
@@ -37,10 +39,12 @@ from bench.datasets import (
     subsets,
 )
 from bench.datasets.locate import embedded_dir
-from bench.datasets.matcalc import _read, matcalc_file, structure_to_atoms
+from bench.datasets.matcalc import _read, load_entries, matcalc_file, structure_to_atoms
 from bench.datasets.mdr import build_phonopy, read_yaml
-from bench.datasets.registry import definitions_dir
+from bench.datasets.registry import definitions_dir, natural_key, seeded_order
 from bench.physics.supercells import min_length_supercell
+from tests.conftest import SHARED_DATA as SHARED
+from tests.conftest import _have_full_data
 
 MDR = "mdr-pbe"
 CV = "alexandria-binary-pbe-phonon-2025.1"
@@ -172,6 +176,37 @@ def test_mdr_smoke_is_cheap_and_mixed(shared_data):
     assert sorted(r["primitive_matrix_in_file"] for r in rows) == ["False"] * 4 + ["True"] * 4
 
 
+def test_seeded_order_is_random_and_keeps_its_order_as_the_set_grows():
+    ids = [f"mp-{i}" for i in range(1, 401)]
+    order = seeded_order(ids)
+    assert sorted(order) == sorted(ids) and order != sorted(ids, key=natural_key)
+    assert order == seeded_order(list(reversed(ids)))  # the input order does not matter
+    some = ids[::3]
+    assert seeded_order(some) == [i for i in order if i in set(some)]  # stable as the set grows
+    first = order[:200]  # a prefix is not biased towards low ids (mean 200.5 for all 400)
+    assert 170 < np.mean([int(i.split("-")[1]) for i in first]) < 230
+
+
+@pytest.mark.skipif(not _have_full_data(), reason="needs the full MatCalc files (../shared/data)")
+def test_full_set_orders_are_the_seeded_permutations_they_document():
+    """cv-binary-1170 and elastic-full as committed are the rules datasets/build_definitions.py
+    writes (and their headers state): a seeded permutation of the MatCalc file's order."""
+    spec = importlib.util.spec_from_file_location(
+        "build", definitions_dir() / "build_definitions.py"
+    )
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    cv_order = list(load_entries(CV, SHARED))
+    rng = np.random.default_rng(build.CV_SAMPLE_SEED)
+    assert resolve_subset("cv-binary-1170", SHARED)[1] == [
+        cv_order[i] for i in rng.permutation(1170)
+    ]
+    el_order = list(load_entries(ELASTIC, SHARED))
+    dev = sorted(random.Random(0).sample(el_order, 200))
+    assert resolve_subset("elastic-dev", SHARED)[1] == dev
+    assert resolve_subset("elastic-full", SHARED)[1] == build.full_order(dev, el_order)
+
+
 def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, monkeypatch):
     # offline: the local files. The package's embedded copy is not a data directory, so on a
     # bare clone its MDR files are copied into one
@@ -191,7 +226,8 @@ def test_mdr_full_is_local_files_plus_upstream_listing(shared_data, tmp_path, mo
 
     monkeypatch.setattr(locate, "_download", listing)
     ids = resolve_subset("mdr-full", data)[1]
-    assert ids[0] == "mp-1" and sorted(ids) == sorted({*local, "mp-1", "mp-1000"})
+    assert sorted(ids) == sorted({*local, "mp-1", "mp-1000"})
+    assert ids == seeded_order(ids)  # a partial run of it is an unbiased sample
     assert (tmp_path / "cache" / "bench" / "data" / "mdr" / "pbe" / "index.html").is_file()
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-cache"))
@@ -492,6 +528,12 @@ def test_size_hints_order_materials_by_cost(shared_data):
     dataset, ids = resolve_subset("cv-binary-smoke", shared_data)
     hints = size_hints(dataset, ids, shared_data)
     assert hints["mp-1000"] == 128 and hints["mp-1087"] == 250  # MatCalc-rule supercell atoms
+    # the run's supercell length counts (2 atoms: 4×4×4 at 20 Å, 2×2×2 at 10 Å)
+    assert size_hints(dataset, ids, shared_data, 10.0)["mp-1000"] == 16
+    # a 2 % contraction (the margin run_alone takes): a layer more where L/|a| is just above an
+    # integer (mp-1000: |a| = 5.013 Å, 20/(0.98 |a|) = 4.07 -> 5 repeats), never fewer atoms
+    contracted = size_hints(dataset, ids, shared_data, None, 0.02)
+    assert contracted["mp-1000"] == 250 and all(contracted[i] >= hints[i] for i in ids)
     dataset, ids = resolve_subset("mdr-smoke", shared_data)
     hints = size_hints(dataset, [*ids, "mp-0"], shared_data)
     assert hints["mp-0"] == 0.0 and all(hints[i] > 0 for i in ids)

@@ -31,6 +31,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
     p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--recorded-only",
+        action="store_true",
+        help="rows only for models with records (a table that depends on the records alone, "
+        "not on which checkpoints this machine has)",
+    )
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_table)
 
@@ -68,16 +74,28 @@ def add_parser(sub: Any) -> None:
         p.add_argument("--out", default=DEFAULT_OUT, help="results directory")
         p.add_argument("--model")
         p.add_argument("--task", choices=list(TASKS))
+        p.add_argument("--dataset", help="only this data set (bench datasets lists them)")
         if name == "export":
             p.add_argument("--to", required=True, help="output .csv or .parquet")
+        else:
+            p.add_argument(
+                "--runs",
+                action="store_true",
+                help="also each run's wall time and worker time (sum of its records' wall_s)",
+            )
         p.set_defaults(func=func)
 
 
 def cmd_records(args: argparse.Namespace) -> int:
     from bench.run.records import push
-    from bench.run.store import Store
+    from bench.run.store import STORE_NAME, Store
 
-    with Store(existing(args.out)) as store:
+    if not (Path(args.out) / STORE_NAME).exists():  # e.g. --out naming the records folder
+        raise ConfigurationError(
+            f"no {STORE_NAME} in {args.out}: --out is the run folder whose store to push, "
+            f"--to the records folder ({args.to})"
+        )
+    with Store(args.out, read_only=True) as store:
         models = model_labels(store, args.model)
         written = push(store, args.to, args.artifacts, model=models, task=args.task)
     for path in written:
@@ -92,8 +110,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from bench.tasks import TASKS
 
     with open_results(existing(args.out)) as store:
-        records = store.records(model=model_labels(store, args.model), task=args.task)
+        records = store.records(
+            model=model_labels(store, args.model), task=args.task, dataset=args.dataset
+        )
         protocols = protocols_of(store, records)
+        manifests = store.manifests()
     if records.empty:
         print(f"no records in {args.out}")
         return 0
@@ -105,7 +126,24 @@ def cmd_summary(args: argparse.Namespace) -> int:
         spec = TASKS[task]
         table = summary_table(group, spec.properties, spec.has_reference)
         print_summary(table, spec.properties, spec.has_reference, protocols)
+    if args.runs:
+        _print_runs(records, manifests)
     return 0
+
+
+def _print_runs(records: Any, manifests: list[dict]) -> None:
+    from bench.commands.output import print_frame
+    from bench.report.runs import run_spans, total_row
+
+    spans = run_spans(records, manifests)
+    print("== runs (wall_h: start to last record; worker_h: sum of the records' wall_s)")
+    print_frame(spans)
+    total = total_row(spans)
+    print(
+        f"total: {total['runs']} runs, {total['records']} records ({total['ok']} ok, "
+        f"{total['failed']} not ok), {total['wall_h']:.2f} h wall, "
+        f"{total['worker_h']:.2f} worker-hours"
+    )
 
 
 def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
@@ -159,6 +197,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         subsets,
         Path(args.data_dir) if args.data_dir else None,
         equigrad_subset=args.equigrad_subset,
+        recorded_only=args.recorded_only,
     )
     from bench.report.baselines import command_line
 
@@ -189,6 +228,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.run.store import export
 
     with open_results(existing(args.out)) as store:
-        path = export(store, args.to, model=model_labels(store, args.model), task=args.task)
+        models = model_labels(store, args.model)
+        path = export(store, args.to, model=models, task=args.task, dataset=args.dataset)
     print(f"wrote {path}")
     return 0

@@ -35,8 +35,8 @@ from bench.datasets.registry import (
     fetch,
     get_dataset,
     list_datasets,
-    natural_key,
     read_id_list,
+    seeded_order,
     subsets,
 )
 
@@ -88,14 +88,24 @@ def dataset_checksums(
     return {relpath: sha256_of(path)}
 
 
+#: MatCalc 0.7.0 PhononCalc's default supercell length [Å] (``min_length: float = 20.0``)
+MATCALC_MIN_LENGTH_A = 20.0
+
+
 def size_hints(
-    dataset: str, material_ids: list[str], data_dir: Path | None = None
+    dataset: str,
+    material_ids: list[str],
+    data_dir: Path | None = None,
+    min_length_A: float | None = None,
+    contraction: float = 0.0,
 ) -> dict[str, float]:
     """A cheap, monotone proxy for each material's cost, to start the largest first.
 
-    MatCalc sets: atoms in the evaluated cell (for the Cv set, MatCalc's 20 Å supercell of the
-    unrelaxed cell; the relaxed cell's may differ by a layer). MDR: the
-    size of the material's files (force constants grow as atoms²), read from the directory
+    MatCalc sets: atoms in the evaluated cell (for the Cv set, MatCalc's supercell of
+    ``min_length_A``, None: MatCalc's 20 Å, built on the unrelaxed cell scaled by
+    ``1 - contraction``). The relaxed cell's supercell may have a layer more: of the first 850
+    CHGNet records, 6 had more atoms than the unrelaxed cell's, 2 with a 2 % contraction. MDR:
+    the size of the material's files (force constants grow as atoms²), read from the directory
     listing without parsing. Unknown materials get 0.
     """
     info = get_dataset(dataset)
@@ -120,7 +130,9 @@ def size_hints(
         n_sites = float(len(entry["structure"]["sites"]))
         if info.format == "matcalc-phonon":
             atoms = structure_to_atoms(entry["structure"])
-            n_sites *= abs(round(float(np.linalg.det(min_length_supercell(atoms, 20.0)))))
+            atoms.set_cell(atoms.get_cell() * (1.0 - contraction), scale_atoms=True)
+            length = MATCALC_MIN_LENGTH_A if min_length_A is None else min_length_A
+            n_sites *= abs(round(float(np.linalg.det(min_length_supercell(atoms, length)))))
         out[material_id] = n_sites
     return out
 
@@ -150,10 +162,10 @@ __all__ = [
 def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list[str]]:
     """(data set name, material ids) of a named subset, in a stable order.
 
-    A subset without an id list means every material: all entries of a MatCalc file (natural
-    id order), or, for MDR, every material found in the data directories plus the upstream
-    listing (see :func:`bench.datasets.mdr.discover_ids`). Unknown subset: ValueError naming
-    the closest matches.
+    A subset without an id list means every material: all entries of a MatCalc file, or, for
+    MDR, every material found in the data directories plus the upstream listing (see
+    :func:`bench.datasets.mdr.discover_ids`), in :func:`seeded_order`, so that a partial run of
+    it is an unbiased sample. Unknown subset: ValueError naming the closest matches.
     """
     owners = subsets()
     if subset not in owners:
@@ -165,5 +177,5 @@ def resolve_subset(subset: str, data_dir: Path | None = None) -> tuple[str, list
     if listing is not None:
         return info.name, read_id_list(definitions_dir() / listing)
     if info.format == "mdr":
-        return info.name, discover_ids(info.name, data_dir)
-    return info.name, sorted(load_entries(info.name, data_dir), key=natural_key)
+        return info.name, seeded_order(discover_ids(info.name, data_dir))
+    return info.name, seeded_order(list(load_entries(info.name, data_dir)))

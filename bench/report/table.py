@@ -71,16 +71,23 @@ def build_table(
     subsets: dict[str, str] | None = None,
     data_dir: Path | None = None,
     equigrad_subset: str | None = EQUIGRAD_SUBSET,
+    recorded_only: bool = False,
 ) -> Table:
     """Aggregate the stores in ``out_dirs`` into the Table 2 comparison (and the equigrad
-    records of ``equigrad_subset``; None: none)."""
+    records of ``equigrad_subset``; None: none). ``recorded_only``: rows only for the models
+    with records of the table's tasks, so the table depends on the records alone (otherwise
+    every Table 2 model has a row, and those not run say why, from this machine's state)."""
     subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
     records, manifests = _load_records(out_dirs)
     paper = paper_table()
     models = [s.key for s in list_models() if s.table2]
+    recorded: list[str] = []
     if not records.empty:
         table2_records = records[records["task"].isin(list(subsets))]  # not equigrad's
-        models += [m for m in table2_records["model"].unique() if m not in models]
+        recorded = list(table2_records["model"].unique())
+        models += [m for m in recorded if m not in models]
+    if recorded_only:
+        models = [m for m in models if m in recorded]
     rows, selected = [], []
     for key in models:  # a record label is the model key, or key@sha8 for a user checkpoint
         row, parts = _model_row(key, records, subsets, data_dir, paper)

@@ -105,6 +105,7 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
+    check_records_dirs(config.out_dir, config.records_dir)
     spec = resolve(config.model)
     reason = unavailable_reason(spec)
     if reason:
@@ -130,6 +131,35 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
         base=config.settings,
     )
     return spec, dataset, ids, settings
+
+
+def check_records_dirs(out_dir: str, records_dir: str | None) -> None:
+    """A run's store never goes into committed records, and committed records come from
+    committed code: ConfigurationError otherwise.
+
+    ``--out`` naming a records folder would put a ``bench.sqlite`` there, after which every
+    reader takes the folder for an (empty) store. Records pushed to a folder inside this source
+    checkout while it has uncommitted changes would carry numbers no commit reproduces.
+    """
+    from bench.run.manifest import git_commit, source_root
+    from bench.run.records import is_records_dir
+
+    if is_records_dir(out_dir):
+        raise ConfigurationError(
+            f"--out {out_dir} holds committed records, not a run's store: give it as "
+            f"--records {out_dir} and --out a run folder (default: runs)"
+        )
+    if records_dir is None:
+        return
+    if Path(out_dir).resolve() == Path(records_dir).resolve():
+        raise ConfigurationError("--out and --records must be different folders")
+    inside = Path(records_dir).resolve().is_relative_to(source_root())
+    if inside and (git_commit() or "").endswith("-dirty"):
+        raise ConfigurationError(
+            f"--records {records_dir} is committed with this checkout, which has uncommitted "
+            "changes outside results/ (git status): commit or stash them first, so every "
+            "record names the commit that made it"
+        )
 
 
 def as_path(value: str | None) -> Path | None:

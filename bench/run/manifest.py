@@ -40,9 +40,19 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+#: what ``git status`` looks at for ``-dirty``: everything but the committed results
+SOURCE = ("--", ".", ":(exclude)results")
+
+
+def source_root() -> Path:
+    """The folder this package's source checkout sits in (the repository, when from git)."""
+    return Path(__file__).resolve().parents[2]
+
+
 def git_commit() -> str | None:
-    """HEAD of the source checkout (with ``-dirty`` when it has uncommitted changes)."""
-    root = Path(__file__).resolve().parents[2]
+    """HEAD of the source checkout, with ``-dirty`` when it has uncommitted changes to tracked
+    files outside ``results/`` (committed summaries and records do not change a number)."""
+    root = source_root()
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
@@ -51,7 +61,7 @@ def git_commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            [*("git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"), *SOURCE],
             capture_output=True,
             text=True,
             check=True,

@@ -14,7 +14,7 @@ A file, once written, is never rewritten: :func:`push` writes the records a stor
 part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
 Reading merges the parts in name (= time) order with the store's rule, so a later record of a
 material replaces an earlier one only when it is at least as good (:func:`bench.run.store.rank`).
-Gzip members carry no time stamp, so the same records give the same bytes.
+Gzip members carry no time stamp and no file name, so the same records give the same bytes.
 
 Records directories are read like stores: :func:`open_results` turns one into an in-memory
 store, so ``bench summary``, ``bench table`` and ``bench export`` read either; ``bench run
@@ -147,17 +147,23 @@ def push(
         directory.mkdir(parents=True, exist_ok=True)
         settings_path = directory / "settings.json"
         if not settings_path.exists():
-            settings = store.settings_for(group[3]) or {}
-            settings_path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
+            _write_json(settings_path, store.settings_for(group[3]) or {})
         runs = directory / "runs"
         runs.mkdir(exist_ok=True)
         for run_id in sorted({r["run_id"] for r in rows}):
             manifest = store.manifest(run_id)
             path = runs / f"{_safe(run_id)}.json"
             if manifest is not None and not path.exists():
-                path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+                _write_json(path, manifest)
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
     return written
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """``obj`` as indented JSON, whole or not at all (a file here is never rewritten, so a
+    half-written one would stay)."""
+    with atomic_write(path) as handle:
+        handle.write((json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
 def _copy_artifacts(store: Store, rows: list[dict[str, Any]], root: Path) -> None:
@@ -185,6 +191,7 @@ def _write_part(directory: Path, rows: list[dict[str, Any]]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
     path = directory / f"part-{stamp}-{digest}.jsonl.gz"
-    with atomic_write(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+    # filename="": no name in the gzip header (it would be the temporary file's)
+    with atomic_write(path) as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as handle:
         handle.write(blob.encode())
     return path

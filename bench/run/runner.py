@@ -51,7 +51,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         done = store.finished(*group.values(), include_failures=not config.retry_failures)
         todo = [i for i in ids if i not in done]
         if config.workers > 1 or config.executor == "dask":
-            hints = size_hints(dataset, todo, job.data_dir)
+            length = getattr(job.settings, "supercell_min_length_A", None)
+            hints = size_hints(dataset, todo, job.data_dir, length)
             todo = largest_first_within_windows(todo, hints, LPT_WINDOW_PER_WORKER * config.workers)
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
