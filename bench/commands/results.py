@@ -19,7 +19,13 @@ from bench.tasks import TASKS
 
 
 def add_parser(sub: Any) -> None:
-    """The ``table``, ``records``, ``summary`` and ``export`` subcommands."""
+    """The ``table``, ``report``, ``records``, ``summary`` and ``export`` subcommands."""
+    _add_table_and_report(sub)
+    _add_records(sub)
+    _add_readers(sub)
+
+
+def _add_table_and_report(sub: Any) -> None:
     p = sub.add_parser("table", help="Table 2: measured MAEs beside the paper's, plots")
     p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
     p.add_argument("--out", default="results", help="where to write table2.md/.csv and plots")
@@ -49,6 +55,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_report)
 
+
+def _add_records(sub: Any) -> None:
     p = sub.add_parser(
         "records",
         help="add a store's new records to committed records (append-only part files)",
@@ -66,6 +74,8 @@ def add_parser(sub: Any) -> None:
     )
     p.set_defaults(func=cmd_records)
 
+
+def _add_readers(sub: Any) -> None:
     for name, func, text in (
         ("summary", cmd_summary, "MAE table of a results directory"),
         ("export", cmd_export, "export records to CSV or parquet"),
