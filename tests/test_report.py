@@ -76,7 +76,7 @@ def test_markdown_and_files(store_dir, tmp_path):
     table = build_table([store_dir])
     md = to_markdown(table)
     line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
-    assert "| 2.50 [1.50, 3.50] (N/A) |" in line and "| 4 (1) |" in line
+    assert "| 2.50 [1.50, 3.50] (N/A) |" in line and "| 4 (1), coverage 5 of 8 |" in line
     assert "for 5 materials; worker peak memory 4.0 GB" in md
     out = write_report(table, tmp_path / "results", "pytest")
     names = {p.name for p in out}

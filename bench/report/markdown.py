@@ -34,7 +34,12 @@ def _counts(row: pd.Series, task: str, flag: str, flag_label: str) -> str:
     value = row.get(f"{task}.{flag}")
     if value is not None and pd.notna(value):
         text += f"; {int(value)} {flag_label}"
-    return text + ")"
+    text += ")"
+    coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
+    done, _, total = coverage.partition(" of ")
+    if done.isdigit() and total.isdigit() and 0 < int(done) < int(total):
+        text += f", coverage {coverage}"
+    return text
 
 
 def to_markdown(table: Table) -> str:
