@@ -156,16 +156,16 @@ def test_fresh_store_resumes_from_records_and_readers_read_them(shared_data, tmp
     table = ["table", "--runs", str(root), "--elastic-subset", "elastic-smoke", "--quiet"]
     assert main([*table, "--out", str(tmp_path / "t1"), "--recorded-only"]) == 0
     md = (tmp_path / "t1" / "table2.md").read_text()
-    assert "elasticity: `elastic-smoke` (protocol matcalc; coverage 8 of 20)" in md
+    assert "elasticity: `elastic-smoke` (protocol matcalc; coverage: emt 8 of 20)" in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["emt"]  # no rows for models not run
-    assert rows[1].split("|")[9].strip().endswith(", coverage 8 of 20")  # partial, in its row
+    assert rows[1].split("|")[-3].strip().endswith(", 8 of 20 run")  # partial, in its row
     second = run(RunConfig(**config, out_dir=str(tmp_path / "b"), records_dir=str(root)))
     assert second.n_skipped == 8 and sum(second.counts.values()) == 12
     assert main([*table, "--out", str(tmp_path / "t2")]) == 0  # every Table 2 model has a row
     md = (tmp_path / "t2" / "table2.md").read_text()
-    assert "coverage 20 of 20)" in md and "| orb-v3-direct-20-omat |" in md
-    assert ", coverage" not in md  # a complete run's row says nothing more
+    assert "emt 20 of 20)" in md and "| orb-v3-direct-20-omat |" in md
+    assert " run |" not in md  # a complete run's row says nothing more
     capsys.readouterr()
     assert main(["summary", "--out", str(root), "--runs"]) == 0
     out = capsys.readouterr().out

@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 
 from bench.datasets import resolve_subset
-from bench.report.markdown import to_markdown
-from bench.report.table import build_table, expected_digest, paper_table
+from bench.report.markdown import intro, to_markdown
+from bench.report.table import (
+    build_table,
+    column_header,
+    expected_digest,
+    paper_table,
+    shown_columns,
+)
 from bench.report.write import write_report
 from bench.run.store import Store
 
@@ -76,13 +82,30 @@ def test_markdown_and_files(store_dir, tmp_path):
     table = build_table([store_dir])
     md = to_markdown(table)
     line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
-    assert "| 2.50 [1.50, 3.50] (N/A) |" in line and "| 4 (1), coverage 5 of 8 |" in line
+    assert "| 2.50 [1.50, 3.50] |" in line and "| 4 (1), 5 of 8 run |" in line
+    assert "(N/A)" not in md and "Code:" not in md  # provenance: a pointer, not 16 hashes
+    orb = next(s for s in md.splitlines() if s.startswith("| orb-v3-direct-20-omat |"))
+    assert "| – (paper 11) |" in orb  # not run here: the paper's value on its own set
+    assert "Cv [J/K per mol primitive cells], MDR |" in md
+    assert "`mdr-smoke`" in md and "hand-picked" in intro(table)
     assert "for 5 materials; worker peak memory 4.0 GB" in md
     out = write_report(table, tmp_path / "results", "pytest")
     names = {p.name for p in out}
     assert {"table2.md", "table2.csv", "outliers.csv", "chgnet-0.3.0__omega_max_K.png"} <= names
     worst = pd.read_csv(tmp_path / "results" / "outliers.csv")
     assert worst.iloc[0]["abs_error"] == pytest.approx(4.0)
+
+
+def test_paper_values_only_on_the_papers_sets(store_dir):
+    """On MatCalc's Cv set (not the paper's MDR) no paper value; a column with neither a
+    measured nor a paper value (ωmax, S, F there) is left out; headers name set and basis."""
+    table = build_table([store_dir], {"phonons": "cv-binary-smoke"})
+    orb = table.frame.set_index("model").loc["orb-v3-direct-20-omat"]
+    assert pd.isna(orb["Cv_J_per_K_mol.paper"]) and orb["K_GPa.paper"] == 12
+    assert shown_columns(table) == ["K_GPa", "G_GPa"]  # no phonon record on the Cv set
+    assert column_header(table, "Cv_J_per_K_mol") == "Cv [J/K per mol given cells], MatCalc Cv set"
+    md = to_markdown(table)
+    assert "ωmax" not in md.splitlines()[0] and "| – (paper 12) |" in md
 
 
 def test_summary_columns_line_up_when_rows_differ_in_n():

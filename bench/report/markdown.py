@@ -7,9 +7,27 @@ import io
 
 import pandas as pd
 
-from bench.report.metrics import BASIS_TEXT, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, format_mae
-from bench.report.table import COLUMNS, Table, column_label, phonon_basis
+from bench.report.metrics import (
+    BASIS_TEXT,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    PER_MOLE,
+    format_mae,
+)
+from bench.report.table import (
+    COLUMNS,
+    SET_NAMES,
+    Table,
+    column_header,
+    paper_measured,
+    phonon_basis,
+    shown_columns,
+    subset_kind,
+    table_datasets,
+)
 from bench.run.store import details_of
+
+TITLE = "Orb-v3 Table 2 — measured here beside the paper"
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:
@@ -24,46 +42,54 @@ def frame_markdown(frame: pd.DataFrame) -> str:
 
 def _cell(row: pd.Series, prop: str) -> str:
     mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
-    paper_txt = "N/A" if pd.isna(paper) else f"{paper:g}"
-    return f"{format_mae(mae, row[f'{prop}.lo'], row[f'{prop}.hi'])} ({paper_txt})"
+    text = format_mae(mae, row[f"{prop}.lo"], row[f"{prop}.hi"])
+    return text if pd.isna(paper) else f"{text} (paper {paper:g})"
 
 
-def _counts(row: pd.Series, task: str, flag: str, flag_label: str) -> str:
-    n = max(int(row.get(f"{p}.n", 0)) for p, (t, _, _) in COLUMNS.items() if t == task)
-    text = f"{n} ({int(row.get(f'{task}.n_failed', 0))}"
+def counts_text(row: pd.Series, task: str, flag: str) -> str:
+    """``3942 (11; 398)``: materials with a value (failed; flagged), then the coverage when
+    partial; ``–`` when the model has no record of the task."""
+    n = max(int(row.get(f"{p}.n", 0) or 0) for p, (t, _, _) in COLUMNS.items() if t == task)
+    failed = int(row.get(f"{task}.n_failed", 0) or 0)
+    if n == 0 and failed == 0:
+        return "–"
     value = row.get(f"{task}.{flag}")
-    if value is not None and pd.notna(value):
-        text += f"; {int(value)} {flag_label}"
-    text += ")"
+    flagged = f"; {int(value)}" if value is not None and pd.notna(value) else ""
+    text = f"{n} ({failed}{flagged})"
     coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
     done, _, total = coverage.partition(" of ")
     if done.isdigit() and total.isdigit() and 0 < int(done) < int(total):
-        text += f", coverage {coverage}"
+        text += f", {done} of {total} run"
     return text
+
+
+#: task -> (flag count column, its name in the "n (failed; flagged)" header)
+TASK_FLAGS = {"phonons": ("n_unstable", "unstable"), "elasticity": ("n_not_pd", "not PD")}
+
+
+def measured_tasks(table: Table) -> list[str]:
+    """The Table 2 tasks with a shown column."""
+    shown = {COLUMNS[p][0] for p in shown_columns(table)}
+    return [t for t in table.subsets if t in shown]
 
 
 def to_markdown(table: Table) -> str:
     """Markdown: `measured [95 % interval] (paper)` per cell, counts per task, footer with
-    protocols, coverage and provenance."""
+    protocols, coverage and a pointer to the provenance."""
     out = io.StringIO()
-    basis = phonon_basis(table)
-    heads = [column_label(p, basis) for p in COLUMNS]
-    out.write(
-        "| model | "
-        + " | ".join(heads)
-        + " | phonons n (failed; unstable) | elastic n (failed; not PD) | note |\n"
-    )
-    out.write("|---" * (len(heads) + 4) + "|\n")
+    shown = shown_columns(table)
+    tasks = measured_tasks(table)
+    heads = [column_header(table, p) for p in shown]
+    heads += [f"{t} n (failed; {TASK_FLAGS[t][1]})" for t in tasks]
+    out.write("| model | " + " | ".join(heads) + " | note |\n")
+    out.write("|---" * (len(heads) + 2) + "|\n")
     for _, row in table.frame.iterrows():
-        cells = [_cell(row, p) for p in COLUMNS]
-        counts = [
-            _counts(row, "phonons", "n_unstable", "unstable"),
-            _counts(row, "elasticity", "n_not_pd", "not PD"),
-        ]
+        cells = [_cell(row, p) for p in shown]
+        cells += [counts_text(row, t, TASK_FLAGS[t][0]) for t in tasks]
         note = row["not_run"].replace("|", "/")
-        out.write(f"| {row['model']} | " + " | ".join(cells + counts) + f" | {note} |\n")
+        out.write(f"| {row['model']} | " + " | ".join(cells) + f" | {note} |\n")
     _write_timings(out, table)
-    _write_footer(out, table, basis)
+    _write_footer(out, table, phonon_basis(table))
     _write_provenance(out, table)
     return out.getvalue()
 
@@ -121,60 +147,90 @@ def _write_timings(out: io.StringIO, table: Table) -> None:
             )
 
 
+def intro(table: Table) -> str:
+    """Which rows were run here, on which sets, and whether the sets compare with the paper's
+    (a warning for picked subsets)."""
+    datasets = table_datasets(table)
+    runs = []
+    for task in measured_tasks(table):
+        column = table.frame.get(f"{task}.coverage", pd.Series(dtype=str)).astype(str)
+        models = [m for m, c in zip(table.frame["model"], column, strict=True) if c[:2] != "0 "]
+        if models:
+            where = f"`{table.subsets[task]}` ({SET_NAMES.get(datasets[task], datasets[task])})"
+            runs.append(f"{', '.join(models)} on {where}")
+    text = "Measured here: " + ("; ".join(runs) or "nothing yet") + ". "
+    paper = [t for t in table.subsets if paper_measured(table, t)]
+    text += (
+        "The paper's values (MAE over its whole set) stand beside the measured ones only where "
+        "the paper measured that set"
+        + (f" (here: {', '.join(paper)})." if paper else "; none here.")
+    )
+    picked = [s for s in table.subsets.values() if subset_kind(s) == "picked"]
+    if picked:
+        text += (
+            f"\n\n**Note: {', '.join(f'`{s}`' for s in picked)} "
+            f"{'is a' if len(picked) == 1 else 'are'} hand-picked subset"
+            f"{'' if len(picked) == 1 else 's'} (cheap, easy materials): "
+            "their MAEs are not comparable with full-set values such as the paper's.**"
+        )
+    return text + "\n"
+
+
+def coverage_text(table: Table, task: str) -> str:
+    """``chgnet-0.3.0 3953 of 3953, 7net-0 3512 of 3953``: each model's coverage."""
+    frame = table.frame
+    column = frame.get(f"{task}.coverage", pd.Series("", index=frame.index)).astype(str)
+    parts = [f"{m} {c}" for m, c in zip(frame["model"], column, strict=True) if c[:2] != "0 "]
+    return ", ".join(parts) or "no records"
+
+
 def _write_footer(out: io.StringIO, table: Table, basis: str | None) -> None:
-    """What a cell means, the subsets with their protocols and coverage, the per-mole basis."""
+    """What a cell means, the subsets with their protocols and each model's coverage, the
+    per-mole basis, what unstable means for Cv."""
     protocols = {
         task: sorted({str(p) for p in table.frame.get(f"{task}.protocol", pd.Series()).dropna()})
         for task in table.subsets
     }
-    coverage = {
-        task: sorted({str(c) for c in table.frame.get(f"{task}.coverage", pd.Series())})
-        for task in table.subsets
-    }
-
-    def _coverage(task: str) -> str:
-        return ", ".join(c for c in coverage.get(task, []) if not c.startswith("0 of")) or "–"
-
     out.write(
         "\nCells: MAE measured here [95 % bootstrap interval over materials, "
-        f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}] (paper's Table 2 value). "
-        "Every ok material with a finite value counts, as the sources average "
-        "(unstable phonons and elastic tensors that are not positive definite included; "
-        "table2.csv also gives the MAE over the stable ones only). Subsets: "
-        + ", ".join(
-            f"{t}: `{s}` (protocol {', '.join(protocols.get(t) or ['–'])}; coverage {_coverage(t)})"
+        f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}] (paper's Table 2 value, where "
+        "the paper measured that set). Every ok material with a finite value counts, as the "
+        "sources average (unstable phonons and elastic tensors that are not positive definite "
+        "included; table2.csv also gives the MAE over the stable ones only). Sets: "
+        + "; ".join(
+            f"{t}: `{s}` (protocol {', '.join(protocols.get(t) or ['–'])}; coverage: "
+            f"{coverage_text(table, t)})"
             for t, s in table.subsets.items()
         )
         + ".\n"
     )
-    if basis in BASIS_TEXT:
+    per_mole = [COLUMNS[p][2].split(" ")[0] for p in shown_columns(table) if p in PER_MOLE]
+    if basis in BASIS_TEXT and per_mole:
         source = {"primcell": "the reference file's primitive_matrix"}.get(basis, "as given")
+        names = ", ".join(per_mole[:-1]) + (" and " if len(per_mole) > 1 else "") + per_mole[-1]
+        verb = "are" if len(per_mole) > 1 else "is"
         out.write(
-            f"S, F and Cv are per {BASIS_TEXT[basis].replace('mol ', 'mole of ')} ({source}).\n"
+            f"{names} {verb} per {BASIS_TEXT[basis].replace('mol ', 'mole of ')} ({source}).\n"
+        )
+    if table.frame.get("phonons.n_unstable", pd.Series(dtype=float)).fillna(0).gt(0).any():
+        out.write(
+            "Unstable: the model's phonons have imaginary modes at the supercell's commensurate "
+            "points (MDR's rule). phonopy leaves imaginary modes out of Cv, S and F, so an "
+            "unstable material's Cv counts its real modes only; it still enters the MAE, as in "
+            "the sources' own benchmarks.\n"
         )
 
 
 def _write_provenance(out: io.StringIO, table: Table) -> None:
-    """Settings digests, code commits, versions and data checksums of the runs in the table."""
-    # provenance of the runs whose records are in the table (each record names its run)
+    """A short pointer: settings digests, how many code commits, where the rest is."""
     used_runs = set(table.records["run_id"]) if "run_id" in table.records else set()
     manifests = [m for m in table.manifests if m.get("run_id") in used_runs]
     if manifests:
         digests = sorted({m["settings_digest"] for m in manifests if m.get("settings_digest")})
-        versions = manifests[-1].get("versions", {})
-        commits = sorted({str(m.get("git_commit")) for m in manifests})
-        checksums: dict[str, str] = {}
-        for m in manifests:
-            checksums.update(m.get("data_checksums") or {})
-        out.write(f"\nSettings digests: {', '.join(digests) or '–'}. Code: {', '.join(commits)}.\n")
-        out.write("Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".\n")
-        files = sorted(k for k in checksums if k.startswith("matcalc/"))
-        mdr = len([k for k in checksums if k.startswith("mdr/")])
+        commits = sorted({str(m.get("git_commit"))[:7] for m in manifests})
+        shown = ", ".join(commits[:3]) + (", …" if len(commits) > 3 else "")
         out.write(
-            "Data: "
-            + "; ".join(
-                [f"`{k}` sha256 {checksums[k][:16]}…" for k in files]
-                + ([f"{mdr} MDR files (sha256 of each in table2.provenance.json)"] if mdr else [])
-            )
-            + ".\n"
+            f"\nProvenance: settings {', '.join(digests) or '–'}; code at {len(commits)} "
+            f"commit{'s' if len(commits) != 1 else ''} ({shown}); every commit, package version "
+            "and data checksum in `table2.provenance.json` and the site's provenance page.\n"
         )

@@ -38,6 +38,21 @@ DEFAULT_SUBSETS = {task.name: task.default_subset for task in table2_tasks()}
 EQUIGRAD_SUBSET = TASKS["equigrad"].default_subset
 #: default subset of every task `bench run` knows
 TASK_DEFAULT_SUBSETS = {name: task.default_subset for name, task in TASKS.items()}
+#: the data set the Orb-v3 paper measured each Table 2 task on (MDR's phonons; MatCalc's
+#: Materials Project elastic set): a paper value is shown only beside records of that set
+PAPER_SETS = {"phonons": "mdr-pbe", "elasticity": "mp-binary-pbe-elasticity-2025.1"}
+#: whole data sets, and seeded random samples of them (their MAE estimates the whole set's);
+#: every other subset is picked (smoke: cheap, easy materials; le256: small cells) and its
+#: MAE is not comparable with a whole set's
+FULL_SUBSETS = ("elastic-full", "cv-binary-1170", "mdr-full", "elastic-all-2025.3")
+RANDOM_SUBSETS = ("elastic-dev", "cv-binary-sample100")
+#: short names of the data sets for headers
+SET_NAMES = {
+    "mdr-pbe": "MDR",
+    "alexandria-binary-pbe-phonon-2025.1": "MatCalc Cv set",
+    "mp-binary-pbe-elasticity-2025.1": "MatCalc elastic set",
+    "mp-pbe-elasticity-2025.3": "MatCalc elastic set 2025.3",
+}
 
 
 def paper_table() -> pd.DataFrame:
@@ -149,14 +164,15 @@ def _model_row(
         summary = mae_table(part, props) if len(part) else pd.DataFrame()
         first = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
         ran |= len(part) > 0
+        in_paper = spec.table2 in paper.index and dataset == PAPER_SETS.get(task)
         for prop in props:
-            in_paper = spec.table2 in paper.index
             row[f"{prop}.paper"] = paper.loc[spec.table2, COLUMNS[prop][1]] if in_paper else np.nan
             for suffix, column in ((".mae", prop), (".lo", f"{prop}.lo"), (".hi", f"{prop}.hi")):
                 row[prop + suffix] = first.get(column, np.nan)
             row[f"{prop}.mae_stable_only"] = first.get(f"{prop}.stable", np.nan)
             row[f"{prop}.n"] = int(first.get(f"n_{prop}", 0))
         row[f"{task}.protocol"] = effective_settings(spec.key, task, dataset).protocol
+        row[f"{task}.dataset"] = dataset
         row[f"{task}.n_failed"] = int(first.get("n_failed", 0))
         for flag in FLAGS.values():
             if flag in first:
@@ -236,3 +252,49 @@ def phonon_basis(table: Table) -> str | None:
         return None
     dataset, _ = resolve_subset(subset)
     return get_dataset(dataset).basis
+
+
+def table_datasets(table: Table) -> dict[str, str]:
+    """Task -> the data set of its subset."""
+    return {task: resolve_subset(subset)[0] for task, subset in table.subsets.items()}
+
+
+def shown_columns(table: Table) -> list[str]:
+    """The Table 2 properties with a measured or a paper value in some row (a set that scores
+    only Cv, as MatCalc's, shows no ωmax, S or F column); a task whose records all failed
+    keeps its columns."""
+    frame = table.frame
+
+    def has(prop: str) -> bool:
+        n = frame.get(f"{prop}.n", pd.Series(dtype=float)).fillna(0)
+        return bool((n > 0).any() or frame.get(f"{prop}.paper", pd.Series()).notna().any())
+
+    shown = []
+    for task in table.subsets:
+        props = [p for p, (t, _, _) in COLUMNS.items() if t == task]
+        failed = frame.get(f"{task}.n_failed", pd.Series(dtype=float)).fillna(0)
+        if (failed > 0).any() and not any(has(p) for p in props):
+            shown += props
+        else:
+            shown += [p for p in props if has(p)]
+    return shown
+
+
+def column_header(table: Table, prop: str) -> str:
+    """A property's header naming its unit, per-mole basis and data set:
+    ``Cv [J/K per mol given cells], MatCalc Cv set``."""
+    task = COLUMNS[prop][0]
+    dataset = table_datasets(table).get(task, "")
+    return f"{column_label(prop, phonon_basis(table))}, {SET_NAMES.get(dataset, dataset)}"
+
+
+def paper_measured(table: Table, task: str) -> bool:
+    """Whether the paper measured ``task`` on the table's data set."""
+    return table_datasets(table).get(task) == PAPER_SETS.get(task)
+
+
+def subset_kind(subset: str) -> str:
+    """ "full", "random" (a seeded random sample of a full set) or "picked"."""
+    if subset in FULL_SUBSETS:
+        return "full"
+    return "random" if subset in RANDOM_SUBSETS else "picked"

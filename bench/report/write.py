@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench.report.equigrad_report import write_equigrad
 from bench.report.figures import parity_plots
-from bench.report.markdown import frame_markdown, to_markdown
+from bench.report.markdown import TITLE, frame_markdown, intro, to_markdown
 from bench.report.metrics import mae_table, with_basis
 from bench.report.table import COLUMNS, Table, phonon_basis, task_table
 from bench.tasks import TASKS
@@ -66,7 +66,7 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     equigrad_hist.png when there are equigrad records."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "table2.md"
-    md.write_text(f"# Orb-v3 Table 2, reproduced\n\nMade by: `{command}`\n\n" + to_markdown(table))
+    md.write_text(f"# {TITLE}\n\nMade by: `{command}`\n\n{intro(table)}\n" + to_markdown(table))
     csv_path = out / "table2.csv"
     basis = phonon_basis(table)
     table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(csv_path, index=False)
