@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from bench.errors import ConfigurationError
+from bench.errors import ConfigurationError, ModelUnavailableError
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
 COMMANDS = ("run", "speed", "admin", "results")
@@ -81,6 +81,9 @@ def _main(args: argparse.Namespace) -> int:
 
     try:
         return args.func(args)
+    except ModelUnavailableError as err:  # known model, no package or weights here: not usage
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 1
     except ConfigurationError as err:
         print(f"bench: error: {err}", file=sys.stderr)
         return 2

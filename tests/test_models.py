@@ -62,14 +62,17 @@ def test_rows_say_why_a_model_cannot_run():
     assert rows["emt"]["runs here"] == "yes"
     if importlib.util.find_spec("orb_models") is None:
         assert rows["orb-v3-direct-20-omat"]["runs here"] == "no"
-        assert "pip install" in rows["orb-v3-direct-20-omat"]["why not / checkpoint"]
+        assert "pip install" in rows["orb-v3-direct-20-omat"]["weights / why not"]
     if importlib.util.find_spec("chgnet") is not None:
-        assert rows["chgnet-0.3.0"]["why not / checkpoint"].startswith("local: ")
+        assert rows["chgnet-0.3.0"]["weights / why not"].startswith("packaged (")
     if importlib.util.find_spec("sevenn") is not None:
-        # not shipped: runnable (sevenn downloads it when online), and says where to put it
+        # not shipped: runs here only when sevenn can download it; else says where to put it
         row = rows["sevennet-mf-ompa"]
-        assert row["runs here"] == "yes"
-        assert "checkpoint_sevennet_mf_ompa.pth" in row["why not / checkpoint"]
+        weights = row["weights / why not"]
+        assert weights.startswith(("will download", "missing", "cached"))
+        assert row["runs here"] == ("no" if weights.startswith("missing") else "yes")
+        if weights.startswith("missing"):
+            assert "checkpoint_sevennet_mf_ompa.pth" in weights and "github.com" in weights
 
 
 def test_dtype_policy():

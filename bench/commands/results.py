@@ -4,6 +4,7 @@ or committed records), write tables, plots and exports."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ def _add_table_and_report(sub: Any) -> None:
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
     p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="with --run: exit 0 even when a requested model could not run (default: exit 1)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--recorded-only",
@@ -156,8 +162,9 @@ def _print_runs(records: Any, manifests: list[dict]) -> None:
     )
 
 
-def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
-    """Run each model on each task's subset (resuming) into the first --runs directory."""
+def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str]:
+    """Run each model on each task's subset (resuming) into the first --runs directory;
+    the lines of the models that could not run."""
     from bench.models import list_models, local_checkpoint, unavailable_reason
     from bench.run.runner import RunConfig, run
 
@@ -172,6 +179,7 @@ def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
             and (s.checkpoint is None or local_checkpoint(s) is not None)
         ]
     )
+    skipped = []
     for model in models:
         for task, subset in subsets.items():
             print(f"== {model} {task} {subset}", flush=True)
@@ -188,8 +196,10 @@ def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> None:
                 summary = run(config)
             except ConfigurationError as err:
                 print(f"   skipped: {err}")
+                skipped.append(f"{model} {task}: {err}")
                 continue
             print(f"   {summary.n_skipped} already done, this run: {summary.counts}")
+    return skipped
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -198,8 +208,14 @@ def cmd_table(args: argparse.Namespace) -> int:
     from bench.report.write import write_report
 
     subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
-    if args.run:
-        _run_for_table(args, subsets)
+    skipped = _run_for_table(args, subsets) if args.run else []
+    if skipped and not args.allow_missing:  # a CI job relying on the table must not pass
+        print(
+            f"bench: error: {len(skipped)} requested run(s) could not run, no table written "
+            f"(--allow-missing writes it without them): {'; '.join(skipped)}",
+            file=sys.stderr,
+        )
+        return 1
     for directory in args.runs:  # a mistyped folder is an error, not a paper-only table
         existing(directory)
     table = build_table(

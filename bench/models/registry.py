@@ -93,6 +93,16 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+def describe_device(device: str) -> str:
+    """``device`` as run: ``cpu``, or ``cuda:N (GPU name)``."""
+    if not device.startswith("cuda"):
+        return device
+    import torch
+
+    index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
 def load_model(
     name: str,
     *,

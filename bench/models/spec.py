@@ -21,6 +21,8 @@ class ModelSpec:
     dtypes: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     checkpoint: str | None = None
+    url: str | None = None  # the weights' download URL (None: they ship in the wheel)
+    cache: str | None = None  # where the upstream package keeps downloads ("": nowhere)
     table2: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     second_order_dtype: str | None = None  # default for phonons/elasticity if not the last

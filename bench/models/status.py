@@ -1,27 +1,27 @@
 """What ``bench models`` shows: whether each model runs here, its environment, where its
-weights come from."""
+weights are (packaged, cached, will download, missing)."""
 
 from __future__ import annotations
 
 import importlib.util
 
 from bench.models.checkpoints import checkpoint_dir
-from bench.models.registry import list_models, local_checkpoint, unavailable_reason
+from bench.models.registry import list_models, unavailable_reason
 from bench.models.spec import ModelSpec
+from bench.models.weights import weights_status
 
 
 def checkpoint_status(spec: ModelSpec) -> str:
-    """Where the weights come from: a local file, or the upstream download."""
-    if spec.checkpoint is None:
-        return "none needed"
-    path = local_checkpoint(spec)
-    if path is not None:
-        return f"local: {path}"
-    where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
-    return (
-        f"not local: downloads from {spec.source} when online, or put {spec.checkpoint} "
-        f"in {where} (or pass --checkpoint PATH)"
-    )
+    """Where the weights are (packaged / cached / local, with the path), or that they will
+    download, or where to put them when they are missing."""
+    status = weights_status(spec)
+    if status.state.startswith("missing"):
+        where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
+        return (
+            f"{status}: put {spec.checkpoint} in {where} or pass --checkpoint PATH "
+            f"(from {spec.url or spec.source})"
+        )
+    return str(status)
 
 
 def env_label(spec: ModelSpec) -> str:
@@ -39,10 +39,13 @@ def env_label(spec: ModelSpec) -> str:
 
 def model_rows() -> list[dict[str, str]]:
     """One row per model for ``bench models``: key, aliases, family, env, whether it runs
-    here, and why not or where its checkpoint comes from."""
+    here, its weights (packaged / cached (path) / local / will download / missing), and why
+    it cannot run."""
     rows = []
     for spec in list_models():
         reason = unavailable_reason(spec)
+        weights = checkpoint_status(spec) if reason is None else ""
+        missing = weights.startswith("missing")
         rows.append(
             {
                 "key": spec.key,
@@ -50,8 +53,8 @@ def model_rows() -> list[dict[str, str]]:
                 "family": spec.family,
                 "env": env_label(spec),
                 "table2": spec.table2 or "",
-                "runs here": "yes" if reason is None else "no",
-                "why not / checkpoint": reason or checkpoint_status(spec),
+                "runs here": "no" if reason or missing else "yes",
+                "weights / why not": reason or weights,
             }
         )
     return rows

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import resolve_subset
-from bench.errors import ConfigurationError
+from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models import LoadedModel, resolve, unavailable_reason
 from bench.models.registry import resolve_device
+from bench.models.weights import require_weights
 from bench.protocols import effective_settings
 from bench.settings import settings_dict, settings_digest, settings_from_dict
 from bench.tasks import TASKS, run_one
@@ -109,7 +110,8 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     spec = resolve(config.model)
     reason = unavailable_reason(spec)
     if reason:
-        raise ConfigurationError(f"model {spec.key} cannot run here: {reason}")
+        raise ModelUnavailableError(f"model {spec.key} cannot run here: {reason}")
+    require_weights(spec, config.checkpoint)  # seconds, not a download's retries
     try:
         dataset, ids = resolve_subset(config.subset, as_path(config.data_dir))
     except ValueError as err:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchBugError, ConfigurationError
+from bench.errors import BenchBugError, ConfigurationError, ModelUnavailableError
 from bench.models.envs import env_python
 from bench.models.spec import ModelSpec
 from bench.run.config import Job, RunConfig
@@ -55,7 +55,7 @@ def _record(message: tuple[str, Any], model: str, job: Job) -> dict[str, Any]:
     """A worker slot's message as a record, or the error that stops the run."""
     kind, payload = message
     if kind == "fatal":
-        raise ConfigurationError(
+        raise ModelUnavailableError(
             f"{payload}; finished materials are stored, re-run the same command to continue"
         )
     if kind == "died":

@@ -17,6 +17,7 @@ from bench.datasets import dataset_checksums, size_hints
 from bench.errors import ConfigurationError
 from bench.models import local_checkpoint, resolve
 from bench.models.checkpoints import file_sha256
+from bench.models.registry import describe_device, resolve_device
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
@@ -37,14 +38,23 @@ CLAIM_STALE_S = 300.0
 
 
 def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
-    """Run ``config``: skip finished materials, evaluate the rest, store each record."""
+    """Run ``config``: skip finished materials, evaluate the rest, store each record.
+
+    The model is checked before the store is created: its weights at hand (and, run in this
+    process, loaded), so a model that cannot run leaves no folder behind.
+    """
     spec, dataset, ids, settings = prepare(config)
     job = Job.of(config, dataset, settings)
+    device = describe_device(resolve_device(config.device))
+    if _runs_here(config, spec):
+        local_model(spec.key, config.device, settings.dtype, config.checkpoint)
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha)
     digest = settings_digest(settings)
     group = {"model": label, "task": config.task, "dataset": dataset, "settings_digest": digest}
+    if config.progress:
+        print(f"bench: {label} {config.task} on {device} ({settings.dtype})", file=sys.stderr)
     with Store(config.out_dir) as store:
         if config.records_dir:
             load_into(store, config.records_dir, **group)
@@ -62,9 +72,9 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             **group,
             "model_key": spec.key,
             "subset": config.subset,
-            "device": config.device or "auto",
+            "device": device,
             "dtype": settings.dtype,
-            "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.source}",
+            "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
             "checkpoint_sha256": checkpoint_sha,
             "data_checksums": checksums,
             "n_materials": len(ids),
@@ -86,6 +96,12 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, config.push_artifacts, **group)
         return summary
+
+
+def _runs_here(config: RunConfig, spec: Any) -> bool:
+    """Whether the materials are evaluated in this process (:func:`_execute`)."""
+    one = config.workers == 1 and not config.isolate and config.executor == "local"
+    return one and config.worker_python is None and worker_python(spec) is None
 
 
 def _hint_threads(config: RunConfig) -> None:

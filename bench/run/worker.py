@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from bench.errors import ConfigurationError
+from bench.errors import ModelUnavailableError
 from bench.models import LoadedModel, load_model
 from bench.run.config import Job
 from bench.run.threads import set_threads, torch_threads
@@ -56,7 +56,7 @@ def work(job: Job, material_id: str, threads: int | None = None) -> dict[str, An
     if os.environ.get("BENCH_TEST_KILL_WORKER_ON") == material_id:  # fault injection (tests)
         os._exit(70)
     if _WORKER_MODEL is None:
-        raise ConfigurationError(_WORKER_ERROR or "worker not initialised")
+        raise ModelUnavailableError(_WORKER_ERROR or "worker not initialised")
     if threads is None:
         return job.run(_WORKER_MODEL, material_id)
     with torch_threads(threads):

@@ -1,0 +1,95 @@
+"""Where a model's weights are, without loading it: packaged in a wheel, cached by the
+upstream package, a local file, downloadable (the host answers within seconds) or missing.
+
+A run checks this before it creates its store (:func:`require_weights`), so a model whose
+weights cannot come fails in seconds with one line instead of after the download's retries.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bench.errors import ModelUnavailableError
+from bench.models.checkpoints import ENV_VAR, checkpoint_dir
+from bench.models.registry import local_checkpoint
+from bench.models.spec import ModelSpec
+
+#: seconds the reachability check of a download host may take (DNS and one TCP connect)
+REACH_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """``state``: none needed, packaged, local, cached, will download or missing (offline);
+    ``path``: the file when on disk."""
+
+    state: str
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        return f"{self.state} ({self.path})" if self.path else self.state
+
+
+@lru_cache(maxsize=16)
+def reachable(url: str, timeout_s: float = REACH_TIMEOUT_S) -> bool:
+    """Whether ``url``'s host resolves and accepts a TCP connection within ``timeout_s``
+    (run in a daemon thread: a hanging DNS lookup cannot hold the caller longer)."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+    if not host:
+        return False
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True, name="bench-reach")
+    thread.start()
+    thread.join(timeout_s)
+    return bool(answer and answer[0])
+
+
+def weights_status(spec: ModelSpec, explicit: str | Path | None = None) -> WeightsStatus:
+    """Where ``spec``'s weights would come from here (a quick network check at most)."""
+    if explicit is not None or (spec.checkpoint is None and spec.url is None):
+        path = local_checkpoint(spec, explicit) if explicit is not None else None
+        return WeightsStatus("local" if path else "none needed", path)
+    path = local_checkpoint(spec)
+    if path is not None:
+        directory = checkpoint_dir()
+        if directory is not None and path.parent == directory:
+            return WeightsStatus("local", path)
+        return WeightsStatus("cached" if spec.url else "packaged", path)
+    if spec.url and reachable(spec.url):
+        return WeightsStatus("will download")
+    return WeightsStatus("missing (offline)" if spec.url else "missing")
+
+
+def missing_message(spec: ModelSpec) -> str:
+    """One line: which file, from where, where bench looks for it."""
+    where = checkpoint_dir()
+    cache = f"the cache {Path(spec.cache).expanduser()}, " if spec.cache else ""
+    url = spec.url or spec.source
+    return (
+        f"{spec.key}: weights {spec.checkpoint} are not here and {url} cannot be reached; "
+        f"download it and put it in {cache}${ENV_VAR}"
+        + (f" ({where})" if where else "")
+        + " or pass --checkpoint PATH"
+    )
+
+
+def require_weights(spec: ModelSpec, explicit: str | Path | None = None) -> WeightsStatus:
+    """The status, or ModelUnavailableError (:func:`missing_message`) when they are missing."""
+    status = weights_status(spec, explicit)
+    if status.state.startswith("missing"):
+        raise ModelUnavailableError(missing_message(spec))
+    return status
