@@ -69,3 +69,11 @@ class PhonopyError(MaterialError):
 class BenchBugError(BenchError):
     """An exception that is neither a material's failure nor a configuration problem: a bug in
     bench. It stops the run (records so far are kept) instead of hiding in a failed row."""
+
+
+def warn(message: str) -> None:
+    """One ``bench: warning:`` line on stderr: something was skipped, the command goes on
+    (Python's warnings are silenced by the command line, bench.cli)."""
+    import sys
+
+    print(f"bench: warning: {message}", file=sys.stderr)

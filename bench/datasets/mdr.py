@@ -40,6 +40,7 @@ from bench.datasets.locate import (
 )
 from bench.datasets.reference import MalformedReferenceError, PhononReference
 from bench.datasets.registry import DatasetInfo, get_dataset, natural_key
+from bench.names import safe_name
 from bench.settings import THZ_TO_K_MDR
 
 _OPENERS = {".xz": lzma.open, ".bz2": bz2.open, ".gz": gzip.open}
@@ -176,7 +177,11 @@ def layout_of(info: DatasetInfo, material_id: str, data_dir: Path | None = None)
 
 
 def mdr_files(dataset: str, material_id: str, data_dir: Path | None = None) -> dict[str, Path]:
-    """Relpath -> local path of the files one MDR material is read from (fetched if needed)."""
+    """Relpath -> local path of the files one MDR material is read from (fetched if needed).
+    A material id that is not a plain file name (``../``, markup: from a crafted record or a
+    data file's name) reads nothing: MalformedReferenceError."""
+    if safe_name(material_id) != material_id:
+        raise MalformedReferenceError(f"material id {material_id!r} is not a plain file name")
     info = get_dataset(dataset)
     rels = _files(info, layout_of(info, material_id, data_dir), material_id)
     return {r: fetch_file(r, info.urls(r), info.sha256(r), data_dir) for r in rels}

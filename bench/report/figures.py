@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.names import safe_name
 from bench.report.metrics import format_mae, mean_interval
 from bench.report.table import COLUMNS, Table
 
@@ -41,7 +42,7 @@ def parity_plots(table: Table, directory: Path) -> list[Path]:
                 f"MAE {format_mae(err.mean(), *mean_interval(err))} (n={len(x)})", fontsize=9
             )
             fig.tight_layout()
-            path = directory / f"{model}__{prop}.png"
+            path = directory / f"{safe_name(model)}__{safe_name(prop)}.png"
             fig.savefig(path)
             plt.close(fig)
             paths.append(path)

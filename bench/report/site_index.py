@@ -8,6 +8,7 @@ import json
 import pandas as pd
 
 from bench.models import resolve
+from bench.names import safe_name
 from bench.protocols import effective_settings
 from bench.report.html import cell, esc, number, page, table
 from bench.report.metrics import format_mae
@@ -19,13 +20,14 @@ TASK_COUNTS = {"phonons": ("n_unstable", "unstable"), "elasticity": ("n_not_pd",
 
 
 def parity_name(model: str, prop: str) -> str:
-    """Relative path of a parity page from the site root."""
-    return f"parity/{model}__{prop}.html"
+    """Relative path of a parity page from the site root (names made safe: a label from a
+    record never leaves the site folder, bench.names.safe_name)."""
+    return f"parity/{safe_name(model)}__{safe_name(prop)}.html"
 
 
 def material_name(dataset: str, material_id: str) -> str:
-    """Relative path of a material page from the site root."""
-    return f"materials/{dataset}/{material_id}.html"
+    """Relative path of a material page from the site root (names made safe)."""
+    return f"materials/{safe_name(dataset)}/{safe_name(material_id)}.html"
 
 
 def _value(row: pd.Series, key: str) -> float:

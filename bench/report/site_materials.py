@@ -14,7 +14,6 @@ from ase import Atoms
 from phonopy import Phonopy
 
 from bench.datasets import get_dataset, load_phonon_reference, load_structure
-from bench.errors import BenchError
 from bench.physics.kept_fc import phonopy_from_payload
 from bench.report.bands import phonon_curves
 from bench.report.html import cell, esc, number, page, table
@@ -49,7 +48,7 @@ def load_material(dataset: str, material_id: str, data_dir: Path | None) -> Mate
             return Material(dataset, material_id, ref.unit_cell, ref.phonopy, ref.source)
         atoms, source, _ = load_structure(dataset, material_id, data_dir)
         return Material(dataset, material_id, atoms, None, source)
-    except (BenchError, OSError, ValueError) as err:
+    except Exception as err:  # a data file of any damage (yaml, spglib, phonopy): noted
         return Material(dataset, material_id, None, None, "", f"{type(err).__name__}: {err}")
 
 
@@ -57,7 +56,10 @@ def _spacegroup(atoms: Atoms) -> str:
     import spglib
 
     cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers)
-    return spglib.get_spacegroup(cell, symprec=1e-3) or "?"
+    try:
+        return spglib.get_spacegroup(cell, symprec=1e-3) or "?"
+    except Exception as err:  # a degenerate cell (spglib's SpglibCppError): noted, not fatal
+        return f"? ({type(err).__name__})"
 
 
 def structure_html(material: Material) -> str:
@@ -95,7 +97,7 @@ def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy],
             continue
         try:
             kept[r["model"]] = phonopy_from_payload(load_artifact(path))
-        except (OSError, ValueError, KeyError) as err:  # a damaged or foreign file
+        except Exception as err:  # a damaged or foreign file of any kind: noted, not fatal
             missing.append(f"{r['model']} ({path.name}: {err})")
     return kept, missing
 
@@ -115,7 +117,7 @@ def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> 
         return note + "<p>No DFT force constants in this data set and none kept.</p>"
     try:
         curves = phonon_curves(first, others, ref_name=name)
-    except (ValueError, RuntimeError) as err:
+    except Exception as err:  # force constants of the wrong shape, a degenerate cell: noted
         return note + f'<p class="fail">No band structure: {esc(err)}</p>'
     where = "the reference" if name == "DFT" else name
     note += f"<p>Path {esc(curves.path)} (ASE, primitive cell of {esc(where)}); THz.</p>"

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
+from bench.datasets import subsets as subset_datasets
+from bench.errors import UnknownModelError, warn
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.protocols import effective_settings
 from bench.report.metrics import (
@@ -129,11 +131,31 @@ def _load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
             with open_results(out) as store:
                 frames.append(store.records())
                 manifests.extend(store.manifests())
-    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    records = _known_models(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
     if not records.empty:  # the same material in several stores: keep the newest record
         key = ["model", "task", "dataset", "material_id", "settings_digest"]
         records = records.sort_values("created_at").drop_duplicates(key, keep="last")
     return records, manifests
+
+
+def _known_models(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` without those of models this version does not know (records from a newer
+    bench, or a crafted part), with a warning naming them: the rest still makes a table."""
+    if records.empty:
+        return records
+    labels = records["model"].drop_duplicates()
+    unknown = sorted(m for m in labels if not _is_known(str(m)))
+    if unknown:
+        warn(f"skipped the records of models this version does not know: {', '.join(unknown)}")
+    return records[~records["model"].isin(unknown)].reset_index(drop=True)
+
+
+def _is_known(label: str) -> bool:
+    try:
+        resolve(label.split("@")[0])
+    except UnknownModelError:
+        return False
+    return True
 
 
 def _model_row(
@@ -250,13 +272,14 @@ def phonon_basis(table: Table) -> str | None:
     subset = table.subsets.get("phonons")
     if subset is None:
         return None
-    dataset, _ = resolve_subset(subset)
-    return get_dataset(dataset).basis
+    dataset = subset_datasets().get(subset)  # the name alone: no listing of ids (mdr-full, offline)
+    return get_dataset(dataset).basis if dataset else None
 
 
 def table_datasets(table: Table) -> dict[str, str]:
     """Task -> the data set of its subset."""
-    return {task: resolve_subset(subset)[0] for task, subset in table.subsets.items()}
+    names = subset_datasets()  # the names alone: no listing of ids (mdr-full, offline)
+    return {task: names.get(subset, "") for task, subset in table.subsets.items()}
 
 
 def shown_columns(table: Table) -> list[str]:

@@ -11,27 +11,22 @@ at all (temporary file, then rename).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.names import inside, safe_name
 from bench.run.atomic import atomic_write
 
 ARTIFACTS_DIR = "artifacts"
 
 
-def _safe(name: str) -> str:
-    """A file or folder name for a model label, task, data set, digest or material id."""
-    return re.sub(r"[^A-Za-z0-9@._+-]", "_", name)
-
-
 def artifact_relpath(record: dict[str, Any], name: str) -> Path:
     """``artifacts/<model>/<task>/<dataset>/<digest>/<material_id>.<name>.npz``."""
     parts = [record[k] for k in ("model", "task", "dataset", "settings_digest")]
-    folder = Path(ARTIFACTS_DIR, *(_safe(p) for p in parts))
-    return folder / f"{_safe(record['material_id'])}.{_safe(name)}.npz"
+    folder = Path(ARTIFACTS_DIR, *(safe_name(p) for p in parts))
+    return folder / f"{safe_name(record['material_id'])}.{safe_name(name)}.npz"
 
 
 def save_artifacts(out_dir: Path, record: dict[str, Any]) -> dict[str, str]:
@@ -53,13 +48,23 @@ def load_artifact(path: str | Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+def artifact_paths(details: Any) -> dict[str, str]:
+    """``details["artifacts"]`` of a record (name -> path relative to its store), or {} for a
+    record without, or one whose entry is not such a mapping (a hand-made part)."""
+    found = details.get("artifacts") if isinstance(details, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def find_artifact(details: dict[str, Any] | None, name: str, roots: list[Path]) -> Path | None:
     """The file ``details["artifacts"][name]`` names, under the first of ``roots`` (store
-    directories) that has it; None when the record kept none or the file is not there."""
-    rel = ((details or {}).get("artifacts") or {}).get(name)
-    if not rel:
-        return None
-    for root in roots:
-        if (Path(root) / rel).is_file():
-            return Path(root) / rel
+    directories) that has it inside its ``artifacts`` folder (:func:`bench.names.inside`: an
+    absolute path, ``../`` or a link out of the folder is never opened); None when the record
+    kept none or the file is not there."""
+    rel = artifact_paths(details).get(name)
+    for root in roots if rel else []:
+        path = inside(root, rel, ARTIFACTS_DIR)
+        if path is not None and path.is_file():
+            return path
     return None

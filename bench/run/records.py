@@ -27,13 +27,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import re
 import shutil
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.errors import warn
+from bench.names import inside, safe_name
+from bench.run.artifacts import ARTIFACTS_DIR, artifact_paths
 from bench.run.atomic import atomic_write
 from bench.run.store import STORE_NAME, Store, rank
 
@@ -48,14 +50,9 @@ def is_records_dir(path: str | Path) -> bool:
     return path.is_dir() and not (path / STORE_NAME).exists() and any(path.rglob(PART_GLOB))
 
 
-def _safe(name: str) -> str:
-    """A folder name for a model label, task, data set or digest (``@`` and ``.`` kept)."""
-    return re.sub(r"[^A-Za-z0-9@._+-]", "_", name)
-
-
 def group_dir(root: Path, model: str, task: str, dataset: str, digest: str) -> Path:
     """``<root>/<model>/<task>/<dataset>/<digest>``."""
-    return Path(root) / _safe(model) / _safe(task) / _safe(dataset) / _safe(digest)
+    return Path(root).joinpath(*(safe_name(p) for p in (model, task, dataset, digest)))
 
 
 def _read_part(path: Path) -> Iterator[dict[str, Any]]:
@@ -152,7 +149,7 @@ def push(
         runs.mkdir(exist_ok=True)
         for run_id in sorted({r["run_id"] for r in rows}):
             manifest = store.manifest(run_id)
-            path = runs / f"{_safe(run_id)}.json"
+            path = runs / f"{safe_name(run_id)}.json"
             if manifest is not None and not path.exists():
                 _write_json(path, manifest)
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
@@ -173,8 +170,15 @@ def _copy_artifacts(store: Store, rows: list[dict[str, Any]], root: Path) -> Non
     if store.out_dir is None:
         return
     for row in rows:
-        for rel in ((row.get("details") or {}).get("artifacts") or {}).values():
-            source, dest = Path(store.out_dir) / rel, root / rel
+        for rel in artifact_paths(row.get("details")).values():
+            # both ends inside their artifacts folders: a record naming ../../.ssh/id_rsa or
+            # /etc/passwd copies nothing (bench.names.inside)
+            source = inside(store.out_dir, rel, ARTIFACTS_DIR)
+            dest = inside(root, rel, ARTIFACTS_DIR)
+            if source is None or dest is None:
+                where = f"{ARTIFACTS_DIR}/ of {store.out_dir} and {root}"
+                warn(f"not copying {rel!r} ({row.get('material_id')}): not a file in {where}")
+                continue
             if source.is_file() and not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(source, "rb") as src, atomic_write(dest) as handle:

@@ -1,0 +1,203 @@
+"""Records, data files and labels are untrusted input (issue 28): a crafted part, a skewed
+clock or a bad option ends in one clear line or a recorded failure, never in a file written,
+read or copied outside the folders a command was given, nor in a lost ok record."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.names import inside, safe_name
+from bench.run.artifacts import find_artifact
+from bench.run.records import group_dir
+
+RUN = ["run", "--model", "emt", "--task", "elasticity", "--quiet"]
+
+
+def _snapshot(root: Path, *skip: Path) -> dict[str, int]:
+    """Every file under ``root`` (outside ``skip``) -> its size and mtime."""
+    out = {}
+    for path in root.rglob("*"):
+        if any(path == s or s in path.parents for s in skip):
+            continue
+        if path.is_file() or path.is_symlink():
+            out[str(path.relative_to(root))] = path.lstat().st_mtime_ns
+    return out
+
+
+def _one_line(capsys, code: int, got: int) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert got == code, err
+    assert "Traceback" not in err and len(lines) <= 1, err
+    return lines[0] if lines else ""
+
+
+def _write_part(directory: Path, records: list[dict], name: str = "part-2099-x") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records)
+    return path
+
+
+@pytest.fixture(scope="module")
+def emt_records(shared_data, tmp_path_factory) -> tuple[Path, Path, dict]:
+    """A store and a records folder of EMT on one elastic material (seconds); the record."""
+    scratch = tmp_path_factory.mktemp("emt")
+    out, root = scratch / "runs", scratch / "records"
+    argv = [*RUN, "--materials", "mp-10903", "--out", str(out), "--records", str(root)]
+    assert main([*argv, "--data-dir", str(shared_data)]) == 0
+    (part,) = root.rglob("part-*.jsonl.gz")
+    with gzip.open(part, "rt") as handle:
+        (record,) = [json.loads(line) for line in handle]
+    return out, root, record
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    import shutil
+
+    shutil.copytree(src, dest, symlinks=True)
+
+
+# --- names and paths --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["../../x", "..", ".", "", "a/b", 'x"><img src=x>', "/etc/passwd", "a\0b", "é"]
+)
+def test_a_safe_name_is_one_plain_file_name(text):
+    name = safe_name(text)
+    assert name and not name.startswith(".") and "/" not in name and "\\" not in name
+    assert all(c.isascii() and (c.isalnum() or c in "@._+-") for c in name)
+    assert safe_name(text) != safe_name(text + "/")  # a changed name carries its hash
+
+
+def test_plain_labels_keep_their_names():
+    for text in ("chgnet-0.3.0", "7net-0", "emt@0123abcd", "mp-10903", "c3f3f52e154a"):
+        assert safe_name(text) == text
+
+
+def test_artifact_paths_resolve_inside_the_artifacts_folder(tmp_path):
+    store = tmp_path / "store"
+    (store / "artifacts" / "m").mkdir(parents=True)
+    (store / "artifacts" / "m" / "x.npz").write_bytes(b"x")
+    (tmp_path / "secret").write_text("key")
+    (store / "artifacts" / "link.npz").symlink_to(tmp_path / "secret")
+    good = {"artifacts": {"force_constants": "artifacts/m/x.npz"}}
+    assert (
+        find_artifact(good, "force_constants", [store])
+        == (store / good["artifacts"]["force_constants"]).resolve()
+    )
+    for rel in (
+        "../secret",
+        "artifacts/../../secret",
+        str(tmp_path / "secret"),
+        "artifacts/link.npz",
+        "secret",
+        ["artifacts/m/x.npz"],
+    ):
+        details = {"artifacts": {"force_constants": rel}}
+        assert find_artifact(details, "force_constants", [store]) is None, rel
+        assert inside(store, rel, "artifacts") is None, rel
+    assert find_artifact({"artifacts": "artifacts/m/x.npz"}, "force_constants", [store]) is None
+
+
+def test_a_crafted_part_makes_report_and_table_write_only_under_out(emt_records, tmp_path, capsys):
+    """A part whose model label, material id and artifact path climb out of their folders:
+    ``bench table`` and ``bench report`` write only under --out and open nothing outside."""
+    _, source, record = emt_records
+    root = tmp_path / "records"
+    _copy_tree(source, root)
+    (tmp_path / "secret").write_text("do not read")
+    evil = "emt@../../../evil<img src=x>"
+    crafted = [
+        {**record, "model": evil, "run_id": "r-evil"},
+        {**record, "model": evil, "material_id": "../../../pwn", "run_id": "r-evil"},
+        {
+            **record,
+            "run_id": "r-evil",
+            "material_id": "mp-1031",
+            "details": {"artifacts": {"force_constants": "../../secret"}},
+        },
+    ]
+    group = [record[k] for k in ("task", "dataset", "settings_digest")]
+    for model in (evil, record["model"]):
+        folder = group_dir(root, model, *group)
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = group_dir(source, record["model"], *group) / "settings.json"
+        (folder / "settings.json").write_bytes(settings.read_bytes())
+        _write_part(folder, [r for r in crafted if r["model"] == model])
+    before = _snapshot(tmp_path, tmp_path / "out")
+    argv = ["table", "--runs", str(root), "--out", str(tmp_path / "out" / "t"), "--quiet"]
+    _one_line(capsys, 0, main([*argv, "--elastic-subset", "elastic-smoke", "--recorded-only"]))
+    argv = ["report", "--runs", str(root), "--out", str(tmp_path / "out" / "site")]
+    _one_line(capsys, 0, main([*argv, "--elastic-subset", "elastic-smoke"]))
+    assert _snapshot(tmp_path, tmp_path / "out") == before
+    written = [p.resolve() for p in (tmp_path / "out").rglob("*")]
+    assert all(p.is_relative_to((tmp_path / "out").resolve()) for p in written)
+    assert any(safe_name(evil) in p.name for p in (tmp_path / "out" / "t" / "parity").iterdir())
+    assert any(safe_name(evil) in p.name for p in (tmp_path / "out" / "site" / "parity").iterdir())
+    assert not any("do not read" in p.read_text(errors="ignore") for p in written if p.is_file())
+
+
+def test_push_artifacts_copies_nothing_a_crafted_part_names_outside(
+    emt_records, shared_data, tmp_path, capsys
+):
+    """A committed part naming ``../../.ssh/id_rsa`` as an artifact: --push-artifacts copies
+    nothing into the checkout, warns once, and the run goes on."""
+    out, source, record = emt_records
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("PRIVATE KEY")
+    checkout = home / "checkout"
+    root = checkout / "results" / "records"
+    _copy_tree(source, root)
+    _copy_tree(out, checkout / "runs")
+    folder = group_dir(root, *(record[k] for k in ("model", "task", "dataset", "settings_digest")))
+    crafted = {
+        **record,
+        "material_id": "mp-1031",
+        "details": {"artifacts": {"force_constants": "../../.ssh/id_rsa"}},
+    }
+    _write_part(folder, [crafted])
+    argv = [*RUN, "--materials", "mp-10903", "--out", str(checkout / "runs"), "--push-artifacts"]
+    argv += ["--records", str(root), "--data-dir", str(shared_data)]
+    before = _snapshot(home, root, checkout / "runs")
+    line = _one_line(capsys, 0, main(argv))
+    assert "not copying" in line and "id_rsa" in line
+    assert _snapshot(home, root, checkout / "runs") == before
+    assert not (checkout / ".ssh").exists()
+    assert (
+        not any(p.is_file() for p in (root / "artifacts").rglob("*"))
+        if (root / "artifacts").exists()
+        else True
+    )
+
+
+def test_records_of_a_model_this_version_does_not_know_are_skipped(emt_records, tmp_path, capsys):
+    _, source, record = emt_records
+    root = tmp_path / "records"
+    _copy_tree(source, root)
+    group = [record[k] for k in ("task", "dataset", "settings_digest")]
+    folder = group_dir(root, "nope-9", *group)
+    folder.mkdir(parents=True)
+    settings = group_dir(source, record["model"], *group) / "settings.json"
+    (folder / "settings.json").write_bytes(settings.read_bytes())
+    _write_part(folder, [{**record, "model": "nope-9"}])
+    for command in ("table", "report"):
+        argv = [command, "--runs", str(root), "--out", str(tmp_path / command)]
+        line = _one_line(capsys, 0, main([*argv, "--elastic-subset", "elastic-smoke"]))
+        assert "does not know: nope-9" in line
+
+
+def test_a_data_file_name_that_is_not_a_file_name_reads_nothing(shared_data):
+    from bench.datasets.mdr import mdr_files
+    from bench.datasets.reference import MalformedReferenceError
+
+    with pytest.raises(MalformedReferenceError, match="not a plain file name"):
+        mdr_files("mdr-pbe", "../../../etc/passwd", shared_data)
