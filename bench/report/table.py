@@ -16,9 +16,9 @@ import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
 from bench.datasets import subsets as subset_datasets
-from bench.errors import UnknownModelError, warn
 from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
 from bench.protocols import effective_settings
+from bench.report.loading import load_records
 from bench.report.metrics import (
     BASIS_TEXT,
     FLAGS,
@@ -27,7 +27,6 @@ from bench.report.metrics import (
     mae_table,
 )
 from bench.report.phonon_metrics import with_phonon_extras
-from bench.run.records import is_records_dir, open_results
 from bench.settings import settings_digest
 from bench.tasks import TASKS, table2_tasks
 
@@ -95,7 +94,7 @@ def build_table(
     with records of the table's tasks, so the table depends on the records alone (otherwise
     every Table 2 model has a row, and those not run say why, from this machine's state)."""
     subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
-    records, manifests = _load_records(out_dirs)
+    records, manifests = load_records(out_dirs)
     paper = paper_table()
     models = [s.key for s in list_models() if s.table2]
     recorded: list[str] = []
@@ -120,42 +119,6 @@ def build_table(
     }
     frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
-
-
-def _load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
-    """Every record of the stores or records directories (the newest of each material and
-    settings digest where several hold it) and their run manifests."""
-    frames, manifests = [], []
-    for out in out_dirs:
-        if (Path(out) / "bench.sqlite").exists() or is_records_dir(out):
-            with open_results(out) as store:
-                frames.append(store.records())
-                manifests.extend(store.manifests())
-    records = _known_models(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
-    if not records.empty:  # the same material in several stores: keep the newest record
-        key = ["model", "task", "dataset", "material_id", "settings_digest"]
-        records = records.sort_values("created_at").drop_duplicates(key, keep="last")
-    return records, manifests
-
-
-def _known_models(records: pd.DataFrame) -> pd.DataFrame:
-    """``records`` without those of models this version does not know (records from a newer
-    bench, or a crafted part), with a warning naming them: the rest still makes a table."""
-    if records.empty:
-        return records
-    labels = records["model"].drop_duplicates()
-    unknown = sorted(m for m in labels if not _is_known(str(m)))
-    if unknown:
-        warn(f"skipped the records of models this version does not know: {', '.join(unknown)}")
-    return records[~records["model"].isin(unknown)].reset_index(drop=True)
-
-
-def _is_known(label: str) -> bool:
-    try:
-        resolve(label.split("@")[0])
-    except UnknownModelError:
-        return False
-    return True
 
 
 def _model_row(
