@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from bench.errors import ConfigurationError, ModelUnavailableError
+from bench.errors import BenchBugError, BenchError, ConfigurationError, ModelUnavailableError
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
 COMMANDS = ("run", "speed", "admin", "results")
@@ -87,6 +87,12 @@ def _main(args: argparse.Namespace) -> int:
     except ConfigurationError as err:
         print(f"bench: error: {err}", file=sys.stderr)
         return 2
+    except BenchBugError as err:  # the one place that says how to see more
+        print(f"bench: error: {err} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    except BenchError as err:  # a damaged or foreign store or records folder, named
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 1
     except FileNotFoundError as err:  # DataNotFoundError: missing reference data, offline
         print(f"bench: error: {err}", file=sys.stderr)
         return 2

@@ -66,6 +66,11 @@ class PhonopyError(MaterialError):
     """Phonopy rejected the (relaxed) structure."""
 
 
+class RecordsError(BenchError):
+    """A store, records folder or run file that is not what bench writes (damaged, foreign,
+    of an older layout, or edited by hand): one line naming the file, exit 1."""
+
+
 class BenchBugError(BenchError):
     """An exception that is neither a material's failure nor a configuration problem: a bug in
     bench. It stops the run (records so far are kept) instead of hiding in a failed row."""

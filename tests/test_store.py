@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from bench.report.metrics import mae_table
-from bench.run.store import Store, export
+from bench.run.export import export
+from bench.run.store import Store
 from bench.settings import PhononSettings, settings_digest
 
 

@@ -201,3 +201,111 @@ def test_a_data_file_name_that_is_not_a_file_name_reads_nothing(shared_data):
 
     with pytest.raises(MalformedReferenceError, match="not a plain file name"):
         mdr_files("mdr-pbe", "../../../etc/passwd", shared_data)
+
+
+# --- order without clocks -----------------------------------------------------------------
+
+FUTURE = "2099-01-01T00:00:00+00:00"
+
+
+def _plain(material: str, status: str) -> dict:
+    return {
+        "model": "emt",
+        "task": "elasticity",
+        "dataset": "ds",
+        "material_id": material,
+        "settings_digest": "d0",
+        "status": status,
+        "error_type": None if status == "ok" else "DivergedError",
+        "values": {"K_GPa": 1.0} if status == "ok" else None,
+    }
+
+
+@pytest.mark.parametrize("seq", [0, 1])  # written before seq existed, or by this version
+def test_a_future_stamped_failure_is_replaced_by_the_retry(tmp_path, seq):
+    from bench.run.store import Store
+
+    skewed = {**_plain("mp-1", "failed"), "run_id": "skewed", "created_at": FUTURE, "seq": seq}
+    with Store(tmp_path) as store:
+        store.import_records([skewed, {**skewed, "material_id": "mp-2"}])
+        run_id = store.start_run({"settings_digest": "d0"}, {})
+        store.write(_plain("mp-1", "failed"), run_id)  # retried, failed again: the newer stands
+        store.write(_plain("mp-2", "ok"), run_id)
+        store.write(_plain("mp-2", "failed"), run_id)  # an ok is never lost to a failure
+        rows = {r["material_id"]: r for r in store.raw_records()}
+    assert rows["mp-1"]["run_id"] == run_id and rows["mp-1"]["seq"] == seq + 1
+    assert rows["mp-2"]["status"] == "ok" and rows["mp-2"]["seq"] == seq + 1
+
+
+def test_a_retry_replaces_a_future_stamped_failure_in_the_records(
+    emt_records, shared_data, tmp_path, capsys
+):
+    """A node whose clock runs ahead pushed a failure dated 2099: the retry's ok is stored,
+    pushed, and stands when the records are read."""
+    from bench.run.records import read_group
+
+    _, source, record = emt_records
+    root = tmp_path / "records"
+    folder = group_dir(root, *(record[k] for k in ("model", "task", "dataset", "settings_digest")))
+    folder.mkdir(parents=True)
+    (folder / "settings.json").write_bytes(
+        (group_dir(source, *folder.relative_to(root).parts) / "settings.json").read_bytes()
+    )
+    failed = {**record, "status": "failed", "error_type": "DivergedError", "values": None}
+    _write_part(folder, [{**failed, "created_at": FUTURE, "seq": 0}])
+    argv = [*RUN, "--materials", "mp-10903", "--retry-failures", "--records", str(root)]
+    assert main([*argv, "--out", str(tmp_path / "runs"), "--data-dir", str(shared_data)]) == 0
+    assert "this run: {'ok': 1}" in capsys.readouterr().out
+    assert read_group(folder)["mp-10903"]["status"] == "ok"
+    assert len(list(folder.glob("part-*.jsonl.gz"))) == 2
+
+
+# --- stores that are not what bench writes -----------------------------------------------
+
+
+def test_a_store_without_seq_is_upgraded_and_read_as_it_was(tmp_path):
+    import sqlite3
+
+    from bench.run.schema import SCHEMA
+    from bench.run.store import Store
+
+    old = SCHEMA.replace(
+        "    seq INTEGER NOT NULL DEFAULT 0, -- write sequence of the key (see supersedes)\n", ""
+    )
+    assert "seq INTEGER" not in old
+    for name in ("ro", "rw"):
+        (tmp_path / name).mkdir()
+        with sqlite3.connect(tmp_path / name / "bench.sqlite") as con:
+            con.executescript(old)
+            row = (*_plain("mp-1", "failed").values(), None, None, None, None, None, "r", FUTURE)
+            con.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row[:15])
+        con.close()
+    with Store(tmp_path / "ro", read_only=True) as store:
+        assert store.raw_records()[0]["seq"] == 0
+    with Store(tmp_path / "rw") as store:
+        store.write(_plain("mp-1", "failed"), store.start_run({"settings_digest": "d0"}, {}))
+        assert store.raw_records()[0]["run_id"] != "r"
+
+
+@pytest.mark.parametrize("kind", ["foreign", "older", "not sqlite"])
+def test_a_database_that_is_not_a_bench_store_is_one_line_and_untouched(kind, tmp_path, capsys):
+    import sqlite3
+
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "bench.sqlite"
+    if kind == "not sqlite":
+        path.write_bytes(b"not a database at all" * 50)
+    else:
+        with sqlite3.connect(path) as con:
+            if kind == "foreign":
+                con.execute("CREATE TABLE photos (id INTEGER, name TEXT)")
+            else:
+                con.execute("CREATE TABLE records (model TEXT, task TEXT, status TEXT)")
+        con.close()
+    before = path.read_bytes()
+    for argv in (["summary", "--out", str(out)], [*RUN, "--out", str(out), "--limit", "1"]):
+        line = _one_line(capsys, 1, main(argv))
+        assert str(path) in line
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["bench.sqlite"]

@@ -250,8 +250,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bench.run.export import export
     from bench.run.records import open_results
-    from bench.run.store import export
 
     with open_results(existing(args.out)) as store:
         models = model_labels(store, args.model)

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.errors import UnknownModelError, warn
 from bench.models import resolve
 from bench.run.records import is_records_dir, open_results
+from bench.run.schema import KEY, order_key
 
 
 def load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
@@ -22,9 +23,11 @@ def load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
                 frames.append(store.records())
                 manifests.extend(store.manifests())
     records = known_models(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
-    if not records.empty:  # the same material in several stores: keep the newest record
-        key = ["model", "task", "dataset", "material_id", "settings_digest"]
-        records = records.sort_values("created_at").drop_duplicates(key, keep="last")
+    if not records.empty:  # the same material in several stores: the store's rule decides
+        rows = records[["status", "seq", "created_at"]].to_dict("records")
+        order = pd.Series([order_key(r) for r in rows], index=records.index)
+        records = records.loc[order.sort_values(kind="stable").index]
+        records = records.drop_duplicates(list(KEY), keep="last")
     return records, manifests
 
 

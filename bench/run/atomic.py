@@ -24,3 +24,24 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a library that writes by name (pandas, matplotlib);
+    it replaces ``path`` only when the block ends without error (a full disk or Ctrl-C keeps
+    the previous file, and leaves no temporary one)."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``text`` (UTF-8) to ``path``, whole or not at all."""
+    with atomic_write(Path(path)) as handle:
+        handle.write(text.encode())
+    return Path(path)

@@ -12,8 +12,9 @@ Layout (one folder per model, task, data set and settings digest)::
 
 A file, once written, is never rewritten: :func:`push` writes the records a store has that no
 part holds yet (or holds in a worse state: a retried failure that is now ok) to a new part.
-Reading merges the parts in name (= time) order with the store's rule, so a later record of a
-material replaces an earlier one only when it is at least as good (:func:`bench.run.store.rank`).
+Reading merges the parts with the store's rule (:func:`bench.run.schema.supersedes`: status,
+then the key's write sequence, never a clock), so a retry's record replaces the one it retried
+and an ok record is never replaced by a failure.
 Gzip members carry no time stamp and no file name, so the same records give the same bytes.
 
 Records directories are read like stores: :func:`open_results` turns one into an in-memory
@@ -37,7 +38,8 @@ from bench.errors import warn
 from bench.names import inside, safe_name
 from bench.run.artifacts import ARTIFACTS_DIR, artifact_paths
 from bench.run.atomic import atomic_write
-from bench.run.store import STORE_NAME, Store, rank
+from bench.run.schema import supersedes
+from bench.run.store import STORE_NAME, Store
 
 PART_GLOB = "part-*.jsonl.gz"
 #: the record columns one records folder stands for
@@ -68,14 +70,9 @@ def read_group(directory: Path) -> dict[str, dict[str, Any]]:
     for part in sorted(directory.glob(PART_GLOB)):
         for record in _read_part(part):
             old = merged.get(record["material_id"])
-            if old is None or _supersedes(record, old):
+            if old is None or supersedes(record, old):
                 merged[record["material_id"]] = record
     return merged
-
-
-def _supersedes(new: dict[str, Any], old: dict[str, Any]) -> bool:
-    """The store's rule: newer (or as new) and at least as good."""
-    return rank(new["status"]) >= rank(old["status"]) and new["created_at"] >= old["created_at"]
 
 
 def _groups(root: Path) -> Iterator[Path]:
@@ -186,8 +183,10 @@ def _copy_artifacts(store: Store, rows: list[dict[str, Any]], root: Path) -> Non
 
 
 def _is_new(row: dict[str, Any], have: dict[str, Any]) -> bool:
-    changed = (row["status"], row["created_at"]) != (have["status"], have["created_at"])
-    return changed and _supersedes(row, have)
+    def ident(r: dict[str, Any]) -> tuple:
+        return r["status"], r["created_at"], r["run_id"], int(r.get("seq") or 0)
+
+    return ident(row) != ident(have) and supersedes(row, have)
 
 
 def _write_part(directory: Path, rows: list[dict[str, Any]]) -> Path:

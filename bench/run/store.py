@@ -2,10 +2,11 @@
 
 One row per (model, task, dataset, material, settings digest), committed as each material
 finishes, so a crash loses at most the materials in flight. A changed setting has a new digest
-and so new rows. A row is replaced only by a newer record of the same key that is at least as
-good (:func:`rank`: ok > not_converged > any failure), so a retried failure can become ok but
-an ok result is never lost to a later failure. Each run also stores its manifest (versions,
-checkpoint and data checksums, git commit).
+and so new rows. A row is replaced only by a record of the same key that is at least as good
+and written after it (:func:`bench.run.schema.supersedes`: status, then the key's write
+sequence, never a clock), so a retried failure can become ok but an ok result is never lost to
+a later failure. Each run also stores its manifest (versions, checkpoint and data checksums,
+git commit). The schema and its check on open: :mod:`bench.run.schema`.
 """
 
 from __future__ import annotations
@@ -24,82 +25,29 @@ from typing import Any
 
 import pandas as pd
 
+from bench.errors import ConfigurationError, RecordsError
+from bench.run.export import flatten
+from bench.run.schema import COLUMNS, JSON_FIELDS, KEY, SCHEMA, SUPERSEDES_SQL, check_schema
 from bench.run.ticker import Ticker
 
 STORE_NAME = "bench.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    model TEXT NOT NULL,
-    task TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    material_id TEXT NOT NULL,
-    settings_digest TEXT NOT NULL,
-    status TEXT NOT NULL,            -- ok | failed | not_converged
-    error_type TEXT,
-    error_message TEXT,
-    values_json TEXT,               -- model values
-    ref_json TEXT,                  -- reference (DFT) values
-    details_json TEXT,              -- diagnostics (relaxation, thermal series, sizes)
-    timings_json TEXT,              -- wall-time split, s (phonons: relax, forces, phonopy)
-    wall_s REAL,
-    run_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (model, task, dataset, material_id, settings_digest)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    manifest_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (   -- materials a live run is evaluating now
-    model TEXT NOT NULL,
-    task TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    material_id TEXT NOT NULL,
-    settings_digest TEXT NOT NULL,
-    owner TEXT NOT NULL,             -- run id
-    heartbeat REAL NOT NULL,         -- unix time the owner last said it is alive
-    host TEXT NOT NULL,              -- the owner's machine and process: a dead process on
-    pid INTEGER NOT NULL,            -- this machine frees its claims at once
-    PRIMARY KEY (model, task, dataset, material_id, settings_digest)
-);
-CREATE TABLE IF NOT EXISTS settings (
-    settings_digest TEXT PRIMARY KEY,
-    settings_json TEXT NOT NULL
-);
-"""
-
-
-#: how good a status is; a record replaces another of the same key only if it ranks as high
-STATUS_RANK = {"ok": 2, "not_converged": 1}
-_RANK_SQL = "CASE {0} WHEN 'ok' THEN 2 WHEN 'not_converged' THEN 1 ELSE 0 END"
-COLUMNS = (
-    "model",
-    "task",
-    "dataset",
-    "material_id",
-    "settings_digest",
-    "status",
-    "error_type",
-    "error_message",
-    "values_json",
-    "ref_json",
-    "details_json",
-    "timings_json",
-    "wall_s",
-    "run_id",
-    "created_at",
-)
-_JSON = {"values_json": "values", "ref_json": "ref", "details_json": "details"}
-_JSON["timings_json"] = "timings_s"
-_UPSERT = (
-    f"INSERT INTO records VALUES ({','.join('?' * len(COLUMNS))}) "
-    "ON CONFLICT (model, task, dataset, material_id, settings_digest) DO UPDATE SET "
+_INSERT = f"INSERT INTO records ({','.join(COLUMNS)}) "
+_CONFLICT = (
+    f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
     + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS[5:])
-    + f" WHERE {_RANK_SQL.format('excluded.status')} >= {_RANK_SQL.format('records.status')}"
-    " AND excluded.created_at >= records.created_at"
+    + f" WHERE {SUPERSEDES_SQL}"
 )
+#: a new record: seq one above the key's current row (1 for the first)
+_WRITE = (
+    _INSERT
+    + f"SELECT {','.join('?' * (len(COLUMNS) - 1))}, 1 + COALESCE((SELECT seq FROM records WHERE "
+    + " AND ".join(f"{c}=?" for c in KEY)
+    + "), 0) WHERE true"
+    + _CONFLICT
+)
+#: a record from a part file, with its own seq
+_IMPORT = _INSERT + f"VALUES ({','.join('?' * len(COLUMNS))})" + _CONFLICT
 
 
 def _alive(pid: int) -> bool:
@@ -111,11 +59,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
-
-
-def rank(status: str) -> int:
-    """2 for ok, 1 for not_converged, 0 for every failure."""
-    return STATUS_RANK.get(status, 0)
 
 
 def _now() -> str:
@@ -133,24 +76,37 @@ class Store:
             self.out_dir = Path(out_dir)
             self.path = self.out_dir / STORE_NAME
             if not self.path.exists():
-                from bench.errors import ConfigurationError
-
                 raise ConfigurationError(f"no results in {self.out_dir}: {STORE_NAME} not found")
             # no -wal file: no writer is open, so read it as immutable (creates no -shm/-wal,
             # works in a read-only folder); else read-only beside the live writer
             live = self.path.with_name(STORE_NAME + "-wal").exists()
             query = "mode=ro" if live else "mode=ro&immutable=1"
             self._con = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True)
+            self._open(writable=False)
             return
         else:
             self.out_dir = Path(out_dir)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.path = self.out_dir / STORE_NAME
             self._con = sqlite3.connect(self.path, timeout=60.0)
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=FULL")
-        self._con.executescript(_SCHEMA)
-        self._con.commit()
+        self._open(writable=True)
+
+    def _open(self, writable: bool) -> None:
+        """Check the schema (RecordsError naming the file: not a database, not bench's, an
+        older layout), then create what is missing in a writable store."""
+        try:
+            has_seq = check_schema(self._con, self.path, writable)
+            if writable:
+                if self.path is not None:
+                    self._con.execute("PRAGMA journal_mode=WAL")
+                    self._con.execute("PRAGMA synchronous=FULL")
+                self._con.executescript(SCHEMA)
+                self._con.commit()
+        except RecordsError:
+            self._con.close()
+            raise
+        #: the record columns to select (0 for the seq of an older store read read-only)
+        self._select = ",".join(c if has_seq or c != "seq" else "0 AS seq" for c in COLUMNS)
 
     @classmethod
     def memory(cls) -> Store:
@@ -206,32 +162,32 @@ class Store:
             paths = save_artifacts(self.out_dir, {**record, "artifacts": artifacts})
             record["details"] = {**(record.get("details") or {}), "artifacts": paths}
         row = [record.get(c) for c in COLUMNS[:8]]
-        row += [json.dumps(record.get(name)) for name in _JSON.values()]
+        row += [json.dumps(record.get(name)) for name in JSON_FIELDS.values()]
         row += [record.get("wall_s"), run_id, _now()]
         with self._con:
-            self._con.execute(_UPSERT, row)
+            self._con.execute(_WRITE, [*row, *(record.get(c) for c in KEY)])
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> int:
         """Rows as :meth:`raw_records` gives them (from part files), same rule as
-        :meth:`write`, keeping their run id and time; returns how many were offered."""
+        :meth:`write`, keeping their run id, time and seq; returns how many were offered."""
         rows = []
         for r in records:
             row = [r.get(c) for c in COLUMNS[:8]]
-            row += [json.dumps(r.get(name)) for name in _JSON.values()]
-            row += [r.get("wall_s"), r["run_id"], r["created_at"]]
+            row += [json.dumps(r.get(name)) for name in JSON_FIELDS.values()]
+            row += [r.get("wall_s"), r["run_id"], r["created_at"], int(r.get("seq") or 0)]
             rows.append(row)
         with self._con:
-            self._con.executemany(_UPSERT, rows)
+            self._con.executemany(_IMPORT, rows)
         return len(rows)
 
     def raw_records(self, **where: str | Iterable[str] | None) -> list[dict[str, Any]]:
         """Rows as plain dicts with decoded JSON fields (``values``, ``ref``, ...)."""
         sql, params = _where(where)
-        cursor = self._con.execute(f"SELECT {','.join(COLUMNS)} FROM records{sql}", params)
+        cursor = self._con.execute(f"SELECT {self._select} FROM records{sql}", params)
         out = []
         for row in cursor:
             item = dict(zip(COLUMNS, row, strict=True))
-            for column, name in _JSON.items():
+            for column, name in JSON_FIELDS.items():
                 item[name] = json.loads(item.pop(column) or "null")
             out.append(item)
         return out
@@ -337,7 +293,7 @@ class Store:
         ``where`` filters on columns (model, task, dataset, settings_digest, status).
         """
         where_sql, params = _where(where)
-        sql = "SELECT * FROM records" + where_sql
+        sql = f"SELECT {self._select} FROM records" + where_sql
         frame = pd.read_sql_query(
             sql + " ORDER BY model, task, material_id", self._con, params=params
         )
@@ -362,46 +318,6 @@ def details_of(details_json: str | None) -> dict[str, Any]:
     """A record's ``details_json`` column as a dict: ``{}`` for a record without details (SQL
     NULL, or JSON ``null`` as a worker that died leaves)."""
     return json.loads(details_json or "null") or {}
-
-
-def flatten(frame: pd.DataFrame) -> pd.DataFrame:
-    """Expand JSON columns into ``model.<key>``, ``ref.<key>`` and ``time.<key>`` columns.
-
-    ``details_json`` stays JSON (diagnostics are nested and task-specific).
-    """
-    if frame.empty:
-        return frame
-    frame = frame.reset_index(drop=True)
-    parts = []
-    for column, prefix in (("values_json", "model"), ("ref_json", "ref"), ("timings_json", "time")):
-        expanded = pd.json_normalize([json.loads(v or "null") or {} for v in frame.pop(column)])
-        expanded.columns = [f"{prefix}.{c}" for c in expanded.columns]
-        parts.append(expanded)
-    return pd.concat([frame, *parts], axis=1)
-
-
-def export(store: Store, path: str | Path, **where: str | Iterable[str] | None) -> Path:
-    """Write records to CSV or parquet (by suffix)."""
-    from bench.errors import ConfigurationError
-
-    path = Path(path)
-    if path.suffix not in (".csv", ".parquet"):
-        raise ConfigurationError(f"export to {path}: the file must end in .csv or .parquet")
-    if path.is_dir() or not path.parent.is_dir():
-        raise ConfigurationError(f"export to {path}: not a file in an existing folder")
-    frame = store.records(**where)
-    if path.suffix == ".parquet":
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as err:
-            from bench.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"parquet export needs pyarrow: pip install pyarrow ({err})"
-            ) from err
-    else:
-        frame.to_csv(path, index=False)
-    return path
 
 
 class Heartbeat(Ticker):

@@ -111,7 +111,7 @@ def run_one(
         where = traceback.extract_tb(err.__traceback__)[-1]
         raise BenchBugError(
             f"{task} {material_id}: {type(err).__name__}: {err} at {Path(where.filename).name}"
-            f":{where.lineno} (a bug in bench? rerun with --debug for the traceback)"
+            f":{where.lineno} (a bug in bench?)"
         ) from err
     # seconds inside the model (every calculator call and batched force call): the rest of
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
