@@ -108,8 +108,9 @@ endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
 		--elastic-subset elastic-full --recorded-only --quiet --command-line "make results-full"
 
-# results/site: the committed site, from the committed records (CHGNet on mdr-smoke with its
-# force constants, and on elastic-smoke), and its three screenshots (needs chromium);
+# results/site: the committed site, from all committed records (the full sets first, then the
+# dev and smoke subsets; CHGNet's mdr-smoke force constants), and its three screenshots
+# (needs chromium);
 # `make results-site RUN=1` first resumes those two runs, which push to results/records.
 results-site:
 ifeq ($(RUN),1)

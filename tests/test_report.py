@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -125,3 +126,20 @@ def test_summary_columns_line_up_when_rows_differ_in_n():
     assert both["V"].tolist() == ["0.50 [0.10, 0.90] (n=3)", "1.50 [0.10, 2.00] (n=2)"]
     one = mae_display(table.iloc[:1], ("V",))
     assert one.columns[-1] == "V (n=3)" and one.iloc[0, -1] == "0.50 [0.10, 0.90]"
+
+
+def test_parity_limits_keep_the_bulk_and_count_the_rest():
+    """Two predictions far off (as CHGNet's −1,000 GPa K) do not set the axes: equal robust
+    limits hold the bulk, the two are 'beyond' (drawn at the edge), not-PD flags counted."""
+    from bench.report.parity import parity_data
+
+    dft = np.linspace(10, 300, 400)
+    rows = pd.DataFrame({"ref.K_GPa": dft, "model.K_GPa": dft + 1.0})
+    rows.loc[[5, 9], "model.K_GPa"] = [-1000.0, -1400.0]
+    rows["model.positive_definite"] = [i % 4 != 0 for i in range(400)]
+    data = parity_data(rows, "K_GPa")
+    assert -30 < data.lo < 10 and 300 < data.hi < 330
+    assert data.beyond.sum() == 2 and set(np.flatnonzero(data.beyond)) == {5, 9}
+    assert data.flagged.sum() == 100 and data.flag_name == "not PD"
+    _, y = data.clipped()
+    assert y.min() == data.lo  # drawn on the edge

@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from markupsafe import escape
 
 from bench.datasets import load_phonon_reference, resolve_subset
 from bench.physics.kept_fc import fc_payload
@@ -80,22 +82,29 @@ def site(shared_data, runs, tmp_path_factory) -> Path:
 def test_index_has_one_row_per_model_and_links_to_parity(site, shared_data):
     n_models = len(build_table([]).frame) + 1  # the seed models, and the one with records
     html = (site / "index.html").read_text()
-    body = re.search(r'<table id="table2".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
-    assert body.count("<tr>") == n_models
+    # no full-set records: the dev (mdr-50 holds the smoke materials) and smoke sections only
+    assert 'id="table2-full"' not in html and html.index("table2-dev") < html.index("table2-smoke")
+    body = re.search(r'<table id="table2-dev".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    assert body.count("<tr>") == n_models  # beside a random sample: the paper's rows too
+    body = re.search(r'<table id="table2-smoke".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    assert body.count("<tr>") == 1  # beside picked subsets only the models measured here
     for prop in PROPS:
-        assert f'href="parity/{MODEL}__{prop}.html"' in html
-        assert (site / "parity" / f"{MODEL}__{prop}.html").is_file()
-    assert 'id="phonon-extras"' in html and "100%" in html  # stability: 2 of 2 agree
+        assert f'href="parity/smoke/{MODEL}__{prop}.html"' in html
+        assert (site / "parity" / "smoke" / f"{MODEL}__{prop}.html").is_file()
+    assert 'id="phonon-extras-smoke"' in html and "100%" in html  # stability: 2 of 2 agree
+    assert "hand-picked" in html and "measured here beside the paper" in html
+    assert "2 (1; 0)" in html  # n (failed; unstable) in one cell
 
 
 def test_parity_page_has_the_points_with_material_and_link(site):
-    html = (site / "parity" / f"{MODEL}__omega_max_K.html").read_text()
-    assert '<script src="../assets/plotly.min.js">' in html
+    html = (site / "parity" / "smoke" / f"{MODEL}__omega_max_K.html").read_text()
+    assert '<script src="../../assets/plotly.min.js">' in html
     customdata = json.loads(re.search(r'"customdata":(\[\[.*?\]\])', html).group(1))
-    assert sorted(customdata) == [
-        [i, formula, f"../materials/mdr-pbe/{i}.html#{MODEL}"]
+    assert sorted(c[:3] for c in customdata) == [
+        [i, formula, f"../../materials/mdr-pbe/{i}.html#{MODEL}"]
         for i, formula in sorted(zip(OK_IDS, ("Ne4", "Ba4Te4"), strict=True))
     ]
+    assert "n = 2, MAE" in html  # n, MAE and interval in the title
     assert "plotly_click" in html
 
 
@@ -130,3 +139,41 @@ def test_bench_report_command(shared_data, runs, tmp_path, capsys):
     assert f"open {out / 'index.html'}" in capsys.readouterr().out
     assert main(["report", "--runs", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "no results in" in capsys.readouterr().err
+
+
+EVIL_MODEL = 'chgnet-0.3.0@"><img src=x onerror=alert(1)>'
+EVIL_ID = 'x"><img src=x>'
+
+
+def test_every_string_is_escaped_by_the_templates(shared_data, tmp_path):
+    """Crafted records: a model label and a material id carrying markup appear on the pages
+    as text, never as markup (the templates escape; plotly's JSON escapes '<')."""
+    from bench.report.site import Section, write_site
+    from bench.report.site_materials import Material, material_page
+
+    digest = expected_digest("chgnet", "phonons", "mdr-pbe")
+    with Store(tmp_path / "runs") as store:
+        run_id = store.start_run({"settings_digest": digest, "git_commit": "<b>c</b>"}, {})
+        for i, material_id in enumerate(OK_IDS):
+            record = _record(material_id, digest, shared_data, 1.1 + 0.1 * i)
+            store.write({**record, "model": EVIL_MODEL}, run_id)
+        failure = {**_record(OK_IDS[0], digest, shared_data, 1.0), "model": EVIL_MODEL}
+        failure.update(status="failed", values=None, material_id=EVIL_ID)
+        failure.update(error_type="Error<script>", error_message="<i>reason</i>")
+        store.write({k: v for k, v in failure.items() if k != "artifacts"}, run_id)
+    table = build_table([tmp_path / "runs"], {"phonons": "mdr-smoke"}, equigrad_subset=None)
+    evil = table.records.iloc[:1].assign(material_id=EVIL_ID, status="failed")
+    evil = evil.assign(error_type="Error<script>", error_message="<i>reason</i>")
+    table.records = pd.concat([table.records, evil], ignore_index=True)
+    out = tmp_path / "site"
+    write_site([Section("smoke", "<em>t</em>", table)], out, [tmp_path / "runs"], shared_data)
+    material = Material("mdr-pbe", EVIL_ID, None, None, "", "<u>unreadable</u>")
+    pages = {p: p.read_text() for p in out.rglob("*.html")}
+    pages[out / "evil.html"] = material_page(material, evil.reset_index(drop=True), [])
+    shown = str(escape(EVIL_MODEL))  # chgnet-0.3.0@&#34;&gt;&lt;img src=x ...
+    assert all(shown in pages[out / name] for name in ("index.html", "failures.html"))
+    for path, text in pages.items():
+        for markup in ("<img", "Error<script>", "<i>reason", "<u>", "<b>c", "<em>"):
+            assert markup not in text, (path, markup)
+    failures = pages[out / "failures.html"]
+    assert "x&#34;&gt;&lt;img src=x&gt;" in failures and "&lt;i&gt;reason&lt;/i&gt;" in failures

@@ -55,8 +55,9 @@ def _add_table_and_report(sub: Any) -> None:
     p = sub.add_parser("report", help="static site: Table 2, parity plots, material pages")
     p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
     p.add_argument("--out", default="results/site", help="site folder (index.html and pages)")
-    p.add_argument("--phonon-subset", default="mdr-smoke")
-    p.add_argument("--elastic-subset", default="elastic-smoke")
+    sets = "(default: the full sets, then the dev and smoke subsets, each with records)"
+    p.add_argument("--phonon-subset", help=f"one table of this phonon subset {sets}")
+    p.add_argument("--elastic-subset", help="with --phonon-subset: its elastic subset")
     p.add_argument("--data-dir")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_report)
@@ -239,7 +240,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.site import build_site
 
     runs = [Path(existing(d)) for d in args.runs]
-    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    subsets = None
+    if args.phonon_subset or args.elastic_subset:
+        subsets = {
+            "phonons": args.phonon_subset or "mdr-smoke",
+            "elasticity": args.elastic_subset or "elastic-smoke",
+        }
     from bench.report.baselines import command_line
 
     command = args.command_line or command_line(args.argv)

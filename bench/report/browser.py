@@ -44,12 +44,18 @@ def _run(browser: str, args: list[str], timeout_s: float) -> str:
     return done.stdout
 
 
-def dump_dom(page: Path, browser: str | None = None, timeout_s: float = 120.0) -> str:
-    """The page's DOM (HTML) after its scripts ran."""
+def dump_dom(
+    page: Path,
+    browser: str | None = None,
+    timeout_s: float = 120.0,
+    size: tuple[int, int] = (1400, 1000),
+) -> str:
+    """The page's DOM (HTML) after its scripts ran, in a window of ``size`` pixels."""
     browser = browser or find_chromium()
     if browser is None:
         raise FileNotFoundError("no chromium binary on PATH")
-    return _run(browser, ["--dump-dom", Path(page).resolve().as_uri()], timeout_s)
+    args = [f"--window-size={size[0]},{size[1]}", "--dump-dom", Path(page).resolve().as_uri()]
+    return _run(browser, args, timeout_s)
 
 
 def screenshot(
@@ -71,12 +77,12 @@ def screenshot(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report.browser")
     parser.add_argument("site", type=Path, help="site folder (bench report --out)")
-    parser.add_argument("--parity", default="chgnet-0.3.0__omega_max_K", help="parity page")
+    parser.add_argument("--parity", default="full/chgnet-0.3.0__K_GPa", help="parity page")
     parser.add_argument("--material", default="mdr-pbe/mp-1000", help="dataset/material id")
     args = parser.parse_args(argv)
     shots = {
-        "index.png": (args.site / "index.html", (1400, 1000)),
-        "parity.png": (args.site / "parity" / f"{args.parity}.html", (900, 700)),
+        "index.png": (args.site / "index.html", (1400, 1400)),
+        "parity.png": (args.site / "parity" / f"{args.parity}.html", (900, 900)),
         "material.png": (args.site / "materials" / f"{args.material}.html", (1400, 1150)),
     }
     for name, (page, size) in shots.items():

@@ -8,11 +8,12 @@ import numpy as np
 
 from bench.names import safe_name
 from bench.report.metrics import format_mae, mean_interval
+from bench.report.parity import Parity, parity_data
 from bench.report.table import COLUMNS, Table
 
 
 def parity_plots(table: Table, directory: Path) -> list[Path]:
-    """One PNG per model and property: model vs DFT, with the MAE in the title."""
+    """One PNG per model and property: model vs DFT (:func:`draw_parity`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,27 +27,45 @@ def parity_plots(table: Table, directory: Path) -> list[Path]:
             cols = [f"model.{prop}", f"ref.{prop}"]
             if not set(cols) <= set(group.columns):
                 continue
-            data = group[cols].astype(float).dropna()
-            if data.empty:
+            rows = group.loc[np.isfinite(group[cols].astype(float)).all(axis=1)]
+            if rows.empty:
                 continue
-            x, y = data[cols[1]].to_numpy(), data[cols[0]].to_numpy()
-            fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=120)
-            lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
-            pad = 0.05 * (hi - lo or 1.0)
-            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=0.8)
-            ax.scatter(x, y, s=10, alpha=0.7)
-            ax.set_xlabel(f"DFT {label}")
-            ax.set_ylabel(f"{model} {label}")
-            err = np.abs(x - y)
-            ax.set_title(
-                f"MAE {format_mae(err.mean(), *mean_interval(err))} (n={len(x)})", fontsize=9
-            )
+            fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=120)
+            draw_parity(ax, parity_data(rows, prop), model, label)
             fig.tight_layout()
             path = directory / f"{safe_name(model)}__{safe_name(prop)}.png"
             fig.savefig(path)
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+def draw_parity(ax, data: Parity, model: str, label: str) -> None:
+    """Model vs DFT on equal, robust axes: flagged points and those beyond the limits (drawn
+    at the edge) in their own markers, counted in the legend; n, MAE and interval on top."""
+    lo, hi = data.lo, data.hi
+    x, y = data.clipped()
+    ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8)
+    inside = ~data.beyond
+    plain = inside & ~data.flagged
+    ax.scatter(x[plain], y[plain], s=8, alpha=0.6, lw=0, label=f"ok ({int(plain.sum())})")
+    flagged = inside & data.flagged
+    if flagged.any():
+        name = f"{data.flag_name} ({int(flagged.sum())})"
+        ax.scatter(x[flagged], y[flagged], s=14, marker="x", color="C1", lw=0.8, label=name)
+    if data.beyond.any():
+        name = f"beyond the axes, at the edge ({int(data.beyond.sum())})"
+        style = {"s": 22, "marker": "^", "facecolor": "none", "edgecolor": "C3", "lw": 0.8}
+        ax.scatter(x[data.beyond], y[data.beyond], label=name, clip_on=False, **style)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"DFT {label}")
+    ax.set_ylabel(f"{model} {label}")
+    err = np.abs(data.dft - data.model)
+    mae = format_mae(err.mean(), *mean_interval(err))
+    ax.set_title(f"{model}: n = {len(err)}, MAE {mae}", fontsize=8)
+    ax.legend(fontsize=6, loc="upper left", frameon=False)
 
 
 def equigrad_histogram(table: Table, path: Path, floor_eV: float = 1e-12) -> Path | None:

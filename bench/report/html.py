@@ -1,6 +1,7 @@
 """HTML building blocks of the static site: page skeleton, tables, the bundled assets.
 
-Plain strings and :func:`html.escape`, no templating engine. Every link is relative, so the
+Jinja2 templates with autoescape (:mod:`bench.report.templates`): a page never pastes a
+string into markup itself. Every link is relative, so the
 site opens from disk (``file://``) with no server and no network: plotly.js is written once to
 ``assets/plotly.min.js`` from the installed plotly package, beside a small stylesheet and the
 table-sorting script.
@@ -8,9 +9,14 @@ table-sorting script.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from bench.report.templates import render
 
 ASSETS = "assets"
 PLOTLY_JS = f"{ASSETS}/plotly.min.js"
@@ -25,8 +31,12 @@ th { background: #f2f2f2; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th.asc::after { content: " ▲"; } table.sortable th.desc::after { content: " ▼"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.paper { color: #777; font-size: 0.75rem; display: block; }
-.note { color: #666; font-size: 0.8rem; max-width: 28rem; }
+.sub { color: #777; font-size: 0.75rem; display: block; }
+.note { color: #666; font-size: 0.85rem; max-width: 60rem; }
+.warn { background: #fff6d6; border-left: 4px solid #e0b000; padding: 0.4rem 0.6rem; }
+td[title] { cursor: help; }
+td.note { white-space: nowrap; font-size: 0.75rem; }
+table.wide { width: 100%; table-layout: auto; }
 .fail { color: #a00; }
 .row { display: flex; flex-wrap: wrap; gap: 2rem; align-items: flex-start; }
 details summary { cursor: pointer; }
@@ -57,11 +67,34 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 """
 
 
-def esc(value: object) -> str:
-    """Text for HTML ('–' for None/NaN)."""
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: ``text`` (escaped by the template), an optional sort key, class,
+    tooltip, link, small second line and an already rendered fragment (:mod:`templates`)."""
+
+    text: object = ""
+    sort: float | str | None = None
+    cls: str = ""
+    title: str = ""
+    href: str = ""
+    sub: str = ""
+    code: bool = False
+    html: Markup | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """A column header with an optional tooltip."""
+
+    text: str
+    title: str = ""
+
+
+def text(value: object) -> str:
+    """A value as text ('–' for None/NaN)."""
     if value is None or (isinstance(value, float) and value != value):
         return "–"
-    return html.escape(str(value))
+    return str(value)
 
 
 def write_assets(out: Path) -> list[Path]:
@@ -72,51 +105,55 @@ def write_assets(out: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     files = {"plotly.min.js": get_plotlyjs(), "site.css": CSS, "sort.js": SORT_JS}
     paths = []
-    for name, text in files.items():
+    for name, content in files.items():
         path = folder / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
         paths.append(path)
     return paths
 
 
-def page(title: str, body: str, depth: int = 0, plotly: bool = False) -> str:
+def page(title: str, body: Markup, depth: int = 0, plotly: bool = False) -> str:
     """A whole page; ``depth`` = folders below the site root (for relative links)."""
-    up = "../" * depth
-    head = f'<link rel="stylesheet" href="{up}{ASSETS}/site.css">'
-    if plotly:
-        head += f'<script src="{up}{PLOTLY_JS}"></script>'
-    nav = (
-        f'<nav><a href="{up}index.html">Table 2</a><a href="{up}failures.html">failures</a>'
-        f'<a href="{up}provenance.html">provenance</a></nav>'
-    )
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}'
-        f"</title>{head}</head><body>{nav}<h1>{esc(title)}</h1>\n{body}\n"
-        f'<script src="{up}{ASSETS}/sort.js"></script></body></html>\n'
-    )
+    return str(render("page", title=title, body=body, up="../" * depth, plotly=plotly))
 
 
-def cell(text: str, sort: float | str | None = None, cls: str = "") -> str:
-    """One ``<td>`` (``text`` is HTML already) with an optional sort key and class."""
-    attrs = ""
-    if sort is not None:
-        attrs += f' data-sort="{esc(sort)}"'
-    if cls:
-        attrs += f' class="{cls}"'
-    return f"<td{attrs}>{text}</td>"
+def cell(value: object = "", sort: float | str | None = None, cls: str = "", **kw: Any) -> Cell:
+    """A :class:`Cell` (the value as text, '–' for None/NaN)."""
+    return Cell(text(value), sort if sort is None else text(sort), cls, **kw)
 
 
 def table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], table_id: str = "", sortable: bool = True
-) -> str:
-    """A table; ``rows`` are sequences of ``<td>`` strings (:func:`cell`), headers plain text."""
-    attrs = f' id="{table_id}"' if table_id else ""
-    attrs += ' class="sortable"' if sortable else ""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    head = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
-    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
-    return f"<table{attrs}>{head}<tbody>{body}</tbody></table>"
+    headers: Sequence[str | Header],
+    rows: Iterable[Sequence[Cell]],
+    table_id: str = "",
+    sortable: bool = True,
+    classes: str = "",
+) -> Markup:
+    """A table of :class:`Cell` rows; headers as text or :class:`Header`."""
+    heads = [h if isinstance(h, Header) else Header(str(h)) for h in headers]
+    names = " ".join(c for c in ("sortable" if sortable else "", classes) if c)
+    return render(
+        "table",
+        headers=heads if any(h.text for h in heads) else [],
+        rows=[list(r) for r in rows],
+        table_id=table_id,
+        classes=names,
+    )
+
+
+def paragraph(*parts: str | tuple[str, str], cls: str = "") -> Markup:
+    """A ``<p>`` of text runs: strings, or (text, "code" | "b" | link target) pairs."""
+    return render("paragraph", parts=parts, cls=cls)
+
+
+def heading(level: int, title: str, anchor: str = "") -> Markup:
+    return render("heading", level=level, text=title, id=anchor)
+
+
+def details(summary: str, content: object, pre: bool = False) -> Markup:
+    """A ``<details>`` toggle around text (``pre``: preformatted)."""
+    return render("details", summary=summary, text=content, pre=pre)
 
 
 def number(value: float | None, digits: int = 3) -> str:

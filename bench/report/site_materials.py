@@ -4,6 +4,7 @@ constants, overlaid), the scored quantities side by side, relaxation, timings, f
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ase import Atoms
+from markupsafe import Markup
 from phonopy import Phonopy
 
 from bench.datasets import get_dataset, load_phonon_reference, load_structure
 from bench.physics.kept_fc import phonopy_from_payload
 from bench.report.bands import phonon_curves
-from bench.report.html import cell, esc, number, page, table
+from bench.report.html import Cell, cell, heading, number, page, paragraph, table
+from bench.report.html import details as details_toggle
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, EXTRA_MAE
 from bench.report.site_plots import curves_figure, figure_html
+from bench.report.templates import join, render
 from bench.run.artifacts import find_artifact, load_artifact
 from bench.run.store import details_of
 from bench.tasks import TASKS
@@ -62,11 +66,11 @@ def _spacegroup(atoms: Atoms) -> str:
         return f"? ({type(err).__name__})"
 
 
-def structure_html(material: Material) -> str:
+def structure_html(material: Material) -> Markup:
     """Formula, atoms, space group, lattice and volume of the reference structure."""
     atoms = material.structure
     if atoms is None:
-        return f'<p class="fail">Reference not readable: {esc(material.error)}</p>'
+        return paragraph(f"Reference not readable: {material.error}", cls="fail")
     a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
     rows = [
         ("formula", atoms.get_chemical_formula()),
@@ -83,8 +87,7 @@ def structure_html(material: Material) -> str:
             ("atoms in the primitive / supercell", f"{len(ph.primitive)} / {len(ph.supercell)}"),
             ("supercell matrix (reference file)", np.asarray(ph.supercell_matrix).tolist()),
         ]
-    body = [[cell(esc(k)), cell(esc(v))] for k, v in rows]
-    return table(["", ""], body, sortable=False)
+    return table(["", ""], [[cell(k), cell(v)] for k, v in rows], sortable=False)
 
 
 def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy], list[str]]:
@@ -102,26 +105,37 @@ def _kept(records: pd.DataFrame, roots: list[Path]) -> tuple[dict[str, Phonopy],
     return kept, missing
 
 
-def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> str:
+def path_text(path: str) -> str:
+    """ASE's path string as symbols: ``GXWKGLUWLK,UX`` -> ``Γ–X–W–K–Γ–L–U–W–L–K | U–X``."""
+    segments = []
+    for segment in path.split(","):
+        labels = re.findall(r"[A-Z][a-z0-9]*", segment)
+        segments.append("–".join("Γ" if s == "G" else s for s in labels))
+    return " | ".join(segments)
+
+
+def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> Markup:
     """Bands along ASE's standard path and DOS of DFT and every model with kept force
     constants, overlaid (the models alone when the data set has no DFT force constants)."""
     kept, missing = _kept(records, roots)
-    note = "" if not missing else f"<p>No force constants for: {esc(', '.join(missing))}.</p>"
+    notes = [paragraph(f"No force constants for: {', '.join(missing)}.")] if missing else []
     if material.reference is not None:
         first, name, others = material.reference, "DFT", kept
     elif kept:
         name, first = next(iter(kept.items()))
         others = {k: v for k, v in kept.items() if k != name}
-        note += "<p>No DFT force constants in this data set: the models' bands only.</p>"
+        notes.append(paragraph("No DFT force constants in this data set: the models' bands only."))
     else:
-        return note + "<p>No DFT force constants in this data set and none kept.</p>"
+        notes.append(paragraph("No DFT force constants in this data set and none kept."))
+        return join(notes)
     try:
         curves = phonon_curves(first, others, ref_name=name)
     except Exception as err:  # force constants of the wrong shape, a degenerate cell: noted
-        return note + f'<p class="fail">No band structure: {esc(err)}</p>'
+        return join([*notes, paragraph(f"No band structure: {err}", cls="fail")])
     where = "the reference" if name == "DFT" else name
-    note += f"<p>Path {esc(curves.path)} (ASE, primitive cell of {esc(where)}); THz.</p>"
-    return note + figure_html(curves_figure(curves), "bands")
+    text = f"Path {path_text(curves.path)} (ASE, primitive cell of {where}); frequencies in K."
+    notes.append(paragraph(text))
+    return join([*notes, Markup(figure_html(curves_figure(curves), "bands"))])
 
 
 def _properties(task: str) -> list[tuple[str, str]]:
@@ -131,21 +145,20 @@ def _properties(task: str) -> list[tuple[str, str]]:
     return props
 
 
-def quantities_html(task: str, records: pd.DataFrame) -> str:
+def quantities_html(task: str, records: pd.DataFrame) -> Markup:
     """DFT and each model's value (and |error|) of the task's quantities."""
-    props = _properties(task)
     ref_row = records.iloc[0]
     headers = ["quantity", "DFT", *records["model"]]
     rows = []
-    for name, label in props:
+    for name, label in _properties(task):
         dft = ref_row.get(f"ref.{name}")
-        cells = [cell(esc(label)), cell(number(dft, 5), cls="num")]
+        cells = [cell(label), cell(number(dft, 5), cls="num")]
         for _, r in records.iterrows():
             value = r.get(f"model.{name}")
-            text = number(value, 5)
+            sub = ""
             if value is not None and pd.notna(value) and dft is not None and pd.notna(dft):
-                text += f' <span class="paper">|Δ| {number(abs(value - dft), 3)}</span>'
-            cells.append(cell(text, cls="num"))
+                sub = f"|Δ| {number(abs(value - dft), 3)}"
+            cells.append(cell(number(value, 5), cls="num", sub=sub))
         rows.append(cells)
     if task == "phonons":
         rmse = [number(r.get(f"model.{BAND_RMSE}"), 4) for _, r in records.iterrows()]
@@ -160,32 +173,49 @@ def _flag(value: Any) -> str:
     return "stable" if bool(value) else "unstable"
 
 
-def _stable_row(ref_row: pd.Series, records: pd.DataFrame) -> list[str]:
+def _stable_row(ref_row: pd.Series, records: pd.DataFrame) -> list[Cell]:
     cells = [cell("dynamical stability (MDR's rule)"), cell(_flag(ref_row.get("ref.stable")))]
     return cells + [cell(_flag(r.get("model.stable"))) for _, r in records.iterrows()]
 
 
-def run_details_html(records: pd.DataFrame) -> str:
-    """Per model: status and failure reason, relaxation, sizes, timings, peak memory."""
-    out = ""
+def _relax(details: dict[str, Any]) -> str | None:
+    relax = details.get("relax")
+    if not isinstance(relax, dict):
+        return None if relax is None else str(relax)
+    parts = [f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in relax.items()]
+    return ", ".join(parts)
+
+
+def _fmt(value: Any) -> str:
+    """A number rounded to 4 significant digits; other values as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return number(value, 4)
+
+
+def run_details_html(records: pd.DataFrame) -> Markup:
+    """Per model: status and failure reason, then a table of the relaxation, sizes, timings
+    (s), peak memory (MB), rounded; the record's raw details behind a toggle."""
+    parts = []
     for _, r in records.iterrows():
         details = details_of(r["details_json"])
         timings = {c[5:]: r[c] for c in r.index if c.startswith("time.") and pd.notna(r[c])}
-        out += f'<h3 id="{esc(r["model"])}">{esc(r["model"])}: {esc(r["status"])}</h3>'
+        parts.append(heading(3, f"{r['model']}: {r['status']}", anchor=str(r["model"])))
         if r["status"] != "ok":
-            out += f'<p class="fail">{esc(r["error_type"])}: {esc(r["error_message"])}</p>'
+            parts.append(paragraph(f"{r['error_type']}: {r['error_message']}", cls="fail"))
         rows = [
-            ("relaxation", details.get("relax")),
+            ("relaxation", _relax(details)),
             ("displacements, supercell atoms", _pair(details)),
-            ("timings [s]", {k: round(float(v), 3) for k, v in timings.items()}),
-            ("wall time [s]", number(r.get("wall_s"), 6)),
+            ("timings [s]", ", ".join(f"{k} {_fmt(float(v))}" for k, v in timings.items())),
+            ("wall time [s]", number(r.get("wall_s"), 4)),
             ("peak memory: material, worker [MB]", _peaks(details)),
             ("kept force constants", (details.get("artifacts") or {}).get("force_constants")),
             ("settings digest, run", f"{r['settings_digest']}, {r['run_id']}"),
         ]
-        body = [[cell(esc(k)), cell(f"<code>{esc(_text(v))}</code>")] for k, v in rows]
-        out += table(["", ""], body, sortable=False)
-    return out
+        body = [[cell(k), cell(v or "–")] for k, v in rows]
+        parts.append(table(["", "value"], body, sortable=False))
+        parts.append(details_toggle("raw record details (JSON)", _text(details), pre=True))
+    return join(parts)
 
 
 def _pair(details: dict[str, Any]) -> str | None:
@@ -199,28 +229,30 @@ def _peaks(details: dict[str, Any]) -> str | None:
     own, worker = details.get("material_peak_rss_MB"), details.get("worker_peak_rss_MB")
     if own is None and worker is None:
         return None
-    return f"{number(own, 6)}, {number(worker, 6)}"
+    return f"{number(own, 5)}, {number(worker, 5)}"
 
 
 def _text(value: Any) -> str:
     if value is None:
         return "–"
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value, indent=1)
 
 
 def material_page(material: Material, records: pd.DataFrame, roots: list[Path]) -> str:
     """The whole page of one material (``records``: its records, every model)."""
     task = str(records["task"].iloc[0])
-    body = (
-        f"<p>Data set <code>{esc(material.dataset)}</code>, task {esc(task)}.</p>"
-        '<div class="row"><div><h2>Structure (reference)</h2>'
-        + structure_html(material)
-        + "</div><div><h2>Quantities</h2>"
-        + quantities_html(task, records)
-        + "</div></div>"
-    )
+    parts = [
+        paragraph("Data set ", (material.dataset, "code"), f", task {task}."),
+        render(
+            "row",
+            parts=[
+                join([heading(2, "Structure (reference)"), structure_html(material)]),
+                join([heading(2, "Quantities"), quantities_html(task, records)]),
+            ],
+        ),
+    ]
     if task == "phonons":
-        body += "<h2>Band structure and DOS</h2>" + bands_html(material, records, roots)
-    body += "<h2>Runs</h2>" + run_details_html(records)
+        parts += [heading(2, "Band structure and DOS"), bands_html(material, records, roots)]
+    parts += [heading(2, "Runs"), run_details_html(records)]
     title = f"{material.material_id} {material.formula}"
-    return page(title, body, depth=2, plotly=task == "phonons")
+    return page(title, join(parts), depth=2, plotly=task == "phonons")

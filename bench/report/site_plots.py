@@ -17,52 +17,70 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from bench.report.bands import Curves
+from bench.report.parity import Parity, robust_limits
+from bench.settings import THZ_TO_K_MDR
 
 DFT_COLOR = "#222222"
 PALETTE = qualitative.Plotly
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def parity_figure(points: pd.DataFrame, model: str, label: str) -> go.Figure:
-    """Model vs DFT of one property. ``points``: material_id, formula, model, dft, url."""
-    lo = float(np.nanmin(points[["model", "dft"]].to_numpy())) if len(points) else 0.0
-    hi = float(np.nanmax(points[["model", "dft"]].to_numpy())) if len(points) else 1.0
-    pad = 0.05 * (hi - lo or 1.0)
-    fig = go.Figure()
+def _points(
+    fig: go.Figure, points: pd.DataFrame, mask: np.ndarray, xy: tuple, style: dict, name: str
+) -> None:
+    """One marker trace of the masked points (hover: material, formula, values)."""
+    if not mask.any():
+        return
+    part = points[mask]
     fig.add_trace(
         go.Scatter(
-            x=[lo - pad, hi + pad],
-            y=[lo - pad, hi + pad],
-            mode="lines",
-            line={"color": "#aaaaaa", "width": 1},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=points["dft"],
-            y=points["model"],
+            x=xy[0][mask],
+            y=xy[1][mask],
             mode="markers",
-            marker={"size": 9, "color": PALETTE[0], "opacity": 0.8},
-            customdata=points[["material_id", "formula", "url"]].to_numpy(),
+            marker=style,
+            customdata=part[["material_id", "formula", "url", "model", "dft"]].to_numpy(),
             hovertemplate=(
-                "<b>%{customdata[0]}</b> %{customdata[1]}<br>"
-                + f"{model}: %{{y:.4g}}<br>DFT: %{{x:.4g}}<extra></extra>"
+                "<b>%{customdata[0]}</b> %{customdata[1]}<br>model: %{customdata[3]:.4g}<br>"
+                "DFT: %{customdata[4]:.4g}<extra></extra>"
             ),
-            name=model,
+            name=f"{name} ({int(mask.sum())})",
+            cliponaxis=False,  # markers at the edge drawn whole
         )
     )
+
+
+def parity_figure(points: pd.DataFrame, model: str, label: str, title: str = "") -> go.Figure:
+    """Model vs DFT of one property on equal, robust axes (:mod:`bench.report.parity`):
+    flagged points and those beyond the limits (at the edge) in their own markers, counted in
+    the legend. ``points``: material_id, formula, model, dft, url, flagged; ``flag`` its name."""
+    dft, values = points["dft"].to_numpy(float), points["model"].to_numpy(float)
+    lo, hi = robust_limits(dft, values)
+    beyond = (dft < lo) | (dft > hi) | (values < lo) | (values > hi)
+    flagged = points["flagged"].to_numpy(bool) if "flagged" in points else np.zeros(len(dft), bool)
+    data = Parity(dft, values, lo, hi, beyond, flagged, str(points.attrs.get("flag", "")))
+    xy = data.clipped()
+    fig = go.Figure()
+    line = {"color": "#aaaaaa", "width": 1}
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=line, hoverinfo="skip"))
+    fig.data[0].showlegend = False
+    plain = ~beyond & ~data.flagged
+    _points(fig, points, plain, xy, {"size": 7, "color": PALETTE[0], "opacity": 0.7}, "ok")
+    style = {"size": 8, "color": PALETTE[1], "symbol": "x", "opacity": 0.8}
+    _points(fig, points, ~beyond & data.flagged, xy, style, data.flag_name or "flagged")
+    style = {"size": 10, "color": PALETTE[2], "symbol": "triangle-up-open"}
+    _points(fig, points, beyond, xy, style, "beyond the axes, drawn at the edge")
     fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
         xaxis_title=f"DFT {label}",
         yaxis_title=f"{model} {label}",
-        width=560,
-        height=520,
-        margin={"l": 70, "r": 20, "t": 40, "b": 60},
-        showlegend=False,
+        width=720,
+        height=680,
+        margin={"l": 70, "r": 20, "t": 60, "b": 60},
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.7)"},
         template="plotly_white",
     )
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(range=[lo, hi], constrain="domain")
+    fig.update_yaxes(range=[lo, hi], scaleanchor="x", scaleratio=1, constrain="domain")
     return fig
 
 
@@ -83,14 +101,15 @@ def _band_xy(x: np.ndarray, bands: np.ndarray) -> tuple[list, list]:
     """All bands of one side as one line trace, bands separated by gaps (None)."""
     xs: list = []
     ys: list = []
-    for band in bands.T:  # 1e-4 THz and 1e-5 of the path: far below what a plot shows
+    for band in bands.T:  # 0.01 K and 1e-5 of the path: far below what a plot shows
         xs += [*np.round(x, 5).tolist(), None]
-        ys += [*np.round(band, 4).tolist(), None]
+        ys += [*np.round(band * THZ_TO_K_MDR, 2).tolist(), None]
     return xs, ys
 
 
 def curves_figure(curves: Curves) -> go.Figure:
-    """Band structure (left) and DOS (right) of every side, overlaid, frequencies in THz."""
+    """Band structure (left) and DOS (right) of every side, overlaid, frequencies in K (as
+    the quantities; 1 THz = 47.992 K, MDR's factor, on the axis title)."""
     fig = make_subplots(
         rows=1, cols=2, shared_yaxes=True, column_widths=[0.78, 0.22], horizontal_spacing=0.02
     )
@@ -107,8 +126,8 @@ def curves_figure(curves: Curves) -> go.Figure:
         if curves.dos_THz is not None and name in curves.dos:
             fig.add_trace(
                 go.Scatter(
-                    x=np.round(curves.dos[name], 4),
-                    y=np.round(curves.dos_THz, 4),
+                    x=np.round(curves.dos[name] / THZ_TO_K_MDR, 6),
+                    y=np.round(curves.dos_THz * THZ_TO_K_MDR, 2),
                     mode="lines",
                     line=line,
                     name=name,
@@ -122,8 +141,8 @@ def curves_figure(curves: Curves) -> go.Figure:
     fig.update_xaxes(
         tickvals=tick_x, ticktext=tick_text, showgrid=True, gridcolor="#dddddd", row=1, col=1
     )
-    fig.update_xaxes(title_text="DOS [1/THz]", showticklabels=False, row=1, col=2)
-    fig.update_yaxes(title_text="frequency [THz]", zeroline=True, row=1, col=1)
+    fig.update_xaxes(title_text="DOS [states/K]", nticks=4, tickformat=".2g", row=1, col=2)
+    fig.update_yaxes(title_text="frequency [K] (1 THz = 47.992 K)", zeroline=True, row=1, col=1)
     fig.update_layout(
         width=900,
         height=480,
