@@ -143,3 +143,15 @@ def test_parity_limits_keep_the_bulk_and_count_the_rest():
     assert data.flagged.sum() == 100 and data.flag_name == "not PD"
     _, y = data.clipped()
     assert y.min() == data.lo  # drawn on the edge
+
+
+def test_headline_names_set_model_coverage_maes_hours_machine(store_dir):
+    from bench.report.headline import headline
+
+    frame = headline(build_table([store_dir]))
+    assert len(frame) == 1  # one line per set and model with records, not the paper's rows
+    row = frame.iloc[0]
+    assert row["set"] == "mdr-smoke" and row["model"] == "chgnet-0.3.0"
+    assert row["n (coverage)"] == "4 (5 of 8 run, 1 failed)"
+    assert row["ωmax [K]"] == "2.50 [1.50, 3.50]"
+    assert row["worker-hours"] == f"{5 * 3.0 / 3600:.2f}"

@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.report.equigrad_report import write_equigrad
 from bench.report.figures import parity_plots
+from bench.report.headline import headline_markdown
 from bench.report.markdown import TITLE, frame_markdown, intro, to_markdown
 from bench.report.metrics import mae_table, with_basis
 from bench.report.table import COLUMNS, Table, phonon_basis, task_table
@@ -67,6 +68,8 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     md = out / "table2.md"
     md.write_text(f"# {TITLE}\n\nMade by: `{command}`\n\n{intro(table)}\n" + to_markdown(table))
+    head = out / "headline.md"
+    head.write_text(headline_markdown(table, command))
     csv_path = out / "table2.csv"
     basis = phonon_basis(table)
     table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(csv_path, index=False)
@@ -75,4 +78,4 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     plots = parity_plots(table, out / "parity")
     (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
     others = write_task_tables(table, out, command)
-    return [md, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]
+    return [md, head, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]
