@@ -111,7 +111,13 @@ def settings_dict(settings: Any) -> dict[str, Any]:
 
 def settings_digest(settings: Any) -> str:
     """12-hex-digit sha256 of the canonical JSON of a settings dataclass."""
-    blob = json.dumps(settings_dict(settings), sort_keys=True, separators=(",", ":"))
+    return dict_digest(settings_dict(settings))
+
+
+def dict_digest(data: dict[str, Any]) -> str:
+    """The digest of settings as :func:`settings_dict` gives them (a records folder's
+    ``settings.json``): equal to :func:`settings_digest` of the dataclass they came from."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -13,6 +13,11 @@ from bench.datasets import resolve_subset
 from bench.run.records import is_records_dir, load_into, open_results, push, read_group
 from bench.run.runner import RunConfig, prepare, run
 from bench.run.store import Store
+from bench.settings import dict_digest
+
+#: settings and the digest they hash to (a records folder is named by it, and checked)
+SETTINGS = {"class": "X"}
+DIGEST = dict_digest(SETTINGS)
 
 
 def _record(material: str, status: str, value: float | None = None) -> dict:
@@ -21,7 +26,7 @@ def _record(material: str, status: str, value: float | None = None) -> dict:
         "task": "elasticity",
         "dataset": "mp-binary-pbe-elasticity-2025.1",
         "material_id": material,
-        "settings_digest": "d0",
+        "settings_digest": DIGEST,
         "status": status,
         "error_type": None if status == "ok" else "RelaxationError",
         "error_message": None if status == "ok" else "diverged",
@@ -35,7 +40,7 @@ def _record(material: str, status: str, value: float | None = None) -> dict:
 
 def _store_with(tmp_path, *records) -> Store:
     store = Store(tmp_path / "store")
-    run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+    run_id = store.start_run({"settings_digest": DIGEST, "model": "emt"}, SETTINGS)
     for record in records:
         store.write(record, run_id)
     return store
@@ -43,7 +48,7 @@ def _store_with(tmp_path, *records) -> Store:
 
 def test_an_ok_record_is_never_replaced_by_a_failure(tmp_path):
     with _store_with(tmp_path, _record("mp-1", "ok", 90.0)) as store:
-        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        run_id = store.start_run({"settings_digest": DIGEST, "model": "emt"}, SETTINGS)
         store.write(_record("mp-1", "failed"), run_id)  # a second run on the same store
         store.write(_record("mp-2", "failed"), run_id)
         store.write(_record("mp-2", "ok", 95.0), run_id)  # --retry-failures: replaced
@@ -58,7 +63,7 @@ def test_push_appends_new_parts_and_never_rewrites(tmp_path):
         (first,) = push(store, root)
         before = first.read_bytes()
         assert push(store, root) == []  # nothing new
-        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        run_id = store.start_run({"settings_digest": DIGEST, "model": "emt"}, SETTINGS)
         store.write(_record("mp-3", "ok", 80.0), run_id)
         store.write(_record("mp-2", "ok", 99.0), run_id)  # a retried failure, now ok
         (second,) = push(store, root)
@@ -430,7 +435,7 @@ def test_a_worker_that_died_is_a_counted_failure_in_table_and_site(shared_data, 
     _, dataset, _, settings = prepare(config)
     run(config)
     with Store(out) as store:
-        run_id = store.start_run({"settings_digest": "d0", "model": "emt"}, {"class": "X"})
+        run_id = store.start_run({"settings_digest": DIGEST, "model": "emt"}, SETTINGS)
         died = worker_died_record("emt", "elasticity", dataset, "mp-1018029", settings, "alone")
         store.write(died, run_id)
     assert main(["summary", "--out", str(out)]) == 0

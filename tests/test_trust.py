@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -264,8 +265,6 @@ def test_a_retry_replaces_a_future_stamped_failure_in_the_records(
 
 
 def test_a_store_without_seq_is_upgraded_and_read_as_it_was(tmp_path):
-    import sqlite3
-
     from bench.run.schema import SCHEMA
     from bench.run.store import Store
 
@@ -289,8 +288,6 @@ def test_a_store_without_seq_is_upgraded_and_read_as_it_was(tmp_path):
 
 @pytest.mark.parametrize("kind", ["foreign", "older", "not sqlite"])
 def test_a_database_that_is_not_a_bench_store_is_one_line_and_untouched(kind, tmp_path, capsys):
-    import sqlite3
-
     out = tmp_path / "out"
     out.mkdir()
     path = out / "bench.sqlite"
@@ -309,3 +306,112 @@ def test_a_database_that_is_not_a_bench_store_is_one_line_and_untouched(kind, tm
         assert str(path) in line
     assert path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["bench.sqlite"]
+
+
+# --- records folders are checked on read ---------------------------------------------------
+
+
+def _group(root: Path, record: dict) -> Path:
+    return group_dir(root, *(record[k] for k in ("model", "task", "dataset", "settings_digest")))
+
+
+def _truncate(folder: Path, record: dict) -> Path:
+    (part,) = folder.glob("part-*.jsonl.gz")
+    part.write_bytes(part.read_bytes()[:-12])
+    return part
+
+
+def _bad_json(folder: Path, record: dict) -> Path:
+    return _raw_part(folder, b"{no")
+
+
+def _raw_part(folder: Path, line: bytes) -> Path:
+    path = folder / "part-2099-raw.jsonl.gz"
+    path.write_bytes(gzip.compress(line + b"\n"))
+    return path
+
+
+def _other_digest(folder: Path, record: dict) -> Path:
+    return _write_part(folder, [{**record, "settings_digest": "0123456789ab"}])
+
+
+def _edited_settings(folder: Path, record: dict) -> Path:
+    path = folder / "settings.json"
+    settings = json.loads(path.read_text())
+    path.write_text(json.dumps({**settings, "strain_max": 0.5}))
+    return path
+
+
+def _no_settings(folder: Path, record: dict) -> Path:
+    (folder / "settings.json").unlink()
+    return folder
+
+
+def _bad_run(folder: Path, record: dict) -> Path:
+    (path,) = (folder / "runs").glob("*.json")
+    path.write_text("[1, 2")
+    return path
+
+
+def _nan_ok(folder: Path, record: dict) -> Path:
+    path = folder / "part-2099-nan.jsonl.gz"
+    line = json.dumps({**record, "values": {**record["values"], "K_GPa": float("nan")}})
+    path.write_bytes(gzip.compress(line.encode()))
+    return path
+
+
+def _not_a_record(folder: Path, record: dict) -> Path:
+    return _raw_part(folder, json.dumps({**record, "status": 3}).encode())
+
+
+def _symlinked_group(folder: Path, record: dict) -> Path:
+    real = folder.parent.parent.parent.parent.parent / "elsewhere"
+    folder.rename(real)
+    folder.symlink_to(real)
+    return folder
+
+
+DAMAGE = {
+    "truncated part": _truncate,
+    "bad JSON line": _bad_json,
+    "part of another digest": _other_digest,
+    "hand-edited settings.json": _edited_settings,
+    "missing settings.json": _no_settings,
+    "bad runs/*.json": _bad_run,
+    "ok record with NaN": _nan_ok,
+    "field of the wrong type": _not_a_record,
+    "symlinked group folder": _symlinked_group,
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_records_folder_is_one_line_naming_the_file(
+    case, emt_records, shared_data, tmp_path, capsys
+):
+    _, source, record = emt_records
+    root = tmp_path / "records"
+    _copy_tree(source, root)
+    named = DAMAGE[case](_group(root, record), record)
+    before = _snapshot(tmp_path)
+    line = _one_line(capsys, 1, main(["summary", "--out", str(root)]))
+    assert str(named) in line
+    argv = [*RUN, "--materials", "mp-1031", "--records", str(root), "--out", str(tmp_path / "o")]
+    line = _one_line(capsys, 1, main([*argv, "--data-dir", str(shared_data)]))
+    assert str(named) in line
+    after = _snapshot(tmp_path, tmp_path / "o")
+    assert after == before  # records untouched, nothing pushed
+    with sqlite3.connect(tmp_path / "o" / "bench.sqlite") as con:
+        assert con.execute("SELECT count(*) FROM records").fetchone()[0] == 0  # nothing ran
+    con.close()
+
+
+def test_a_stale_temporary_part_is_removed_by_the_next_push(emt_records, shared_data, tmp_path):
+    _, source, record = emt_records
+    root = tmp_path / "records"
+    _copy_tree(source, root)
+    folder = _group(root, record)
+    stale = folder / "part-20990101T000000Z-deadbeef.jsonl.gz.999999999.tmp"
+    stale.write_bytes(b"half a part")
+    argv = [*RUN, "--materials", "mp-1031", "--records", str(root), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--data-dir", str(shared_data)]) == 0
+    assert not stale.exists() and len(list(folder.glob("part-*.jsonl.gz"))) == 2

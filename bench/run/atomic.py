@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -45,3 +46,29 @@ def write_text(path: Path, text: str) -> Path:
     with atomic_write(Path(path)) as handle:
         handle.write(text.encode())
     return Path(path)
+
+
+_TMP = re.compile(r"\.(\d+)\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale(directory: Path) -> list[Path]:
+    """Remove the temporary files of writers in ``directory`` whose process is gone (a kill
+    during a write); returns them."""
+    removed = []
+    for path in Path(directory).glob("*.tmp*"):
+        match = _TMP.search(path.name)
+        if match and path.is_file() and not process_alive(int(match[1])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -28,18 +28,22 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from bench.errors import warn
+from bench.errors import RecordsError, warn
 from bench.names import inside, safe_name
 from bench.run.artifacts import ARTIFACTS_DIR, artifact_paths
-from bench.run.atomic import atomic_write
+from bench.run.atomic import atomic_write, remove_stale
 from bench.run.schema import supersedes
 from bench.run.store import STORE_NAME, Store
+from bench.run.validate import read_object, read_part
+from bench.settings import dict_digest
 
 PART_GLOB = "part-*.jsonl.gz"
 #: the record columns one records folder stands for
@@ -49,7 +53,10 @@ GROUP_KEYS = ("model", "task", "dataset", "settings_digest")
 def is_records_dir(path: str | Path) -> bool:
     """True when ``path`` holds part files (at any depth) and no store of its own."""
     path = Path(path)
-    return path.is_dir() and not (path / STORE_NAME).exists() and any(path.rglob(PART_GLOB))
+    if not path.is_dir() or (path / STORE_NAME).exists():
+        return False
+    linked = (p for p in path.rglob("*") if p.is_symlink() and p.is_dir())  # refused on read
+    return any(path.rglob(PART_GLOB)) or any(any(p.rglob(PART_GLOB)) for p in linked)
 
 
 def group_dir(root: Path, model: str, task: str, dataset: str, digest: str) -> Path:
@@ -57,45 +64,75 @@ def group_dir(root: Path, model: str, task: str, dataset: str, digest: str) -> P
     return Path(root).joinpath(*(safe_name(p) for p in (model, task, dataset, digest)))
 
 
-def _read_part(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
 def read_group(directory: Path) -> dict[str, dict[str, Any]]:
-    """Material id -> the record that stands after merging the folder's parts in order."""
+    """Material id -> the record that stands after merging the folder's parts
+    (:func:`bench.run.schema.supersedes`). RecordsError naming the file for a part that is
+    damaged, or that holds a record of another model, task, data set or settings digest than
+    the folder's (a part copied into the wrong folder would relabel its records)."""
     merged: dict[str, dict[str, Any]] = {}
+    names = list(directory.parts[-4:])
     for part in sorted(directory.glob(PART_GLOB)):
-        for record in _read_part(part):
+        for record in read_part(part):
+            if [safe_name(record[k]) for k in GROUP_KEYS] != names:
+                where = "/".join(str(record[k]) for k in GROUP_KEYS)
+                raise RecordsError(f"{part}: holds a record of {where}, not of this folder")
             old = merged.get(record["material_id"])
             if old is None or supersedes(record, old):
                 merged[record["material_id"]] = record
     return merged
 
 
-def _groups(root: Path) -> Iterator[Path]:
-    for settings in sorted(Path(root).rglob("settings.json")):
-        if any(settings.parent.glob(PART_GLOB)):
-            yield settings.parent
+def group_settings(directory: Path) -> dict[str, Any]:
+    """The folder's ``settings.json``; RecordsError when it is missing, damaged, or does not
+    hash to the folder's digest (edited by hand: the records were made with other settings)."""
+    path = directory / "settings.json"
+    if not path.is_file():
+        raise RecordsError(f"{directory}: part files without a settings.json")
+    settings = read_object(path, ("class",))
+    if dict_digest(settings) != directory.name:
+        raise RecordsError(f"{path}: does not hash to the folder's digest {directory.name}")
+    return settings
+
+
+def _groups(root: Path, where: dict[str, str | None]) -> list[Path]:
+    """The group folders under ``root`` that ``where`` selects (by their names). A symbolic
+    link anywhere in the folder, or a part outside a ``<model>/<task>/<dataset>/<digest>``
+    folder, is a RecordsError: what is read is what a push writes to."""
+    wanted = [safe_name(where[k]) if where.get(k) else None for k in GROUP_KEYS]
+    found = set()
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        for name in [*dirs, *files]:
+            if (here / name).is_symlink():
+                raise RecordsError(f"{here / name}: a symbolic link in a records folder")
+        rel = here.relative_to(root).parts
+        if rel[:1] == (ARTIFACTS_DIR,) or not any(fnmatch(f, PART_GLOB) for f in files):
+            continue
+        if len(rel) != len(GROUP_KEYS):
+            raise RecordsError(f"{here}: parts outside a <model>/<task>/<dataset>/<digest> folder")
+        if all(w is None or w == r for w, r in zip(wanted, rel, strict=True)):
+            found.add(here)
+    return sorted(found)
 
 
 def load_into(store: Store, root: str | Path, **where: str | None) -> int:
     """Load the parts under ``root`` into ``store`` (manifests and settings too); ``where``
-    filters groups on model, task, dataset, settings_digest. Returns the records loaded."""
+    filters groups on model, task, dataset, settings_digest. Returns the records loaded.
+    Everything read is checked first (:func:`read_group`, :func:`group_settings`, the run
+    manifests): a problem is a RecordsError naming the file, and nothing is loaded."""
+    groups = []
+    for directory in _groups(Path(root), where):
+        settings, records = group_settings(directory), read_group(directory)
+        runs = [
+            read_object(path, ("run_id", "started_at"))
+            for path in sorted((directory / "runs").glob("*.json"))
+        ]
+        groups.append((directory.name, settings, records, runs))
     n = 0
-    for directory in _groups(Path(root)):
-        settings = json.loads((directory / "settings.json").read_text())
-        records = read_group(directory)
-        if not records:
-            continue
-        first = next(iter(records.values()))
-        if any(value is not None and first[key] != value for key, value in where.items()):
-            continue
-        store.put_settings(first["settings_digest"], settings)
-        for manifest_path in sorted((directory / "runs").glob("*.json")):
-            store.put_run(json.loads(manifest_path.read_text()))
+    for digest, settings, records, runs in groups:
+        store.put_settings(digest, settings)
+        for manifest in runs:
+            store.put_run(manifest)
         n += store.import_records(records.values())
     return n
 
@@ -126,7 +163,7 @@ def push(
     root = Path(root)
     written = []
     for group in store.groups(**where):
-        directory = group_dir(root, *group)
+        directory = _real_folder(root, group_dir(root, *group))
         have = read_group(directory) if directory.exists() else {}
         everything = store.raw_records(**dict(zip(GROUP_KEYS, group, strict=True)))
         if artifacts:
@@ -139,11 +176,11 @@ def push(
         if not rows:
             continue
         directory.mkdir(parents=True, exist_ok=True)
-        settings_path = directory / "settings.json"
-        if not settings_path.exists():
-            _write_json(settings_path, store.settings_for(group[3]) or {})
+        _settings_file(store, directory)
         runs = directory / "runs"
         runs.mkdir(exist_ok=True)
+        for folder in (directory, runs):  # a push killed mid-write left its temporary file
+            remove_stale(folder)
         for run_id in sorted({r["run_id"] for r in rows}):
             manifest = store.manifest(run_id)
             path = runs / f"{safe_name(run_id)}.json"
@@ -151,6 +188,28 @@ def push(
                 _write_json(path, manifest)
         written.append(_write_part(directory, sorted(rows, key=lambda r: r["material_id"])))
     return written
+
+
+def _real_folder(root: Path, directory: Path) -> Path:
+    """``directory``; RecordsError when a folder on its way from ``root`` is a symbolic link
+    (reading refuses those, so a push would write records no one reads)."""
+    for depth in range(1, len(directory.relative_to(root).parts) + 1):
+        step = root.joinpath(*directory.relative_to(root).parts[:depth])
+        if step.is_symlink():
+            raise RecordsError(f"{step}: a symbolic link in a records folder")
+    return directory
+
+
+def _settings_file(store: Store, directory: Path) -> None:
+    """Write the group's ``settings.json`` (from the store), or check the one there."""
+    path = directory / "settings.json"
+    if path.exists() or any(directory.glob(PART_GLOB)):
+        group_settings(directory)
+        return
+    settings = store.settings_for(directory.name)
+    if settings is None or dict_digest(settings) != directory.name:
+        raise RecordsError(f"{store.path}: no settings that hash to {directory.name} to push")
+    _write_json(path, settings)
 
 
 def _write_json(path: Path, obj: Any) -> None:

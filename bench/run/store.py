@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigurationError, RecordsError
+from bench.run.atomic import process_alive
 from bench.run.export import flatten
 from bench.run.schema import COLUMNS, JSON_FIELDS, KEY, SCHEMA, SUPERSEDES_SQL, check_schema
 from bench.run.ticker import Ticker
@@ -48,17 +49,6 @@ _WRITE = (
 )
 #: a record from a part file, with its own seq
 _IMPORT = _INSERT + f"VALUES ({','.join('?' * len(COLUMNS))})" + _CONFLICT
-
-
-def _alive(pid: int) -> bool:
-    """True if a process ``pid`` exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def _now() -> str:
@@ -223,7 +213,7 @@ class Store:
                 "SELECT DISTINCT owner, pid FROM claims WHERE host=? AND owner!=?", (host, owner)
             ).fetchall()
             for other, other_pid in others:  # a killed run on this machine: free at once
-                if not _alive(other_pid):
+                if not process_alive(other_pid):
                     self._con.execute("DELETE FROM claims WHERE owner=?", (other,))
             self._con.executemany(
                 "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "

@@ -1,0 +1,95 @@
+"""What a record, a part file and a records folder's JSON files must look like when read.
+
+Records come from other machines and other people's pull requests: a record is used only if
+its fields have their types, an ok record's values are finite numbers, and a folder's files
+agree with it (:mod:`bench.run.records`). A problem is one line naming the file
+(:class:`bench.errors.RecordsError`); nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import zlib
+from pathlib import Path
+from typing import Any
+
+from bench.errors import RecordsError
+
+#: record fields that must be non-empty strings
+TEXT = ("model", "task", "dataset", "material_id", "settings_digest", "status", "run_id")
+#: fields that are a JSON object or null
+OBJECTS = ("values", "ref", "details", "timings_s")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return False
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with one record read from a part, or None."""
+    if not isinstance(record, dict):
+        return f"a {type(record).__name__}, not a record"
+    for name in (*TEXT, "created_at"):
+        if not isinstance(record.get(name), str) or not record[name]:
+            return f"{name} is not a non-empty string"
+    for name in ("error_type", "error_message"):
+        if record.get(name) is not None and not isinstance(record[name], str):
+            return f"{name} is not a string"
+    for name in OBJECTS:
+        if record.get(name) is not None and not isinstance(record[name], dict):
+            return f"{name} is not an object"
+    wall, seq = record.get("wall_s"), record.get("seq")
+    if wall is not None and (isinstance(wall, bool) or not isinstance(wall, int | float)):
+        return "wall_s is not a number"
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        return "seq is not a count"
+    if record["status"] == "ok" and not _finite(record.get("values") or {}):
+        return f"an ok record of {record['material_id']} with a non-finite value"
+    return None
+
+
+def read_part(path: Path) -> list[dict[str, Any]]:
+    """The records of one part file; RecordsError naming it (and the line) when it is
+    truncated, not gzip, not JSON lines, or holds something that is not a record."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:
+        raise RecordsError(f"{path}: not a complete part file ({err})") from err
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RecordsError(f"{path} line {number}: not JSON ({err.msg})") from err
+        problem = record_problem(record)
+        if problem:
+            raise RecordsError(f"{path} line {number}: {problem}")
+        records.append(record)
+    return records
+
+
+def read_object(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON object from ``path`` with string ``required`` keys; RecordsError naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordsError(f"{path}: not a readable JSON file ({err})") from err
+    if not isinstance(data, dict):
+        raise RecordsError(f"{path}: not a JSON object")
+    for key in required:
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise RecordsError(f"{path}: no {key}")
+    return data
