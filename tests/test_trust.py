@@ -142,7 +142,7 @@ def test_a_crafted_part_makes_report_and_table_write_only_under_out(emt_records,
     written = [p.resolve() for p in (tmp_path / "out").rglob("*")]
     assert all(p.is_relative_to((tmp_path / "out").resolve()) for p in written)
     assert any(safe_name(evil) in p.name for p in (tmp_path / "out" / "t" / "parity").iterdir())
-    assert any(safe_name(evil) in p.name for p in (tmp_path / "out" / "site" / "parity").iterdir())
+    assert any(safe_name(evil) in p.name for p in (tmp_path / "out" / "site" / "parity").rglob("*"))
     assert not any("do not read" in p.read_text(errors="ignore") for p in written if p.is_file())
 
 

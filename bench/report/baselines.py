@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.names import safe_name
 from bench.report.metrics import mae_table
 from bench.run.manifest import machine, package_versions
 from bench.run.runner import RunConfig, prepare, run
@@ -39,8 +40,8 @@ ABS_FLOOR = {p.name: p.tolerance_floor for task in TASKS.values() for p in task.
 
 
 def baseline_path(model: str, task: str, subset: str, directory: Path = BASELINE_DIR) -> Path:
-    """``<directory>/<model>__<task>__<subset>.json``."""
-    return Path(directory) / f"{model}__{task}__{subset}.json"
+    """``<directory>/<model>__<task>__<subset>.json`` (names made safe, bench.names)."""
+    return Path(directory) / f"{'__'.join(safe_name(x) for x in (model, task, subset))}.json"
 
 
 def _run_once(
