@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.datasets import get_dataset
 from bench.errors import ConfigurationError
-from bench.models import resolve
+from bench.models import ModelSpec, resolve
 from bench.overrides import apply_overrides
 from bench.tasks import TASKS
 from bench.tasks.phonons import MATCALC_PHONONS
@@ -60,7 +60,7 @@ def protocol_settings(task: str, protocol: str) -> Any:
 
 
 def effective_settings(
-    model: str,
+    model: str | ModelSpec,
     task: str,
     dataset: str,
     protocol: str | None = None,
@@ -82,6 +82,6 @@ def effective_settings(
         settings = apply_overrides(base, overrides)
     except ValueError as err:
         raise ConfigurationError(str(err)) from err
-    spec = resolve(model)
+    spec = model if isinstance(model, ModelSpec) else resolve(model)
     chosen = spec.dtype_for(dtype or settings.dtype, second_order=True)
     return dataclasses.replace(settings, dtype=chosen)

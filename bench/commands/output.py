@@ -20,14 +20,10 @@ def model_labels(store: Any, name: str | None) -> list[str] | None:
     nothing matches (empty result)."""
     if name is None:
         return None
-    from bench.errors import UnknownModelError
-    from bench.models import resolve
+    from bench.models.registry import label_spec
 
     base, at, checkpoint = name.partition("@")
-    try:
-        key = resolve(base).key
-    except UnknownModelError:
-        key = base
+    key = label_spec(base).key
     labels = {group[0] for group in store.groups()}
     if at:
         wanted = {name, f"{key}@{checkpoint}"}

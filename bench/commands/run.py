@@ -23,7 +23,13 @@ from bench.tasks import TASKS
 def add_parser(sub: Any) -> None:
     """The ``run`` subcommand."""
     p = sub.add_parser("run", help="run a model on a benchmark subset (resumes)")
-    p.add_argument("--model", required=True, help="model key or alias (see `bench models`)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="catalogue key or alias (see `bench models`), a models-file entry, a plug-in, or "
+        "an import path module:function / module:Class returning an ASE calculator",
+    )
+    add_model_source_options(p)
     p.add_argument(
         "--task",
         default="phonons",
@@ -53,6 +59,21 @@ def add_parser(sub: Any) -> None:
     )
     _add_logistics(p)
     p.set_defaults(func=cmd_run)
+
+
+def add_model_source_options(p: argparse.ArgumentParser) -> None:
+    """``--model-arg`` and ``--models-file`` (run, check-model, models)."""
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="keyword argument of an import path's factory, repeatable (VALUE read as YAML)",
+    )
+    p.add_argument(
+        "--models-file",
+        metavar="FILE",
+        help="YAML of models (name: {import, kwargs, checkpoint, dtype, device, python})",
+    )
 
 
 def _add_logistics(p: argparse.ArgumentParser) -> None:
@@ -134,6 +155,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         protocol=args.protocol,
         overrides=tuple(args.set or ()),
         model=args.model,
+        model_args=tuple(args.model_arg or ()),
         task=task,
         subset=subset,
         materials=tuple(args.materials.split(",")) if args.materials else None,
@@ -161,6 +183,10 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run each (task, subset), then print what the run did and its table."""
+    if args.models_file:
+        from bench.models.external import load_models_file
+
+        load_models_file(args.models_file)
     for task, subset in subsets_for(args.task, args.subset):
         config = config_from_args(args, task, subset)
         summary = run(config)

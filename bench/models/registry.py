@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import (
@@ -23,6 +24,7 @@ from bench.errors import (
     UnknownModelError,
 )
 from bench.models.checkpoints import checkpoint_dir, resolve_checkpoint
+from bench.models.external import FAMILY, NATIVE, external_spec, spec_from_token
 from bench.models.loaded import LoadedModel
 from bench.models.protocol import Adapter, Model
 from bench.models.spec import ModelSpec
@@ -53,14 +55,46 @@ def list_models() -> list[ModelSpec]:
     return list(SPECS.values())
 
 
-def resolve(name: str) -> ModelSpec:
-    """Catalogue entry for a key or alias (case-insensitive); close matches on a miss."""
+def resolve(name: str, model_args: Sequence[str] = ()) -> ModelSpec:
+    """The model ``name`` stands for: a catalogue key or alias (case-insensitive), a models-file
+    entry or plug-in, an import path ``module:attr``, or a worker's token (``spec.token``);
+    ``model_args`` (``KEY=VALUE``) are the factory's kwargs. Close matches on a miss."""
+    if name.lstrip().startswith("{"):
+        return spec_from_token(name)
     key = _ALIASES.get(name.strip().lower())
+    if key is not None and model_args:
+        raise ConfigurationError(
+            f"--model-arg is for import paths and models-file entries, not {SPECS[key].key}"
+        )
+    external = external_spec(name, model_args) if key is None else None
+    if external is not None:
+        return external
     if key is None:
         close = difflib.get_close_matches(name.lower(), list(_ALIASES), n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(sorted({_ALIASES[c] for c in close}))}?" if close else ""
-        raise UnknownModelError(f"unknown model {name!r}{hint} (`bench models` lists them)")
+        raise UnknownModelError(
+            f"unknown model {name!r}{hint} (`bench models` lists them; a factory of your own "
+            "is given as module:function)"
+        )
     return SPECS[key]
+
+
+def label_spec(label: str) -> ModelSpec:
+    """The spec of a records' model label, importing nothing: the catalogue's for ``key``
+    (or ``key@<sha256[:8]>``), else a stand-in for a model outside the catalogue, whose
+    default dtype is ``native`` as :func:`bench.models.external.spec_from_token` gives it."""
+    key = _ALIASES.get(label.split("@")[0].strip().lower())
+    if key is not None:
+        return SPECS[key]
+    return ModelSpec(
+        key=label,
+        family=FAMILY,
+        package=label.split(":")[0].split(".")[0],
+        env="main",
+        source="records (a model outside the catalogue)",
+        description=label,
+        dtypes=(NATIVE,),
+    )
 
 
 def _adapter(family: str) -> Adapter:
@@ -128,7 +162,7 @@ def load_model(
             dtype=spec.dtype_for(dtype, second_order),
             checkpoint=local,
         )
-    except ModelUnavailableError:
+    except ConfigurationError:  # ModelUnavailableError, or a factory's bad option
         raise
     except Exception as err:
         if local is not None:  # a file the user gave: corrupt, or another family's
@@ -156,8 +190,10 @@ def unavailable_reason(spec: ModelSpec) -> str | None:
     A checkpoint that is not local is no blocker: the upstream package downloads it when online
     (see :func:`checkpoint_status`); offline, loading fails with that message.
     """
-    if importlib.util.find_spec(spec.package) is not None:
+    if spec.options.get("python") or importlib.util.find_spec(spec.package) is not None:
         return None
+    if spec.family == FAMILY:
+        return f"{spec.options.get('import', spec.key)} is not importable here"
     if spec.env != "main":
         from bench.models.envs import env_python, env_ready
 

@@ -26,6 +26,13 @@ class ModelSpec:
     table2: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     second_order_dtype: str | None = None  # default for phonons/elasticity if not the last
+    #: what workers resolve instead of ``key`` (a model outside the catalogue: its JSON token)
+    ref: str | None = None
+
+    @property
+    def token(self) -> str:
+        """The string a worker process resolves to this model (``ref``, else ``key``)."""
+        return self.ref or self.key
 
     @property
     def import_probe(self) -> str:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import UnknownModelError, warn
-from bench.models import resolve
+from bench.errors import warn
+from bench.models.external import FAMILY
+from bench.models.registry import label_spec
 from bench.run.records import is_records_dir, open_results
 from bench.run.schema import KEY, order_key
 
@@ -22,7 +23,8 @@ def load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
             with open_results(out) as store:
                 frames.append(store.records())
                 manifests.extend(store.manifests())
-    records = known_models(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    records = known_models(records, manifests)
     if not records.empty:  # the same material in several stores: the store's rule decides
         rows = records[["status", "seq", "created_at"]].to_dict("records")
         order = pd.Series([order_key(r) for r in rows], index=records.index)
@@ -31,21 +33,21 @@ def load_records(out_dirs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
     return records, manifests
 
 
-def known_models(records: pd.DataFrame) -> pd.DataFrame:
+def known_models(records: pd.DataFrame, manifests: list[dict] | tuple = ()) -> pd.DataFrame:
     """``records`` without those of models this version does not know (records from a newer
-    bench, or a crafted part), with a warning naming them: the rest still makes a table."""
+    bench, or a crafted part), with a warning naming them: the rest still makes a table.
+    Known: the catalogue's, and a model outside it (an import path, a models-file entry, a
+    plug-in) whose run manifest carries its identity (``model_identity``)."""
     if records.empty:
         return records
     labels = records["model"].drop_duplicates()
-    unknown = sorted(m for m in labels if not _is_known(str(m)))
+    own = {m.get("model") for m in manifests if m.get("model_identity")}
+    unknown = sorted(m for m in labels if m not in own and not _is_known(str(m)))
     if unknown:
         warn(f"skipped the records of models this version does not know: {', '.join(unknown)}")
     return records[~records["model"].isin(unknown)].reset_index(drop=True)
 
 
 def _is_known(label: str) -> bool:
-    try:
-        resolve(label.split("@")[0])
-    except UnknownModelError:
-        return False
-    return True
+    """A catalogue key or alias (``@<sha256[:8]>`` of a checkpoint allowed); imports nothing."""
+    return label_spec(label).family != FAMILY

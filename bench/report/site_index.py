@@ -9,7 +9,7 @@ import json
 import pandas as pd
 from markupsafe import Markup
 
-from bench.models import resolve
+from bench.models.registry import label_spec
 from bench.names import safe_name
 from bench.protocols import effective_settings
 from bench.report.html import Cell, Header, cell, details, heading, number, page, paragraph, table
@@ -161,7 +161,7 @@ def _settings(records: pd.DataFrame) -> dict[str, dict]:
     for model, task, dataset, digest in (
         records[["model", "task", "dataset", "settings_digest"]].drop_duplicates().to_numpy()
     ):
-        settings = effective_settings(resolve(model.split("@")[0]).key, task, dataset)
+        settings = effective_settings(label_spec(model), task, dataset)
         out[digest] = {"model": model, "task": task, "dataset": dataset, **settings_dict(settings)}
     return out
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
 from bench.datasets import subsets as subset_datasets
-from bench.models import checkpoint_status, list_models, resolve, unavailable_reason
+from bench.models import checkpoint_status, list_models, unavailable_reason
+from bench.models.registry import label_spec
 from bench.protocols import effective_settings
 from bench.report.loading import load_records
 from bench.report.metrics import (
@@ -64,7 +65,7 @@ def paper_table() -> pd.DataFrame:
 def expected_digest(model: str, task: str, dataset: str) -> str:
     """Digest of the default settings ``bench run`` uses for this model and data set (the
     data set's protocol; :func:`bench.protocols.effective_settings`, as the runner)."""
-    return settings_digest(effective_settings(resolve(model).key, task, dataset))
+    return settings_digest(effective_settings(label_spec(model), task, dataset))
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _model_row(
 ) -> tuple[dict, list[pd.DataFrame]]:
     """One model's row (MAE, interval, paper value, counts per property and task) and the
     records that entered it (its default settings, the subsets' materials)."""
-    spec = resolve(key.split("@")[0])
+    spec = label_spec(key)
     row: dict = {"model": key, "paper_name": spec.table2 or ""}
     ran, selected = False, []
     for task, subset in subsets.items():
@@ -156,7 +157,7 @@ def _model_row(
                 row[prop + suffix] = first.get(column, np.nan)
             row[f"{prop}.mae_stable_only"] = first.get(f"{prop}.stable", np.nan)
             row[f"{prop}.n"] = int(first.get(f"n_{prop}", 0))
-        row[f"{task}.protocol"] = effective_settings(spec.key, task, dataset).protocol
+        row[f"{task}.protocol"] = effective_settings(spec, task, dataset).protocol
         row[f"{task}.dataset"] = dataset
         row[f"{task}.n_failed"] = int(first.get("n_failed", 0))
         for flag in FLAGS.values():
@@ -199,9 +200,7 @@ def task_table(table: Table, task: str) -> pd.DataFrame:
 def settings_protocol(task: str, digest: str, records: pd.DataFrame) -> str:
     """The protocol name of the default settings behind ``digest`` in ``records``."""
     row = records[records["settings_digest"] == digest].iloc[0]
-    return effective_settings(
-        resolve(row["model"].split("@")[0]).key, task, row["dataset"]
-    ).protocol
+    return effective_settings(label_spec(row["model"]), task, row["dataset"]).protocol
 
 
 def _equigrad_records(

@@ -22,7 +22,8 @@ DEFAULT_MATERIAL_TIMEOUT_S = 7200.0
 class RunConfig:
     """What to run and how. Only ``settings`` changes numbers; the rest is logistics."""
 
-    model: str
+    model: str  # catalogue key or alias, models-file entry, plug-in, or ``module:function``
+    model_args: tuple[str, ...] = ()  # ``KEY=VALUE`` kwargs of an import path's factory
     task: str = "phonons"
     subset: str = "mdr-smoke"
     materials: tuple[str, ...] | None = None  # explicit ids instead of the whole subset
@@ -107,7 +108,7 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     check_records_dirs(config.out_dir, config.records_dir)
-    spec = resolve(config.model)
+    spec = resolve(config.model, config.model_args)
     reason = unavailable_reason(spec)
     if reason:
         raise ModelUnavailableError(f"model {spec.key} cannot run here: {reason}")
@@ -124,7 +125,7 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     if config.limit is not None:
         ids = ids[: config.limit]
     settings = effective_settings(
-        spec.key,
+        spec.token,
         config.task,
         dataset,
         protocol=config.protocol,

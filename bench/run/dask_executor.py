@@ -12,6 +12,7 @@ its tasks. Records stream back to the client, which alone writes the store, so r
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,7 +79,8 @@ def execute_dask(
         from distributed.scheduler import KilledWorker
 
         digest = settings_digest(job.settings)
-        keys = {f"bench-{model}-{job.task}-{job.dataset}-{i}-{digest}": i for i in ids}
+        tag = hashlib.sha256(model.encode()).hexdigest()[:12]  # a token may be long JSON
+        keys = {f"bench-{tag}-{job.task}-{job.dataset}-{i}-{digest}": i for i in ids}
         # One reference per unfinished task, dropped as its record is yielded: dask then
         # frees the result on the worker, so neither side grows over a long run.
         pending = {

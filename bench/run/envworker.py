@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchBugError, ConfigurationError, ModelUnavailableError
+from bench.models import resolve
 from bench.models.envs import env_python
 from bench.models.spec import ModelSpec
 from bench.run.config import Job, RunConfig
@@ -22,7 +24,10 @@ from bench.tasks import worker_died_record
 
 
 def worker_python(spec: ModelSpec) -> str | None:
-    """The family environment's interpreter when the model cannot be imported here, else None."""
+    """The family environment's interpreter when the model cannot be imported here (or the
+    ``python`` a models-file entry names), else None."""
+    if spec.options.get("python"):
+        return str(spec.options["python"])
     if spec.env == "main" or importlib.util.find_spec(spec.package) is not None:
         return None
     python = env_python(spec.env)
@@ -87,6 +92,7 @@ class _Slots:
                 self.command += [flag, str(value)]
         self.env = {**os.environ, **thread_env(threads)}
         self.model, self.python, self.job = model, python, job.to_json()
+        self.log_name = re.sub(r"[^A-Za-z0-9@._+-]", "_", resolve(model).key)
         self.todo: queue.Queue[str] = queue.Queue()
         for material_id in ids:
             self.todo.put(material_id)
@@ -95,7 +101,7 @@ class _Slots:
 
     def start(self, n: int) -> tuple[subprocess.Popen, Path]:
         """A fresh worker process for slot ``n`` and its log file."""
-        log = self.log_dir / f"{self.model}-{n}.log"
+        log = self.log_dir / f"{self.log_name}-{n}.log"
         proc = subprocess.Popen(
             self.command,
             stdin=subprocess.PIPE,
@@ -116,7 +122,7 @@ class _Slots:
             hello = proc.stdout.readline()
             ready = json.loads(hello) if hello.strip() else {"error": f"no answer; see {log}"}
             if "error" in ready:
-                message = f"{self.model} failed to load in {self.python}: {ready['error']}"
+                message = f"{self.log_name} failed to load in {self.python}: {ready['error']}"
                 self.results.put(("fatal", message))
                 return
             if self._feed(proc, log):

@@ -47,7 +47,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     job = Job.of(config, dataset, settings)
     device = describe_device(resolve_device(config.device))
     if _runs_here(config, spec):
-        local_model(spec.key, config.device, settings.dtype, config.checkpoint)
+        local_model(spec.token, config.device, settings.dtype, config.checkpoint)
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha)
@@ -67,19 +67,10 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, job.data_dir)
-        _check_resume(store, group, done, checksums, checkpoint_sha)
-        manifest = {
-            **group,
-            "model_key": spec.key,
-            "subset": config.subset,
-            "device": device,
-            "dtype": settings.dtype,
-            "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
-            "checkpoint_sha256": checkpoint_sha,
-            "data_checksums": checksums,
-            "n_materials": len(ids),
-            "material_timeout_s": config.material_timeout_s,
-        }
+        _check_resume(store, group, done, checksums, checkpoint_sha, spec)
+        manifest = _manifest(
+            config, spec, group, settings.dtype, device, checkpoint, checksums, len(ids)
+        )
         if config.progress and todo and config.executor == "local":
             _hint_threads(config)
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
@@ -90,12 +81,40 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         on_record = _pushing(on_record, store, config, group)
         try:
             with Heartbeat(store.out_dir, run_id), progress:
-                _run_claimed(config, job, spec.key, store, todo, summary, progress, on_record)
+                _run_claimed(config, job, spec.token, store, todo, summary, progress, on_record)
         finally:
             store.release(run_id)
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 push(store, config.records_dir, config.push_artifacts, **group)
         return summary
+
+
+def _manifest(
+    config: RunConfig,
+    spec: Any,
+    group: dict[str, str],
+    dtype: str,
+    device: str,
+    checkpoint: Any,
+    checksums: dict[str, str],
+    n_materials: int,
+) -> dict[str, Any]:
+    """The run's own manifest fields (:func:`build_manifest` adds versions, commit, machine):
+    the model's identity and weights, the device that runs, the data files' checksums."""
+    return {
+        **group,
+        "model_key": spec.key,
+        "model_source": spec.source,
+        "model_identity": spec.options.get("identity"),
+        "subset": config.subset,
+        "device": device,
+        "dtype": dtype,
+        "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
+        "checkpoint_sha256": file_sha256(str(checkpoint)) if checkpoint else None,
+        "data_checksums": checksums,
+        "n_materials": n_materials,
+        "material_timeout_s": config.material_timeout_s,
+    }
 
 
 def _runs_here(config: RunConfig, spec: Any) -> bool:
@@ -178,14 +197,24 @@ def _check_resume(
     done: set[str],
     checksums: dict[str, str],
     checkpoint_sha: str | None,
+    spec: Any,
 ) -> None:
-    """Resuming onto records made from other data files or other weights would mix them in
-    one MAE: ConfigurationError naming what differs."""
+    """Resuming onto records made from other data files, other weights or another model of
+    the same name (a factory's other kwargs or source) would mix them in one MAE:
+    ConfigurationError naming what differs."""
     if not done:
         return
+    identity = spec.options.get("identity")
     for manifest in store.manifests():
         if any(manifest.get(k) != v for k, v in group.items()):
             continue
+        theirs_id = manifest.get("model_identity")
+        if theirs_id != identity and (theirs_id or identity):
+            raise ConfigurationError(
+                f"the records of {group['model']} in {store.path} were made by another model "
+                f"({_identity_text(theirs_id)}, now {_identity_text(identity)}); use another "
+                "--out or another name"
+            )
         theirs = manifest.get("data_checksums") or {}
         changed = sorted(f for f in set(theirs) & set(checksums) if theirs[f] != checksums[f])
         if changed:
@@ -199,6 +228,13 @@ def _check_resume(
                 f"sha256 {manifest['checkpoint_sha256'][:12]}, now {str(checkpoint_sha)[:12]}); "
                 "use another --out"
             )
+
+
+def _identity_text(identity: dict[str, Any] | None) -> str:
+    """``import kwargs source`` of a model outside the catalogue, or ``catalogue``."""
+    if not identity:
+        return "a catalogue model"
+    return f"{identity['import']} {identity['kwargs']} {identity['source'][:20]}"
 
 
 def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterator[dict[str, Any]]:

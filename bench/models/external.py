@@ -1,0 +1,229 @@
+"""Models outside the catalogue: an import path ``module:attr`` (as ``uvicorn main:app``),
+an entry of a models file (``--models-file``, as ml-peg's ``models.yml``) or a plug-in
+(entry-point group ``bench.models``).
+
+Each becomes a :class:`ModelSpec` of family ``imported`` (adapter :mod:`bench.models.imported`)
+whose ``ref`` is a self-contained JSON token: workers (pool, family environment, Dask)
+resolve that token and import the factory themselves, with the client's folders on their
+``sys.path``. The factory's call returns an ASE calculator or a :class:`LoadedModel`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import ConfigurationError, ModelUnavailableError
+from bench.models.spec import ModelSpec
+
+IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+FAMILY = "imported"
+PLUGIN_GROUP = "bench.models"
+#: fields of a models-file entry or plug-in (``import`` required)
+FIELDS = ("import", "kwargs", "checkpoint", "dtype", "device", "python", "description")
+#: dtype label of a factory that takes no ``dtype``: it computes in its own precision
+NATIVE = "native"
+_MODELS_FILE: dict[str, dict[str, Any]] = {}  # lower-case name -> entry (with "origin")
+
+
+def is_import_path(name: str) -> bool:
+    """``module:attr`` (dotted on both sides), as opposed to a catalogue key."""
+    return bool(IMPORT_PATH.match(name.strip()))
+
+
+def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; VALUE read as YAML (``3``, ``0.5``, ``true``, ``[1, 2]``), else text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigurationError(f"--model-arg wants KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
+    """A models-file or plug-in entry, validated (ml-peg's ``module`` + ``class_name`` too)."""
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{origin}: model {name!r} must be a mapping of fields")
+    entry = dict(entry)
+    if "module" in entry and "class_name" in entry and "import" not in entry:
+        entry["import"] = f"{entry.pop('module')}:{entry.pop('class_name')}"
+    unknown = sorted(set(entry) - set(FIELDS))
+    if unknown:
+        raise ConfigurationError(
+            f"{origin}: model {name!r} has unknown field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(FIELDS)}"
+        )
+    if not is_import_path(str(entry.get("import", ""))):
+        raise ConfigurationError(f"{origin}: model {name!r} needs import: module:function")
+    if not isinstance(entry.get("kwargs", {}), dict):
+        raise ConfigurationError(f"{origin}: model {name!r}: kwargs must be a mapping")
+    return {**entry, "origin": origin}
+
+
+def load_models_file(path: str | Path) -> list[str]:
+    """Register the models of a YAML file (``name: {import, kwargs, ...}``); their names.
+
+    Relative ``checkpoint`` and ``python`` paths are relative to the file's folder, which is
+    also put on the import path (beside the current folder).
+    """
+    path = Path(path).expanduser().resolve()
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise ConfigurationError(f"--models-file {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigurationError(f"--models-file {path}: not YAML ({err})") from err
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"--models-file {path}: a mapping of model names expected")
+    for name, entry in raw.items():
+        entry = check_entry(str(name), entry, f"models file {path}")
+        for field in ("checkpoint", "python"):
+            if entry.get(field):
+                entry[field] = str((path.parent / str(entry[field])).expanduser())
+        entry["path"] = [str(path.parent)]
+        _MODELS_FILE[str(name).lower()] = {**entry, "name": str(name)}
+    return [str(name) for name in raw]
+
+
+def models_file_entries() -> dict[str, dict[str, Any]]:
+    """The registered models-file entries, by name."""
+    return {entry["name"]: entry for entry in _MODELS_FILE.values()}
+
+
+def plugin_entries() -> dict[str, dict[str, Any]]:
+    """Models that installed packages register under the entry-point group ``bench.models``
+    (name = the entry point's, its value the factory's import path), without importing them."""
+    out = {}
+    for point in metadata.entry_points(group=PLUGIN_GROUP):
+        dist = getattr(point.dist, "name", None) or "unknown package"
+        out[point.name] = {"import": point.value, "origin": f"plug-in {dist}", "plugin": True}
+    return out
+
+
+def find_entry(name: str) -> dict[str, Any] | None:
+    """The models-file entry or plug-in named ``name`` (case-insensitive), or None."""
+    entry = _MODELS_FILE.get(name.strip().lower())
+    if entry is not None:
+        return entry
+    for key, plugin in plugin_entries().items():
+        if key.lower() == name.strip().lower():
+            return {**_plugin_fields(plugin), "name": key}
+    return None
+
+
+def _plugin_fields(plugin: dict[str, Any]) -> dict[str, Any]:
+    """A plug-in whose object is a mapping gives the fields itself; else it is the factory."""
+    try:
+        target = import_target(plugin["import"], [])
+    except ModelUnavailableError:
+        return plugin
+    if isinstance(target, dict):
+        return check_entry(plugin["import"], target, plugin["origin"])
+    return plugin
+
+
+def import_target(target: str, paths: Sequence[str]) -> Any:
+    """The object ``module:attr`` names, with ``paths`` first on ``sys.path``;
+    ModelUnavailableError (one line) when it cannot be imported."""
+    for folder in reversed(list(paths)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    module_name, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as err:  # ImportError, AttributeError, or the module's own error
+        raise ModelUnavailableError(
+            f"cannot import {target} ({type(err).__name__}: {str(err).strip()[:200]}); is "
+            "its folder the current one or on PYTHONPATH?"
+        ) from err
+    return obj
+
+
+def accepts(factory: Callable[..., Any], parameter: str) -> bool:
+    """Whether ``factory`` (a function or class) takes ``parameter`` by name."""
+    try:
+        return parameter in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def provenance(obj: Any) -> str:
+    """``<distribution>==<version>`` of the package ``obj`` lives in, else the sha256 of its
+    module's source file (a loose module), else ``unknown``."""
+    module = inspect.getmodule(obj)
+    if module is None:
+        return "unknown"
+    top = module.__name__.split(".")[0]
+    for dist in metadata.packages_distributions().get(top, []):
+        try:
+            return f"{dist}=={metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            continue
+    source = getattr(module, "__file__", None)
+    if source and Path(source).is_file():
+        return "sha256:" + hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    return "unknown"
+
+
+def external_spec(name: str, model_args: Sequence[str] = ()) -> ModelSpec | None:
+    """The spec of a models-file entry, plug-in or import path ``name`` (None: none of them)."""
+    entry = find_entry(name)
+    if entry is None:
+        if not is_import_path(name):
+            return None
+        entry = {"import": name.strip(), "origin": "import path", "name": name.strip()}
+    kwargs = {**entry.get("kwargs", {}), **parse_model_args(model_args)}
+    fields = {k: entry.get(k) for k in ("import", "checkpoint", "dtype", "device", "python")}
+    paths = [*entry.get("path", []), str(Path.cwd())]
+    token = {"name": entry["name"], "origin": entry["origin"], "kwargs": kwargs, "path": paths}
+    return spec_from_token(json.dumps({**token, **fields}, sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def spec_from_token(token: str) -> ModelSpec:
+    """The spec a token (:func:`external_spec`) stands for; imports the factory unless it runs
+    in another interpreter (``python``)."""
+    data = json.loads(token)
+    target, python = data["import"], data.get("python")
+    identity: dict[str, Any] = {"import": target, "kwargs": data["kwargs"], "source": "unknown"}
+    # default "native" (the factory's own precision; an entry's dtype is a factory kwarg), so
+    # readers know a default run's settings digest without importing the factory
+    dtypes: tuple[str, ...] = (NATIVE,)
+    if python is None:
+        factory = import_target(target, data["path"])
+        identity["source"] = provenance(factory)
+        if accepts(factory, "dtype"):
+            dtypes = (NATIVE, "float32", "float64")
+    if data.get("dtype"):
+        identity["dtype"] = data["dtype"]
+    return ModelSpec(
+        key=data["name"],
+        family=FAMILY,
+        package=target.split(":")[0].split(".")[0],
+        env="main",
+        source=data["origin"],
+        description=f"{target} ({data['origin']})",
+        dtypes=dtypes,
+        second_order_dtype=NATIVE,
+        checkpoint=data.get("checkpoint"),
+        options={**data, "identity": identity},
+        ref=token,
+    )

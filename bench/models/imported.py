@@ -1,0 +1,67 @@
+"""Adapter of models outside the catalogue (:mod:`bench.models.external`): call the factory an
+import path names, with its kwargs and, where it takes them, ``device``, ``dtype`` and
+``checkpoint``; wrap the ASE calculator it returns (or take its :class:`LoadedModel`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigurationError, ModelUnavailableError
+from bench.models.external import NATIVE, accepts, import_target
+from bench.models.loaded import LoadedModel
+from bench.models.spec import ModelSpec
+
+
+def packaged_checkpoint(spec: ModelSpec) -> Path | None:
+    """The entry's ``checkpoint`` file, when it names one that exists."""
+    path = Path(spec.checkpoint).expanduser() if spec.checkpoint else None
+    return path if path is not None and path.is_file() else None
+
+
+def factory_kwargs(
+    spec: ModelSpec, factory: Any, device: str, dtype: str, checkpoint: Path | None
+) -> dict[str, Any]:
+    """The entry's kwargs plus device, dtype and checkpoint where the factory takes them;
+    ConfigurationError for a checkpoint it cannot take."""
+    kwargs = dict(spec.options.get("kwargs") or {})
+    target = spec.options["import"]
+    if accepts(factory, "device"):
+        kwargs.setdefault("device", spec.options.get("device") or device)
+    if accepts(factory, "dtype") and (dtype != NATIVE or spec.options.get("dtype")):
+        kwargs.setdefault("dtype", spec.options.get("dtype") if dtype == NATIVE else dtype)
+    path = checkpoint or packaged_checkpoint(spec)
+    if path is not None:
+        if not accepts(factory, "checkpoint"):
+            raise ConfigurationError(f"{target} takes no checkpoint argument (--checkpoint)")
+        kwargs.setdefault("checkpoint", str(path))
+    return kwargs
+
+
+def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
+    target = spec.options["import"]
+    factory = import_target(target, spec.options.get("path", []))
+    if not callable(factory):
+        raise ModelUnavailableError(f"{target} is a {type(factory).__name__}, not callable")
+    kwargs = factory_kwargs(spec, factory, device, dtype, checkpoint)
+    try:
+        made = factory(**kwargs)
+    except Exception as err:
+        raise ModelUnavailableError(
+            f"{target}({', '.join(kwargs)}) raised {type(err).__name__}: {str(err)[:200]}"
+        ) from err
+    if isinstance(made, LoadedModel):
+        made.key = spec.key
+        return made
+    if not callable(getattr(made, "get_potential_energy", None)):
+        raise ModelUnavailableError(
+            f"{target} returned a {type(made).__name__}, not an ASE calculator"
+        )
+    path = checkpoint or packaged_checkpoint(spec)
+    return LoadedModel(
+        key=spec.key,
+        calculator=made,
+        device=device,
+        dtype=dtype,
+        checkpoint=str(path) if path else None,
+    )
