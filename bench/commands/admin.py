@@ -16,7 +16,12 @@ from bench.tasks import TASKS
 
 def add_parser(sub: Any) -> None:
     """The ``models``, ``datasets``, ``env`` and ``baseline`` subcommands."""
-    p = sub.add_parser("models", help="list models, aliases and whether they can run here")
+    p = sub.add_parser(
+        "models",
+        help="list models (catalogue, models file, plug-ins), where their weights are, and "
+        "whether they can run here",
+    )
+    p.add_argument("--models-file", metavar="FILE", help="also list the models of this YAML")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("datasets", help="list data sets, subsets and where the data is")
@@ -44,7 +49,10 @@ def add_parser(sub: Any) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from bench.models import model_rows
+    from bench.models.external import load_models_file
 
+    if args.models_file:
+        load_models_file(args.models_file)
     print_frame(pd.DataFrame(model_rows()))
     return 0
 

@@ -16,6 +16,7 @@ import inspect
 import json
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import metadata
@@ -89,10 +90,29 @@ def load_models_file(path: str | Path) -> list[str]:
         raise ConfigurationError(f"--models-file {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise ConfigurationError(f"--models-file {path}: not YAML ({err})") from err
+    return register(raw, path, f"models file {path}")
+
+
+def load_project_models(folder: Path | None = None) -> list[str]:
+    """Register the ``[tool.bench.models]`` tables of ``pyproject.toml`` in ``folder`` (the
+    current one), if any; their names. Same fields as a models file."""
+    path = (folder or Path.cwd()) / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigurationError(f"{path}: cannot read [tool.bench.models] ({err})") from err
+    models = raw.get("tool", {}).get("bench", {}).get("models", {})
+    return register(models, path.resolve(), f"{path.resolve()} [tool.bench.models]")
+
+
+def register(raw: Any, path: Path, origin: str) -> list[str]:
+    """Register the entries of a mapping read from ``path``; their names."""
     if not isinstance(raw, dict):
-        raise ConfigurationError(f"--models-file {path}: a mapping of model names expected")
+        raise ConfigurationError(f"{origin}: a mapping of model names expected")
     for name, entry in raw.items():
-        entry = check_entry(str(name), entry, f"models file {path}")
+        entry = check_entry(str(name), entry, origin)
         for field in ("checkpoint", "python"):
             if entry.get(field):
                 entry[field] = str((path.parent / str(entry[field])).expanduser())
@@ -102,7 +122,8 @@ def load_models_file(path: str | Path) -> list[str]:
 
 
 def models_file_entries() -> dict[str, dict[str, Any]]:
-    """The registered models-file entries, by name."""
+    """The registered models-file entries (and the current project's), by name."""
+    _project_models_once()
     return {entry["name"]: entry for entry in _MODELS_FILE.values()}
 
 
@@ -116,8 +137,20 @@ def plugin_entries() -> dict[str, dict[str, Any]]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _project_models_in(folder: str) -> None:
+    load_project_models(Path(folder))
+
+
+def _project_models_once() -> None:
+    """Register the current folder's ``[tool.bench.models]`` (once per folder)."""
+    _project_models_in(str(Path.cwd()))
+
+
 def find_entry(name: str) -> dict[str, Any] | None:
-    """The models-file entry or plug-in named ``name`` (case-insensitive), or None."""
+    """The models-file entry (or the current project's ``[tool.bench.models]``) or plug-in
+    named ``name`` (case-insensitive), or None."""
+    _project_models_once()
     entry = _MODELS_FILE.get(name.strip().lower())
     if entry is not None:
         return entry

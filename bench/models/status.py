@@ -4,8 +4,11 @@ weights are (packaged, cached, will download, missing)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 from bench.models.checkpoints import checkpoint_dir
+from bench.models.external import models_file_entries, plugin_entries
 from bench.models.registry import list_models, unavailable_reason
 from bench.models.spec import ModelSpec
 from bench.models.weights import weights_status
@@ -49,6 +52,7 @@ def model_rows() -> list[dict[str, str]]:
         rows.append(
             {
                 "key": spec.key,
+                "source": "catalogue",
                 "aliases": ", ".join(spec.aliases),
                 "family": spec.family,
                 "env": env_label(spec),
@@ -57,4 +61,46 @@ def model_rows() -> list[dict[str, str]]:
                 "weights / why not": reason or weights,
             }
         )
+    return rows + external_rows()
+
+
+def external_rows() -> list[dict[str, str]]:
+    """Rows of the models-file entries and plug-ins, importing none of them: the module is
+    looked up (with the entry's folder and the current one on the path)."""
+    rows = []
+    entries = {**plugin_entries(), **models_file_entries()}
+    for name, entry in entries.items():
+        module = entry["import"].split(":")[0]
+        python = entry.get("python")
+        found = python or findable(module, [*entry.get("path", []), str(Path.cwd())])
+        checkpoint = entry.get("checkpoint")
+        rows.append(
+            {
+                "key": name,
+                "source": entry["origin"],
+                "aliases": "",
+                "family": f"import {entry['import']}",
+                "env": python or "main",
+                "table2": "",
+                "runs here": "yes" if found else "no",
+                "weights / why not": (
+                    f"{module} is not importable here"
+                    if not found
+                    else f"local ({checkpoint})"
+                    if checkpoint
+                    else "the factory's own"
+                ),
+            }
+        )
     return rows
+
+
+def findable(module: str, paths: list[str]) -> bool:
+    """Whether ``module`` can be imported with ``paths`` first on the path (not importing it)."""
+    for folder in paths:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

@@ -1,0 +1,87 @@
+"""Models from a models file, the current project's pyproject.toml and installed plug-ins
+(entry-point group ``bench.models``): listed by ``bench models`` with where they came from,
+and run by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cli import main
+from bench.run.store import Store
+
+FACTORY = """
+from ase.calculators.emt import EMT
+
+
+def make(asap_cutoff=False):
+    return EMT(asap_cutoff=asap_cutoff)
+"""
+RUN = ["run", "--task", "elasticity", "--subset", "elastic-full", "--materials", "mp-188"]
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch, shared_data):
+    """The current folder, holding a factory module (unique name: modules stay imported)."""
+    here = tmp_path / "lab"
+    here.mkdir()
+    name = f"labpot_{abs(hash(str(tmp_path))) % 10**8}"
+    (here / f"{name}.py").write_text(FACTORY)
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    return here, name
+
+
+def _labels(out) -> set[str]:
+    with Store(out) as store:
+        return set(store.records()["model"])
+
+
+def test_models_file_entry_runs_by_name_and_is_listed(folder, tmp_path, capsys):
+    here, module = folder
+    models = here / "models.yml"
+    models.write_text(f"lab-v3:\n  import: {module}:make\n  kwargs:\n    asap_cutoff: false\n")
+    assert main(["models", "--models-file", str(models)]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "lab-v3" in line]
+    assert len(listed) == 1 and "models file" in listed[0] and "yes" in listed[0]
+    out = tmp_path / "runs"
+    argv = [*RUN, "--models-file", str(models), "--model", "lab-v3", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert _labels(out) == {"lab-v3"}
+
+
+def test_a_bad_models_file_is_one_line(folder, tmp_path, capsys):
+    here, module = folder
+    models = here / "models.yml"
+    models.write_text(f"lab-v3:\n  import: {module}:make\n  kwarg: {{}}\n")
+    assert main(["models", "--models-file", str(models)]) == 2
+    assert "unknown field(s) kwarg" in capsys.readouterr().err
+
+
+def test_pyproject_tool_bench_models(folder, tmp_path, capsys):
+    here, module = folder
+    (here / "pyproject.toml").write_text(
+        f'[tool.bench.models.proj-emt]\nimport = "{module}:make"\n'
+    )
+    assert main(["models"]) == 0
+    assert any("proj-emt" in line for line in capsys.readouterr().out.splitlines())
+    out = tmp_path / "runs"
+    assert main([*RUN, "--model", "proj-emt", "--quiet", "--out", str(out)]) == 0
+    assert _labels(out) == {"proj-emt"}
+
+
+def test_plugin_from_an_entry_point_is_listed_and_runs(folder, tmp_path, monkeypatch, capsys):
+    _, module = folder
+    site = tmp_path / "site"
+    info = site / "benchplug-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benchplug\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[bench.models]\nplug-emt = {module}:make\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert main(["models"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "plug-emt" in line]
+    assert len(listed) == 1 and "plug-in benchplug" in listed[0]
+    out = tmp_path / "runs"
+    assert main([*RUN, "--model", "plug-emt", "--quiet", "--out", str(out)]) == 0
+    assert _labels(out) == {"plug-emt"}
+    with Store(out) as store:
+        assert store.manifests()[-1]["model_source"] == "plug-in benchplug"
