@@ -36,6 +36,28 @@ FIELDS = ("import", "kwargs", "checkpoint", "dtype", "device", "python", "descri
 #: dtype label of a factory that takes no ``dtype``: it computes in its own precision
 NATIVE = "native"
 _MODELS_FILE: dict[str, dict[str, Any]] = {}  # lower-case name -> entry (with "origin")
+#: factories given as Python objects (bench.benchmark): they run in this process only
+_OBJECTS: dict[str, Callable[..., Any]] = {}
+
+
+def register_object(name: str, factory: Callable[..., Any], target: str) -> str:
+    """A token for ``factory`` (described by ``target``, e.g. ``module:function``) that only
+    this process can resolve: such a model runs with one worker, in this process."""
+    key = f"{name}#{id(factory)}"
+    _OBJECTS[key] = factory
+    data = {"name": name, "origin": "Python object", "import": target, "object": key}
+    return json.dumps({**data, "kwargs": {}, "path": []}, sort_keys=True)
+
+
+def object_factory(key: str) -> Callable[..., Any]:
+    """The factory :func:`register_object` kept; ModelUnavailableError in another process."""
+    if key not in _OBJECTS:
+        raise ModelUnavailableError(
+            "a model given as a Python object (a calculator, or a factory defined in a script "
+            "or a function) runs in the process that holds it only: use workers=1, or give "
+            "an importable factory (module:function)"
+        )
+    return _OBJECTS[key]
 
 
 def is_import_path(name: str) -> bool:
@@ -241,7 +263,8 @@ def spec_from_token(token: str) -> ModelSpec:
     # readers know a default run's settings digest without importing the factory
     dtypes: tuple[str, ...] = (NATIVE,)
     if python is None:
-        factory = import_target(target, data["path"])
+        factory = object_factory(data["object"]) if data.get("object") else None
+        factory = factory or import_target(target, data["path"])
         identity["source"] = provenance(factory)
         if accepts(factory, "dtype"):
             dtypes = (NATIVE, "float32", "float64")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigurationError, ModelUnavailableError
-from bench.models.external import NATIVE, accepts, import_target
+from bench.models.external import NATIVE, accepts, import_target, object_factory
 from bench.models.loaded import LoadedModel
 from bench.models.spec import ModelSpec
 
@@ -40,7 +40,10 @@ def factory_kwargs(
 
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
     target = spec.options["import"]
-    factory = import_target(target, spec.options.get("path", []))
+    if spec.options.get("object"):
+        factory = object_factory(spec.options["object"])
+    else:
+        factory = import_target(target, spec.options.get("path", []))
     if not callable(factory):
         raise ModelUnavailableError(f"{target} is a {type(factory).__name__}, not callable")
     kwargs = factory_kwargs(spec, factory, device, dtype, checkpoint)

@@ -1,0 +1,127 @@
+"""The Python API: ``bench.benchmark(model, name=..., task=...)`` runs a model of one's own (or
+the catalogue's) exactly as ``bench run`` does — same store, records, resume, failures and
+manifests — and returns one row per material."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import ConfigurationError
+from bench.models.external import is_import_path, register, register_object
+from bench.run.runner import RunConfig, run
+from bench.run.store import Store
+from bench.tasks import TASKS
+
+
+def benchmark(
+    model: str | Callable[..., Any] | Any,
+    *,
+    name: str | None = None,
+    task: str,
+    subset: str | None = None,
+    materials: Iterable[str] | None = None,
+    out: str | Path = "runs",
+    workers: int = 1,
+    **run_options: Any,
+) -> pd.DataFrame:
+    """Run ``model`` on ``task`` and return one row per material: ``material_id``,
+    ``status``, the values (``model.<property>``, units in the names: GPa, THz, J/mol/K...),
+    the reference (``ref.<property>``) and the error of a failure.
+
+    ``model``: a calculator factory or class (called with its kwargs ``model_kwargs=`` and,
+    where it takes them, ``device``/``dtype``/``checkpoint``), a catalogue key, an import path
+    ``module:function``, or an ASE calculator instance (``workers=1`` only: an instance
+    cannot go to other processes). ``name``: the records' label (default: the import path;
+    ignored for catalogue keys). ``run_options``: the other fields of
+    :class:`bench.run.config.RunConfig` (``checkpoint``, ``device``, ``dtype``, ``limit``,
+    ``executor``, ``retry_failures``, ``progress``...).
+    """
+    if task not in TASKS:
+        raise ConfigurationError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    kwargs = dict(run_options.pop("model_kwargs", None) or {})
+    key = _model_key(model, name, kwargs, workers, run_options.get("executor", "local"))
+    config = RunConfig(
+        model=key,
+        task=task,
+        subset=subset or TASKS[task].default_subset,
+        materials=tuple(materials) if materials is not None else None,
+        out_dir=str(out),
+        workers=workers,
+        **run_options,
+    )
+    summary = run(config)
+    with Store(config.out_dir) as store:
+        frame = store.records(
+            model=summary.model,
+            task=summary.task,
+            dataset=summary.dataset,
+            settings_digest=summary.settings_digest,
+        )
+    if config.materials is not None:
+        frame = frame[frame["material_id"].isin(config.materials)]
+    keep = ["material_id", "status"]
+    keep += [c for c in frame.columns if c.startswith(("model.", "ref."))]
+    keep += ["error_type", "error_message"]
+    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+
+
+def _model_key(
+    model: Any, name: str | None, kwargs: dict[str, Any], workers: int, executor: str
+) -> str:
+    """The string ``RunConfig.model`` takes for ``model`` (registering it under ``name``)."""
+    if isinstance(model, str):
+        if not is_import_path(model):
+            if kwargs:
+                raise ConfigurationError("model_kwargs are for factories, not catalogue keys")
+            return model
+        target = model
+    elif not isinstance(model, type) and hasattr(model, "get_potential_energy"):  # an instance
+        if workers != 1 or executor != "local":
+            raise ConfigurationError(
+                "a calculator instance cannot go to other processes: use workers=1, or give "
+                "its factory or class (importable: module:function) for several workers"
+            )
+        target = f"{type(model).__module__}:{type(model).__qualname__}"
+        return register_object(name or target, lambda: model, f"{target} instance")
+    elif callable(model):
+        target = f"{model.__module__}:{model.__qualname__}"
+        if not _importable(model):
+            if workers != 1 or executor != "local":
+                raise ConfigurationError(
+                    f"{target} is defined in a script or a function, which worker processes "
+                    "cannot import: move it to a module, or use workers=1"
+                )
+            return register_object(name or target, model, target)
+    else:
+        raise ConfigurationError(
+            f"model must be a factory, a class, a calculator, a catalogue key or an import "
+            f"path, not {type(model).__name__}"
+        )
+    label = name or target
+    entry = {"import": target, "kwargs": kwargs}
+    register({label: entry}, _module_root(model) / "bench.benchmark", "Python API")
+    return label
+
+
+def _module_root(obj: Any) -> Path:
+    """The folder ``obj``'s top-level module or package is imported from (workers put it
+    on their path); the current folder when that is unknown."""
+    module = inspect.getmodule(obj)
+    source = getattr(module, "__file__", None)
+    if module is None or not source:
+        return Path.cwd()
+    return Path(source).resolve().parents[module.__name__.count(".")]
+
+
+def _importable(obj: Any) -> bool:
+    """Whether worker processes can import ``obj`` by ``module:qualname``."""
+    module = inspect.getmodule(obj)
+    if module is None or module.__name__ == "__main__" or "<locals>" in obj.__qualname__:
+        return False
+    return sys.modules.get(module.__name__) is module

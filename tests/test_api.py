@@ -1,0 +1,54 @@
+"""``bench.benchmark``: a factory, a class, a calculator instance (one worker only), a catalogue
+key; one row per material; the same store and resume as ``bench run``."""
+
+from __future__ import annotations
+
+import pytest
+from ase.calculators.emt import EMT
+
+import bench
+from bench.errors import ConfigurationError
+from bench.run.store import Store
+
+MATERIALS = ["mp-188", "mp-361"]
+
+
+@pytest.fixture
+def data(monkeypatch, shared_data):
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+
+
+def _run(model, out, **options):
+    options = {"task": "elasticity", "subset": "elastic-full", "materials": MATERIALS, **options}
+    return bench.benchmark(model, out=str(out), progress=False, **options)
+
+
+def test_factory_class_and_instance_give_the_catalogue_numbers(data, tmp_path):
+    catalogue = _run("emt", tmp_path / "runs")
+    assert list(catalogue["material_id"]) == MATERIALS and set(catalogue["status"]) == {"ok"}
+    assert {"model.K_GPa", "ref.K_GPa", "model.G_GPa", "ref.G_GPa"} <= set(catalogue.columns)
+    columns = ["material_id", "status", "model.K_GPa", "model.G_GPa"]
+    for model, name in ((EMT, "emt-class"), (EMT(), "emt-instance"), (lambda: EMT(), "emt-f")):
+        frame = _run(model, tmp_path / "runs", name=name)
+        assert frame[columns].equals(catalogue[columns]), name
+    with Store(tmp_path / "runs") as store:
+        labels = set(store.records()["model"])
+    assert labels == {"emt", "emt-class", "emt-instance", "emt-f"}
+
+
+def test_a_second_call_resumes(data, tmp_path):
+    first = _run(EMT, tmp_path / "runs", name="mine")
+    with Store(tmp_path / "runs") as store:
+        n_runs = len(store.manifests())
+    again = _run(EMT, tmp_path / "runs", name="mine")
+    assert again.equals(first)
+    with Store(tmp_path / "runs") as store:  # a run with nothing to do: no new record
+        assert len(store.records()) == len(MATERIALS) and len(store.manifests()) == n_runs + 1
+
+
+def test_an_instance_or_a_local_factory_cannot_go_to_workers(data, tmp_path):
+    with pytest.raises(ConfigurationError, match="instance cannot go to other processes"):
+        _run(EMT(), tmp_path / "runs", name="x", workers=2)
+    with pytest.raises(ConfigurationError, match="cannot import"):
+        _run(lambda: EMT(), tmp_path / "runs", name="y", workers=2)
+    assert not (tmp_path / "runs").exists()
