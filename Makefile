@@ -122,11 +122,12 @@ endif
 	$(BIN)/bench report --runs $(RECORDS) --out results/site --command-line "make results-site"
 	$(BIN)/python -m bench.report.browser results/site
 
+# make test: every test (CI); make test-fast: the loop of minutes (markers: pyproject.toml)
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 test-fast:
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not regression" --durations=20
 
 lint:
 	$(BIN)/ruff check .

@@ -11,6 +11,12 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from bench.datasets.locate import embedded_dir
+from bench.run.threads import limit_blas_threads
+
+# One BLAS thread, as bench's workers run (bench.run.threads.set_threads): the tests' 3x3 cell
+# algebra with multithreaded OpenBLAS on a busy 2-core machine was ~7x slower (an EMT-like
+# relaxation: 42 s vs 6 s), and subprocesses inherit the setting.
+limit_blas_threads()
 
 SHARED_DATA = Path(
     os.environ.get("BENCH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.models import resolve
+
 FAMILIES_DIR = Path(__file__).resolve().parent / "families"
 
 
@@ -83,7 +85,7 @@ def check_contract(
     out = model_output(python, family.key, checkpoint, dtype)
     if dtype is not None:
         assert out["dtype"] == dtype
-    assert out["checkpoint"] == (str(checkpoint) if checkpoint else out["checkpoint"])
+    _check_weights(family, checkpoint, out["checkpoint"])
     expected = "float64" if out["dtype"] == "float64" else "float32"
     assert out["param_dtype"] in (None, expected), (
         f"{out['dtype']} run, {out['param_dtype']} weights"
@@ -99,6 +101,21 @@ def check_contract(
         assert out["batch_max_diff"] is not None
         assert out["batch_max_diff"] <= (1e-10 if out["dtype"] == "float64" else 1e-5)
     return out
+
+
+def _check_weights(family: Family, built: Path | None, loaded: str | None) -> None:
+    """The adapter loaded the built checkpoint, else the catalogue's packaged file (which
+    exists), else nothing (a model without weights, such as EMT)."""
+    if built is not None:
+        assert loaded == str(built)
+        return
+    expected = resolve(family.key).checkpoint
+    if expected is None:
+        assert loaded is None, f"{family.key} has no weights but loaded {loaded}"
+        return
+    assert loaded is not None and Path(loaded).name == expected and Path(loaded).is_file(), (
+        f"{family.key} loaded {loaded}, not its packaged {expected}"
+    )
 
 
 def _check_derivatives(out: dict, forces: np.ndarray, stress: np.ndarray, conservative: bool):

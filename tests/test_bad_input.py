@@ -70,6 +70,7 @@ def test_bad_input_is_one_line(case, store_dir, shared_data, tmp_path, capsys):
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_checkpoint_that_is_not_one_is_one_line(
@@ -94,6 +95,7 @@ def test_debug_shows_the_traceback(store_dir, tmp_path):
         main(["--debug", "summary", "--out", str(tmp_path / "missing")])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("chgnet") is None or importlib.util.find_spec("sevenn") is None,
     reason="chgnet and sevenn needed",

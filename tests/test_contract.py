@@ -28,7 +28,13 @@ def _python(family: Family) -> str:
     return str(env_python(spec.env))
 
 
-@pytest.mark.parametrize("family", FAMILIES, ids=[f.key for f in FAMILIES])
+#: real or random-weight networks are slow; EMT keeps the contract in the fast tier
+PARAMS = [
+    pytest.param(f, id=f.key, marks=() if f.key == "emt" else pytest.mark.slow) for f in FAMILIES
+]
+
+
+@pytest.mark.parametrize("family", PARAMS)
 def test_family_meets_the_adapter_contract(family, tmp_path):
     python = _python(family)
     checkpoint = build_checkpoint(python, family, tmp_path)

@@ -15,6 +15,7 @@ from bench.run.runner import RunConfig, run
 from bench.run.store import Store
 
 FAMILY = {f.key: f for f in FAMILIES}
+pytestmark = pytest.mark.slow  # random-weight models in their own environments
 
 
 def _run_neon(model: str, checkpoint: Path, out: Path) -> tuple:

@@ -71,6 +71,20 @@ def test_run_table_and_baseline(shared_data, tmp_path, capsys):
 
 
 def test_a_phonon_data_set_works_too(shared_data):
-    model = load_model("emt")
-    with pytest.raises(Exception, match="EMT"):  # mdr-smoke has no EMT-only material
-        evaluate(model, "mdr-pbe", "mp-1000", LatticeSettings(), shared_data, True)
+    """MDR's phonopy files give the lattice task its structure: Lennard-Jones neon (ε, σ of
+    Ne; EMT has no Ne) relaxes mp-111 and is compared with MDR's PBE cell."""
+    from ase.calculators.lj import LennardJones
+
+    from bench.models.loaded import LoadedModel
+
+    lj = LennardJones(epsilon=0.0031, sigma=2.74, rc=5.0, smooth=True)
+    model = LoadedModel(key="lj-neon", calculator=lj, device="cpu", dtype="float64")
+    out = evaluate(model, "mdr-pbe", "mp-111", LatticeSettings(), shared_data, True)
+    assert out["details"]["source"]["file"] == "mdr/benchmark_app/mp-111/force_constants.yaml.xz"
+    ref, values = out["ref"], out["values"]
+    assert ref["volume_A3_per_atom"] == pytest.approx(22.875, abs=1e-3)  # MDR's PBE Ne
+    assert values["a_A"] == pytest.approx(values["b_A"]) == pytest.approx(values["c_A"])  # cubic
+    assert values["volume_A3_per_atom"] < 0.95 * ref["volume_A3_per_atom"]  # LJ Ne is denser
+    assert values["volume_rel_error_pct"] == pytest.approx(
+        100 * (values["volume_A3_per_atom"] / ref["volume_A3_per_atom"] - 1)
+    )

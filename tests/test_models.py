@@ -57,12 +57,17 @@ def test_unknown_model_lists_close_matches():
         resolve("orb-v3-direkt-20")
 
 
-def test_rows_say_why_a_model_cannot_run():
+def test_rows_say_why_a_model_cannot_run(monkeypatch):
+    real = importlib.util.find_spec
+
+    def without_orb(name, package=None):  # as if orb-models were not installed
+        return None if name.partition(".")[0] == "orb_models" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_orb)
     rows = {row["key"]: row for row in model_rows()}
     assert rows["emt"]["runs here"] == "yes"
-    if importlib.util.find_spec("orb_models") is None:
-        assert rows["orb-v3-direct-20-omat"]["runs here"] == "no"
-        assert "pip install" in rows["orb-v3-direct-20-omat"]["weights / why not"]
+    assert rows["orb-v3-direct-20-omat"]["runs here"] == "no"
+    assert "pip install -e '.[orb]'" in rows["orb-v3-direct-20-omat"]["weights / why not"]
     if importlib.util.find_spec("chgnet") is not None:
         assert rows["chgnet-0.3.0"]["weights / why not"].startswith("packaged (")
     if importlib.util.find_spec("sevenn") is not None:
@@ -105,6 +110,7 @@ def test_emt_loads_and_computes():
     np.testing.assert_allclose(atoms.get_forces(), 0.0, atol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
 def test_chgnet_batch_equals_one_by_one():
     model = load_model("chgnet", device="cpu")
@@ -125,6 +131,7 @@ def test_chgnet_batch_equals_one_by_one():
     assert np.abs(single[0]).max() > 1e-3  # rattled: non-zero forces
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="sevenn not installed")
 def test_sevennet_packaged_models_load():
     for name in ("7net-0", "7net-mf-0"):
@@ -147,6 +154,7 @@ def _rattled_cells() -> list:
     return cells
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("sevenn") is None, reason="sevenn not installed")
 @pytest.mark.parametrize("name", ["7net-0", "7net-mf-0"])
 def test_sevennet_batch_equals_one_by_one(name):
@@ -211,6 +219,7 @@ def test_failed_upstream_download_is_one_line_naming_file_and_place(monkeypatch,
     assert "ConnectionError" in message and "--checkpoint" in message
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed")
 def test_chgnet_forces_match_chgnets_own_on_skewed_cells():
     """The adapter's forces (energy gradient w.r.t. fractional coordinates, mapped to

@@ -16,9 +16,10 @@ from bench.models import load_model
 from bench.physics.phonons import reference_values, run_phonons
 from bench.settings import PhononSettings
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("chgnet") is None, reason="chgnet not installed"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("chgnet") is None, reason="chgnet not installed"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,7 @@ def test_settings_that_change_nothing_are_gone_and_dtype_is_effective():
         protocol_settings("phonons", "phonondb")
 
 
+@pytest.mark.slow
 @needs_chgnet
 def test_matcalc_phonon_protocol_matches_phononcalc(shared_data):
     """bench's matcalc protocol vs matcalc's PhononCalc (as PhononBenchmark calls it) on KI:
@@ -137,6 +138,7 @@ def test_matcalc_phonon_protocol_matches_phononcalc(shared_data):
         assert ours["values"][key] == pytest.approx(float(tp[name][i]), rel=1e-3, abs=1e-3)
 
 
+@pytest.mark.slow
 @needs_chgnet
 def test_matcalc_elastic_protocol_matches_elasticitycalc(shared_data):
     """bench's elasticity vs matcalc's ElasticityCalc (as ElasticityBenchmark calls it):

@@ -53,14 +53,18 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     import bench.datasets.locate as locate
 
-    def offline(*args, **kwargs):
+    monkeypatch.delenv("BENCH_OFFLINE", raising=False)
+    tried = []
+
+    def offline(url, dest):
+        tried.append(url)
         raise OSError("network unreachable (test)")
 
-    monkeypatch.setattr(locate, "_download", offline, raising=False)
+    monkeypatch.setattr(locate, "_download", offline)  # raises if the name ever moves
     # mdr-50: not among the smoke subsets the package embeds
     code = main(["run", "--model", "emt", "--subset", "mdr-50", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 2 and tried, "the download was not attempted through locate._download"
     assert "alexandria" in err.lower() or "upstream" in err.lower()
 
 
@@ -242,6 +246,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.slow
 @needs_chgnet
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_workers_exit_when_the_run_is_killed(shared_data, tmp_path):
@@ -283,10 +288,28 @@ def test_two_workers_match_one(shared_data, tmp_path):
     np.testing.assert_allclose(ra[cols].to_numpy(float), rb[cols].to_numpy(float), atol=1e-3)
 
 
-def test_load_model_is_per_process():
-    """The registry returns a fresh calculator: nothing is pickled between processes."""
-    a, b = load_model("emt"), load_model("emt")
-    assert a.calculator is not b.calculator
+def test_a_worker_loads_its_own_model_by_key(monkeypatch):
+    """What a pool worker receives is the model's key (``init_worker``) and a ``Job`` that
+    pickles without any calculator: nothing model-sized crosses between processes."""
+    import pickle
+
+    from bench.run import worker
+    from bench.run.config import Job
+
+    job = Job("phonons", "mdr-pbe", PhononSettings())
+    payload = pickle.dumps(job)
+    assert pickle.loads(payload) == job and b"calculators" not in payload
+    loaded = []
+
+    def spy(key, **kwargs):
+        loaded.append(key)
+        return load_model(key, **kwargs)
+
+    monkeypatch.setattr(worker, "load_model", spy)
+    monkeypatch.setattr(worker, "set_threads", lambda threads: None)
+    monkeypatch.setattr(worker, "exit_with_parent", lambda parent: None)
+    worker.init_worker("emt", None, "float64", None, 1)
+    assert loaded == ["emt"]
 
 
 def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
