@@ -1,14 +1,8 @@
 """Named protocols: the settings each benchmark's source uses, and a run's effective settings.
 
-A protocol is a frozen settings object whose fields copy one source's code line by line:
-
-- ``mdr`` (phonons): the MDR authors' hyllios/utils ``benchmark_ph`` (the defaults of
-  :class:`bench.settings.PhononSettings`);
-- ``matcalc`` (phonons): matcalc 0.7.0 ``PhononBenchmark.get_prop_calc``, i.e.
-  ``PhononCalc(calculator, fmax=0.05, write_phonon=False)`` with PhononCalc's defaults
-  (:data:`MATCALC_PHONONS`);
-- ``matcalc`` (elasticity): matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc``
-  (the defaults of :class:`bench.physics.elasticity.ElasticSettings`).
+A protocol is a frozen settings object whose fields copy one source's code line by line. Each
+task module declares its own (``TASK.protocols`` in ``bench/tasks/<task>.py``, the source lines
+cited beside each field); ``bench run --help`` lists them from the registry.
 
 Each data set names its source's protocol (``datasets/*.json``, field ``protocol``); a run
 uses it unless ``--protocol`` picks another. :func:`effective_settings` is the one place that

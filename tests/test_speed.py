@@ -204,3 +204,28 @@ def test_speed_peaks_reads_a_run_and_writes_its_rows(shared_data, tmp_path, caps
     assert "not an ISO time" in capsys.readouterr().err
     assert main(["speed", "peaks", "--model", "chgnet", "--records", str(store)]) == 2
     assert "chgnet" in capsys.readouterr().err
+
+
+def test_matcalc_loop_is_the_call_benchs_matcalc_protocol_copies(shared_data):
+    """``bench speed matcalc`` builds PhononCalc as matcalc's benchmark.py does (the call
+    MATCALC_PHONONS copies), refuses another protocol, and names both in its rows."""
+    from bench.errors import ConfigurationError
+    from bench.models import load_model
+    from bench.settings import PhononSettings
+    from bench.speed.matcalc_loop import phonon_calc, time_matcalc
+    from bench.tasks.phonons import MATCALC_PHONONS
+
+    calc, call = phonon_calc(load_model("emt"), MATCALC_PHONONS)
+    assert calc.fmax == 0.05 and not calc.write_phonon  # matcalc keeps False as ""
+    assert call == "PhononCalc(calculator, fmax=0.05, write_phonon=False)"
+    with pytest.raises(ConfigurationError, match="--protocol matcalc"):
+        phonon_calc(load_model("emt"), PhononSettings())  # mdr: matcalc has no such call
+    (row,) = time_matcalc(  # AlPt: EMT elements only
+        model="emt",
+        task="elasticity",
+        subset="elastic-smoke",
+        materials=("mp-10903",),
+        data_dir=str(shared_data),
+    )
+    assert row["protocol"] == "matcalc" and row["matcalc_call"].startswith("ElasticityCalc(")
+    assert row["status"] == "ok" and 0 < row["model_s"] < row["wall_s"]

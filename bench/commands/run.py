@@ -47,8 +47,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="first N materials of the subset")
     p.add_argument(
         "--protocol",
-        help="named protocol (phonons: mdr, matcalc; elasticity: matcalc); default: the data "
-        "set's source's (MDR sets: mdr, MatCalc sets: matcalc)",
+        help="named protocol ("
+        + "; ".join(f"{t}: {', '.join(TASKS[t].protocols)}" for t in TASKS)
+        + "); default: the data set's source's (datasets/*.json: protocol), else the task's "
+        "first",
     )
     p.add_argument(
         "--set",
@@ -93,7 +95,11 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--dtype", help="model precision; default: most precise the model supports")
+    p.add_argument(
+        "--dtype",
+        help="model precision; default for phonons and elasticity: the catalogue's "
+        "second_order_dtype, else the most precise the model supports (`bench models`)",
+    )
     p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")
     p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")

@@ -14,6 +14,8 @@ from bench.commands.output import print_frame, subsets_for
 from bench.errors import ConfigurationError
 from bench.report.baselines import command_line
 from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
+from bench.speed.matcalc_loop import matcalc_tasks
+from bench.tasks import TASKS
 
 #: ``bench speed WHAT`` -> (function run in the model's environment, csv name)
 TIMERS = {
@@ -23,51 +25,110 @@ TIMERS = {
 }
 
 
+#: ``bench speed ACTION``: its one-line help and the option groups it takes (one sub-parser each)
+ACTIONS = {
+    "forward": ("model call time vs atoms (rattled NaCl supercells)", ("model", "sizes")),
+    "forces": (
+        "time and peak memory of one force call per size, the adapter's force path vs its ASE "
+        "calculator, each in a fresh process",
+        ("model", "sizes"),
+    ),
+    "pipeline": (
+        "a task on a subset in this process: time inside the model vs the harness",
+        ("model", "task", "data", "batch", "protocol"),
+    ),
+    "batch": ("displaced supercells batched vs one by one (phonons)", ("model", "data")),
+    "matcalc": (
+        "matcalc's own calculator loop, same model and materials, called as the protocol's "
+        "source calls it",
+        ("model", "task", "data", "protocol"),
+    ),
+    "client-memory": (
+        "the client's RSS every 100 records of a real run into a scratch store",
+        ("task", "data", "pool"),
+    ),
+    "sharing": (
+        "concurrent runs with the default threads, then with --threads cores/runs",
+        ("task", "data", "runs"),
+    ),
+    "peaks": (
+        "each phonon material's peak memory vs supercell atoms, read from --records (no model "
+        "runs), and the envelope that decides which supercells run alone",
+        ("records",),
+    ),
+}
+
+
 def add_parser(sub: Any) -> None:
-    """The ``speed`` subcommand."""
+    """The ``speed`` subcommand: one sub-parser per action, each with only its options."""
     p = sub.add_parser(
         "speed",
-        help="throughput: forward time vs atoms; pipeline time split; batched vs one-by-one; "
-        "matcalc's own loop",
-        description="forward: model call time vs atoms. pipeline: a task on a subset in this "
-        "process, time inside the model vs the harness, materials/hour. batch: displaced "
-        "supercells batched vs one by one. matcalc: matcalc's own calculator loop, same model "
-        "and materials. client-memory: the client's RSS every 100 records of a real run into "
-        "a scratch store. sharing: concurrent runs with the default threads, then with "
-        "--threads cores/runs. forces: time and peak memory of one force call per size, the "
-        "adapter's force path vs its ASE calculator, each in a fresh process. peaks: each "
-        "phonon material's peak memory vs supercell atoms, read from --records (no model "
-        "runs), and the envelope that decides which supercells run alone. Rows are appended "
-        "to <out>/<what>.csv with machine and command.",
+        help="throughput: " + "; ".join(ACTIONS),
+        description="Speed and memory measurements; rows are appended to <out>/<what>.csv with "
+        "machine and command. bench speed ACTION --help lists an action's options.",
     )
-    p.add_argument(
-        "what", choices=["forward", "forces", *TIMERS, "client-memory", "sharing", "peaks"]
+    actions = p.add_subparsers(dest="what", required=True, metavar="ACTION")
+    for name, (text, groups) in ACTIONS.items():
+        a = actions.add_parser(name, help=text, description=text)
+        a.add_argument("--model", action="append", required=True, help="repeatable")
+        a.add_argument("--out", default="results/speed", help="folder of the csv (and plot)")
+        for group in groups:
+            _OPTIONS[group](a, name)
+        a.set_defaults(func=cmd_speed)
+
+
+def _model_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--checkpoint", help="local checkpoint file")
+    a.add_argument("--dtype", help="model precision (default: the catalogue's)")
+    a.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+
+
+def _sizes_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000], help="atoms")
+    if action == "forward":
+        a.add_argument("--repeats", type=int, default=3, help="timed calls per size")
+
+
+def _task_options(a: argparse.ArgumentParser, action: str) -> None:
+    choices = list(TASKS) if action != "matcalc" else matcalc_tasks()
+    a.add_argument("--task", choices=choices, help=f"default: {choices[0]}")
+
+
+def _data_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--subset", help="material subset (default: the task's smoke subset)")
+    a.add_argument("--materials", help="comma-separated material ids within the subset")
+    a.add_argument("--limit", type=int, help="first N materials of the subset")
+    a.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
+
+
+def _protocol_options(a: argparse.ArgumentParser, action: str) -> None:
+    tasks = matcalc_tasks() if action == "matcalc" else list(TASKS)
+    what = "the protocol whose source call matcalc makes" if action == "matcalc" else "protocol"
+    a.add_argument(
+        "--protocol",
+        help=f"{what} (default: the data set's source's; "
+        + "; ".join(f"{t}: {', '.join(TASKS[t].protocols)}" for t in tasks)
+        + "); recorded in the csv",
     )
-    p.add_argument("--runs", type=int, default=2, help="sharing: concurrent runs")
-    p.add_argument("--workers", type=int, default=2, help="client-memory: pool workers")
-    p.add_argument("--model", action="append", required=True, help="repeatable")
-    p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--task", choices=["phonons", "elasticity"], help="pipeline/matcalc task")
-    p.add_argument("--subset", help="pipeline/batch/matcalc subset (default: the task's smoke)")
-    p.add_argument("--materials", help="comma-separated material ids within the subset")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--no-batch", action="store_true", help="pipeline: one-by-one forces")
-    p.add_argument("--data-dir")
-    p.add_argument("--checkpoint")
-    p.add_argument("--dtype")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
-    p.add_argument(
-        "--records", default="results/records", help="peaks: records folder or results store"
-    )
-    p.add_argument(
-        "--since", help="peaks: only records made from this ISO time on (a measurement's set)"
-    )
-    p.add_argument(
-        "--until", help="peaks: only records made up to this ISO time (a measurement's set)"
-    )
-    p.add_argument("--out", default="results/speed")
-    p.set_defaults(func=cmd_speed)
+
+
+def _records_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--records", default="results/records", help="records folder or store")
+    a.add_argument("--since", help="only records made from this ISO time on")
+    a.add_argument("--until", help="only records made up to this ISO time")
+
+
+_OPTIONS = {
+    "model": _model_options,
+    "sizes": _sizes_options,
+    "task": _task_options,
+    "data": _data_options,
+    "batch": lambda a, _: a.add_argument("--no-batch", action="store_true", help="one by one"),
+    "protocol": _protocol_options,
+    "pool": lambda a, _: a.add_argument("--workers", type=int, default=2, help="pool workers"),
+    "runs": lambda a, _: a.add_argument("--runs", type=int, default=2, help="concurrent runs"),
+    "records": _records_options,
+}
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
@@ -118,7 +179,7 @@ def _forces(args: argparse.Namespace, out: Path, argv: str) -> int:
 
 
 def _task_subset(args: argparse.Namespace) -> tuple[str, str]:
-    task = args.task or "phonons"
+    task = getattr(args, "task", None) or "phonons"
     return task, args.subset or subsets_for(task, None)[0][1]
 
 
@@ -207,6 +268,7 @@ def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
         kwargs["materials"] = tuple(m.strip() for m in args.materials.split(",") if m.strip())
     kwargs |= {"data_dir": args.data_dir, "checkpoint": args.checkpoint, "dtype": args.dtype}
     kwargs["threads"] = args.threads
+    kwargs["protocol"] = getattr(args, "protocol", None)
     if args.what == "pipeline":
         kwargs["batch"] = not args.no_batch
     rows = [row for model in args.model for row in call_in_model_env(model, function, **kwargs)]

@@ -5,7 +5,7 @@ batched = one by one, the dtype honoured).
 
 Adding a family: one adapter module ``bench/models/<family>.py`` satisfying
 :class:`Adapter`, one catalogue entry (``catalogue.toml``), one line in the contract test
-list (``tests/test_contract.py``).
+list (``tests/contract.py``'s ``FAMILIES``, run by ``tests/test_contract.py``).
 """
 
 from __future__ import annotations

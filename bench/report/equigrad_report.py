@@ -66,7 +66,7 @@ def equigrad_markdown(table: Table) -> str:
 
 
 def write_equigrad(table: Table, out: Path, command: str) -> list[Path]:
-    """results/equigrad.md, equigrad.csv and equigrad_hist.png (nothing without records)."""
+    """<out>/equigrad.md, equigrad.csv and equigrad_hist.png (nothing without records)."""
     if table.equigrad.empty:
         return []
     out.mkdir(parents=True, exist_ok=True)

@@ -1,31 +1,34 @@
-"""``bench speed matcalc``: matcalc's own calculator loop (``ElasticityCalc`` with its
-relaxation, or ``PhononCalc``) on the same model and materials as ``bench speed pipeline``."""
+"""``bench speed matcalc``: matcalc's own calculator loop on the same model, materials and
+protocol as ``bench speed pipeline``: the ``PropCalc`` call that bench's ``matcalc`` protocol
+copies (matcalc 0.7.0 ``benchmark.py`` ``get_prop_calc``), so the two time the same work."""
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from bench.datasets import load_structure
+from bench.errors import ConfigurationError
 from bench.models import LoadedModel
 from bench.models.timing import model_clock, peak_rss_mb
 from bench.physics.elasticity import ElasticSettings
+from bench.settings import PhononSettings
 from bench.speed.throughput import Target
+from bench.tasks import TASKS
 
 
 def time_matcalc(**target: Any) -> list[dict[str, Any]]:
-    """One row per material: matcalc's own loop on the same model and structures.
-
-    elasticity: ``ElasticityCalc`` with its own relaxation (FIRE, fmax 0.05 eV/Å as the MatCalc
-    benchmark) and the strains of :class:`ElasticSettings`. phonons: ``PhononCalc`` with its
-    defaults (its own relaxation, 20 Å supercell rule), nothing written to disk. ``target``:
-    the fields of :class:`bench.speed.throughput.Target`.
-    """
+    """One row per material: matcalc's own loop on the same model and structures, built from
+    the run's effective settings (:data:`MATCALC_LOOPS`); each row names the protocol and the
+    matcalc call. ``target``: the fields of :class:`bench.speed.throughput.Target`."""
     what = Target(**target)
     task, subset = what.task, what.subset
-    loaded, dataset, ids, _ = what.prepare()
-    calc = matcalc_calc(task, loaded)
+    if task not in matcalc_tasks():
+        raise ConfigurationError(f"matcalc has no loop for task {task!r}")
+    loaded, dataset, ids, settings = what.prepare()
+    calc, call = MATCALC_LOOPS[type(settings)](loaded, settings)
     rows = []
     for material_id in ids:
         structure, _, _ = load_structure(dataset, material_id, what.data_path)
@@ -45,6 +48,8 @@ def time_matcalc(**target: Any) -> list[dict[str, Any]]:
                 "dtype": loaded.dtype,
                 "task": task,
                 "subset": subset,
+                "protocol": settings.protocol,
+                "matcalc_call": call,
                 "material_id": material_id,
                 "status": status,
                 "wall_s": wall,
@@ -57,28 +62,59 @@ def time_matcalc(**target: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def matcalc_calc(task: str, loaded: LoadedModel) -> Any:
-    """matcalc's PropCalc for ``task`` on the model's calculator, configured as bench's
-    elasticity protocol (:class:`ElasticSettings`) or PhononCalc's defaults."""
-    from matcalc import ElasticityCalc, PhononCalc  # import late: probes the network
-
-    if task == "elasticity":
-        es = ElasticSettings()
-        calc = ElasticityCalc(
-            loaded.calculator,
-            norm_strains=es.norm_strains,
-            shear_strains=es.shear_strains,
-            fmax=es.relax.fmax_eV_per_A,
-            symmetry=es.symmetry,
-            relax_structure=True,
-            relax_deformed_structures=es.relax_deformed_structures,
-            use_equilibrium=es.use_equilibrium,
-            units_GPa=True,
-            relax_calc_kwargs={"max_steps": es.relax.steps_per_pass},
-            r2_min=-1.0,
+def _needs_matcalc_protocol(settings: Any) -> None:
+    """Only bench's ``matcalc`` protocol copies a matcalc call: anything else is no like for
+    like."""
+    if settings.protocol != "matcalc":
+        raise ConfigurationError(
+            f"matcalc's loop is the call bench's 'matcalc' protocol copies, not protocol "
+            f"{settings.protocol!r}: give --protocol matcalc (or a MatCalc subset)"
         )
-    elif task == "phonons":
-        calc = PhononCalc(loaded.calculator, write_phonon=False)
-    else:
-        raise ValueError(f"matcalc has no loop for task {task!r}")
-    return calc
+
+
+def phonon_calc(loaded: LoadedModel, settings: Any) -> tuple[Any, str]:
+    """``PhononCalc(calculator, fmax=0.05, write_phonon=False)``: matcalc 0.7.0
+    ``PhononBenchmark.get_prop_calc``, the call :data:`bench.tasks.phonons.MATCALC_PHONONS`
+    copies (its other arguments are PhononCalc's defaults, as in bench's protocol)."""
+    from matcalc import PhononCalc  # import late: probes the network
+
+    _needs_matcalc_protocol(settings)
+    fmax = settings.relax.fmax_eV_per_A
+    calc = PhononCalc(loaded.calculator, fmax=fmax, write_phonon=False)
+    return calc, f"PhononCalc(calculator, fmax={fmax}, write_phonon=False)"
+
+
+def elastic_calc(loaded: LoadedModel, settings: Any) -> tuple[Any, str]:
+    """``ElasticityCalc`` as matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc`` builds it,
+    from bench's ``matcalc`` elasticity protocol (:class:`ElasticSettings`' fields)."""
+    from matcalc import ElasticityCalc  # import late: probes the network
+
+    _needs_matcalc_protocol(settings)
+    es = settings
+    calc = ElasticityCalc(
+        loaded.calculator,
+        norm_strains=es.norm_strains,
+        shear_strains=es.shear_strains,
+        fmax=es.relax.fmax_eV_per_A,
+        symmetry=es.symmetry,
+        relax_structure=True,
+        relax_deformed_structures=es.relax_deformed_structures,
+        use_equilibrium=es.use_equilibrium,
+        units_GPa=True,
+        relax_calc_kwargs={"max_steps": es.relax.steps_per_pass},
+        r2_min=-1.0,
+    )
+    return calc, f"ElasticityCalc(calculator, fmax={es.relax.fmax_eV_per_A}, ...)"
+
+
+#: a task's settings class -> builder of the matcalc PropCalc that bench's ``matcalc`` protocol
+#: copies, and that call as text
+MATCALC_LOOPS: dict[type, Callable[[LoadedModel, Any], tuple[Any, str]]] = {
+    PhononSettings: phonon_calc,
+    ElasticSettings: elastic_calc,
+}
+
+
+def matcalc_tasks() -> list[str]:
+    """The tasks matcalc has a loop for (their settings class has a builder)."""
+    return [name for name, task in TASKS.items() if task.settings_cls in MATCALC_LOOPS]

@@ -47,6 +47,7 @@ class Target:
     checkpoint: str | None = None
     dtype: str | None = None
     threads: int | None = None
+    protocol: str | None = None  # None: the data set's source's, as bench run
 
     def prepare(self) -> tuple[LoadedModel, str, list[str], Any]:
         """The loaded model, data set, material ids and settings exactly as ``bench run``
@@ -61,6 +62,7 @@ class Target:
             data_dir=self.data_dir,
             checkpoint=self.checkpoint,
             dtype=self.dtype,
+            protocol=self.protocol,
         )
         _, dataset, ids, settings = prepare(config)
         set_threads(self.threads or os.cpu_count() or 1)
@@ -93,6 +95,7 @@ def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
                 "dtype": loaded.dtype,
                 "task": task,
                 "subset": subset,
+                "protocol": settings.protocol,
                 "material_id": material_id,
                 "status": record["status"],
                 "batch": batch,

@@ -39,8 +39,8 @@ class Task:
     "timings_s"}`` and raises a :class:`bench.errors.MaterialError` (with ``partial``) for a
     material that fails; it writes nothing. ``has_reference`` False: no DFT value (summaries
     give distributions). ``table2``: a column group of
-    Orb-v3's Table 2. ``flag``: a boolean value of ok records counted beside the MAE (record
-    column, count name), e.g. tensors that are not positive definite.
+    Orb-v3's Table 2. ``flags``: boolean values of ok records counted beside the MAE (record
+    column -> count name), e.g. tensors that are not positive definite.
     """
 
     name: str
@@ -57,9 +57,11 @@ class Task:
 
     @property
     def summary(self) -> str:
-        """One line on what the task measures: the first line of its module's docstring."""
+        """One line on what the task measures: the first sentence of its module's docstring."""
         module = inspect.getmodule(self.evaluate)
-        return ((module.__doc__ if module else None) or self.name).strip().splitlines()[0]
+        doc = (module.__doc__ if module else None) or self.name
+        first = " ".join(doc.strip().split("\n\n")[0].split())
+        return first.split(". ")[0].rstrip(".")
 
     @property
     def properties(self) -> tuple[str, ...]:
