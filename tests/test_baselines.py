@@ -18,6 +18,7 @@ def emt_baseline(shared_data, tmp_path_factory):
     return make_baseline("emt", "elasticity", "elastic-smoke", (1, 2), str(shared_data), directory)
 
 
+@pytest.mark.slow  # the module's baseline: 20 materials with 1 and 2 workers
 def test_baseline_file_records_what_it_needs(emt_baseline):
     doc = json.loads(emt_baseline.read_text())
     assert emt_baseline.name == "emt__elasticity__elastic-smoke.json"
@@ -35,11 +36,13 @@ def test_baseline_file_records_what_it_needs(emt_baseline):
     assert doc["data_checksums"] and doc["settings_digest"]
 
 
+@pytest.mark.slow  # the module's baseline: 20 materials with 1 and 2 workers
 def test_check_passes_on_unchanged_code(emt_baseline, shared_data):
     result = check_baseline(emt_baseline, workers=1, data_dir=str(shared_data))
     assert result.ok, result.report()
 
 
+@pytest.mark.slow  # the module's baseline: 20 materials with 1 and 2 workers
 def test_check_fails_on_a_broken_setting(emt_baseline, shared_data):
     # shear strains 2x too large: G moves by ~0.9 GPa, three times the tolerance
     broken = ["shear_strains=[-0.12,-0.09,0.09,0.12]"]
@@ -49,6 +52,7 @@ def test_check_fails_on_a_broken_setting(emt_baseline, shared_data):
     assert any("settings digest" in p for p in result.problems)
 
 
+@pytest.mark.slow  # the module's baseline: 20 materials with 1 and 2 workers
 def test_check_fails_when_a_material_changes_status(emt_baseline, shared_data, tmp_path):
     doc = json.loads(emt_baseline.read_text())
     doc["per_material"]["mp-10903"]["status"] = "failed"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bench.run.store import Store
 
 GROUP = {"model": "m", "task": "phonons", "dataset": "d", "settings_digest": "x"}
@@ -25,6 +27,7 @@ def test_claims_are_exclusive_until_stale(tmp_path):
         assert a.claim(GROUP, ["2", "4"], "run-c", stale_s=300) == []
 
 
+@pytest.mark.slow
 def test_two_real_runs_on_one_store_never_do_the_same_material(shared_data, tmp_path):
     """Two `bench run`s started together on the same --out (EMT, elastic-smoke, each material
     slowed to 0.3 s): every material is evaluated once, and the second says so."""

@@ -35,6 +35,7 @@ def _values(out):
     return frame.set_index("material_id")[columns].sort_index()
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_local_pool(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_DATA", str(shared_data))
     materials = EMT_MATERIALS[:4]
@@ -49,6 +50,7 @@ def test_dask_local_cluster_matches_local_pool(shared_data, tmp_path, monkeypatc
     assert again.n_skipped == 4 and not again.counts
 
 
+@pytest.mark.slow
 def test_killed_worker_tasks_are_redone_once(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_DATA", str(shared_data))
     killed = []

@@ -43,6 +43,7 @@ def test_the_model_raising_on_a_structure_is_that_materials_failure(shared_data,
     assert "No EMT-potential" in rows["mp-1000"]["error_message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", list(EXECUTORS))
 def test_a_bug_stops_the_run(executor, shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_TEST_BUG_ON", "mp-10903")
@@ -52,6 +53,7 @@ def test_a_bug_stops_the_run(executor, shared_data, tmp_path, monkeypatch):
         assert "mp-10903" not in {r["material_id"] for r in store.raw_records()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["pool", "family environment"])
 def test_a_worker_killed_by_its_material_is_its_failure(
     executor, shared_data, tmp_path, monkeypatch
@@ -65,6 +67,7 @@ def test_a_worker_killed_by_its_material_is_its_failure(
     assert rows["mp-10903"]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_bug_is_one_line_on_the_command_line(shared_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BENCH_TEST_BUG_ON", "mp-10903")
     argv = ["run", "--model", "emt", "--task", "elasticity", "--materials", ",".join(MATERIALS)]

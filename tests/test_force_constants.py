@@ -86,6 +86,7 @@ def test_payload_rejects_a_mismatched_cell(model_phonopy):
         phonopy_from_payload(payload)
 
 
+@pytest.mark.slow
 def test_run_keeps_force_constants_and_the_option_turns_it_off(shared_data, tmp_path, monkeypatch):
     """End to end through `bench run` (EMT, in this process, the reference swapped for EMT
     copper): one npz per ok material, named by its record; none with the option; same

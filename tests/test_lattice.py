@@ -57,6 +57,7 @@ def test_emt_copper_relaxes_to_its_own_lattice_constant():
         assert a_conv == pytest.approx(3.590, abs=tol)
 
 
+@pytest.mark.slow
 def test_run_table_and_baseline(shared_data, tmp_path, capsys):
     out = tmp_path / "runs"
     argv = ["run", "--task", "lattice", "--model", "emt", "--subset", "elastic-smoke"]

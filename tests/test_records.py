@@ -145,6 +145,7 @@ def test_dirty_ignores_committed_results_only(tmp_path, monkeypatch):
     assert manifest.git_commit().endswith("-dirty")
 
 
+@pytest.mark.slow
 def test_fresh_store_resumes_from_records_and_readers_read_them(shared_data, tmp_path, capsys):
     """EMT on elastic-smoke: 8 materials into records, then a fresh store (a fresh clone) with
     --records runs only the remaining 12 and adds them as a second part."""
@@ -207,6 +208,7 @@ def test_largest_first_only_within_windows_so_prefixes_stay_random():
         assert set(out[:k]) == set(ids[:k])
 
 
+@pytest.mark.slow
 def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_path, monkeypatch):
     """Memory-aware scheduling: with two workers, a material too big to share the machine
     starts only after everything before it is done, and nothing starts until it is done."""
@@ -320,6 +322,7 @@ def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
 def test_a_stop_signal_stops_like_ctrl_c_and_pushes_the_records(signum, shared_data, tmp_path):
     """A scheduler's SIGTERM, or ``kill -INT`` on a background run (which a shell starts with
@@ -378,6 +381,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["part.jsonl.gz"]
 
 
+@pytest.mark.slow
 def test_push_every_adds_parts_while_the_run_goes(shared_data, tmp_path, capsys):
     """--push-every: records reach the records directory during the run, not only at its end
     (push_every_s=0: after every record), and none is written twice."""

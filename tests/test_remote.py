@@ -43,6 +43,7 @@ def _records(out, **extra):
     return frame.drop(columns=["run_id", "created_at", "wall_s"]).filter(regex="^(?!time\\.)")
 
 
+@pytest.mark.slow
 def test_remote_workers_match_in_process(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_DATA", str(shared_data))
     local = _records(tmp_path / "local")

@@ -68,6 +68,7 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert "alexandria" in err.lower() or "upstream" in err.lower()
 
 
+@pytest.mark.slow
 def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     """EMT has no parameters for these elements: every material is a recorded failure."""
     config = RunConfig(
@@ -91,6 +92,7 @@ def test_emt_on_mdr_records_every_failure(shared_data, tmp_path):
     assert again.n_skipped == 0 and again.counts == {"failed": 3}
 
 
+@pytest.mark.slow
 def test_a_material_that_kills_its_worker_is_a_recorded_failure(shared_data, tmp_path, monkeypatch):
     """A worker dying (out of memory, segfault) breaks the pool: the run goes on, the culprit
     (isolated by re-running the in-flight materials alone) is a WorkerDied failure, every
@@ -145,6 +147,7 @@ class HungryCalculator(BrokenCalculator):
         super().calculate(atoms, properties, system_changes)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux peak reset")
 def test_records_carry_each_materials_own_peak_memory(shared_data):
     """The schedule's memory model is fitted to ``material_peak_rss_MB``: it must be the peak
@@ -312,6 +315,7 @@ def test_a_worker_loads_its_own_model_by_key(monkeypatch):
     assert loaded == ["emt"]
 
 
+@pytest.mark.slow
 def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
     """The client holds the workers + 1 futures in flight, not one per material, so its memory
     does not grow with the length of a run; every material still gets one record."""
@@ -346,6 +350,7 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
     assert max(live) <= 2 * (2 + 1) < len(ids)
 
 
+@pytest.mark.slow
 def test_threads_option_sets_the_workers_torch_threads(shared_data, tmp_path, monkeypatch):
     """``bench run --threads N`` gives the worker N torch threads (default: cores / workers),
     so two runs sharing a machine need not oversubscribe its cores."""

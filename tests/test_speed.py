@@ -83,6 +83,7 @@ def test_pipeline_split_and_batching_rows(shared_data, tmp_path):
     assert png.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_client_memory_samples_a_real_run(shared_data, tmp_path):
     from bench.speed.memory import client_memory
 
@@ -100,6 +101,7 @@ def test_client_memory_samples_a_real_run(shared_data, tmp_path):
     assert (tmp_path / "bench.sqlite").is_file()  # the run really stored its records
 
 
+@pytest.mark.slow
 def test_sharing_runs_concurrent_runs_per_thread_count(shared_data, tmp_path, monkeypatch):
     """``bench speed sharing``: the runs really run (a failing one raises), one row per thread
     count (all cores per run, then cores / runs), appended to sharing.csv with the command."""
@@ -125,6 +127,7 @@ def test_sharing_runs_concurrent_runs_per_thread_count(shared_data, tmp_path, mo
         time_sharing("no-such-model", "elasticity", "elastic-tests", limit=1)
 
 
+@pytest.mark.slow
 def test_force_memory_rows_come_from_fresh_processes(tmp_path, monkeypatch):
     import sys
 
@@ -182,6 +185,7 @@ def test_peak_envelope_bounds_every_measured_material():
         envelope(peak_rows(_peak_records([(100, 900.0)])))
 
 
+@pytest.mark.slow
 def test_speed_peaks_reads_a_run_and_writes_its_rows(shared_data, tmp_path, capsys):
     from bench.cli import main
 

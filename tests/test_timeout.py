@@ -22,6 +22,7 @@ def test_time_limit_interrupts_python_work():
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_material_over_the_limit_is_a_timeout_record(shared_data, tmp_path, workers, monkeypatch):
     """EMT elasticity of AlPt and CuPd, each made 3 s slower (fault injection inside the time
