@@ -305,6 +305,7 @@ def _nacl() -> Atoms:
     return atoms
 
 
+@pytest.mark.slow  # importing orb-models: ~20 s on a busy 2-core machine
 def test_orb_direct_random_autograd_agrees_with_finite_differences(float64_default):
     model = _random_orb("direct")
     atoms = _nacl()
@@ -325,6 +326,7 @@ def test_orb_direct_random_autograd_agrees_with_finite_differences(float64_defau
     assert result["values"]["force_equiv_max_eV_per_A"] > 1e-3
 
 
+@pytest.mark.slow  # importing orb-models: ~20 s on a busy 2-core machine
 def test_orb_conservative_random_autograd_is_orbs_own_rotational_grad(float64_default):
     model = _random_orb("conservative")
     atoms = _nacl()

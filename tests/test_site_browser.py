@@ -15,9 +15,13 @@ from bench.report.site import build_site
 from bench.report.table import build_table
 
 BROWSER = find_chromium()
-pytestmark = pytest.mark.skipif(
-    BROWSER is None, reason="no chromium on PATH (apt-get install chromium) for the browser test"
-)
+pytestmark = [
+    pytest.mark.slow,  # a headless Chromium per page
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="no chromium on PATH (apt-get install chromium) for the browser test",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -233,3 +233,4 @@ def test_matcalc_loop_is_the_call_benchs_matcalc_protocol_copies(shared_data):
     )
     assert row["protocol"] == "matcalc" and row["matcalc_call"].startswith("ElasticityCalc(")
     assert row["status"] == "ok" and 0 < row["model_s"] < row["wall_s"]
+    assert row["K_GPa"] == pytest.approx(170.8, abs=0.5) and row["G_GPa"] > 0  # AlPt, EMT

@@ -110,6 +110,7 @@ def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
                 "harness_s": wall - timings["model"],
                 "other_s": wall - timings["model"] - (stage if task == "phonons" else 0.0),
                 "peak_rss_MB": peak_rss_mb(),
+                **(record.get("values") or {}),
             }
         )
     return rows
