@@ -54,6 +54,7 @@ def _values(out, model: str | None = None) -> dict[str, tuple]:
     }
 
 
+@pytest.mark.slow  # two worker processes, a Dask cluster
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_own_factory_in_two_workers_equals_the_catalogue(own, tmp_path, executor):
     if executor == "dask":
@@ -80,6 +81,7 @@ def test_identity_in_the_manifest_and_resume_refused_for_other_kwargs(own, tmp_p
     assert main([*argv, "--out", str(out)]) == 2  # another identity under the same label: refused
 
 
+@pytest.mark.slow  # a worker process
 def test_a_worker_that_cannot_import_it_stops_the_run(tmp_path, monkeypatch, shared_data, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()
