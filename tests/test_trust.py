@@ -415,3 +415,92 @@ def test_a_stale_temporary_part_is_removed_by_the_next_push(emt_records, shared_
     argv = [*RUN, "--materials", "mp-1031", "--records", str(root), "--out", str(tmp_path / "o")]
     assert main([*argv, "--data-dir", str(shared_data)]) == 0
     assert not stale.exists() and len(list(folder.glob("part-*.jsonl.gz"))) == 2
+
+
+# --- reference identity by content ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("same_content", [True, False])
+def test_resume_compares_reference_files_by_content_not_name(
+    same_content, emt_records, shared_data, tmp_path, capsys
+):
+    """Records made from a file of another name or layout (a published ``mp-111.yaml.bz2``
+    against the packaged phonopy files): the same bytes resume, other bytes are refused."""
+    import shutil
+
+    out, _, _ = emt_records
+    shutil.copytree(out, tmp_path / "runs")
+    with sqlite3.connect(tmp_path / "runs" / "bench.sqlite") as con:
+        for run_id, body in con.execute("SELECT run_id, manifest_json FROM runs").fetchall():
+            manifest = json.loads(body)
+            (sha,) = manifest["data_checksums"].values()
+            renamed = {"elsewhere/another-layout.json.gz": sha if same_content else "0" * 64}
+            manifest["data_checksums"] = renamed
+            sql = "UPDATE runs SET manifest_json=? WHERE run_id=?"
+            con.execute(sql, (json.dumps(manifest), run_id))
+    con.close()
+    argv = [*RUN, "--materials", "mp-10903,mp-1031", "--out", str(tmp_path / "runs")]
+    code = main([*argv, "--data-dir", str(shared_data)])
+    if same_content:
+        assert code == 0
+    else:
+        assert "other reference data" in _one_line(capsys, 2, code)
+
+
+# --- a material's failure is a record, whatever library raised it -----------------------
+
+
+def _degenerate_cell(*args, **kwargs):
+    """What spglib does with a reference cell of 1e-3 Å (its new error handling)."""
+    import numpy as np
+    import spglib
+
+    previous = spglib.error.OLD_ERROR_HANDLING
+    spglib.error.OLD_ERROR_HANDLING = False
+    try:
+        spglib.get_symmetry_dataset((np.eye(3) * 1e-3, [[0, 0, 0], [0.5, 0.5, 0.5]], [13, 13]))
+    finally:
+        spglib.error.OLD_ERROR_HANDLING = previous
+
+
+def test_a_library_raising_on_a_material_is_that_materials_failure(
+    shared_data, tmp_path, monkeypatch, capsys
+):
+    import bench.datasets
+    from bench.run.store import Store
+
+    real = bench.datasets.load_elastic_reference
+
+    def reference(dataset, material_id, data_dir):
+        if material_id == "mp-1031":
+            _degenerate_cell()
+        return real(dataset, material_id, data_dir)
+
+    monkeypatch.setattr(bench.datasets, "load_elastic_reference", reference)
+    argv = [*RUN, "--materials", "mp-1031,mp-10903", "--out", str(tmp_path)]
+    assert main([*argv, "--data-dir", str(shared_data)]) == 0
+    with Store(tmp_path) as store:
+        rows = {r["material_id"]: r for r in store.raw_records()}
+    assert rows["mp-1031"]["error_type"] == "SpglibCppError"
+    assert rows["mp-10903"]["status"] == "ok"
+
+
+def test_an_ok_record_with_a_nan_value_is_a_failure(shared_data, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from bench.run.store import Store
+    from bench.tasks import TASKS
+
+    task = TASKS["elasticity"]
+
+    def nan_values(*args):
+        out = task.evaluate(*args)
+        return {**out, "values": {**out["values"], "K_GPa": float("nan")}}
+
+    monkeypatch.setitem(TASKS, "elasticity", replace(task, evaluate=nan_values))
+    argv = [*RUN, "--materials", "mp-10903", "--out", str(tmp_path)]
+    assert main([*argv, "--data-dir", str(shared_data)]) == 0
+    with Store(tmp_path) as store:
+        (row,) = store.raw_records()
+    assert (row["status"], row["error_type"]) == ("failed", "NonFiniteError")
+    assert "K_GPa" in row["error_message"]

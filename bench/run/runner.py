@@ -67,7 +67,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         # Every data file is located (or downloaded) before any model work: missing data is one
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, job.data_dir)
-        _check_resume(store, group, done, checksums, checkpoint_sha, spec)
+        resumed = [i for i in ids if i in done]
+        _check_resume(store, group, _files_of(dataset, resumed, job), checkpoint_sha, spec)
         manifest = _manifest(
             config, spec, group, settings.dtype, device, checkpoint, checksums, len(ids)
         )
@@ -191,36 +192,41 @@ def _run_claimed(
                 on_record(record)
 
 
+def _files_of(dataset: str, ids: list[str], job: Job) -> dict[str, str]:
+    """Relpath -> sha256 of the files ``ids`` are read from now ({} for none)."""
+    return dataset_checksums(dataset, ids, job.data_dir) if ids else {}
+
+
 def _check_resume(
     store: Store,
     group: dict[str, str],
-    done: set[str],
-    checksums: dict[str, str],
+    used: dict[str, str],
     checkpoint_sha: str | None,
     spec: Any,
 ) -> None:
     """Resuming onto records made from other data files, other weights or another model of
     the same name (a factory's other kwargs or source) would mix them in one MAE:
-    ConfigurationError naming what differs."""
-    if not done:
+    ConfigurationError naming what differs. ``used``: relpath -> sha256 of the files the
+    materials already recorded are read from now; each must be a file (by content, whatever
+    its name or layout) that a run of these records read."""
+    manifests = [m for m in store.manifests() if all(m.get(k) == v for k, v in group.items())]
+    if not manifests or not store.finished(*group.values()):
         return
+    read_before = {sha for m in manifests for sha in (m.get("data_checksums") or {}).values()}
+    changed = sorted(rel for rel, sha in used.items() if sha not in read_before)
+    if changed:
+        raise ConfigurationError(
+            f"the records in {store.path} were made from other reference data "
+            f"({', '.join(changed[:3])} differ by content); use another --out"
+        )
     identity = spec.options.get("identity")
-    for manifest in store.manifests():
-        if any(manifest.get(k) != v for k, v in group.items()):
-            continue
+    for manifest in manifests:
         theirs_id = manifest.get("model_identity")
         if theirs_id != identity and (theirs_id or identity):
             raise ConfigurationError(
                 f"the records of {group['model']} in {store.path} were made by another model "
                 f"({_identity_text(theirs_id)}, now {_identity_text(identity)}); use another "
                 "--out or another name"
-            )
-        theirs = manifest.get("data_checksums") or {}
-        changed = sorted(f for f in set(theirs) & set(checksums) if theirs[f] != checksums[f])
-        if changed:
-            raise ConfigurationError(
-                f"the records in {store.path} were made from other reference data "
-                f"({', '.join(changed[:3])} changed); use another --out"
             )
         if manifest.get("checkpoint_sha256") not in (None, checkpoint_sha):
             raise ConfigurationError(

@@ -5,13 +5,16 @@ Each task is one module of this package that declares ``TASK`` (a
 module. A task never raises for a bad material: a :class:`bench.errors.MaterialError` (the
 relaxation, phonopy, a non-finite output, the model raising on the structure, the time limit)
 becomes a record with its status, error type and message, and whatever values it could read.
-Any other exception is a bug in bench: :class:`bench.errors.BenchBugError` stops the run.
+An exception raised inside a library (spglib's ``SpglibCppError`` on a degenerate cell, phonopy,
+numpy, yaml) is that material's failure too, recorded with its type; one raised in bench's own
+code is a bug: :class:`bench.errors.BenchBugError` stops the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 import pkgutil
 import signal
@@ -53,6 +56,10 @@ def table2_tasks() -> list[Task]:
     """The tasks whose properties are columns of Orb-v3's Table 2, in column order."""
     return [t for t in TASKS.values() if t.table2]
 
+
+#: bench's own code: an exception raised here is a bug, one raised in a library (spglib,
+#: phonopy, numpy, yaml, ase) while evaluating a material is that material's failure
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 #: the largest peak of the materials this process has run [MB] (VmHWM is reset per material)
 _worker_peak_mb = 0.0
@@ -102,17 +109,12 @@ def run_one(
                 time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
             partial = TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch)
         status, error_type, message = "ok", None, None
-    except MaterialError as err:  # this material's failure: recorded, the run goes on
-        status, error_type, message = err.status, type(err).__name__, str(err) or repr(err)
-        partial = dict(err.partial)
-    except MemoryError as err:  # this material is too big for the machine
-        status, error_type, message = "failed", "MemoryError", str(err) or "out of memory"
-    except Exception as err:  # neither the material's nor the model's: a bug, stop the run
-        where = traceback.extract_tb(err.__traceback__)[-1]
-        raise BenchBugError(
-            f"{task} {material_id}: {type(err).__name__}: {err} at {Path(where.filename).name}"
-            f":{where.lineno} (a bug in bench?)"
-        ) from err
+    except Exception as err:  # one catch at the material boundary: _failure's rule
+        status, error_type, message, partial = _failure(err, task, material_id)
+    bad = _non_finite(partial.get("values"))
+    if status == "ok" and bad:  # an ok record carries numbers only: NaN is a failure
+        status, error_type = "failed", "NonFiniteError"
+        message = f"non-finite value of {', '.join(bad)}"
     # seconds inside the model (every calculator call and batched force call): the rest of
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
     timings = {**(partial.get("timings_s") or {}), "model": clock.seconds}
@@ -131,6 +133,36 @@ def run_one(
         # arrays kept beside the store, not in the row (bench.run.artifacts); ok records only
         **({"artifacts": partial["artifacts"]} if partial.get("artifacts") else {}),
     }
+
+
+def _failure(err: Exception, task: str, material_id: str) -> tuple[str, str, str, dict]:
+    """(status, error type, message, partial values) of a material that raised ``err``:
+    a MaterialError, running out of memory, or an exception raised inside a library (spglib's
+    SpglibCppError on a degenerate cell, phonopy, numpy, yaml) is this material's failure;
+    one raised in bench's own code is a bug: BenchBugError, which stops the run."""
+    if isinstance(err, MaterialError):
+        return err.status, type(err).__name__, str(err) or repr(err), dict(err.partial)
+    if isinstance(err, MemoryError):  # this material is too big for the machine
+        return "failed", "MemoryError", str(err) or "out of memory", {}
+    where = traceback.extract_tb(err.__traceback__)[-1]
+    at = f"{Path(where.filename).name}:{where.lineno}"
+    if not Path(where.filename).resolve().is_relative_to(_PACKAGE):
+        return "failed", type(err).__name__, f"{err or repr(err)} (in {at})", {}
+    raise BenchBugError(
+        f"{task} {material_id}: {type(err).__name__}: {err} at {at} (a bug in bench?)"
+    ) from err
+
+
+def _non_finite(values: Any) -> list[str]:
+    """The keys of ``values`` whose number (or any number in whose list) is NaN or infinite."""
+    if not isinstance(values, dict):
+        return []
+    bad = []
+    for key, value in values.items():
+        items = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            bad.append(str(key))
+    return bad
 
 
 @contextlib.contextmanager
