@@ -219,7 +219,7 @@ def test_killed_run_resumes_where_it_stopped(shared_data, tmp_path):
     assert 1 <= len(first) < 4, "kill should land mid-run"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"{len(first)} of 4 materials were already" in done.stdout
+    assert f"{len(first)} of 4 materials already in" in done.stdout
     final = _rows(out)
     assert len(final) == 4
     # the first run's rows are untouched; the re-run wrote only the remaining materials

@@ -256,7 +256,7 @@ def test_a_retry_replaces_a_future_stamped_failure_in_the_records(
     _write_part(folder, [{**failed, "created_at": FUTURE, "seq": 0}])
     argv = [*RUN, "--materials", "mp-10903", "--retry-failures", "--records", str(root)]
     assert main([*argv, "--out", str(tmp_path / "runs"), "--data-dir", str(shared_data)]) == 0
-    assert "this run: {'ok': 1}" in capsys.readouterr().out
+    assert "this run: 1 ok;" in capsys.readouterr().out
     assert read_group(folder)["mp-10903"]["status"] == "ok"
     assert len(list(folder.glob("part-*.jsonl.gz"))) == 2
 

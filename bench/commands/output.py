@@ -33,13 +33,52 @@ def model_labels(store: Any, name: str | None) -> list[str] | None:
     return hits or [name]
 
 
-def print_frame(frame: pd.DataFrame) -> None:
-    """Left-aligned plain-text table (floats to 3 decimals)."""
+#: a table wider than this prints one block per row ("column: value" lines)
+WIDTH = 100
+#: fewer materials than this: a bootstrap interval is rough, and the output says so
+SMALL_N = 30
+
+
+def print_frame(frame: pd.DataFrame, width: int = WIDTH) -> None:
+    """Left-aligned plain-text table (floats to 3 decimals); wider than ``width``: one block
+    per row, its first cell as a heading and one indented ``column: value`` line per cell."""
     cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
     widths = {c: max(len(str(c)), *(len(x) for x in cells[c])) for c in cells.columns}
+    if sum(widths.values()) + 2 * (len(widths) - 1) > width and len(cells.columns) > 1:
+        first, *rest = cells.columns
+        pad = max(len(str(c)) for c in rest)
+        for _, row in cells.iterrows():
+            print(f"{first}: {row[first]}")
+            for c in rest:
+                print(f"  {str(c).ljust(pad)}  {row[c]}")
+        return
     print("  ".join(str(c).ljust(widths[c]) for c in cells.columns).rstrip())
     for _, row in cells.iterrows():
         print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
+
+
+def run_words(summary: Any) -> str:
+    """What a run did, in words: ``3 ok, 1 failed (ModelError); `--retry-failures` runs
+    failed materials again`` (:class:`bench.run.config.RunSummary`)."""
+    counts = dict(summary.counts)
+    ok = counts.pop("ok", 0)
+    failed = sum(counts.values())
+    parts = []
+    if ok or not failed:
+        parts.append(f"{ok} ok")
+    if failed:
+        kinds = ", ".join(f"{n} {k}" if n != failed else k for k, n in summary.errors.items())
+        parts.append(f"{failed} failed" + (f" ({kinds})" if kinds else ""))
+    text = ", ".join(parts) if summary.counts else "nothing to do"
+    done = f"{summary.n_skipped} of {summary.n_total} materials already in {summary.store}"
+    text = f"this run: {text}; {done}"
+    if summary.n_elsewhere:
+        text += f"; {summary.n_elsewhere} left to another run on the same store"
+    kept = summary.n_failed_kept
+    if failed or kept:
+        which = f"{kept} failed earlier and kept; " if kept else ""
+        text += f"\n{which}`--retry-failures` runs failed materials again"
+    return text
 
 
 def print_summary(
@@ -56,6 +95,13 @@ def print_summary(
         from bench.report.metrics import mae_display
 
         print_frame(mae_display(table, properties, protocols))
+        counts = [int(n) for p in properties if f"n_{p}" in table for n in table[f"n_{p}"]]
+        small = [n for n in counts if 1 < n < SMALL_N]
+        if small:
+            print(
+                f"note: an interval over fewer than {SMALL_N} materials (here n = {min(small)}) "
+                "is rough: the bootstrap sees few values"
+            )
         return
     rows = []
     for _, row in table.iterrows():

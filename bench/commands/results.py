@@ -14,6 +14,7 @@ from bench.commands.output import (
     model_labels,
     print_summary,
     protocols_of,
+    run_words,
 )
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS
@@ -199,7 +200,7 @@ def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[st
                 print(f"   skipped: {err}")
                 skipped.append(f"{model} {task}: {err}")
                 continue
-            print(f"   {summary.n_skipped} already done, this run: {summary.counts}")
+            print("   " + run_words(summary).replace("\n", "\n   "))
     return skipped
 
 

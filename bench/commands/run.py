@@ -10,11 +10,13 @@ from bench.commands.output import (
     print_frame,
     print_summary,
     protocols_of,
+    run_words,
     subsets_for,
 )
 from bench.errors import ConfigurationError
 from bench.report.metrics import summary_table
 from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
+from bench.run.runlog import log_path
 from bench.run.runner import run
 from bench.run.store import Store
 from bench.tasks import TASKS
@@ -196,13 +198,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     for task, subset in subsets_for(args.task, args.subset):
         config = config_from_args(args, task, subset)
         summary = run(config)
-        elsewhere = summary.n_elsewhere
-        print(
-            f"{summary.n_skipped} of {summary.n_total} materials were already in "
-            f"{summary.store}; this run: {summary.counts or 'nothing to do'}"
-            + (f"; {elsewhere} left to another run on the same store" if elsewhere else "")
-        )
         print_run_table(args.out, config, summary)
+        print(run_words(summary))
+        if log_path(args.out).exists():
+            print(f"the model packages' own output: {log_path(args.out)}")
     return 0
 
 

@@ -88,6 +88,10 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     #: materials another live run on the same store had claimed (it records them)
     n_elsewhere: int = 0
+    #: error type -> how many of this run's materials failed with it
+    errors: dict[str, int] = field(default_factory=dict)
+    #: failed materials of earlier runs left as they are (``--retry-failures`` runs them)
+    n_failed_kept: int = 0
 
 
 def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:

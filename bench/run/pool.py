@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.run.config import Job, RunConfig
+from bench.run.runlog import log_path
 from bench.run.schedule import run_alone
 from bench.run.worker import init_worker, work
 from bench.tasks import worker_died_record
@@ -67,7 +68,16 @@ def pool_records(
     """
     context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
     alone = run_alone(job, ids, config.alone_above_atoms) if workers > 1 else set()
-    initargs = (model, config.device, job.settings.dtype, config.checkpoint, threads, os.getpid())
+    log = str(log_path(config.out_dir))
+    initargs = (
+        model,
+        config.device,
+        job.settings.dtype,
+        config.checkpoint,
+        threads,
+        os.getpid(),
+        log,
+    )
     pool = cf.ProcessPoolExecutor(workers, context, init_worker, initargs)
     feeder = _Feeder(pool, job, ids, alone, workers * threads)
     try:

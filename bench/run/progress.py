@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from bench.run.ticker import Ticker
+
+#: a bar of fixed width, so the counts and the time stay readable at 80 columns; what is
+#: running is cut to the terminal's width instead
+BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar:10}| {elapsed}<{remaining}{postfix}"
+#: characters of BAR_FORMAT around the counts and times: spaces, "/", the 10-character bar
+#: and its edges, "<", the postfix's ", "
+BAR_AROUND = 1 + 1 + 2 + 10 + 2 + 2
 
 
 class Progress:
@@ -16,7 +24,9 @@ class Progress:
     with the time since the last record, refreshed every 2 s so a long material shows."""
 
     def __init__(self, total: int, desc: str, enabled: bool, workers: int) -> None:
-        self.bar = tqdm(total=total, desc=desc, unit="mat", disable=not enabled, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total, desc=desc, unit="mat", disable=not enabled, bar_format=BAR_FORMAT
+        )
         self.workers, self.failed = max(1, workers), 0
         self.pending: list[str] = []
         self.last = time.monotonic()
@@ -41,12 +51,26 @@ class Progress:
         self.bar.update()
 
     def _postfix(self) -> None:
+        if self.bar.disable:  # --quiet: no bar, nothing to measure
+            return
         running = self.pending[: self.workers]
         quiet = int(time.monotonic() - self.last)
-        text = {"failed": self.failed}
+        text = f"{self.failed} failed"
         if running:
-            text["running"] = ",".join(running) + (f" ({quiet // 60}m{quiet % 60:02d}s)")
-        self.bar.set_postfix(text, refresh=False)
+            more = f" +{len(running) - 1}" if len(running) > 1 else ""
+            text += f"; now {running[0]}{more}"
+            if quiet >= 10:  # a long material: how long since the last record
+                text += f" ({quiet // 60}m{quiet % 60:02d}s)"
+        room = shutil.get_terminal_size().columns - self._fixed_width()
+        if len(text) > max(room, 12):  # the line fits the terminal: the tail gives way
+            text = text[: max(room, 12) - 1] + "…"
+        self.bar.set_postfix_str(text, refresh=False)
+
+    def _fixed_width(self) -> int:
+        """Characters of the line besides the postfix: description, counts, bar, times."""
+        total = len(str(self.bar.total or 0))
+        elapsed = len(self.bar.format_interval(self.bar.format_dict["elapsed"]))
+        return len(self.bar.desc) + 2 * total + BAR_AROUND + 2 * max(elapsed, 5) + 1
 
     def _tick(self) -> None:
         self._postfix()

@@ -25,6 +25,7 @@ from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
 from bench.run.progress import Progress
 from bench.run.records import load_into, push
+from bench.run.runlog import log_path, stdout_kept, stdout_to
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Heartbeat, Store
 from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
@@ -46,8 +47,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     spec, dataset, ids, settings = prepare(config)
     job = Job.of(config, dataset, settings)
     device = describe_device(resolve_device(config.device))
-    if _runs_here(config, spec):
-        local_model(spec.token, config.device, settings.dtype, config.checkpoint)
+    held = _load_here(config, spec, settings.dtype)
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha)
@@ -56,6 +56,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     if config.progress:
         print(f"bench: {label} {config.task} on {device} ({settings.dtype})", file=sys.stderr)
     with Store(config.out_dir) as store:
+        _append_log(config.out_dir, held)
         if config.records_dir:
             load_into(store, config.records_dir, **group)
         done = store.finished(*group.values(), include_failures=not config.retry_failures)
@@ -78,7 +79,10 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         summary = RunSummary(
             label, config.task, dataset, digest, store.path, run_id, len(ids), len(ids) - len(todo)
         )
-        progress = Progress(len(todo), f"{label} {config.task}", config.progress, config.workers)
+        summary.n_failed_kept = (
+            0 if config.retry_failures else _kept_failures(store, group, done & set(ids))
+        )
+        progress = Progress(len(todo), label, config.progress, config.workers)  # task: above
         on_record = _pushing(on_record, store, config, group)
         try:
             with Heartbeat(store.out_dir, run_id), progress:
@@ -116,6 +120,27 @@ def _manifest(
         "n_materials": n_materials,
         "material_timeout_s": config.material_timeout_s,
     }
+
+
+def _load_here(config: RunConfig, spec: Any, dtype: str) -> str:
+    """Load the model in this process when it runs here; what the package printed meanwhile
+    (for the run log, once the results folder exists)."""
+    if not _runs_here(config, spec):
+        return ""
+    with stdout_kept() as held:
+        local_model(spec.token, config.device, dtype, config.checkpoint)
+    return "".join(held)
+
+
+def _append_log(out_dir: str, text: str) -> None:
+    if text:
+        with log_path(out_dir).open("a") as log:
+            log.write(text)
+
+
+def _kept_failures(store: Store, group: dict[str, str], done: set[str]) -> int:
+    """How many of the ``done`` materials are failures a run without --retry-failures keeps."""
+    return len(done - store.finished(*group.values(), include_failures=False))
 
 
 def _runs_here(config: RunConfig, spec: Any) -> bool:
@@ -187,6 +212,9 @@ def _run_claimed(
             record["model"] = summary.model
             store.write(record, summary.run_id, keep_artifacts=config.keep_force_constants)
             summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
+            if record["status"] != "ok":
+                kind = str(record.get("error_type") or record["status"])
+                summary.errors[kind] = summary.errors.get(kind, 0) + 1
             progress.done(record)
             if on_record is not None:
                 on_record(record)
@@ -259,9 +287,13 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
         return
     if workers == 1 and not config.isolate:
         set_threads(threads)
-        loaded = local_model(model, config.device, job.settings.dtype, config.checkpoint)
+        log = log_path(config.out_dir)
+        with stdout_to(log):
+            loaded = local_model(model, config.device, job.settings.dtype, config.checkpoint)
         for material_id in ids:
-            yield job.run(loaded, material_id)
+            with stdout_to(log):
+                record = job.run(loaded, material_id)
+            yield record
         return
     yield from execute_pool(config, job, model, ids, workers, threads)
 

@@ -11,6 +11,7 @@ from typing import Any
 from bench.errors import ModelUnavailableError
 from bench.models import LoadedModel, load_model
 from bench.run.config import Job
+from bench.run.runlog import worker_output_to
 from bench.run.threads import set_threads, torch_threads
 
 _WORKER_MODEL: LoadedModel | None = None
@@ -38,10 +39,13 @@ def init_worker(
     checkpoint: str | None,
     threads: int,
     parent: int | None = None,
+    log: str | None = None,
 ) -> None:
-    """Pool initializer: threads, then the model (a load failure is kept and reported by
+    """Pool initializer: output into the run's ``log`` (the model package's own prints stay
+    off the progress bar), threads, then the model (a load failure is kept and reported by
     :func:`work`, since an initializer that raises breaks the pool)."""
     global _WORKER_MODEL, _WORKER_ERROR
+    worker_output_to(log)
     exit_with_parent(parent or os.getppid())
     set_threads(threads)
     try:

@@ -1,0 +1,75 @@
+"""A run's log file: what model packages print themselves (CHGNet's "initialized", "will run
+on cpu", warnings) goes there, not between the lines of the progress bar.
+
+``<out>/bench-run.log``, appended by every run on that folder: the local process's standard
+output while it loads the model and evaluates materials, and everything a pool worker writes
+to its standard output and error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+LOG_NAME = "bench-run.log"
+
+
+def log_path(out_dir: str | Path) -> Path:
+    """The run log of a results folder."""
+    return Path(out_dir) / LOG_NAME
+
+
+@contextlib.contextmanager
+def stdout_to(path: Path | None) -> Iterator[None]:
+    """This process's standard output (the file descriptor, so C and subprocess writes too,
+    and ``sys.stdout``) appended to ``path`` for the block; None: unchanged. The folder of
+    ``path`` must exist."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(path, "a") as log:
+            os.dup2(log.fileno(), 1)
+            with contextlib.redirect_stdout(log):
+                yield
+            log.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def stdout_kept() -> Iterator[list[str]]:
+    """The standard output of the block, held back: the list gets its text at the end (for
+    output made before the results folder exists, written to the log later)."""
+    held: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-out-") as folder:
+        path = Path(folder) / "out.txt"
+        path.touch()
+        try:
+            with stdout_to(path):
+                yield held
+        finally:
+            held.append(path.read_text(errors="replace"))
+
+
+def worker_output_to(path: str | None) -> None:
+    """In a pool worker: its standard output and error appended to ``path`` for the rest of
+    the process (None, or a folder that does not exist: unchanged)."""
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:  # no results folder (a pool used on its own): output stays where it was
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
