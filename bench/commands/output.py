@@ -48,7 +48,7 @@ def print_frame(frame: pd.DataFrame, width: int = WIDTH) -> None:
         first, *rest = cells.columns
         pad = max(len(str(c)) for c in rest)
         for _, row in cells.iterrows():
-            print(f"{first}: {row[first]}")
+            print(row[first] if first in ("key", "model") else f"{first}: {row[first]}")
             for c in rest:
                 print(f"  {str(c).ljust(pad)}  {row[c]}")
         return

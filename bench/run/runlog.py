@@ -23,6 +23,13 @@ def log_path(out_dir: str | Path) -> Path:
     return Path(out_dir) / LOG_NAME
 
 
+def append_log(out_dir: str | Path, text: str) -> None:
+    """``text`` appended to the run log of ``out_dir`` (nothing for no text)."""
+    if text:
+        with log_path(out_dir).open("a") as log:
+            log.write(text)
+
+
 @contextlib.contextmanager
 def stdout_to(path: Path | None) -> Iterator[None]:
     """This process's standard output (the file descriptor, so C and subprocess writes too,

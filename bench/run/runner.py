@@ -25,7 +25,7 @@ from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
 from bench.run.progress import Progress
 from bench.run.records import load_into, push
-from bench.run.runlog import log_path, stdout_kept, stdout_to
+from bench.run.runlog import append_log, log_path, stdout_kept, stdout_to
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Heartbeat, Store
 from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
@@ -56,7 +56,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     if config.progress:
         print(f"bench: {label} {config.task} on {device} ({settings.dtype})", file=sys.stderr)
     with Store(config.out_dir) as store:
-        _append_log(config.out_dir, held)
+        append_log(config.out_dir, held)
         if config.records_dir:
             load_into(store, config.records_dir, **group)
         done = store.finished(*group.values(), include_failures=not config.retry_failures)
@@ -79,9 +79,9 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         summary = RunSummary(
             label, config.task, dataset, digest, store.path, run_id, len(ids), len(ids) - len(todo)
         )
-        summary.n_failed_kept = (
-            0 if config.retry_failures else _kept_failures(store, group, done & set(ids))
-        )
+        if not config.retry_failures:  # failures of earlier runs, kept as they are
+            ok = store.finished(*group.values(), include_failures=False)
+            summary.n_failed_kept = len((done & set(ids)) - ok)
         progress = Progress(len(todo), label, config.progress, config.workers)  # task: above
         on_record = _pushing(on_record, store, config, group)
         try:
@@ -130,17 +130,6 @@ def _load_here(config: RunConfig, spec: Any, dtype: str) -> str:
     with stdout_kept() as held:
         local_model(spec.token, config.device, dtype, config.checkpoint)
     return "".join(held)
-
-
-def _append_log(out_dir: str, text: str) -> None:
-    if text:
-        with log_path(out_dir).open("a") as log:
-            log.write(text)
-
-
-def _kept_failures(store: Store, group: dict[str, str], done: set[str]) -> int:
-    """How many of the ``done`` materials are failures a run without --retry-failures keeps."""
-    return len(done - store.finished(*group.values(), include_failures=False))
 
 
 def _runs_here(config: RunConfig, spec: Any) -> bool:
