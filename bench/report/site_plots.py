@@ -109,7 +109,8 @@ def _band_xy(x: np.ndarray, bands: np.ndarray) -> tuple[list, list]:
 
 def curves_figure(curves: Curves) -> go.Figure:
     """Band structure (left) and DOS (right) of every side, overlaid, frequencies in K (as
-    the quantities; 1 THz = 47.992 K, MDR's factor, on the axis title)."""
+    the quantities; 1 THz = 47.992 K, MDR's factor: on the axis title, and hovering a band
+    gives both)."""
     fig = make_subplots(
         rows=1, cols=2, shared_yaxes=True, column_widths=[0.78, 0.22], horizontal_spacing=0.02
     )
@@ -119,7 +120,16 @@ def curves_figure(curves: Curves) -> go.Figure:
         xs, ys = _band_xy(curves.x, bands)
         line = {"color": color, "width": 1.4, "dash": dash}
         fig.add_trace(
-            go.Scatter(x=xs, y=ys, mode="lines", line=line, name=name, legendgroup=name),
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=line,
+                name=name,
+                legendgroup=name,
+                hovertemplate=f"%{{y:.1f}} K = %{{customdata:.3f}} THz<extra>{name}</extra>",
+                customdata=[None if y is None else round(y / THZ_TO_K_MDR, 3) for y in ys],
+            ),
             row=1,
             col=1,
         )
