@@ -17,7 +17,7 @@ from bench.commands.output import (
     run_words,
 )
 from bench.errors import ConfigurationError
-from bench.tasks import TASKS
+from bench.tasks import TASKS, Task, reference_free_tasks, table2_tasks
 
 
 def add_parser(sub: Any) -> None:
@@ -31,9 +31,13 @@ def _add_table_and_report(sub: Any) -> None:
     p = sub.add_parser("table", help="Table 2: measured MAEs beside the paper's, plots")
     p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
     p.add_argument("--out", default="results", help="where to write table2.md/.csv and plots")
-    p.add_argument("--phonon-subset", default="mdr-smoke")
-    p.add_argument("--elastic-subset", default="elastic-smoke")
-    p.add_argument("--equigrad-subset", default="mdr-smoke", help="subset of equigrad.md")
+    for task in _subset_tasks():  # --phonon-subset, --elastic-subset, --equigrad-subset
+        what = "Table 2 columns" if task.table2 else f"{task.name}.md"
+        p.add_argument(
+            f"--{task.subset_option}",
+            default=task.default_subset,
+            help=f"{task.name} subset of the {what} (default {task.default_subset})",
+        )
     p.add_argument("--data-dir")
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
@@ -57,11 +61,23 @@ def _add_table_and_report(sub: Any) -> None:
     p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
     p.add_argument("--out", default="results/site", help="site folder (index.html and pages)")
     sets = "(default: the full sets, then the dev and smoke subsets, each with records)"
-    p.add_argument("--phonon-subset", help=f"one table of this phonon subset {sets}")
-    p.add_argument("--elastic-subset", help="with --phonon-subset: its elastic subset")
+    for task in _subset_tasks(table2=True):
+        p.add_argument(
+            f"--{task.subset_option}", help=f"one table with this {task.name} subset {sets}"
+        )
     p.add_argument("--data-dir")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_report)
+
+
+def _subset_tasks(table2: bool = False) -> list[Task]:
+    """The tasks with a subset option of ``table`` (all) or ``report`` (``table2``: Table 2's)."""
+    return [t for t in TASKS.values() if t.subset_option and (t.table2 or not table2)]
+
+
+def _chosen_subsets(args: argparse.Namespace, table2: bool) -> dict[str, str | None]:
+    """Task -> the subset its option picked (None: not given)."""
+    return {t.name: getattr(args, t.subset_option.replace("-", "_")) for t in _subset_tasks(table2)}
 
 
 def _add_records(sub: Any) -> None:
@@ -209,7 +225,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     from bench.report.table import build_table
     from bench.report.write import write_report
 
-    subsets = {"phonons": args.phonon_subset, "elasticity": args.elastic_subset}
+    chosen = _chosen_subsets(args, table2=False)
+    subsets = {t.name: chosen[t.name] for t in table2_tasks()}
     skipped = _run_for_table(args, subsets) if args.run else []
     if skipped and not args.allow_missing:  # a CI job relying on the table must not pass
         print(
@@ -224,7 +241,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         [Path(d) for d in args.runs],
         subsets,
         Path(args.data_dir) if args.data_dir else None,
-        equigrad_subset=args.equigrad_subset,
+        equigrad_subset=next((chosen[t.name] for t in reference_free_tasks()), None),
         recorded_only=args.recorded_only,
     )
     from bench.report.baselines import command_line
@@ -242,11 +259,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     runs = [Path(existing(d)) for d in args.runs]
     subsets = None
-    if args.phonon_subset or args.elastic_subset:
-        subsets = {
-            "phonons": args.phonon_subset or "mdr-smoke",
-            "elasticity": args.elastic_subset or "elastic-smoke",
-        }
+    chosen = _chosen_subsets(args, table2=True)
+    if any(chosen.values()):
+        defaults = {t.name: t.default_subset for t in table2_tasks()}
+        subsets = {name: subset or defaults[name] for name, subset in chosen.items()}
     from bench.report.baselines import command_line
 
     command = args.command_line or command_line(args.argv)

@@ -1,4 +1,5 @@
-"""Static figures of the report: parity plots (PNG) and the equigrad histogram."""
+"""Static figures of the report: parity plots (PNG) and the histograms of the tasks without
+a reference (equigrad)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bench.names import safe_name
 from bench.report.metrics import format_mae, mean_interval
 from bench.report.parity import Parity, parity_data
 from bench.report.table import COLUMNS, Table
+from bench.tasks import Property
 
 
 def parity_plots(table: Table, directory: Path) -> list[Path]:
@@ -68,19 +70,23 @@ def draw_parity(ax, data: Parity, model: str, label: str) -> None:
     ax.legend(fontsize=6, loc="upper left", frameon=False)
 
 
-def equigrad_histogram(table: Table, path: Path, floor_eV: float = 1e-12) -> Path | None:
-    """Histogram of log10 ‖Δrot‖ (eV) per model (values below ``floor_eV`` at the floor)."""
+def distribution_histogram(
+    table: Table, task: str, prop: Property, path: Path, floor: float = 1e-12
+) -> Path | None:
+    """Histogram of log10 of a reference-free task's property per model (values below
+    ``floor``, in the property's unit, at the floor)."""
     records = table.equigrad
-    if records.empty or "model.delta_rot_eV" not in records:
+    column = f"model.{prop.name}"
+    if records.empty or column not in records:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = records[records["status"] == "ok"]
+    ok = records[(records["status"] == "ok") & (records["task"] == task)]
     data = {
-        model: np.log10(np.maximum(group["model.delta_rot_eV"].astype(float).dropna(), floor_eV))
+        model: np.log10(np.maximum(group[column].astype(float).dropna(), floor))
         for model, group in ok.groupby("model")
     }
     data = {k: v for k, v in data.items() if len(v)}
@@ -91,9 +97,9 @@ def equigrad_histogram(table: Table, path: Path, floor_eV: float = 1e-12) -> Pat
     fig, ax = plt.subplots(figsize=(5.0, 3.4), dpi=120)
     for model, v in data.items():
         ax.hist(v, bins=bins, alpha=0.55, label=f"{model} (n={len(v)})")
-    ax.set_xlabel("log10 ‖Δrot‖ [eV]")
+    ax.set_xlabel(f"log10 {prop.label}")
     ax.set_ylabel("materials")
-    ax.set_title(f"equigrad, {table.equigrad_subset}", fontsize=9)
+    ax.set_title(f"{task}, {table.equigrad_subset}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from bench.report.table import (
     COLUMNS,
     SET_NAMES,
     Table,
+    any_flagged,
     column_header,
     paper_measured,
     phonon_basis,
@@ -26,6 +27,7 @@ from bench.report.table import (
     table_datasets,
 )
 from bench.run.store import details_of
+from bench.tasks import TASKS
 
 TITLE = "Orb-v3 Table 2 — measured here beside the paper"
 
@@ -63,8 +65,8 @@ def counts_text(row: pd.Series, task: str, flag: str) -> str:
     return text
 
 
-#: task -> (flag count column, its name in the "n (failed; flagged)" header)
-TASK_FLAGS = {"phonons": ("n_unstable", "unstable"), "elasticity": ("n_not_pd", "not PD")}
+#: task -> (flag count column, its name in the "n (failed; flagged)" header), from the registry
+TASK_FLAGS = {t.name: t.count_flag for t in TASKS.values() if t.count_flag}
 
 
 def measured_tasks(table: Table) -> list[str]:
@@ -212,7 +214,7 @@ def _write_footer(out: io.StringIO, table: Table, basis: str | None) -> None:
         out.write(
             f"{names} {verb} per {BASIS_TEXT[basis].replace('mol ', 'mole of ')} ({source}).\n"
         )
-    if table.frame.get("phonons.n_unstable", pd.Series(dtype=float)).fillna(0).gt(0).any():
+    if any_flagged(table, "n_unstable"):
         out.write(
             "Unstable: the model's phonons have imaginary modes at the supercell's commensurate "
             "points (MDR's rule). phonopy leaves imaginary modes out of Cv, S and F, so an "

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.metrics import absolute_errors, mean_interval
+from bench.tasks import tasks_with_page
 
 #: MAE against DFT of these values (K), beside Table 2: record key -> label
 EXTRA_MAE = {"omega_min_K": "ωmin [K]", "omega_avg_K": "ω_avg [K]"}
@@ -70,7 +71,7 @@ def phonon_extras(records: pd.DataFrame) -> pd.DataFrame:
     :data:`CONFUSION`, ``stability.n`` and ``stability.accuracy``."""
     if records.empty or "task" not in records:
         return pd.DataFrame(columns=["model"])
-    ok = records[(records["task"] == "phonons") & (records["status"] == "ok")]
+    ok = records[records["task"].isin(tasks_with_page("bands")) & (records["status"] == "ok")]
     rows = [{"model": model, **model_extras(group)} for model, group in ok.groupby("model")]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["model"])
 

@@ -47,12 +47,12 @@ from bench.report.table import (
     table_datasets,
 )
 from bench.report.templates import join, render
+from bench.tasks import table2_tasks
 
 #: (key, title, subsets): the index's sections in order
-SECTIONS = (
-    ("full", "Full sets", {"phonons": "cv-binary-1170", "elasticity": "elastic-full"}),
-    ("dev", "Dev subsets", {"phonons": "mdr-50", "elasticity": "elastic-dev"}),
-    ("smoke", "Smoke subsets", {"phonons": "mdr-smoke", "elasticity": "elastic-smoke"}),
+SECTIONS = tuple(
+    (key, title, {t.name: t.report_subsets[key] for t in table2_tasks() if key in t.report_subsets})
+    for key, title in (("full", "Full sets"), ("dev", "Dev subsets"), ("smoke", "Smoke subsets"))
 )
 ALL_PAGES_UP_TO = 100
 WORST_PER_PROPERTY = 10

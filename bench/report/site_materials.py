@@ -25,7 +25,7 @@ from bench.report.site_plots import curves_figure, figure_html
 from bench.report.templates import join, render
 from bench.run.artifacts import find_artifact, load_artifact
 from bench.run.store import details_of
-from bench.tasks import TASKS
+from bench.tasks import TASKS, tasks_with_page
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Material:
 def load_material(dataset: str, material_id: str, data_dir: Path | None) -> Material:
     """The material's structure and, for a phonon data set, its DFT phonopy object."""
     try:
-        if get_dataset(dataset).task == "phonons":
+        if get_dataset(dataset).task in tasks_with_page("bands"):
             ref = load_phonon_reference(dataset, material_id, data_dir)
             return Material(dataset, material_id, ref.unit_cell, ref.phonopy, ref.source)
         atoms, source, _ = load_structure(dataset, material_id, data_dir)
@@ -140,7 +140,7 @@ def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> 
 
 def _properties(task: str) -> list[tuple[str, str]]:
     props = [(p.name, p.label) for p in TASKS[task].props]
-    if task == "phonons":
+    if TASKS[task].page_section == "bands":
         props += list(EXTRA_MAE.items())
     return props
 
@@ -160,7 +160,7 @@ def quantities_html(task: str, records: pd.DataFrame) -> Markup:
                 sub = f"|Δ| {number(abs(value - dft), 3)}"
             cells.append(cell(number(value, 5), cls="num", sub=sub))
         rows.append(cells)
-    if task == "phonons":
+    if TASKS[task].page_section == "bands":
         rmse = [number(r.get(f"model.{BAND_RMSE}"), 4) for _, r in records.iterrows()]
         rows.append([cell(BAND_RMSE_LABEL), cell("–")] + [cell(v, cls="num") for v in rmse])
         rows.append(_stable_row(ref_row, records))
@@ -251,8 +251,8 @@ def material_page(material: Material, records: pd.DataFrame, roots: list[Path]) 
             ],
         ),
     ]
-    if task == "phonons":
+    if TASKS[task].page_section == "bands":
         parts += [heading(2, "Band structure and DOS"), bands_html(material, records, roots)]
     parts += [heading(2, "Runs"), run_details_html(records)]
     title = f"{material.material_id} {material.formula}"
-    return page(title, join(parts), depth=2, plotly=task == "phonons")
+    return page(title, join(parts), depth=2, plotly=TASKS[task].page_section == "bands")

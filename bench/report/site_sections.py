@@ -13,11 +13,13 @@ from bench.report.metrics import BASIS_TEXT, PER_MOLE
 from bench.report.table import (
     SET_NAMES,
     Table,
+    any_flagged,
     paper_measured,
     phonon_basis,
     shown_columns,
     subset_kind,
 )
+from bench.tasks import per_mole_tasks
 
 KIND_TEXT = {
     "full": "all",
@@ -60,12 +62,11 @@ def section_intro(table: Table) -> list[Markup]:
             )
         )
     basis = phonon_basis(table)
-    if "phonons" in tasks and basis in BASIS_TEXT:
+    if set(per_mole_tasks()) & set(tasks) and basis in BASIS_TEXT:
         names = [p.split("_")[0] for p in shown_columns(table) if p in PER_MOLE]
         verb = "are" if len(names) > 1 else "is"
         text = f"{', '.join(names)} {verb} per {BASIS_TEXT[basis].replace('mol ', 'mole of ')}."
-        unstable = table.frame.get("phonons.n_unstable", pd.Series(dtype=float)).fillna(0)
-        if (unstable > 0).any():
+        if any_flagged(table, "n_unstable"):
             text += (
                 " Unstable: the model's phonons have imaginary modes at the supercell's "
                 "commensurate points (MDR's rule); phonopy leaves imaginary modes out of Cv, so "

@@ -29,7 +29,7 @@ from bench.report.metrics import (
 )
 from bench.report.phonon_metrics import with_phonon_extras
 from bench.settings import settings_digest
-from bench.tasks import TASKS, table2_tasks
+from bench.tasks import TASKS, per_mole_tasks, reference_free_tasks, table2_tasks
 
 PAPER_CSV = Path(__file__).resolve().parents[1] / "reference" / "orb_v3_table2.csv"
 #: our property key -> (task, paper column, label with unit), for the Table 2 tasks
@@ -37,12 +37,13 @@ COLUMNS = {
     p.name: (task.name, p.paper_column, p.label) for task in table2_tasks() for p in task.props
 }
 DEFAULT_SUBSETS = {task.name: task.default_subset for task in table2_tasks()}
-EQUIGRAD_SUBSET = TASKS["equigrad"].default_subset
+#: the reference-free tasks' default subset (equigrad's): their distributions' records
+EQUIGRAD_SUBSET = next((t.default_subset for t in reference_free_tasks()), None)
 #: default subset of every task `bench run` knows
 TASK_DEFAULT_SUBSETS = {name: task.default_subset for name, task in TASKS.items()}
 #: the data set the Orb-v3 paper measured each Table 2 task on (MDR's phonons; MatCalc's
 #: Materials Project elastic set): a paper value is shown only beside records of that set
-PAPER_SETS = {"phonons": "mdr-pbe", "elasticity": "mp-binary-pbe-elasticity-2025.1"}
+PAPER_SETS = {t.name: t.paper_dataset for t in TASKS.values() if t.paper_dataset}
 #: whole data sets, and seeded random samples of them (their MAE estimates the whole set's);
 #: every other subset is picked (smoke: cheap, easy materials; le256: small cells) and its
 #: MAE is not comparable with a whole set's
@@ -206,16 +207,19 @@ def settings_protocol(task: str, digest: str, records: pd.DataFrame) -> str:
 def _equigrad_records(
     records: pd.DataFrame, subset: str | None, data_dir: Path | None
 ) -> pd.DataFrame:
-    """Equigrad records of ``subset`` made with each model's default settings."""
+    """Records of the reference-free tasks (equigrad) on ``subset``, made with each model's
+    default settings."""
     if subset is None or records.empty:
         return pd.DataFrame()
-    part = records[records["task"] == "equigrad"]
+    part = records[records["task"].isin([t.name for t in reference_free_tasks()])]
     if part.empty:
         return part
     dataset, ids = resolve_subset(subset, data_dir)
     part = part[(part["dataset"] == dataset) & part["material_id"].isin(ids)]
-    digests = {m: expected_digest(m.split("@")[0], "equigrad", dataset) for m in part["model"]}
-    keep = part["settings_digest"] == part["model"].map(digests)
+    pairs = part[["model", "task"]].drop_duplicates().itertuples(index=False)
+    digests = {(m, t): expected_digest(m.split("@")[0], t, dataset) for m, t in pairs}
+    default = [digests[(m, t)] for m, t in zip(part["model"], part["task"], strict=True)]
+    keep = part["settings_digest"] == pd.Series(default, index=part.index, dtype=object)
     return part[keep].reset_index(drop=True)
 
 
@@ -231,7 +235,7 @@ def column_label(prop: str, basis: str | None) -> str:
 
 def phonon_basis(table: Table) -> str | None:
     """The per-mole basis of the phonon subset's data set ("primcell", "cell")."""
-    subset = table.subsets.get("phonons")
+    subset = next((table.subsets[t] for t in per_mole_tasks() if t in table.subsets), None)
     if subset is None:
         return None
     dataset = subset_datasets().get(subset)  # the name alone: no listing of ids (mdr-full, offline)
@@ -271,6 +275,14 @@ def column_header(table: Table, prop: str) -> str:
     task = COLUMNS[prop][0]
     dataset = table_datasets(table).get(task, "")
     return f"{column_label(prop, phonon_basis(table))}, {SET_NAMES.get(dataset, dataset)}"
+
+
+def any_flagged(table: Table, count: str) -> bool:
+    """Whether some model has a material counted under ``count`` (a task's flag count, e.g.
+    ``n_unstable``) in the table."""
+    frame = table.frame
+    columns = [f"{t.name}.{count}" for t in TASKS.values() if count in t.flag_labels]
+    return any(frame.get(c, pd.Series(dtype=float)).fillna(0).gt(0).any() for c in columns)
 
 
 def paper_measured(table: Table, task: str) -> bool:

@@ -74,10 +74,11 @@ def run_alone(job: Job, ids: list[str], limit: float | None) -> set[str]:
     run's ``supercell_min_length_A``) above ``limit`` atoms (None: :func:`alone_above_atoms`
     for this machine's memory); other tasks never, nor MDR (its supercells, from the
     reference, stay small: at most a few hundred atoms)."""
-    if job.task != "phonons" or get_dataset(job.dataset).format == "mdr":
+    phonons = hasattr(job.settings, "supercell_min_length_A")  # a phonon task's settings
+    if not phonons or get_dataset(job.dataset).format == "mdr":
         return set()
     if limit is None:
         limit = alone_above_atoms(total_memory_mb())
-    length = getattr(job.settings, "supercell_min_length_A", None)
+    length = job.settings.supercell_min_length_A
     hints = size_hints(job.dataset, ids, job.data_dir, length, ALONE_CONTRACTION)
     return {i for i in ids if hints.get(i, 0.0) > limit}

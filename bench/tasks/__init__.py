@@ -31,7 +31,17 @@ from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak
 from bench.settings import settings_digest
 from bench.tasks.base import Property, Task
 
-__all__ = ["TASKS", "Property", "Task", "run_one", "table2_tasks", "time_limit"]
+__all__ = [
+    "TASKS",
+    "Property",
+    "Task",
+    "per_mole_tasks",
+    "reference_free_tasks",
+    "run_one",
+    "table2_tasks",
+    "tasks_with_page",
+    "time_limit",
+]
 
 
 def _discover() -> dict[str, Task]:
@@ -55,6 +65,21 @@ TASKS: dict[str, Task] = _discover()
 def table2_tasks() -> list[Task]:
     """The tasks whose properties are columns of Orb-v3's Table 2, in column order."""
     return [t for t in TASKS.values() if t.table2]
+
+
+def tasks_with_page(section: str) -> list[str]:
+    """The tasks whose material pages carry ``section`` (e.g. "bands": phonopy's bands)."""
+    return [t.name for t in TASKS.values() if t.page_section == section]
+
+
+def reference_free_tasks() -> list[Task]:
+    """The tasks without a reference value: reported as distributions, not MAEs."""
+    return [t for t in TASKS.values() if not t.has_reference]
+
+
+def per_mole_tasks() -> list[str]:
+    """The tasks with a property per mole of a basis the data set names."""
+    return [t.name for t in TASKS.values() if any(p.per_mole for p in t.props)]
 
 
 #: bench's own code: an exception raised here is a bug, one raised in a library (spglib,

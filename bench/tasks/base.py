@@ -54,6 +54,26 @@ class Task:
     structure_only: bool = False
     table2: bool = False
     flags: dict[str, str] = field(default_factory=dict)
+    #: count name (a ``flags`` value) -> its short label in tables ("not PD")
+    flag_labels: dict[str, str] = field(default_factory=dict)
+    #: ``bench table`` / ``bench report`` option picking this task's subset (``--<option>``)
+    subset_option: str | None = None
+    #: the data set Orb-v3's paper measured the task on: paper values appear only beside it
+    paper_dataset: str | None = None
+    #: the site's sections (full, dev, smoke) -> this task's subset in each
+    report_subsets: dict[str, str] = field(default_factory=dict)
+    #: an extra section of a material's page ("bands": phonopy band structure and DOS)
+    page_section: str | None = None
+    #: what a distribution table of a task without a reference should say under it
+    distribution_note: str = ""
+
+    @property
+    def count_flag(self) -> tuple[str, str] | None:
+        """The first flag's (count name, label), shown beside the failure count; None."""
+        if not self.flags:
+            return None
+        count = next(iter(self.flags.values()))
+        return count, self.flag_labels.get(count, count)
 
     @property
     def summary(self) -> str:

@@ -51,4 +51,8 @@ TASK = Task(
     table2=True,
     # Born stability of the model's tensor (MatCalc keeps such materials in its MAE)
     flags={"model.positive_definite": "n_not_pd"},
+    flag_labels={"n_not_pd": "not PD"},
+    subset_option="elastic-subset",
+    paper_dataset="mp-binary-pbe-elasticity-2025.1",
+    report_subsets={"full": "elastic-full", "dev": "elastic-dev", "smoke": "elastic-smoke"},
 )

@@ -49,5 +49,10 @@ TASK = Task(
     evaluate=evaluate,
     default_subset="mdr-smoke",
     has_reference=False,
+    distribution_note="Reference structures unrelaxed. No DFT reference: an invariant model "
+    "gives 0. Δrot = ∂E(rR, hR)/∂G at G = 0 with R = exp(G − Gᵀ) (Frobenius norm, eV); method "
+    "autograd (the adapter's differentiable energy) or fd (central differences over the three "
+    "so(3) generators).",
+    subset_option="equigrad-subset",
     structure_only=True,
 )

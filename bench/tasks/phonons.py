@@ -99,4 +99,9 @@ TASK = Task(
     # MDR's stability flag (postprocess.py writes "stable" beside every material and keeps
     # unstable ones in the properties it scores), for the model and the DFT reference
     flags={"model.stable": "n_unstable", "ref.stable": "n_unstable_dft"},
+    flag_labels={"n_unstable": "unstable", "n_unstable_dft": "unstable (DFT)"},
+    subset_option="phonon-subset",
+    paper_dataset="mdr-pbe",
+    report_subsets={"full": "cv-binary-1170", "dev": "mdr-50", "smoke": "mdr-smoke"},
+    page_section="bands",
 )
