@@ -42,19 +42,26 @@ def _quiet_third_party_warnings() -> None:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (a cluster scheduler's stop, ``kill``) and SIGINT stop like Ctrl-C: finished
+    """SIGTERM (a cluster scheduler's stop, ``kill``), SIGHUP and SIGINT stop like Ctrl-C: finished
     materials stay stored, claims are released and ``--records`` parts are written on the way
     out. SIGINT too because a shell starts background jobs (``bench run … &``, ``nohup``) with
     it ignored, and Python then never raises KeyboardInterrupt: ``kill -INT`` did nothing."""
     import signal
     import threading
 
+    stops = []
+
     def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        stops.append(signum)
+        if len(stops) == 1:
+            raise KeyboardInterrupt
+        if len(stops) >= 3:  # a third: leave now (every finished material is stored)
+            os._exit(130)
+        # a second while stopping: the stop goes on quietly (claims released, records pushed)
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: a closed
+            signal.signal(signum, stop)  # terminal or ssh session stops like Ctrl-C
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,12 @@ class RelaxSettings:
             raise ValueError(f"accept_on {self.accept_on!r}: choose filtered or atoms")
         if self.fmax_eV_per_A <= 0 or self.steps_per_pass < 1 or self.max_passes < 1:
             raise ValueError("fmax_eV_per_A must be > 0, steps_per_pass and max_passes >= 1")
+        for name in ("accept_fmax_eV_per_A", "explode_force_eV_per_A"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 (or None: no test), got {value}")
+        if not self.symprec > 0:
+            raise ValueError(f"symprec must be > 0, got {self.symprec}")
 
 
 #: names bench.physics.relax knows (ase.optimize classes, ase.filters classes)
@@ -61,9 +67,12 @@ CELL_FILTERS = ("FrechetCellFilter",)
 
 
 def check_finite(settings: Any) -> None:
-    """ValueError for a NaN or infinite number in a settings object (e.g. ``--set x=NaN``)."""
+    """ValueError for a NaN or infinite number in a settings object (e.g. ``--set x=NaN``),
+    or an empty ``dtype`` name."""
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
+        if f.name == "dtype" and value is not None and not str(value).strip():
+            raise ValueError("dtype must be a name (e.g. float64) or None, not empty")
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
             if isinstance(v, float) and not math.isfinite(v):
@@ -100,6 +109,11 @@ class PhononSettings:
             raise ValueError("report_temperature_K must be one of temperatures_K")
         if self.displacement_A <= 0:
             raise ValueError("displacement_A must be positive")
+        for name in ("mesh", "thz_to_K", "phonopy_symprec"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if any(t < 0 for t in self.temperatures_K):
+            raise ValueError("temperatures_K must be >= 0 K")
         if self.supercell_min_length_A is not None and self.supercell_min_length_A <= 0:
             raise ValueError("supercell_min_length_A must be positive (or None)")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.cli import main
 from bench.run.store import Store
 
@@ -63,8 +65,10 @@ def test_summary_and_export(tmp_path, capsys):
 def test_model_filters_take_aliases_and_checkpoint_labels(tmp_path):
     """``--model`` of summary/export/records push means what it means in ``bench run``: an
     alias selects the key's records, and those of its ``key@sha`` checkpoints; other models'
-    records stay out; an unknown name selects nothing (no error: a foreign label may be one)."""
+    records stay out; a foreign label selects its records; a name with no records is an error
+    (a typo would give an empty result and exit 0)."""
     from bench.commands.output import model_labels
+    from bench.errors import ConfigurationError
     from bench.models import resolve
 
     key = resolve("chgnet").key
@@ -77,7 +81,8 @@ def test_model_filters_take_aliases_and_checkpoint_labels(tmp_path):
         assert model_labels(store, key.upper()) == [key, f"{key}@1a2b3c4d"]
         assert model_labels(store, "chgnet@1a2b3c4d") == [f"{key}@1a2b3c4d"]
         assert model_labels(store, "foreign-label") == ["foreign-label"]
-        assert model_labels(store, "nothing-like-it") == ["nothing-like-it"]
+        with pytest.raises(ConfigurationError, match="no records of it"):
+            model_labels(store, "nothing-like-it")
         assert model_labels(store, None) is None
     assert (
         main(

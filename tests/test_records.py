@@ -323,7 +323,7 @@ def test_read_commands_create_nothing_in_a_store(shared_data, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_stop_signal_stops_like_ctrl_c_and_pushes_the_records(signum, shared_data, tmp_path):
     """A scheduler's SIGTERM, or ``kill -INT`` on a background run (which a shell starts with
     SIGINT ignored, as here): exit 130, the finished materials in a new part, no claims left."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -504,3 +505,134 @@ def test_an_ok_record_with_a_nan_value_is_a_failure(shared_data, tmp_path, monke
         (row,) = store.raw_records()
     assert (row["status"], row["error_type"]) == ("failed", "NonFiniteError")
     assert "K_GPa" in row["error_message"]
+
+
+# --- one validation layer: refused before anything runs ------------------------------------
+
+REFUSED = {
+    "--materials ''": ([*RUN, "--materials", ""], "--materials"),
+    "--data-dir missing": ([*RUN, "--data-dir", "{tmp}/nowhere"], "--data-dir"),
+    "--data-dir a file": ([*RUN, "--data-dir", "{file}"], "--data-dir"),
+    "--scheduler, local": ([*RUN, "--scheduler", "tcp://h:8786"], "--scheduler"),
+    "--threads 0": ([*RUN, "--threads", "0"], "--threads"),
+    "--threads -3 --workers 2": ([*RUN, "--threads", "-3", "--workers", "2"], "--threads"),
+    "--push-every nan": ([*RUN, "--push-every", "nan", "--records", "{tmp}/r"], "--push-every"),
+    "--push-every -5": ([*RUN, "--push-every", "-5", "--records", "{tmp}/r"], "--push-every"),
+    "--dtype ''": ([*RUN, "--dtype", ""], "--dtype"),
+    "accept_fmax -1": ([*RUN, "--set", "relax.accept_fmax_eV_per_A=-1"], "accept_fmax_eV_per_A"),
+    "mesh 0": ([*RUN, "--task", "phonons", "--set", "mesh=0"], "mesh"),
+    "mesh -5": ([*RUN, "--task", "phonons", "--set", "mesh=-5"], "mesh"),
+    "thz_to_K -1": ([*RUN, "--task", "phonons", "--set", "thz_to_K=-1"], "thz_to_K"),
+    "--checkpoint with emt": ([*RUN, "--checkpoint", "{file}"], "--checkpoint"),
+    "norm_strains []": ([*RUN, "--set", "norm_strains=[]"], "norm_strains"),
+    "zero strains": ([*RUN, "--set", "norm_strains=[0, 0]"], "norm_strains"),
+    "--material-timeout inf": ([*RUN, "--material-timeout", "inf"], "--material-timeout"),
+    "--records a file": ([*RUN, "--records", "{file}"], "--records"),
+    "summary --dataset typo": (["summary", "--out", "{store}", "--dataset", "mdr-pb"], "--dataset"),
+    "summary --model typo": (["summary", "--out", "{store}", "--model", "emtt"], "--model"),
+    "export --dataset typo": (
+        ["export", "--out", "{store}", "--dataset", "x", "--to", "{tmp}/r.csv"],
+        "--dataset",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_bad_option_is_refused_before_anything_runs(
+    case, emt_records, shared_data, tmp_path, capsys
+):
+    argv, option = REFUSED[case]
+    store, _, _ = emt_records
+    (tmp_path / "a-file").write_text("x")
+    names = {"tmp": tmp_path, "file": tmp_path / "a-file", "store": store}
+    argv = [a.format(**names) for a in argv]
+    if argv[0] == "run":
+        argv += ["--out", str(tmp_path / "out")]
+        if "--data-dir" not in argv:
+            argv += ["--data-dir", str(shared_data)]
+    before = _snapshot(tmp_path), _snapshot(store)
+    line = _one_line(capsys, 2, main(argv))
+    assert option in line, line
+    assert (_snapshot(tmp_path), _snapshot(store)) == before
+    assert not (tmp_path / "out").exists() and not (tmp_path / "r.csv").exists()
+
+
+def test_the_python_api_refuses_the_same_options():
+    from bench.errors import ConfigurationError
+    from bench.physics.elasticity import ElasticSettings
+    from bench.run.config import RunConfig
+    from bench.settings import PhononSettings
+
+    with pytest.raises(ConfigurationError, match="--threads"):
+        RunConfig(model="emt", threads=0)
+    with pytest.raises(ConfigurationError, match="--materials"):
+        RunConfig(model="emt", materials=())
+    with pytest.raises(ValueError, match="mesh"):
+        PhononSettings(mesh=0.0)
+    with pytest.raises(ValueError, match="norm_strains"):
+        ElasticSettings(norm_strains=())
+
+
+# --- signals and pushes --------------------------------------------------------------------
+
+
+def test_a_failing_periodic_push_warns_and_is_retried_at_the_end(
+    shared_data, tmp_path, monkeypatch, capsys
+):
+    import bench.run.runner as runner
+    from bench.run.records import read_group
+
+    real, calls = runner.push, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:  # the records folder was read-only for a while
+            raise OSError(30, "Read-only file system")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "push", flaky)
+    root = tmp_path / "records"
+    argv = [*RUN, "--limit", "3", "--records", str(root), "--push-every", "0"]
+    line = _one_line(
+        capsys, 0, main([*argv, "--out", str(tmp_path / "o"), "--data-dir", str(shared_data)])
+    )
+    assert "retried at the end" in line
+    (part,) = root.rglob("part-*.jsonl.gz")
+    assert len(read_group(part.parent)) == 3
+
+
+def test_two_sigints_in_a_row_stop_quietly(shared_data, tmp_path):
+    """Ctrl-C pressed twice (20 ms apart) on a two-worker run pushing to records: exit 130,
+    one line, no traceback, no claim left, the finished materials pushed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.run.records import read_group
+
+    out, root = tmp_path / "store", tmp_path / "records"
+    argv = [sys.executable, "-m", "bench.cli", *RUN, "--workers", "2", "--threads", "1"]
+    argv += ["--out", str(out), "--records", str(root), "--data-dir", str(shared_data)]
+    env = {**os.environ, "BENCH_TEST_SLOW_S": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with sqlite3.connect(out / "bench.sqlite") as con:
+                if con.execute("SELECT count(*) FROM records").fetchone()[0] >= 1:
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and len(err.decode().strip().splitlines()) == 1, err
+    with sqlite3.connect(out / "bench.sqlite") as con:
+        n = con.execute("SELECT count(*) FROM records").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
+    assert len(read_group(group)) == n

@@ -16,8 +16,8 @@ DEFAULT_OUT = "runs"
 def model_labels(store: Any, name: str | None) -> list[str] | None:
     """The record labels of ``store`` a ``--model`` name means: its catalogue key (an alias
     resolves, as in ``bench run``), that key with a checkpoint hash (``key@1a2b3c4d``), or the
-    label itself; ``alias@hash`` means ``key@hash``. None (no filter) for None; ``[name]`` when
-    nothing matches (empty result)."""
+    label itself; ``alias@hash`` means ``key@hash``. None (no filter) for None;
+    ConfigurationError when nothing matches (a typo)."""
     if name is None:
         return None
     from bench.models.registry import label_spec
@@ -30,7 +30,12 @@ def model_labels(store: Any, name: str | None) -> list[str] | None:
         hits = sorted(x for x in labels if x in wanted)
     else:
         hits = sorted(x for x in labels if x in (name, key) or x.startswith(f"{key}@"))
-    return hits or [name]
+    if not hits:  # a typo would give an empty table and exit 0
+        from bench.errors import ConfigurationError
+
+        here = ", ".join(sorted(labels)) or "none"
+        raise ConfigurationError(f"--model {name}: no records of it here (models: {here})")
+    return hits
 
 
 #: a table wider than this prints one block per row ("column: value" lines)

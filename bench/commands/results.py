@@ -138,11 +138,23 @@ def cmd_records(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_dataset(name: str | None) -> None:
+    """``--dataset``: a defined data set (a typo would give an empty result and exit 0)."""
+    from bench.datasets import get_dataset
+
+    if name is not None:
+        try:
+            get_dataset(name)
+        except ValueError as err:
+            raise ConfigurationError(f"--dataset: {err}") from err
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from bench.report.metrics import summary_table
     from bench.run.records import open_results
     from bench.tasks import TASKS
 
+    _check_dataset(args.dataset)
     with open_results(existing(args.out)) as store:
         records = store.records(
             model=model_labels(store, args.model), task=args.task, dataset=args.dataset
@@ -276,6 +288,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bench.run.export import export
     from bench.run.records import open_results
 
+    _check_dataset(args.dataset)
     with open_results(existing(args.out)) as store:
         models = model_labels(store, args.model)
         path = export(store, args.to, model=models, task=args.task, dataset=args.dataset)

@@ -13,7 +13,6 @@ from bench.commands.output import (
     run_words,
     subsets_for,
 )
-from bench.errors import ConfigurationError
 from bench.report.metrics import summary_table
 from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
 from bench.run.runlog import log_path
@@ -154,10 +153,6 @@ def _add_keeping(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunConfig:
     """The RunConfig of ``bench run``'s options for one (task, subset)."""
-    if args.push_artifacts and not args.records:
-        raise ConfigurationError("--push-artifacts needs --records DIR (where to push)")
-    if args.push_every is not None and not args.records:
-        raise ConfigurationError("--push-every needs --records DIR (where to push)")
     timeout = args.material_timeout
     return RunConfig(
         protocol=args.protocol,
@@ -166,7 +161,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         model_args=tuple(args.model_arg or ()),
         task=task,
         subset=subset,
-        materials=tuple(args.materials.split(",")) if args.materials else None,
+        materials=None if args.materials is None else tuple(args.materials.split(",")),
         limit=args.limit,
         workers=args.workers,
         threads=args.threads,

@@ -53,6 +53,12 @@ class ElasticSettings:
 
     def __post_init__(self) -> None:
         check_finite(self)
+        for name in ("norm_strains", "shear_strains"):
+            strains = getattr(self, name)
+            if not strains or any(not 0 < abs(x) < 0.5 for x in strains):
+                raise ValueError(
+                    f"{name} must be non-zero strains of magnitude < 0.5, got {strains}"
+                )
 
 
 def elastic_properties(atoms: Atoms, model: LoadedModel, settings: ElasticSettings) -> dict:

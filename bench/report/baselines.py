@@ -24,6 +24,7 @@ import pandas as pd
 
 from bench.names import safe_name
 from bench.report.metrics import mae_table
+from bench.run.atomic import write_text
 from bench.run.manifest import machine, package_versions
 from bench.run.runner import RunConfig, prepare, run
 from bench.run.store import Store
@@ -167,7 +168,7 @@ def make_baseline(
     }
     path = baseline_path(doc["model"], task, subset, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    write_text(path, json.dumps(doc, indent=1, sort_keys=False) + "\n")
     return path
 
 

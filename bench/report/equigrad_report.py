@@ -11,6 +11,7 @@ import pandas as pd
 from bench.report.figures import distribution_histogram
 from bench.report.metrics import distribution_table
 from bench.report.table import Table
+from bench.run.atomic import atomic_path, write_text
 from bench.run.store import details_of
 from bench.tasks import Task, reference_free_tasks
 
@@ -73,11 +74,13 @@ def write_equigrad(table: Table, out: Path, command: str) -> list[Path]:
             continue
         out.mkdir(parents=True, exist_ok=True)
         md = out / f"{task.name}.md"
-        md.write_text(
-            f"# {task.summary}\n\nMade by: `{command}`\n\n" + distribution_markdown(table, task)
+        write_text(
+            md,
+            f"# {task.summary}\n\nMade by: `{command}`\n\n" + distribution_markdown(table, task),
         )
         csv_path = out / f"{task.name}.csv"
-        frame.to_csv(csv_path, index=False)
+        with atomic_path(csv_path) as tmp:
+            frame.to_csv(tmp, index=False)
         first = task.props[0]
         hist = distribution_histogram(table, task.name, first, out / f"{task.name}_hist.png")
         written += [md, csv_path, *([hist] if hist else [])]

@@ -11,6 +11,7 @@ from bench.names import safe_name
 from bench.report.metrics import format_mae, mean_interval
 from bench.report.parity import Parity, parity_data
 from bench.report.table import COLUMNS, Table
+from bench.run.atomic import atomic_path
 from bench.tasks import Property
 
 
@@ -36,7 +37,8 @@ def parity_plots(table: Table, directory: Path) -> list[Path]:
             draw_parity(ax, parity_data(rows, prop), model, label)
             fig.tight_layout()
             path = directory / f"{safe_name(model)}__{safe_name(prop)}.png"
-            fig.savefig(path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp)
             plt.close(fig)
             paths.append(path)
     return paths
@@ -103,6 +105,7 @@ def distribution_histogram(
     ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return path

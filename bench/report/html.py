@@ -17,6 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bench.report.templates import render
+from bench.run.atomic import write_text
 
 ASSETS = "assets"
 PLOTLY_JS = f"{ASSETS}/plotly.min.js"
@@ -108,7 +109,7 @@ def write_assets(out: Path) -> list[Path]:
     for name, content in files.items():
         path = folder / name
         if not path.exists() or path.read_text() != content:
-            path.write_text(content)
+            write_text(path, content)
         paths.append(path)
     return paths
 

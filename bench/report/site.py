@@ -47,6 +47,7 @@ from bench.report.table import (
     table_datasets,
 )
 from bench.report.templates import join, render
+from bench.run.atomic import write_text
 from bench.tasks import table2_tasks
 
 #: (key, title, subsets): the index's sections in order
@@ -124,7 +125,7 @@ def parity_pages(
             name = parity_link(section.key, model, prop)
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(page(f"{model}: {label}", body, depth=2, plotly=True))
+            write_text(path, page(f"{model}: {label}", body, depth=2, plotly=True))
             written[(model, prop)] = name
     return written
 
@@ -201,13 +202,13 @@ def write_site(
         ("failures.html", failures_page(records, pages)),
         ("provenance.html", provenance_page(records, manifests, command)),
     ):
-        (out / name).write_text(text)
+        write_text((out / name), text)
         paths.append(out / name)
     for (dataset, material_id), material in materials.items():
         mine = every[(every["dataset"] == dataset) & (every["material_id"] == material_id)]
         path = out / material_name(dataset, material_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(material_page(material, mine.reset_index(drop=True), roots))
+        write_text(path, material_page(material, mine.reset_index(drop=True), roots))
         paths.append(path)
     return paths
 

@@ -14,6 +14,7 @@ from bench.report.headline import headline_markdown
 from bench.report.markdown import TITLE, frame_markdown, intro, to_markdown
 from bench.report.metrics import mae_table, with_basis
 from bench.report.table import COLUMNS, Table, phonon_basis, task_table
+from bench.run.atomic import atomic_path, write_text
 from bench.tasks import TASKS
 
 
@@ -51,13 +52,15 @@ def write_task_tables(table: Table, out: Path, command: str) -> list[Path]:
             continue
         labels = ", ".join(f"`{p.name}` = {p.label}" for p in TASKS[task].props)
         md = out / f"{task}.md"
-        md.write_text(
+        write_text(
+            md,
             f"# {task}\n\nMade by: `{command}`\n\nMAE against DFT [95 % bootstrap interval "
             f"over materials] per model and data set, default settings. {labels}.\n\n"
-            + frame_markdown(frame)
+            + frame_markdown(frame),
         )
         csv_path = out / f"{task}.csv"
-        mae_table(table.other[task], TASKS[task].properties).to_csv(csv_path, index=False)
+        with atomic_path(csv_path) as tmp:
+            mae_table(table.other[task], TASKS[task].properties).to_csv(tmp, index=False)
         paths += [md, csv_path]
     return paths
 
@@ -67,15 +70,17 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     equigrad_hist.png when there are equigrad records."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "table2.md"
-    md.write_text(f"# {TITLE}\n\nMade by: `{command}`\n\n{intro(table)}\n" + to_markdown(table))
+    write_text(md, f"# {TITLE}\n\nMade by: `{command}`\n\n{intro(table)}\n" + to_markdown(table))
     head = out / "headline.md"
-    head.write_text(headline_markdown(table, command))
+    write_text(head, headline_markdown(table, command))
     csv_path = out / "table2.csv"
     basis = phonon_basis(table)
-    table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(csv_path, index=False)
+    with atomic_path(csv_path) as tmp:
+        table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(tmp, index=False)
     outlier_path = out / "outliers.csv"
-    outliers(table).to_csv(outlier_path, index=False)
+    with atomic_path(outlier_path) as tmp:
+        outliers(table).to_csv(tmp, index=False)
     plots = parity_plots(table, out / "parity")
-    (out / "table2.provenance.json").write_text(json.dumps(table.manifests, indent=1, default=str))
+    write_text(out / "table2.provenance.json", json.dumps(table.manifests, indent=1, default=str))
     others = write_task_tables(table, out, command)
     return [md, head, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]

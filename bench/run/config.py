@@ -12,6 +12,7 @@ from bench.models import LoadedModel, resolve, unavailable_reason
 from bench.models.registry import resolve_device
 from bench.models.weights import require_weights
 from bench.protocols import effective_settings
+from bench.run.options import check_options
 from bench.settings import settings_dict, settings_digest, settings_from_dict
 from bench.tasks import TASKS, run_one
 
@@ -75,6 +76,9 @@ class RunConfig:
     #: store (bench/run/artifacts.py); logistics, not in the digest
     keep_force_constants: bool = True
 
+    def __post_init__(self) -> None:
+        check_options(self)  # one line naming the option, before anything runs
+
 
 @dataclass
 class RunSummary:
@@ -103,15 +107,8 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     Returns (model spec, dataset, material ids, the effective settings:
     :func:`bench.protocols.effective_settings`).
     """
-    if config.limit is not None and config.limit < 1:
-        raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
-    if config.material_timeout_s is not None and not config.material_timeout_s > 0:
-        raise ConfigurationError("--material-timeout must be a positive number of seconds")
-    if config.workers < 1:
-        raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
+    check_options(config)  # also checked when it was made; a replace() may skip that
     resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
-    if config.executor not in ("local", "dask"):
-        raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     check_records_dirs(config.out_dir, config.records_dir)
@@ -119,6 +116,8 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
     reason = unavailable_reason(spec)
     if reason:
         raise ModelUnavailableError(f"model {spec.key} cannot run here: {reason}")
+    if config.checkpoint and spec.checkpoint is None and spec.ref is None:
+        raise ConfigurationError(f"--checkpoint: model {spec.key} takes no weights file")
     require_weights(spec, config.checkpoint)  # seconds, not a download's retries
     try:
         dataset, ids = resolve_subset(config.subset, as_path(config.data_dir))

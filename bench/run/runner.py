@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench.datasets import dataset_checksums, size_hints
-from bench.errors import ConfigurationError
+from bench.errors import ConfigurationError, RecordsError, warn
 from bench.models import local_checkpoint, resolve
 from bench.models.checkpoints import file_sha256
 from bench.models.registry import describe_device, resolve_device
@@ -90,7 +90,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         finally:
             store.release(run_id)
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
-                push(store, config.records_dir, config.push_artifacts, **group)
+                _final_push(store, config, group)
         return summary
 
 
@@ -138,6 +138,18 @@ def _runs_here(config: RunConfig, spec: Any) -> bool:
     return one and config.worker_python is None and worker_python(spec) is None
 
 
+def _final_push(store: Store, config: RunConfig, group: dict[str, str]) -> None:
+    """Push the run's records; a failure is one line saying where they are and how to push."""
+    try:
+        push(store, config.records_dir, config.push_artifacts, **group)
+    except OSError as err:
+        raise RecordsError(
+            f"could not push to --records {config.records_dir} ({err.strerror or err}); the "
+            f"records are in {store.path}: bench records push --out {config.out_dir} --to "
+            f"{config.records_dir}"
+        ) from err
+
+
 def _hint_threads(config: RunConfig) -> None:
     """On a busy machine, say that ``--threads`` avoids oversubscribing its cores (shown with
     the progress bar only: a quiet run's stderr stays its errors)."""
@@ -158,13 +170,19 @@ def _pushing(
     if not config.records_dir or every is None:
         return on_record
     last = time.monotonic()
+    failed: list[Exception] = []  # warned once
 
     def hook(record: dict[str, Any]) -> None:
         nonlocal last
         if on_record is not None:
             on_record(record)
         if time.monotonic() - last >= every:
-            push(store, config.records_dir, config.push_artifacts, **group)
+            try:
+                push(store, config.records_dir, config.push_artifacts, **group)
+            except (OSError, RecordsError) as err:  # the run goes on; the end pushes again
+                if not failed:
+                    warn(f"push to {config.records_dir} failed ({err}); retried at the end")
+                failed.append(err)
             last = time.monotonic()
 
     return hook

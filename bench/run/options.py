@@ -1,0 +1,68 @@
+"""The checks of a run's logistics before anything runs: one line each, naming the option.
+
+:class:`bench.run.config.RunConfig` calls :func:`check_options` when it is made, so ``bench
+run`` and the Python API refuse the same things (a number out of range, an empty list, a
+folder that is not one, options that only make sense together) with a ConfigurationError
+(exit 2 on the command line). Settings dataclasses check their own values the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigurationError
+
+
+def _number(value: Any, option: str, low: float, low_ok: bool = False) -> None:
+    """A finite number above ``low`` (or equal, with ``low_ok``)."""
+    text = "at least" if low_ok else "above"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{option} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < low or (value == low and not low_ok):
+        raise ConfigurationError(f"{option} must be a finite number {text} {low:g}, got {value}")
+
+
+def _writable_folder(path: str, option: str) -> None:
+    """``path`` is a folder this process can write in, or can be made in one."""
+    where = Path(path)
+    if where.exists() and not where.is_dir():
+        raise ConfigurationError(f"{option} {path} is a file, not a folder")
+    existing = next((p for p in (where, *where.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{option} {path}: {existing} is not writable")
+
+
+def check_options(config: Any) -> None:
+    """ConfigurationError naming the first option of ``config`` (a RunConfig) that is wrong."""
+    if config.materials is not None and (
+        not config.materials or any(not str(m).strip() for m in config.materials)
+    ):
+        raise ConfigurationError("--materials names no material (an empty id in the list)")
+    if config.limit is not None and (isinstance(config.limit, bool) or config.limit < 1):
+        raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
+    if config.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
+    if config.threads is not None and config.threads < 1:
+        raise ConfigurationError(f"--threads must be at least 1, got {config.threads}")
+    if config.material_timeout_s is not None:
+        _number(config.material_timeout_s, "--material-timeout (seconds; 0: no limit)", 0)
+    if config.push_every_s is not None:
+        _number(config.push_every_s, "--push-every", 0, low_ok=True)
+    if config.dtype is not None and not str(config.dtype).strip():
+        raise ConfigurationError("--dtype is empty (leave it out for the model's default)")
+    if config.executor not in ("local", "dask"):
+        raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
+    if config.scheduler is not None and config.executor != "dask":
+        raise ConfigurationError("--scheduler needs --executor dask (it names a dask scheduler)")
+    if config.data_dir is not None and not Path(config.data_dir).is_dir():
+        raise ConfigurationError(f"--data-dir {config.data_dir!r} is not a folder")
+    if config.records_dir is None:
+        if config.push_every_s is not None:
+            raise ConfigurationError("--push-every needs --records DIR (where to push)")
+        if config.push_artifacts:
+            raise ConfigurationError("--push-artifacts needs --records DIR (where to push)")
+        return
+    _writable_folder(config.records_dir, "--records")
