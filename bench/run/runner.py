@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench.datasets import dataset_checksums, size_hints
-from bench.errors import ConfigurationError, RecordsError, warn
+from bench.errors import RecordsError, warn
 from bench.models import local_checkpoint, resolve
 from bench.models.checkpoints import file_sha256
 from bench.models.registry import describe_device, resolve_device
@@ -25,6 +25,7 @@ from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
 from bench.run.progress import Progress
 from bench.run.records import load_into, push
+from bench.run.resume import check_resume, files_of
 from bench.run.runlog import append_log, log_path, stdout_kept, stdout_to
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Heartbeat, Store
@@ -69,7 +70,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, job.data_dir)
         resumed = [i for i in ids if i in done]
-        _check_resume(store, group, _files_of(dataset, resumed, job), checkpoint_sha, spec)
+        check_resume(store, group, files_of(dataset, resumed, job), checkpoint_sha, spec)
         manifest = _manifest(
             config, spec, group, settings.dtype, device, checkpoint, checksums, len(ids)
         )
@@ -225,57 +226,6 @@ def _run_claimed(
             progress.done(record)
             if on_record is not None:
                 on_record(record)
-
-
-def _files_of(dataset: str, ids: list[str], job: Job) -> dict[str, str]:
-    """Relpath -> sha256 of the files ``ids`` are read from now ({} for none)."""
-    return dataset_checksums(dataset, ids, job.data_dir) if ids else {}
-
-
-def _check_resume(
-    store: Store,
-    group: dict[str, str],
-    used: dict[str, str],
-    checkpoint_sha: str | None,
-    spec: Any,
-) -> None:
-    """Resuming onto records made from other data files, other weights or another model of
-    the same name (a factory's other kwargs or source) would mix them in one MAE:
-    ConfigurationError naming what differs. ``used``: relpath -> sha256 of the files the
-    materials already recorded are read from now; each must be a file (by content, whatever
-    its name or layout) that a run of these records read."""
-    manifests = [m for m in store.manifests() if all(m.get(k) == v for k, v in group.items())]
-    if not manifests or not store.finished(*group.values()):
-        return
-    read_before = {sha for m in manifests for sha in (m.get("data_checksums") or {}).values()}
-    changed = sorted(rel for rel, sha in used.items() if sha not in read_before)
-    if changed:
-        raise ConfigurationError(
-            f"the records in {store.path} were made from other reference data "
-            f"({', '.join(changed[:3])} differ by content); use another --out"
-        )
-    identity = spec.options.get("identity")
-    for manifest in manifests:
-        theirs_id = manifest.get("model_identity")
-        if theirs_id != identity and (theirs_id or identity):
-            raise ConfigurationError(
-                f"the records of {group['model']} in {store.path} were made by another model "
-                f"({_identity_text(theirs_id)}, now {_identity_text(identity)}); use another "
-                "--out or another name"
-            )
-        if manifest.get("checkpoint_sha256") not in (None, checkpoint_sha):
-            raise ConfigurationError(
-                f"the records in {store.path} were made with other weights (checkpoint "
-                f"sha256 {manifest['checkpoint_sha256'][:12]}, now {str(checkpoint_sha)[:12]}); "
-                "use another --out"
-            )
-
-
-def _identity_text(identity: dict[str, Any] | None) -> str:
-    """``import kwargs source`` of a model outside the catalogue, or ``catalogue``."""
-    if not identity:
-        return "a catalogue model"
-    return f"{identity['import']} {identity['kwargs']} {identity['source'][:20]}"
 
 
 def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterator[dict[str, Any]]:
