@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from bench.errors import BenchBugError, BenchError, ConfigurationError, ModelUnavailableError
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
-COMMANDS = ("run", "speed", "admin", "results")
+COMMANDS = ("run", "check", "speed", "admin", "results")
 
 
 def build_parser() -> argparse.ArgumentParser:
