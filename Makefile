@@ -21,7 +21,7 @@ ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint format clean env-mace env-fairchem
+.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,10 @@ table2:
 	$(BIN)/bench report --runs $(OUT) --out results/site --phonon-subset $(PHONON_SUBSET) \
 		--elastic-subset $(ELASTIC_SUBSET) --command-line "$(TABLE2_COMMAND)"
 
-# Families whose pins clash with the main environment get their own (.envs/<name>).
-env-mace env-fairchem: $(BIN)/python
-	$(BIN)/bench env create $(@:env-%=%)
+# Families whose pins clash with the main environment get their own (.envs/<name>): make
+# env-mace, make env-fairchem (what each installs: its [families.<name>] table in the catalogue).
+env-%: $(BIN)/python
+	$(BIN)/bench env create $*
 
 # results/dev: CHGNet and 7net-0 on the larger offline subsets (mdr-50, elastic-dev; hours on
 # 2 cores, resuming), equigrad on mdr-smoke for every model that runs here, and CHGNet's Cv on

@@ -11,6 +11,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from bench.datasets.locate import embedded_dir
+from bench.models.families import own_env_families
 from bench.run.threads import limit_blas_threads
 
 # One BLAS thread, as bench's workers run (bench.run.threads.set_threads): the tests' 3x3 cell
@@ -78,7 +79,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         {
             name
             for report in skipped
-            for name in ("mace", "fairchem")
+            for name in own_env_families()
             if f"{name} environment not created" in str(report.longrepr)
         }
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.commands.output import print_frame, subsets_for
 from bench.errors import ConfigurationError
+from bench.models.families import own_env_families
 from bench.tasks import TASKS
 
 
@@ -28,9 +29,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("env", help="per-family environments (mace, fairchem): list, create")
+    own = ", ".join(own_env_families())
+    p = sub.add_parser("env", help=f"per-family environments ({own}): list, create")
     p.add_argument("action", choices=["list", "create"])
-    p.add_argument("name", nargs="?", help="environment to create (mace, fairchem)")
+    p.add_argument("name", nargs="?", help=f"environment to create ({own})")
     p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
@@ -82,15 +84,16 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     from bench.models import list_models
-    from bench.models.envs import PREINSTALL, create_env, env_state
+    from bench.models.envs import create_env, env_state
 
     families = {s.env: (s.family, s.import_probe) for s in list_models() if s.env != "main"}
     if args.action == "list":
         for name, (_, package) in sorted(families.items()):
             print(env_state(name, package))
         return 0
-    if not args.name or args.name not in PREINSTALL:
-        raise ConfigurationError(f"bench env create NAME, NAME one of: {', '.join(PREINSTALL)}")
+    if not args.name or args.name not in own_env_families():
+        names = ", ".join(own_env_families())
+        raise ConfigurationError(f"bench env create NAME, NAME one of: {names}")
     python = create_env(args.name, families[args.name][0])
     print(f"ready: {python}")
     return 0

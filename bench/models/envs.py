@@ -5,7 +5,9 @@ those families get a venv of their own with ``bench`` installed editable from th
 plus the family's extra. The runner starts their workers with that env's interpreter
 (:mod:`bench.run.remote`); records come back as JSON into the same store.
 
-Environments live in ``$BENCH_ENVS/<name>``, else ``<checkout>/.envs/<name>``.
+What each installs (its torch pin first, so no package drags in a newer CUDA build; steps
+after ``bench[<family>]``) is the family's ``env`` table in ``catalogue.toml``. Environments
+live in ``$BENCH_ENVS/<name>``, else ``<checkout>/.envs/<name>``.
 """
 
 from __future__ import annotations
@@ -17,41 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from bench.errors import ConfigurationError
+from bench.models.families import FAMILIES, own_env_families
 
 ENV_VAR = "BENCH_ENVS"
 CHECKOUT = Path(__file__).resolve().parents[2]
-#: what each environment installs besides ``bench`` (pip requirement strings), in order:
-#: torch first from the pinned CPU-capable release, so no package drags in a newer CUDA build.
-PREINSTALL = {"mace": ["torch==2.13.0"], "fairchem": []}
-#: after ``bench[extra]``: what the family imports but its package does not pull. fairchem-core
-#: 1.x imports torch_scatter and torch_sparse (its model registry imports every model), whose
-#: wheels live on data.pyg.org only (used when reachable); otherwise pip builds them from the
-#: PyPI sdists against the env's torch (CPU kernels; ~10 min each on 2 cores).
-POSTINSTALL: dict[str, list[tuple[str, list[str], dict[str, str]]]] = {
-    "fairchem": [
-        ("installing build tools", ["setuptools", "wheel"], {}),
-        (
-            "installing torch-scatter (a wheel from data.pyg.org, else built from source)",
-            [
-                "--no-build-isolation",
-                "torch-scatter==2.1.2",
-                "--find-links",
-                "https://data.pyg.org/whl/torch-2.4.0+cpu.html",
-            ],
-            {"FORCE_ONLY_CPU": "1"},
-        ),
-        (
-            "installing torch-sparse (a wheel from data.pyg.org, else built from source)",
-            [
-                "--no-build-isolation",
-                "torch-sparse==0.6.18",
-                "--find-links",
-                "https://data.pyg.org/whl/torch-2.4.0+cpu.html",
-            ],
-            {"FORCE_ONLY_CPU": "1"},
-        ),
-    ]
-}
 
 
 def envs_root() -> Path:
@@ -101,21 +72,24 @@ def create_env(name: str, extra: str, python: str = sys.executable) -> Path:
 
     Returns its interpreter. Raises ConfigurationError with pip's last lines when it fails.
     """
-    if name not in PREINSTALL:
-        raise ConfigurationError(f"unknown environment {name!r}; known: {', '.join(PREINSTALL)}")
+    if name not in own_env_families():
+        known = ", ".join(own_env_families())
+        raise ConfigurationError(f"unknown environment {name!r}; known: {known}")
+    family = FAMILIES[name]
     root = envs_root() / name
     if env_python(name) is None:
         _call([python, "-m", "venv", str(root)], f"creating the venv {root}")
     env_py = str(root / "bin" / "python")
     _call([env_py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "upgrading pip")
-    if PREINSTALL[name]:
-        _call([env_py, "-m", "pip", "install", "--quiet", *PREINSTALL[name]], "installing torch")
+    if family.preinstall:
+        what = f"installing {', '.join(family.preinstall)}"
+        _call([env_py, "-m", "pip", "install", "--quiet", *family.preinstall], what)
     _call(
         [env_py, "-m", "pip", "install", "--quiet", "-e", f"{CHECKOUT}[{extra}]"],
         f"installing bench[{extra}]",
     )
-    for what, args, env in POSTINSTALL.get(name, []):
-        _call([env_py, "-m", "pip", "install", "--quiet", *args], what, env)
+    for step in family.postinstall:
+        _call([env_py, "-m", "pip", "install", "--quiet", *step.args], step.what, dict(step.env))
     _has_module.cache_clear()
     return Path(env_py)
 

@@ -37,6 +37,8 @@ def _load_catalogue() -> dict[str, ModelSpec]:
         raw = tomllib.load(handle)
     specs = {}
     for key, entry in raw.items():
+        if key == "families":  # the family tables (bench.models.families), not a model
+            continue
         entry = dict(entry)
         entry["aliases"] = tuple(entry.get("aliases", ()))
         entry["dtypes"] = tuple(entry["dtypes"])

@@ -9,24 +9,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = (
-    "bench",
-    "numpy",
-    "scipy",
-    "ase",
-    "phonopy",
-    "spglib",
-    "pymatgen",
-    "matcalc",
-    "torch",
-    "chgnet",
-    "sevenn",
-    "e3nn",
-    "torch-geometric",
-    "orb-models",
-    "mace-torch",
-    "fairchem-core",
-)
+from bench.models.families import family_packages
+
+#: the packages that can change a number besides the model families'
+CORE_PACKAGES = ("bench", "numpy", "scipy", "ase", "phonopy", "spglib", "pymatgen", "matcalc")
+#: bench's own and every model family's packages (the catalogue's family tables)
+PACKAGES = tuple(dict.fromkeys((*CORE_PACKAGES, *family_packages())))
 
 
 def package_versions() -> dict[str, str]:
