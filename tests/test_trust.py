@@ -636,3 +636,56 @@ def test_two_sigints_in_a_row_stop_quietly(shared_data, tmp_path):
         assert con.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
     (group,) = {p.parent for p in root.rglob("part-*.jsonl.gz")}
     assert len(read_group(group)) == n
+
+
+# --- reports go on past damage ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong shape"])
+def test_a_damaged_kept_artifact_is_a_note_not_an_abort(damage, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from bench.report.site_materials import Material, bands_html
+    from bench.run.artifacts import save_artifacts
+
+    record = {"model": "emt", "task": "phonons", "dataset": "mdr-pbe", "settings_digest": "d"}
+    record |= {"material_id": "mp-1", "artifacts": {"force_constants": {"fc": np.ones((2, 2))}}}
+    paths = save_artifacts(tmp_path, record)
+    path = tmp_path / paths["force_constants"]
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+    details = json.dumps({"artifacts": paths})
+    records = pd.DataFrame([{"model": "emt", "status": "ok", "details_json": details}])
+    material = Material("mdr-pbe", "mp-1", None, None, "")
+    html = str(bands_html(material, records, [tmp_path]))
+    assert "No force constants for" in html and "emt" in html
+
+
+def test_table_of_a_full_mdr_subset_reads_the_data_dir_it_is_given(
+    emt_records, shared_data, tmp_path, monkeypatch, capsys
+):
+    _, root, _ = emt_records
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    argv = ["table", "--runs", str(root), "--out", str(tmp_path / "t"), "--quiet"]
+    argv += ["--phonon-subset", "mdr-full", "--data-dir", str(shared_data), "--recorded-only"]
+    _one_line(capsys, 0, main(argv))
+
+
+def test_an_interrupted_export_keeps_the_previous_file(emt_records, tmp_path, monkeypatch):
+    import pandas as pd
+
+    store, _, _ = emt_records
+    target = tmp_path / "r.csv"
+    assert main(["export", "--out", str(store), "--to", str(target)]) == 0
+    good = target.read_bytes()
+
+    def half_then_ctrl_c(self, path, **kwargs):
+        Path(path).write_text("model,ta")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_ctrl_c)
+    assert main(["export", "--out", str(store), "--to", str(target)]) == 130
+    assert target.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
