@@ -689,3 +689,10 @@ def test_an_interrupted_export_keeps_the_previous_file(emt_records, tmp_path, mo
     assert main(["export", "--out", str(store), "--to", str(target)]) == 130
     assert target.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
+def test_a_bug_names_the_debug_option_once(shared_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_TEST_BUG_ON", "mp-10903")
+    argv = [*RUN, "--materials", "mp-10903", "--out", str(tmp_path)]
+    line = _one_line(capsys, 1, main([*argv, "--data-dir", str(shared_data)]))
+    assert line.count("--debug") == 1 and "a bug in bench?" in line

@@ -10,6 +10,7 @@ orders only records written before ``seq`` existed (``seq`` 0).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,13 @@ def check_schema(con: sqlite3.Connection, path: Path | None, writable: bool) -> 
             "use another --out"
         )
     if have and "seq" not in have and writable:
+        if "claims" in tables and con.execute(
+            "SELECT count(*) FROM claims WHERE heartbeat > ?", (time.time() - 300.0,)
+        ).fetchone()[0]:  # an older bench writes 15 columns: adding one would stop it
+            raise RecordsError(
+                f"{path} is being written by a run of an older bench (live claims): "
+                "let it finish, then run again"
+            )
         with con:
             con.execute("ALTER TABLE records ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
         return True
