@@ -136,9 +136,12 @@ def check_schema(con: sqlite3.Connection, path: Path | None, writable: bool) -> 
             "use another --out"
         )
     if have and "seq" not in have and writable:
-        if "claims" in tables and con.execute(
-            "SELECT count(*) FROM claims WHERE heartbeat > ?", (time.time() - 300.0,)
-        ).fetchone()[0]:  # an older bench writes 15 columns: adding one would stop it
+        if (
+            "claims" in tables
+            and con.execute(
+                "SELECT count(*) FROM claims WHERE heartbeat > ?", (time.time() - 300.0,)
+            ).fetchone()[0]
+        ):  # an older bench writes 15 columns: adding one would stop it
             raise RecordsError(
                 f"{path} is being written by a run of an older bench (live claims): "
                 "let it finish, then run again"
