@@ -129,3 +129,35 @@ def test_bench_speed_actions_have_their_own_options(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["speed", "forward", "--help"])
     assert "--records" not in capsys.readouterr().out
+
+
+def _command_lines() -> list[tuple[str, str]]:
+    """Every ``bench …`` command in the READMEs' code blocks (comments cut off)."""
+    found = []
+    for where, text in TEXTS.items():
+        if not where.endswith("README.md"):
+            continue
+        for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split(" #")[0].strip()
+                for prefix in ("bench ", ".venv/bin/bench "):
+                    if line.startswith(prefix):
+                        found.append((line[len(prefix) :], where))
+    return found
+
+
+def test_every_readme_command_parses():
+    """Each ``bench …`` line of a README's code blocks is a valid command line (its options
+    exist, its choices are allowed)."""
+    import shlex
+
+    commands = _command_lines()
+    assert len(commands) > 20
+    parser = build_parser()
+    bad = []
+    for line, where in commands:
+        try:
+            parser.parse_args(shlex.split(line))
+        except SystemExit:
+            bad.append(f"bench {line} (in {where})")
+    assert not bad, "commands that do not parse:\n" + "\n".join(bad)
