@@ -31,6 +31,21 @@ def folder(tmp_path, monkeypatch, shared_data):
     return here, name
 
 
+def _row(output: str, key: str) -> str:
+    """The text of ``bench models``' row of ``key`` (a one-line row, or a block headed by
+    the key whose lines are indented)."""
+    lines = output.splitlines()
+    for n, line in enumerate(lines):
+        if line.split() and line.split()[0] == key:
+            block = [line]
+            for more in lines[n + 1 :]:
+                if not more.startswith(" "):
+                    break
+                block.append(more)
+            return "\n".join(block)
+    return ""
+
+
 def _labels(out) -> set[str]:
     with Store(out) as store:
         return set(store.records()["model"])
@@ -41,8 +56,8 @@ def test_models_file_entry_runs_by_name_and_is_listed(folder, tmp_path, capsys):
     models = here / "models.yml"
     models.write_text(f"lab-v3:\n  import: {module}:make\n  kwargs:\n    asap_cutoff: false\n")
     assert main(["models", "--models-file", str(models)]) == 0
-    listed = [line for line in capsys.readouterr().out.splitlines() if "lab-v3" in line]
-    assert len(listed) == 1 and "models file" in listed[0] and "yes" in listed[0]
+    row = _row(capsys.readouterr().out, "lab-v3")
+    assert "models file" in row and "yes" in row
     out = tmp_path / "runs"
     argv = [*RUN, "--models-file", str(models), "--model", "lab-v3", "--quiet"]
     assert main([*argv, "--out", str(out)]) == 0
@@ -63,7 +78,7 @@ def test_pyproject_tool_bench_models(folder, tmp_path, capsys):
         f'[tool.bench.models.proj-emt]\nimport = "{module}:make"\n'
     )
     assert main(["models"]) == 0
-    assert any("proj-emt" in line for line in capsys.readouterr().out.splitlines())
+    assert "[tool.bench.models]" in _row(capsys.readouterr().out, "proj-emt")
     out = tmp_path / "runs"
     assert main([*RUN, "--model", "proj-emt", "--quiet", "--out", str(out)]) == 0
     assert _labels(out) == {"proj-emt"}
@@ -78,8 +93,7 @@ def test_plugin_from_an_entry_point_is_listed_and_runs(folder, tmp_path, monkeyp
     (info / "entry_points.txt").write_text(f"[bench.models]\nplug-emt = {module}:make\n")
     monkeypatch.syspath_prepend(str(site))
     assert main(["models"]) == 0
-    listed = [line for line in capsys.readouterr().out.splitlines() if "plug-emt" in line]
-    assert len(listed) == 1 and "plug-in benchplug" in listed[0]
+    assert "plug-in benchplug" in _row(capsys.readouterr().out, "plug-emt")
     out = tmp_path / "runs"
     assert main([*RUN, "--model", "plug-emt", "--quiet", "--out", str(out)]) == 0
     assert _labels(out) == {"plug-emt"}
