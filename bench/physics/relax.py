@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ase.optimize
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.constraints import FixSymmetry
 from ase.filters import FrechetCellFilter
-from ase.optimize import BFGS, FIRE, LBFGS
 
 from bench.errors import DivergedError, NonFiniteError, NotConvergedError
-from bench.settings import RelaxSettings
+from bench.settings import OPTIMIZERS, RelaxSettings
 
-_OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS}
+#: the classes of the optimizer names settings accept (bench.settings.OPTIMIZERS, the one list)
+_OPTIMIZERS = {name: getattr(ase.optimize, name) for name in OPTIMIZERS}
 _FILTERS = {"FrechetCellFilter": FrechetCellFilter}
 
 
@@ -108,10 +109,8 @@ def _accepted_fmax(
 ) -> float:
     """The max force [eV/Å] the acceptance rule reads (``accept_on``); NotConvergedError
     above ``accept_fmax_eV_per_A``."""
-    if settings.accept_on == "atoms":
+    if settings.accept_on == "atoms":  # else "filtered" (RelaxSettings validates it)
         fmax = _max_force(work.get_forces())
-    elif settings.accept_on != "filtered":
-        raise ValueError(f"accept_on must be 'filtered' or 'atoms', not {settings.accept_on!r}")
     accept = settings.accept_fmax_eV_per_A
     if accept is not None and fmax > accept:
         raise NotConvergedError(
