@@ -4,6 +4,8 @@ and run by name."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bench.cli import main
@@ -99,3 +101,14 @@ def test_plugin_from_an_entry_point_is_listed_and_runs(folder, tmp_path, monkeyp
     assert _labels(out) == {"plug-emt"}
     with Store(out) as store:
         assert store.manifests()[-1]["model_source"] == "plug-in benchplug"
+
+
+def test_models_file_entry_with_its_own_python_runs_in_remote_workers(folder, tmp_path):
+    here, module = folder
+    models = here / "models.yml"
+    models.write_text(f"env-emt:\n  import: {module}:make\n  python: {sys.executable}\n")
+    out = tmp_path / "runs"
+    argv = [*RUN, "--models-file", str(models), "--model", "env-emt", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert _labels(out) == {"env-emt"}
+    assert (out / "workers" / "env-emt-0.log").is_file()  # a bench.run.remote worker ran it
