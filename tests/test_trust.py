@@ -696,3 +696,18 @@ def test_a_bug_names_the_debug_option_once(shared_data, tmp_path, monkeypatch, c
     argv = [*RUN, "--materials", "mp-10903", "--out", str(tmp_path)]
     line = _one_line(capsys, 1, main([*argv, "--data-dir", str(shared_data)]))
     assert line.count("--debug") == 1 and "a bug in bench?" in line
+
+
+def test_a_final_push_that_fails_is_one_line_saying_where_the_records_are(
+    shared_data, tmp_path, capsys
+):
+    from bench.run.store import Store
+
+    root = tmp_path / "records"
+    root.mkdir()
+    (root / "emt").write_text("a file where the model's folder would go")
+    argv = [*RUN, "--materials", "mp-10903", "--records", str(root), "--out", str(tmp_path / "o")]
+    line = _one_line(capsys, 1, main([*argv, "--data-dir", str(shared_data)]))
+    assert "could not push" in line and "bench records push" in line
+    with Store(tmp_path / "o") as store:
+        assert [r["status"] for r in store.raw_records()] == ["ok"]  # computed and kept
