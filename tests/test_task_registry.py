@@ -66,3 +66,23 @@ def test_report_and_cli_read_tasks_from_the_registry():
     help_text = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
     for task in TASKS.values():
         assert all(p in help_text for p in task.protocols)
+
+
+def test_a_failure_keeps_what_the_task_knew_by_one_rule():
+    """``failing_with``: the error's values stay, its details extend the task's, the task's
+    reference unless the error carries one."""
+    import pytest
+
+    from bench.errors import NotConvergedError
+    from bench.tasks.base import failing_with
+
+    with pytest.raises(NotConvergedError) as caught, failing_with({"a": 1}, {"source": "f"}):
+        raise NotConvergedError("x", partial={"values": {"v": 2}, "details": {"steps": 3}})
+    assert caught.value.partial == {
+        "values": {"v": 2},
+        "details": {"source": "f", "steps": 3},
+        "ref": {"a": 1},
+    }
+    with pytest.raises(NotConvergedError) as caught, failing_with({"a": 1}, {}):
+        raise NotConvergedError("x", partial={"ref": {"a": 5}})
+    assert caught.value.partial["ref"] == {"a": 5}

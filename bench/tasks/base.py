@@ -6,9 +6,27 @@ everything task-specific from it."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench.errors import MaterialError
+
+
+@contextmanager
+def failing_with(ref: dict[str, Any], details: dict[str, Any]) -> Iterator[None]:
+    """Fold what a task knew before a material failed into the :class:`MaterialError`'s
+    partial result, by one rule for every task: the error's values and timings stay, its
+    details extend the task's, and the reference is the task's unless the error carries one."""
+    try:
+        yield
+    except MaterialError as err:
+        partial = dict(err.partial)
+        partial["details"] = {**details, **(partial.get("details") or {})}
+        partial.setdefault("ref", ref)
+        err.partial = partial
+        raise
 
 
 @dataclass(frozen=True)

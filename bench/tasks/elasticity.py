@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.physics.elasticity import ElasticSettings
-from bench.tasks.base import Property, Task
+from bench.tasks.base import Property, Task, failing_with
 
 
 def evaluate(
@@ -29,12 +28,8 @@ def evaluate(
     ref = load_elastic_reference(dataset, material_id, data_dir)
     refs = {"K_GPa": ref.bulk_modulus_GPa, "G_GPa": ref.shear_modulus_GPa}
     details = {"source": {"file": ref.source, "sha256": ref.sha256}}
-    try:
+    with failing_with(refs, details):
         result = run_elasticity(ref.structure, model, settings)
-    except MaterialError as err:
-        partial = err.partial
-        err.partial = {**partial, "ref": refs, "details": {**details, **partial.get("details", {})}}
-        raise
     return {"ref": refs, **result, "details": {**details, **result["details"]}}
 
 

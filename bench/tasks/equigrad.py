@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.physics.equigrad import EquigradSettings
-from bench.tasks.base import Property, Task
+from bench.tasks.base import Property, Task, failing_with
 
 
 def evaluate(
@@ -26,12 +25,8 @@ def evaluate(
 
     structure, source, sha256 = load_structure(dataset, material_id, data_dir)
     details = {"source": {"file": source, "sha256": sha256}}
-    try:
+    with failing_with({}, details):
         result = run_equigrad(structure, model, settings)
-    except MaterialError as err:
-        partial = err.partial
-        err.partial = {**partial, "ref": {}, "details": {**details, **partial.get("details", {})}}
-        raise
     return {"ref": {}, **result, "details": {**details, **result["details"]}}
 
 

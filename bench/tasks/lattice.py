@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from bench.errors import MaterialError, NonFiniteError
+from bench.errors import NonFiniteError
 from bench.models import LoadedModel
 from bench.settings import RelaxSettings, check_finite
-from bench.tasks.base import Property, Task
+from bench.tasks.base import Property, Task, failing_with
 
 #: matcalc 0.7.0 RelaxCalc(calculator) defaults (src/matcalc/_relaxation.py)
 MATCALC_RELAX = RelaxSettings(
@@ -84,11 +84,8 @@ def evaluate(
     ref = {**cell_values(structure), "volume_rel_error_pct": 0.0}
     details: dict[str, Any] = {"source": {"file": source, "sha256": sha256}}
     t0 = time.perf_counter()
-    try:
+    with failing_with(ref, details):
         relaxed = relax(structure, model.calculator, settings.relax)
-    except MaterialError as err:
-        err.partial = {**err.partial, "ref": ref, "details": details}
-        raise
     values = cell_values(relaxed.atoms)
     values["volume_rel_error_pct"] = float(
         100.0 * (values["volume_A3_per_atom"] / ref["volume_A3_per_atom"] - 1.0)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.errors import MaterialError
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, RelaxSettings
-from bench.tasks.base import Property, Task
+from bench.tasks.base import Property, Task, failing_with
 
 #: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
 MATCALC_PHONONS = PhononSettings(
@@ -65,11 +64,8 @@ def evaluate(
     details["ref_stored"] = refs["stored"]
     details["ref_recomputed"] = refs["recomputed"]
     details["source"] = {"file": ref.source, "sha256": ref.sha256}
-    try:
+    with failing_with(refs["values"], details):
         result = run_phonons(ref, model, settings, batch=batch)
-    except MaterialError as err:
-        err.partial = {"ref": refs["values"], "details": details, **err.partial}
-        raise
     values, timings, ph = result.pop("values"), result.pop("timings_s"), result.pop("phonopy")
     if ref.phonopy is not None:  # beyond Table 2: band frequencies against DFT's on the mesh
         values["band_rmse_K"] = band_rmse_K(ph, ref.phonopy, settings.mesh, settings.thz_to_K)
