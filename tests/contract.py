@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.models import resolve
+from bench.models.families import FAMILIES as CATALOGUE_FAMILIES
 from bench.testing import Check, format_checks
 
 FAMILIES_DIR = Path(__file__).resolve().parent / "families"
@@ -45,19 +46,17 @@ class Family:
     rotation: bool = True
 
 
-#: the contract test list: one line per family (test_contract.py runs each)
-FAMILIES = [
-    Family("emt", batched=False),
-    Family("chgnet-0.3.0"),
-    Family("7net-0"),
-    Family("sevennet-mf-ompa", build=("build_sevenn.py", ".pth")),
-    Family("orb-v3-conservative-20", build=("build_orb.py", "conservative", ".ckpt"),
-           dtypes=(None, "float64"), rotation=False),
-    Family("orb-v3-direct-20", build=("build_orb.py", "direct", ".ckpt"), conservative=False,
-           rotation=False),
-    Family("mace-mpa-0", build=("build_mace.py", ".model"), env="mace"),
-    Family("esen-30m-oam", build=("build_esen.py", ".pt"), env="fairchem", batched=False),
-]  # fmt: skip
+def _row(row: dict) -> Family:
+    """A catalogue ``contract`` row as a :class:`Family` (its environment: the model's)."""
+    row = dict(row)
+    build = row.pop("build", None)
+    dtypes = tuple(None if d == "default" else d for d in row.pop("dtypes", ["default"]))
+    env = resolve(row["key"]).env
+    return Family(**row, build=tuple(build) if build else None, env=env, dtypes=dtypes)
+
+
+#: the contract test list, from the catalogue's family tables (test_contract.py runs each)
+FAMILIES = [_row(row) for family in CATALOGUE_FAMILIES.values() for row in family.contract]
 
 
 def model_output(python: str, family: Family, checkpoint: Path | None, dtype: str | None) -> dict:

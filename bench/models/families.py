@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -25,13 +26,16 @@ class PipStep:
 class Family:
     """A model family: ``packages`` (distributions recorded in manifests; the pyproject extra
     of the family's name installs them); ``own_env``: runs in its own environment, made by
-    ``preinstall`` pip requirements, then ``bench[<name>]``, then ``postinstall`` steps."""
+    ``preinstall`` pip requirements, then ``bench[<name>]``, then ``postinstall`` steps;
+    ``contract``: the contract test's rows (tests/contract.py reads them)."""
 
     name: str
     packages: tuple[str, ...]
     own_env: bool = False
     preinstall: tuple[str, ...] = ()
     postinstall: tuple[PipStep, ...] = ()
+    #: the contract test's models and how to test each (the catalogue's ``contract`` rows)
+    contract: tuple[dict[str, Any], ...] = ()
 
 
 def _load() -> dict[str, Family]:
@@ -50,6 +54,7 @@ def _load() -> dict[str, Family]:
             own_env=env is not None,
             preinstall=tuple((env or {}).get("preinstall", [])),
             postinstall=steps,
+            contract=tuple(dict(row) for row in entry.get("contract", [])),
         )
     return families
 

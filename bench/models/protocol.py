@@ -4,8 +4,8 @@ and stress in ASE units, forces = −dE/dx for conservative models, stress = (1/
 batched = one by one, the dtype honoured).
 
 Adding a family: one adapter module ``bench/models/<family>.py`` satisfying
-:class:`Adapter`, one catalogue entry (``catalogue.toml``), one line in the contract test
-list (``tests/contract.py``'s ``FAMILIES``, run by ``tests/test_contract.py``).
+:class:`Adapter`, its catalogue entries and family table (``catalogue.toml``, whose
+``contract`` rows ``tests/test_contract.py`` runs).
 """
 
 from __future__ import annotations
