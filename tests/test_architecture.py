@@ -13,10 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "bench"
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 #: module -> why it is longer (kept short: each entry is a debt with its reason)
-LONG_MODULES = {
-    "bench.run.store": "the queries on one sqlite schema (records, runs, settings, claims); "
-    "the schema, its check and the order rule are bench.run.schema, exports bench.run.export",
-}
+LONG_MODULES: dict[str, str] = {}
 #: "module:function" -> why it is longer
 LONG_FUNCTIONS: dict[str, str] = {}
 

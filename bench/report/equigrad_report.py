@@ -12,7 +12,7 @@ from bench.report.figures import distribution_histogram
 from bench.report.metrics import distribution_table
 from bench.report.table import Table
 from bench.run.atomic import atomic_path, write_text
-from bench.run.store import details_of
+from bench.run.schema import details_of
 from bench.tasks import Task, reference_free_tasks
 
 

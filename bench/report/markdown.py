@@ -26,7 +26,7 @@ from bench.report.table import (
     subset_kind,
     table_datasets,
 )
-from bench.run.store import details_of
+from bench.run.schema import details_of
 from bench.tasks import TASKS
 
 TITLE = "Orb-v3 Table 2 — measured here beside the paper"

@@ -24,7 +24,7 @@ from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, EXTRA_MAE
 from bench.report.site_plots import curves_figure, figure_html
 from bench.report.templates import join, render
 from bench.run.artifacts import find_artifact, load_artifact
-from bench.run.store import details_of
+from bench.run.schema import details_of
 from bench.tasks import TASKS, tasks_with_page
 
 

@@ -21,6 +21,7 @@ from bench.models.registry import describe_device, resolve_device
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
+from bench.run.heartbeat import Heartbeat
 from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
 from bench.run.progress import Progress
@@ -28,7 +29,7 @@ from bench.run.records import load_into, push
 from bench.run.resume import check_resume, files_of
 from bench.run.runlog import append_log, log_path, stdout_kept, stdout_to
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
-from bench.run.store import Heartbeat, Store
+from bench.run.store import Store
 from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
 from bench.run.worker import local_model
 from bench.settings import settings_dict, settings_digest

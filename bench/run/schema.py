@@ -9,9 +9,10 @@ orders only records written before ``seq`` existed (``seq`` 0).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,23 @@ def check_schema(con: sqlite3.Connection, path: Path | None, writable: bool) -> 
             con.execute("ALTER TABLE records ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
         return True
     return not have or "seq" in have
+
+
+def where_sql(where: dict[str, str | Iterable[str] | None]) -> tuple[str, list[str]]:
+    """`` WHERE col IN (...) AND ...`` for the non-None filters, and its parameters."""
+    clauses, params = [], []
+    for column, value in where.items():
+        if value is None:
+            continue
+        if column not in COLUMNS:
+            raise ValueError(f"unknown record column {column!r}")
+        values = [value] if isinstance(value, str) else list(value)
+        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def details_of(details_json: str | None) -> dict[str, Any]:
+    """A record's ``details_json`` column as a dict: ``{}`` for a record without details (SQL
+    NULL, or JSON ``null`` as a worker that died leaves)."""
+    return json.loads(details_json or "null") or {}

@@ -11,7 +11,6 @@ git commit). The schema and its check on open: :mod:`bench.run.schema`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -28,8 +27,15 @@ import pandas as pd
 from bench.errors import ConfigurationError, RecordsError
 from bench.run.atomic import process_alive
 from bench.run.export import flatten
-from bench.run.schema import COLUMNS, JSON_FIELDS, KEY, SCHEMA, SUPERSEDES_SQL, check_schema
-from bench.run.ticker import Ticker
+from bench.run.schema import (
+    COLUMNS,
+    JSON_FIELDS,
+    KEY,
+    SCHEMA,
+    SUPERSEDES_SQL,
+    check_schema,
+    where_sql,
+)
 
 STORE_NAME = "bench.sqlite"
 
@@ -172,7 +178,7 @@ class Store:
 
     def raw_records(self, **where: str | Iterable[str] | None) -> list[dict[str, Any]]:
         """Rows as plain dicts with decoded JSON fields (``values``, ``ref``, ...)."""
-        sql, params = _where(where)
+        sql, params = where_sql(where)
         cursor = self._con.execute(f"SELECT {self._select} FROM records{sql}", params)
         out = []
         for row in cursor:
@@ -184,7 +190,7 @@ class Store:
 
     def groups(self, **where: str | Iterable[str] | None) -> list[tuple[str, str, str, str]]:
         """Distinct (model, task, dataset, settings digest) of the records."""
-        sql, params = _where(where)
+        sql, params = where_sql(where)
         columns = "model, task, dataset, settings_digest"
         cursor = self._con.execute(
             f"SELECT DISTINCT {columns} FROM records{sql} ORDER BY {columns}", params
@@ -282,42 +288,9 @@ class Store:
 
         ``where`` filters on columns (model, task, dataset, settings_digest, status).
         """
-        where_sql, params = _where(where)
-        sql = f"SELECT {self._select} FROM records" + where_sql
+        clause, params = where_sql(where)
+        sql = f"SELECT {self._select} FROM records" + clause
         frame = pd.read_sql_query(
             sql + " ORDER BY model, task, material_id", self._con, params=params
         )
         return flatten(frame)
-
-
-def _where(where: dict[str, str | Iterable[str] | None]) -> tuple[str, list[str]]:
-    """`` WHERE col IN (...) AND ...`` for the non-None filters, and its parameters."""
-    clauses, params = [], []
-    for column, value in where.items():
-        if value is None:
-            continue
-        if column not in COLUMNS:
-            raise ValueError(f"unknown record column {column!r}")
-        values = [value] if isinstance(value, str) else list(value)
-        clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-        params.extend(values)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def details_of(details_json: str | None) -> dict[str, Any]:
-    """A record's ``details_json`` column as a dict: ``{}`` for a record without details (SQL
-    NULL, or JSON ``null`` as a worker that died leaves)."""
-    return json.loads(details_json or "null") or {}
-
-
-class Heartbeat(Ticker):
-    """Renews ``owner``'s claims every ``every_s`` seconds (on a connection of its own), while
-    a run evaluates materials (which can take longer than the stale time)."""
-
-    def __init__(self, out_dir: Path | None, owner: str, every_s: float = 30.0) -> None:
-        super().__init__(self._beat, every_s, "bench-heartbeat", enabled=out_dir is not None)
-        self.out_dir, self.owner = out_dir, owner
-
-    def _beat(self) -> None:
-        with contextlib.suppress(sqlite3.OperationalError), Store(self.out_dir) as store:
-            store.heartbeat(self.owner)  # busy: the next beat renews
