@@ -72,7 +72,7 @@ class BrokenCalculator(Calculator):
         }
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def _summary_of_absent_envs(terminalreporter) -> None:
     """One line naming the family environments that are absent (their tests skip)."""
     skipped = terminalreporter.stats.get("skipped", [])
     envs = sorted(
@@ -90,4 +90,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(
             f"family environments absent: {', '.join(envs)} ({n} tests skipped; "
             f"create them with bench env create NAME, or make env-NAME)"
+        )
+
+
+#: a test outside the slow tier that takes longer than this (s, setup + call) is named at the end
+FAST_TIER_LIMIT_S = 15.0
+_UNMARKED_SLOW: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add up each test's setup and call time when it is not marked slow or regression."""
+    if report.when in ("setup", "call") and not {"slow", "regression"} & set(report.keywords):
+        _UNMARKED_SLOW[report.nodeid] = _UNMARKED_SLOW.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The absent family environments, and fast-tier tests that outgrew it (mark them slow)."""
+    _summary_of_absent_envs(terminalreporter)
+    over = {k: v for k, v in _UNMARKED_SLOW.items() if v > FAST_TIER_LIMIT_S}
+    if over:
+        terminalreporter.write_line(
+            f"not marked slow but over {FAST_TIER_LIMIT_S:.0f} s (mark them slow, or make them "
+            "faster): " + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(over.items()))
         )
