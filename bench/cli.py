@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_third_party_warnings()
     _stop_on_sigterm()
     if args.debug or os.environ.get("BENCH_DEBUG") == "1":
-        return args.func(args)
+        return _dispatch(args)
     try:
         return _main(args)
     except Exception as err:  # a bug or an environment problem: one line, exit 1
@@ -82,12 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    """Check the options every command shares, then run the command."""
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None and not os.path.isdir(data_dir):  # else silently not used
+        raise ConfigurationError(f"--data-dir {data_dir!r} is not a folder")
+    return args.func(args)
+
+
 def _main(args: argparse.Namespace) -> int:
     """Run a command; expected problems become one line on stderr and an exit code."""
     import sqlite3
 
     try:
-        return args.func(args)
+        return _dispatch(args)
     except ModelUnavailableError as err:  # known model, no package or weights here: not usage
         print(f"bench: error: {err}", file=sys.stderr)
         return 1

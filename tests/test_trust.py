@@ -528,6 +528,14 @@ REFUSED = {
     "zero strains": ([*RUN, "--set", "norm_strains=[0, 0]"], "norm_strains"),
     "--material-timeout inf": ([*RUN, "--material-timeout", "inf"], "--material-timeout"),
     "--records a file": ([*RUN, "--records", "{file}"], "--records"),
+    "table --data-dir missing": (
+        ["table", "--runs", "{store}", "--out", "{tmp}/t", "--data-dir", "{tmp}/nowhere"],
+        "--data-dir",
+    ),
+    "report --data-dir a file": (
+        ["report", "--runs", "{store}", "--out", "{tmp}/s", "--data-dir", "{file}"],
+        "--data-dir",
+    ),
     "summary --dataset typo": (["summary", "--out", "{store}", "--dataset", "mdr-pb"], "--dataset"),
     "summary --model typo": (["summary", "--out", "{store}", "--model", "emtt"], "--model"),
     "export --dataset typo": (
@@ -554,7 +562,8 @@ def test_a_bad_option_is_refused_before_anything_runs(
     line = _one_line(capsys, 2, main(argv))
     assert option in line, line
     assert (_snapshot(tmp_path), _snapshot(store)) == before
-    assert not (tmp_path / "out").exists() and not (tmp_path / "r.csv").exists()
+    for name in ("out", "r.csv", "t", "s"):
+        assert not (tmp_path / name).exists()
 
 
 def test_the_python_api_refuses_the_same_options():
