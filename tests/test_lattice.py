@@ -8,7 +8,7 @@ from ase.build import bulk
 from bench.cli import main
 from bench.models import load_model
 from bench.report.baselines import check_baseline, make_baseline
-from bench.tasks import TASKS
+from bench.tasks import TASKS, Material
 from bench.tasks.lattice import LatticeSettings, cell_values, evaluate
 
 
@@ -80,7 +80,7 @@ def test_a_phonon_data_set_works_too(shared_data):
 
     lj = LennardJones(epsilon=0.0031, sigma=2.74, rc=5.0, smooth=True)
     model = LoadedModel(key="lj-neon", calculator=lj, device="cpu", dtype="float64")
-    out = evaluate(model, "mdr-pbe", "mp-111", LatticeSettings(), shared_data, True)
+    out = evaluate(model, Material("mdr-pbe", "mp-111", shared_data), LatticeSettings())
     assert out["details"]["source"]["file"] == "mdr/benchmark_app/mp-111/force_constants.yaml.xz"
     ref, values = out["ref"], out["values"]
     assert ref["volume_A3_per_atom"] == pytest.approx(22.875, abs=1e-3)  # MDR's PBE Ne

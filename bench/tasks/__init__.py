@@ -29,12 +29,14 @@ from bench.errors import BenchBugError, MaterialError, MaterialTimeout
 from bench.models import LoadedModel
 from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak_rss
 from bench.settings import settings_digest
-from bench.tasks.base import Property, Task
+from bench.tasks.base import Material, Property, Task, TaskOutput
 
 __all__ = [
     "TASKS",
+    "Material",
     "Property",
     "Task",
+    "TaskOutput",
     "per_mole_tasks",
     "reference_free_tasks",
     "run_one",
@@ -132,7 +134,8 @@ def run_one(
         with time_limit(timeout_s), model_clock(model) as clock:
             if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): slow material
                 time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
-            partial = TASKS[task].evaluate(model, dataset, material_id, settings, data_dir, batch)
+            material = Material(dataset, material_id, data_dir)
+            partial = dict(TASKS[task].evaluate(model, material, settings, batch))
         status, error_type, message = "ok", None, None
     except Exception as err:  # one catch at the material boundary: _failure's rule
         status, error_type, message, partial = _failure(err, task, material_id)

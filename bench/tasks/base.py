@@ -9,9 +9,38 @@ import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypedDict
 
 from bench.errors import MaterialError
+
+
+@dataclass(frozen=True)
+class Material:
+    """The material a task evaluates: its data set, its id there, and the data directory
+    (None: the usual lookup, ``bench.datasets.locate``)."""
+
+    dataset: str
+    material_id: str
+    data_dir: Path | None = None
+
+    @property
+    def where(self) -> tuple[str, str, Path | None]:
+        """(dataset, material_id, data_dir): the arguments of the data set loaders."""
+        return self.dataset, self.material_id, self.data_dir
+
+
+class TaskOutput(TypedDict, total=False):
+    """What a task's ``evaluate`` returns: ``values`` (property -> number, unit in the name),
+    ``ref`` (the reference's, same keys; empty without one), ``details`` (what the record keeps
+    beside them), ``timings_s`` (stage -> seconds) and, optionally, ``artifacts`` (arrays
+    kept beside the store)."""
+
+    values: dict[str, Any]
+    ref: dict[str, Any]
+    details: dict[str, Any]
+    timings_s: dict[str, float]
+    artifacts: dict[str, Any]
 
 
 @contextmanager
@@ -52,13 +81,13 @@ class Task:
     """A benchmark task.
 
     ``protocols``: name -> settings object (frozen dataclass of ``settings_cls``); the first is
-    the default unless the data set names its source's. ``evaluate(model, dataset,
-    material_id, settings, data_dir, batch)`` returns ``{"values", "ref", "details",
-    "timings_s"}`` and raises a :class:`bench.errors.MaterialError` (with ``partial``) for a
+    the default unless the data set names its source's. ``evaluate(model, material, settings,
+    batch)`` (a :class:`Material`) returns a :class:`TaskOutput` and raises a
+    :class:`bench.errors.MaterialError` (with ``partial``, see :func:`failing_with`) for a
     material that fails; it writes nothing. ``has_reference`` False: no DFT value (summaries
-    give distributions). ``table2``: a column group of
-    Orb-v3's Table 2. ``flags``: boolean values of ok records counted beside the MAE (record
-    column -> count name), e.g. tensors that are not positive definite.
+    give distributions). ``table2``: a column group of Orb-v3's Table 2. ``flags``: boolean
+    values of ok records counted beside the MAE (record column -> count name), e.g. tensors
+    that are not positive definite.
     """
 
     name: str

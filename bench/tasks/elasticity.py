@@ -5,27 +5,19 @@ Protocol ``matcalc``: matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc`` (the d
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from bench.models import LoadedModel
 from bench.physics.elasticity import ElasticSettings
-from bench.tasks.base import Property, Task, failing_with
+from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
 
 
 def evaluate(
-    model: LoadedModel,
-    dataset: str,
-    material_id: str,
-    settings: ElasticSettings,
-    data_dir: Path | None,
-    batch: bool,
-) -> dict[str, Any]:
+    model: LoadedModel, material: Material, settings: ElasticSettings, batch: bool = True
+) -> TaskOutput:
     """K_VRH, G_VRH (GPa) of the model and the DFT reference."""
     from bench.datasets import load_elastic_reference
     from bench.physics.elasticity import run_elasticity
 
-    ref = load_elastic_reference(dataset, material_id, data_dir)
+    ref = load_elastic_reference(*material.where)
     refs = {"K_GPa": ref.bulk_modulus_GPa, "G_GPa": ref.shear_modulus_GPa}
     details = {"source": {"file": ref.source, "sha256": ref.sha256}}
     with failing_with(refs, details):

@@ -3,27 +3,21 @@ on the reference structures as given. No DFT reference: summaries give distribut
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from bench.models import LoadedModel
 from bench.physics.equigrad import EquigradSettings
-from bench.tasks.base import Property, Task, failing_with
+from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
 
 
 def evaluate(
-    model: LoadedModel,
-    dataset: str,
-    material_id: str,
-    settings: EquigradSettings,
-    data_dir: Path | None,
-    batch: bool,
-) -> dict[str, Any]:
+    model: LoadedModel, material: Material, settings: EquigradSettings, batch: bool = True
+) -> TaskOutput:
     """‖Δrot‖ (eV) and the equivariance errors of the unrelaxed reference structure."""
     from bench.datasets import load_structure
     from bench.physics.equigrad import run_equigrad
 
-    structure, source, sha256 = load_structure(dataset, material_id, data_dir)
+    structure, source, sha256 = load_structure(
+        material.dataset, material.material_id, material.data_dir
+    )
     details = {"source": {"file": source, "sha256": sha256}}
     with failing_with({}, details):
         result = run_equigrad(structure, model, settings)

@@ -17,7 +17,6 @@ orientation under FrechetCellFilter, so a, b, c compare one to one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from ase import Atoms
 from bench.errors import NonFiniteError
 from bench.models import LoadedModel
 from bench.settings import RelaxSettings, check_finite
-from bench.tasks.base import Property, Task, failing_with
+from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
 
 #: matcalc 0.7.0 RelaxCalc(calculator) defaults (src/matcalc/_relaxation.py)
 MATCALC_RELAX = RelaxSettings(
@@ -67,20 +66,17 @@ def cell_values(atoms: Atoms) -> dict[str, float]:
 
 
 def evaluate(
-    model: LoadedModel,
-    dataset: str,
-    material_id: str,
-    settings: LatticeSettings,
-    data_dir: Path | None,
-    batch: bool,
-) -> dict[str, Any]:
+    model: LoadedModel, material: Material, settings: LatticeSettings, batch: bool = True
+) -> TaskOutput:
     """Relax the data set's structure with the model; its cell against the given one."""
     import time
 
     from bench.datasets import load_structure
     from bench.physics.relax import relax
 
-    structure, source, sha256 = load_structure(dataset, material_id, data_dir)
+    structure, source, sha256 = load_structure(
+        material.dataset, material.material_id, material.data_dir
+    )
     ref = {**cell_values(structure), "volume_rel_error_pct": 0.0}
     details: dict[str, Any] = {"source": {"file": source, "sha256": sha256}}
     t0 = time.perf_counter()

@@ -6,12 +6,11 @@ Protocols: ``mdr`` (the MDR authors' hyllios/utils ``benchmark_ph``, the default
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, RelaxSettings
-from bench.tasks.base import Property, Task, failing_with
+from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
 
 #: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
 MATCALC_PHONONS = PhononSettings(
@@ -42,13 +41,8 @@ MATCALC_PHONONS = PhononSettings(
 
 
 def evaluate(
-    model: LoadedModel,
-    dataset: str,
-    material_id: str,
-    settings: PhononSettings,
-    data_dir: Path | None,
-    batch: bool,
-) -> dict[str, Any]:
+    model: LoadedModel, material: Material, settings: PhononSettings, batch: bool = True
+) -> TaskOutput:
     """Reference side first (kept if the model side fails), then the model's phonons, the
     band RMSE against the reference on the mesh (K) and the model's force constants
     (``artifacts``)."""
@@ -58,8 +52,8 @@ def evaluate(
     from bench.physics.phonons import reference_values, run_phonons
 
     # what "per mole" counts in S, F, Cv (the data set's, e.g. "primcell")
-    details: dict[str, Any] = {"basis": get_dataset(dataset).basis}
-    ref = load_phonon_reference(dataset, material_id, data_dir)
+    details: dict[str, Any] = {"basis": get_dataset(material.dataset).basis}
+    ref = load_phonon_reference(*material.where)
     refs = reference_values(ref, settings)
     details["ref_stored"] = refs["stored"]
     details["ref_recomputed"] = refs["recomputed"]
