@@ -109,6 +109,12 @@ def test_unknown_import_path_is_one_line_before_any_store(own, tmp_path, capsys)
     assert not out.exists()
     argv = ["run", "--model", "emt", "--model-arg", "x=1", "--task", "elasticity", "--quiet"]
     assert main([*argv, "--out", str(out)]) == 2  # kwargs for a catalogue model: usage
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"x")
+    argv = ["run", "--model", f"{own}:make", "--checkpoint", str(weights), "--task", "elasticity"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 2
+    assert "takes no checkpoint argument" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_readers_show_an_own_model_without_importing_it(own, tmp_path, monkeypatch, capsys):

@@ -262,10 +262,12 @@ def spec_from_token(token: str) -> ModelSpec:
     # default "native" (the factory's own precision; an entry's dtype is a factory kwarg), so
     # readers know a default run's settings digest without importing the factory
     dtypes: tuple[str, ...] = (NATIVE,)
+    takes = None  # the factory's device/dtype/checkpoint parameters (None: not imported here)
     if python is None:
         factory = object_factory(data["object"]) if data.get("object") else None
         factory = factory or import_target(target, data["path"])
         identity["source"] = provenance(factory)
+        takes = [p for p in ("device", "dtype", "checkpoint") if accepts(factory, p)]
         if accepts(factory, "dtype"):
             dtypes = (NATIVE, "float32", "float64")
     if data.get("dtype"):
@@ -280,6 +282,6 @@ def spec_from_token(token: str) -> ModelSpec:
         dtypes=dtypes,
         second_order_dtype=NATIVE,
         checkpoint=data.get("checkpoint"),
-        options={**data, "identity": identity},
+        options={**data, "identity": identity, "takes": takes},
         ref=token,
     )

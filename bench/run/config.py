@@ -118,6 +118,11 @@ def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
         raise ModelUnavailableError(f"model {spec.key} cannot run here: {reason}")
     if config.checkpoint and spec.checkpoint is None and spec.ref is None:
         raise ConfigurationError(f"--checkpoint: model {spec.key} takes no weights file")
+    takes = spec.options.get("takes")
+    if config.checkpoint and takes is not None and "checkpoint" not in takes:
+        raise ConfigurationError(
+            f"--checkpoint: {spec.options['import']} takes no checkpoint argument"
+        )
     require_weights(spec, config.checkpoint)  # seconds, not a download's retries
     try:
         dataset, ids = resolve_subset(config.subset, as_path(config.data_dir))
