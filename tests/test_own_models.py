@@ -82,7 +82,12 @@ def test_identity_in_the_manifest_and_resume_refused_for_other_kwargs(own, tmp_p
 
 
 @pytest.mark.slow  # a worker process
-def test_a_worker_that_cannot_import_it_stops_the_run(tmp_path, monkeypatch, shared_data, capsys):
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_worker_that_cannot_import_it_stops_the_run(
+    executor, tmp_path, monkeypatch, shared_data, capsys
+):
+    if executor == "dask":
+        pytest.importorskip("dask.distributed", reason="dask extra not installed")
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "onlyhere.py").write_text(
@@ -93,6 +98,7 @@ def test_a_worker_that_cannot_import_it_stops_the_run(tmp_path, monkeypatch, sha
     out = tmp_path / "runs"
     argv = ["run", "--model", "onlyhere:make", "--task", "elasticity", "--subset"]
     argv += ["elastic-full", "--materials", ",".join(MATERIALS), "--workers", "2", "--quiet"]
+    argv += ["--executor", executor]
     assert main([*argv, "--out", str(out), "--data-dir", str(shared_data)]) == 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
