@@ -35,14 +35,18 @@ class WeightsStatus:
         return f"{self.state} ({self.path})" if self.path else self.state
 
 
-@lru_cache(maxsize=16)
 def reachable(url: str, timeout_s: float = REACH_TIMEOUT_S) -> bool:
     """Whether ``url``'s host resolves and accepts a TCP connection within ``timeout_s``
-    (run in a daemon thread: a hanging DNS lookup cannot hold the caller longer)."""
+    (asked once per host and process: `bench models` waits for each host at most once)."""
     parsed = urlparse(url)
-    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
-    if not host:
-        return False
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return bool(parsed.hostname) and _host_reachable(str(parsed.hostname), port, timeout_s)
+
+
+@lru_cache(maxsize=16)
+def _host_reachable(host: str, port: int, timeout_s: float) -> bool:
+    """One DNS lookup and TCP connect in a daemon thread: a hanging lookup cannot hold the
+    caller longer than ``timeout_s``."""
     answer: list[bool] = []
 
     def probe() -> None:
