@@ -38,6 +38,26 @@ def factory_kwargs(
     return kwargs
 
 
+def calculator_device(calculator: Any, depth: int = 3) -> str:
+    """Where a calculator that chose its own device runs: the device of the first torch
+    parameters among its attributes (``cpu`` for one without: numpy runs on the CPU)."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    if isinstance(calculator, torch.nn.Module):
+        param = next(calculator.parameters(), None)
+        return str(param.device) if param is not None else "cpu"
+    if depth == 0:
+        return "cpu"
+    for value in getattr(calculator, "__dict__", {}).values():
+        if isinstance(value, torch.nn.Module) or hasattr(value, "__dict__"):
+            found = calculator_device(value, depth - 1)
+            if found != "cpu":
+                return found
+    return "cpu"
+
+
 def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -> LoadedModel:
     target = spec.options["import"]
     if spec.options.get("object"):
@@ -64,7 +84,7 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
     return LoadedModel(
         key=spec.key,
         calculator=made,
-        device=device,
+        device=device if "device" in kwargs else calculator_device(made),
         dtype=dtype,
         checkpoint=str(path) if path else None,
     )

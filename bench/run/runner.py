@@ -48,8 +48,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     """
     spec, dataset, ids, settings = prepare(config)
     job = Job.of(config, dataset, settings)
-    device = describe_device(resolve_device(config.device))
     held = _load_here(config, spec, settings.dtype)
+    device = describe_device(_device(config, spec, settings.dtype))
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha)
@@ -132,6 +132,14 @@ def _load_here(config: RunConfig, spec: Any, dtype: str) -> str:
     with stdout_kept() as held:
         local_model(spec.token, config.device, dtype, config.checkpoint)
     return "".join(held)
+
+
+def _device(config: RunConfig, spec: Any, dtype: str) -> str:
+    """The device the model runs on: the loaded model's when it runs here (a factory that
+    chose its own), else the one ``--device`` resolves to on this machine."""
+    if _runs_here(config, spec):
+        return local_model(spec.token, config.device, dtype, config.checkpoint).device
+    return resolve_device(config.device)
 
 
 def _runs_here(config: RunConfig, spec: Any) -> bool:
