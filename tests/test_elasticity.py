@@ -13,7 +13,7 @@ from bench.errors import NonFiniteError, NotConvergedError
 from bench.models import load_model
 from bench.models.loaded import LoadedModel
 from bench.physics.elasticity import ElasticSettings, run_elasticity
-from bench.tasks import run_one
+from bench.tasks import Material, run_one
 from tests.conftest import BrokenCalculator, ScaledEMT
 
 
@@ -81,14 +81,8 @@ def test_tensor_not_positive_definite_is_a_flag_as_matcalc_counts_it():
 
 def test_bad_models_are_recorded(shared_data):
     nan = LoadedModel(key="nan", calculator=BrokenCalculator("nan"), device="cpu", dtype="float64")
-    record = run_one(
-        "elasticity",
-        nan,
-        "mp-binary-pbe-elasticity-2025.1",
-        "mp-2534",
-        ElasticSettings(),
-        shared_data,
-    )
+    material = Material("mp-binary-pbe-elasticity-2025.1", "mp-2534", shared_data)
+    record = run_one("elasticity", nan, material, ElasticSettings())
     assert record["status"] == "failed" and record["error_type"] == "NonFiniteError"
     assert record["ref"] == {"K_GPa": 60.742, "G_GPa": 40.715}
     with pytest.raises(NonFiniteError):

@@ -22,7 +22,7 @@ from bench.models import load_model
 from bench.models.loaded import LoadedModel
 from bench.run.runner import RunConfig, prepare, run
 from bench.settings import PhononSettings
-from bench.tasks import run_one
+from bench.tasks import Material, run_one
 from tests.conftest import BrokenCalculator
 
 needs_chgnet = pytest.mark.skipif(
@@ -129,7 +129,7 @@ def test_nan_model_is_a_failure_with_reference_kept(shared_data):
     broken = LoadedModel(
         key="broken", calculator=BrokenCalculator("nan"), device="cpu", dtype="float64"
     )
-    record = run_one("phonons", broken, dataset, ids[0], PhononSettings(), shared_data)
+    record = run_one("phonons", broken, Material(dataset, ids[0], shared_data), PhononSettings())
     assert record["status"] == "failed"
     assert record["error_type"] == "NonFiniteError"
     assert np.isfinite(record["ref"]["Cv_J_per_K_mol"])  # the reference side is kept
@@ -158,7 +158,8 @@ def test_records_carry_each_materials_own_peak_memory(shared_data):
 
     def details(calc):
         model = LoadedModel(key="m", calculator=calc, device="cpu", dtype="float64")
-        return run_one("phonons", model, dataset, ids[0], PhononSettings(), shared_data)["details"]
+        material = Material(dataset, ids[0], shared_data)
+        return run_one("phonons", model, material, PhononSettings())["details"]
 
     big = details(HungryCalculator(400))
     small = details(BrokenCalculator("nan"))

@@ -14,7 +14,7 @@ from bench.models.weights import require_weights
 from bench.protocols import effective_settings
 from bench.run.options import check_options
 from bench.settings import settings_dict, settings_digest, settings_from_dict
-from bench.tasks import TASKS, run_one
+from bench.tasks import TASKS, Material, run_one
 
 #: the first registered task (Table 2's first column): the default of a RunConfig
 DEFAULT_TASK = next(iter(TASKS))
@@ -204,16 +204,8 @@ class Job:
     def run(self, model: LoadedModel, material_id: str) -> dict[str, Any]:
         """The record of one material (:func:`bench.tasks.run_one`; never raises for the
         material's or the model's failure)."""
-        return run_one(
-            self.task,
-            model,
-            self.dataset,
-            material_id,
-            self.settings,
-            self.data_dir,
-            self.batch,
-            self.timeout_s,
-        )
+        material = Material(self.dataset, material_id, self.data_dir)
+        return run_one(self.task, model, material, self.settings, self.batch, self.timeout_s)
 
     def to_json(self) -> dict[str, Any]:
         """Plain values, with the settings digest to check on arrival."""

@@ -30,7 +30,7 @@ from bench.models.timing import peak_rss_mb
 from bench.run.config import RunConfig, as_path, prepare
 from bench.run.threads import set_threads
 from bench.settings import PhononSettings
-from bench.tasks import TASKS, run_one
+from bench.tasks import TASKS, Material, run_one
 
 #: the task whose displaced supercells ``time_batching`` times (phonopy's, PhononSettings)
 PHONON_TASK = next(name for name, task in TASKS.items() if task.settings_cls is PhononSettings)
@@ -89,7 +89,8 @@ def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
     loaded, dataset, ids, settings = what.prepare()
     rows = []
     for material_id in ids:
-        record = run_one(task, loaded, dataset, material_id, settings, what.data_path, batch)
+        material = Material(dataset, material_id, what.data_path)
+        record = run_one(task, loaded, material, settings, batch)
         timings = record["timings_s"]  # "model": seconds inside the model (run_one's clock)
         wall = record["wall_s"]
         rows.append(

@@ -108,10 +108,8 @@ def _peak_memory(own_peak: bool) -> dict[str, float | None]:
 def run_one(
     task: str,
     model: LoadedModel,
-    dataset: str,
-    material_id: str,
+    material: Material,
     settings: Any,
-    data_dir: Path | None = None,
     batch: bool = True,
     timeout_s: float | None = None,
 ) -> dict[str, Any]:
@@ -122,23 +120,22 @@ def run_one(
     base = {
         "model": model.key,
         "task": task,
-        "dataset": dataset,
-        "material_id": material_id,
+        "dataset": material.dataset,
+        "material_id": material.material_id,
         "settings_digest": settings_digest(settings),
     }
     clock = ModelClock()
     own_peak = reset_peak_rss()  # the peak below is then this material's alone
     try:
-        if os.environ.get("BENCH_TEST_BUG_ON") == material_id:  # fault injection (tests)
+        if os.environ.get("BENCH_TEST_BUG_ON") == material.material_id:  # fault injection (tests)
             raise KeyError("injected bug")
         with time_limit(timeout_s), model_clock(model) as clock:
             if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): slow material
                 time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
-            material = Material(dataset, material_id, data_dir)
             partial = dict(TASKS[task].evaluate(model, material, settings, batch))
         status, error_type, message = "ok", None, None
     except Exception as err:  # one catch at the material boundary: _failure's rule
-        status, error_type, message, partial = _failure(err, task, material_id)
+        status, error_type, message, partial = _failure(err, task, material.material_id)
     bad = _non_finite(partial.get("values"))
     if status == "ok" and bad:  # an ok record carries numbers only: NaN is a failure
         status, error_type = "failed", "NonFiniteError"
