@@ -22,12 +22,16 @@ def test_models_lists_every_seed_model_with_a_reason(capsys):
         "7net-0",
     ):
         assert key in out
-    lines = out.splitlines()  # wider than 100 columns: one block per model, its key first
-    start = lines.index("esen-30m-oam")
-    block = lines[start + 1 : start + 8]
-    assert all(x.startswith("  ") for x in block)
-    assert any(x.split()[-1] == "no" for x in block if x.strip().startswith("runs here"))
-    assert any("environment 'fairchem'" in x for x in block)
+    lines = out.splitlines()  # a table of one line per model, fitting 100 columns, then details
+    table = lines[: lines.index("")]
+    assert max(len(x) for x in table) <= 100
+    assert table[0].split() == ["key", "source", "family", "runs", "here", "weights"]
+    esen = next(x for x in table if x.split()[0] == "esen-30m-oam")
+    assert esen.split()[3:] == ["no", "env", "not", "created"]
+    chgnet = next(x for x in table if x.split()[0] == "chgnet-0.3.0")
+    assert chgnet.split()[3:] == ["yes", "packaged"]
+    detail = next(x for x in lines if x.startswith("  esen-30m-oam (eSEN-30M-OAM, esen): "))
+    assert "environment 'fairchem'" in detail and "Table 2 row eSEN-30M-OAM" in detail
 
 
 def test_datasets_lists_subsets_and_data_dir(shared_data, capsys):

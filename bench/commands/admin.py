@@ -55,8 +55,27 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.models_file:
         load_models_file(args.models_file)
-    print_frame(pd.DataFrame(model_rows()))
+    rows = model_rows()
+    table = pd.DataFrame(rows)[["key", "source", "family", "runs here"]]
+    table["weights"] = [_weights_word(row) for row in rows]
+    print_frame(table)
+    print("\ndetails (aliases, environment, where the weights are or why a model cannot run):")
+    for row in rows:
+        aliases = f" ({row['aliases']})" if row["aliases"] else ""
+        paper = f"; Table 2 row {row['table2']}" if row["table2"] else ""
+        print(f"  {row['key']}{aliases}: env {row['env']}{paper}; {row['weights / why not']}")
     return 0
+
+
+def _weights_word(row: dict[str, str]) -> str:
+    """The few words of a ``bench models`` row's weights column: packaged, cached, local,
+    will download, missing (offline), none needed, env not created, ... (details below it)."""
+    text = row["weights / why not"]
+    if "(not created)" in row["env"]:
+        return "env not created"
+    if text.startswith("missing"):
+        return text.split(":")[0]
+    return text.split(" (")[0]
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
