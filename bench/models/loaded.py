@@ -1,5 +1,5 @@
 """A loaded model: its ASE calculator, batched forces and differentiable energy, and what the
-manifest records (the :class:`bench.models.protocol.Model` contract)."""
+manifest records (the contract :mod:`bench.models.protocol` and ``tests/contract.py`` check)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,15 @@ class DifferentiableEnergy:
 
 @dataclass
 class LoadedModel:
-    """A model ready to evaluate: the ASE calculator plus what the manifest records."""
+    """A model ready to evaluate (what every adapter's ``load`` returns): the ASE calculator
+    plus what the manifest records.
+
+    ``calculator``: energy [eV], forces [eV/Å] and stress [eV/Å³, Voigt]; ``device`` and
+    ``dtype`` as run (``dtype`` one of the catalogue's ``dtypes``); ``checkpoint``: the weights
+    file loaded (None: weights built in); ``batch_forces`` (optional): forces on several
+    structures in one model call, equal to one by one; ``energy_fn`` (optional): the energy as
+    a differentiable torch function.
+    """
 
     key: str
     calculator: Calculator

@@ -2,7 +2,7 @@
 
 The catalogue (``catalogue.toml``) is data; each family has one adapter module
 (``bench/models/<family>.py``) satisfying :class:`bench.models.protocol.Adapter`, whose
-``load`` returns a :class:`LoadedModel` (the :class:`bench.models.protocol.Model` contract).
+``load`` returns a :class:`LoadedModel` (the adapter contract of :mod:`bench.models.protocol`).
 
 Adapters are imported lazily: listing models imports no ML framework.
 """
@@ -26,7 +26,7 @@ from bench.errors import (
 from bench.models.checkpoints import checkpoint_dir, resolve_checkpoint
 from bench.models.external import FAMILY, NATIVE, external_spec, spec_from_token
 from bench.models.loaded import LoadedModel
-from bench.models.protocol import Adapter, Model
+from bench.models.protocol import Adapter
 from bench.models.spec import ModelSpec
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
@@ -181,7 +181,7 @@ def load_model(
             f"{spec.source} failed ({type(err).__name__}: {first[:200]}); put the file in "
             f"{checkpoint_dir() or '$BENCH_CHECKPOINTS'} or pass --checkpoint PATH"
         ) from err
-    if not isinstance(loaded, Model):
+    if not isinstance(loaded, LoadedModel):
         raise BenchBugError(f"bench/models/{spec.family}.py load() returned {type(loaded)}")
     return loaded
 
