@@ -11,6 +11,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
 from bench.datasets.locate import embedded_dir
+from bench.models.external import forget_models_files
 from bench.models.families import own_env_families
 from bench.run.threads import limit_blas_threads
 
@@ -26,6 +27,14 @@ SHARED_DATA = Path(
 
 def _have_full_data() -> bool:
     return (SHARED_DATA / "mdr" / "benchmark_app").is_dir()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_models_files():
+    """Models files and projects a test registers stay with that test (the registry of
+    ``--models-file`` entries lives for a process; a pytest session is one process)."""
+    yield
+    forget_models_files()
 
 
 @pytest.fixture(scope="session")

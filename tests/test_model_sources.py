@@ -80,7 +80,9 @@ def test_pyproject_tool_bench_models(folder, tmp_path, capsys):
         f'[tool.bench.models.proj-emt]\nimport = "{module}:make"\n'
     )
     assert main(["models"]) == 0
-    assert "[tool.bench.models]" in _row(capsys.readouterr().out, "proj-emt")
+    listing = capsys.readouterr().out
+    assert "pyproject.toml" in _row(listing, "proj-emt")  # the table's source column
+    assert f"proj-emt: {here / 'pyproject.toml'} [tool.bench.models], import " in listing
     out = tmp_path / "runs"
     assert main([*RUN, "--model", "proj-emt", "--quiet", "--out", str(out)]) == 0
     assert _labels(out) == {"proj-emt"}

@@ -57,14 +57,26 @@ def cmd_models(args: argparse.Namespace) -> int:
         load_models_file(args.models_file)
     rows = model_rows()
     table = pd.DataFrame(rows)[["key", "source", "family", "runs here"]]
+    table["family"] = [row["family"].split()[0] for row in rows]  # "import", path in details
+    table["source"] = [_source_word(row["source"]) for row in rows]  # the file in details
     table["weights"] = [_weights_word(row) for row in rows]
     print_frame(table)
     print("\ndetails (aliases, environment, where the weights are or why a model cannot run):")
     for row in rows:
         aliases = f" ({row['aliases']})" if row["aliases"] else ""
         paper = f"; Table 2 row {row['table2']}" if row["table2"] else ""
-        print(f"  {row['key']}{aliases}: env {row['env']}{paper}; {row['weights / why not']}")
+        family = f"{row['source']}, {row['family']}; " if " " in row["family"] else ""
+        line = f"env {row['env']}{paper}; {row['weights / why not']}"
+        print(f"  {row['key']}{aliases}: {family}{line}")
     return 0
+
+
+def _source_word(source: str) -> str:
+    """``models file``, ``pyproject.toml``, ``plug-in <package>`` or ``catalogue``: a models
+    file's path goes to the details line."""
+    if source.startswith("models file"):
+        return "models file"
+    return "pyproject.toml" if source.endswith("[tool.bench.models]") else source
 
 
 def _weights_word(row: dict[str, str]) -> str:
@@ -75,6 +87,8 @@ def _weights_word(row: dict[str, str]) -> str:
         return "env not created"
     if text.startswith("missing"):
         return text.split(":")[0]
+    if text.endswith("is not importable here"):
+        return "not importable"
     return text.split(" (")[0]
 
 

@@ -143,6 +143,12 @@ def register(raw: Any, path: Path, origin: str) -> list[str]:
     return [str(name) for name in raw]
 
 
+def forget_models_files() -> None:
+    """Forget every registered models-file and project entry (a new session: tests)."""
+    _MODELS_FILE.clear()
+    _project_models_in.cache_clear()
+
+
 def models_file_entries() -> dict[str, dict[str, Any]]:
     """The registered models-file entries (and the current project's), by name."""
     _project_models_once()
