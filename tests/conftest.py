@@ -29,6 +29,30 @@ def _have_full_data() -> bool:
     return (SHARED_DATA / "mdr" / "benchmark_app").is_dir()
 
 
+#: a user's own model module, as a test writes it: an EMT factory (the catalogue's emt model)
+EMT_FACTORY = '''
+from ase.calculators.emt import EMT
+
+
+def make(asap_cutoff=False):
+    """EMT, as the catalogue's emt model."""
+    return EMT(asap_cutoff=asap_cutoff)
+'''
+
+
+@pytest.fixture
+def factory_folder(tmp_path, monkeypatch, shared_data) -> tuple[Path, str]:
+    """A folder holding ``EMT_FACTORY`` as a module of a unique name (modules stay imported),
+    made the current folder, with ``BENCH_DATA`` set: (the folder, the module name)."""
+    here = tmp_path / "lab"
+    here.mkdir()
+    name = f"labpot_{abs(hash(str(tmp_path))) % 10**8}"
+    (here / f"{name}.py").write_text(EMT_FACTORY)
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    return here, name
+
+
 @pytest.fixture(autouse=True)
 def _fresh_models_files():
     """Models files and projects a test registers stay with that test (the registry of

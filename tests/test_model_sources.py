@@ -6,31 +6,10 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 from bench.cli import main
 from bench.run.store import Store
 
-FACTORY = """
-from ase.calculators.emt import EMT
-
-
-def make(asap_cutoff=False):
-    return EMT(asap_cutoff=asap_cutoff)
-"""
 RUN = ["run", "--task", "elasticity", "--subset", "elastic-full", "--materials", "mp-188"]
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch, shared_data):
-    """The current folder, holding a factory module (unique name: modules stay imported)."""
-    here = tmp_path / "lab"
-    here.mkdir()
-    name = f"labpot_{abs(hash(str(tmp_path))) % 10**8}"
-    (here / f"{name}.py").write_text(FACTORY)
-    monkeypatch.chdir(here)
-    monkeypatch.setenv("BENCH_DATA", str(shared_data))
-    return here, name
 
 
 def _row(output: str, key: str) -> str:
@@ -53,8 +32,8 @@ def _labels(out) -> set[str]:
         return set(store.records()["model"])
 
 
-def test_models_file_entry_runs_by_name_and_is_listed(folder, tmp_path, capsys):
-    here, module = folder
+def test_models_file_entry_runs_by_name_and_is_listed(factory_folder, tmp_path, capsys):
+    here, module = factory_folder
     models = here / "models.yml"
     models.write_text(f"lab-v3:\n  import: {module}:make\n  kwargs:\n    asap_cutoff: false\n")
     assert main(["models", "--models-file", str(models)]) == 0
@@ -66,16 +45,16 @@ def test_models_file_entry_runs_by_name_and_is_listed(folder, tmp_path, capsys):
     assert _labels(out) == {"lab-v3"}
 
 
-def test_a_bad_models_file_is_one_line(folder, tmp_path, capsys):
-    here, module = folder
+def test_a_bad_models_file_is_one_line(factory_folder, tmp_path, capsys):
+    here, module = factory_folder
     models = here / "models.yml"
     models.write_text(f"lab-v3:\n  import: {module}:make\n  kwarg: {{}}\n")
     assert main(["models", "--models-file", str(models)]) == 2
     assert "unknown field(s) kwarg" in capsys.readouterr().err
 
 
-def test_pyproject_tool_bench_models(folder, tmp_path, capsys):
-    here, module = folder
+def test_pyproject_tool_bench_models(factory_folder, tmp_path, capsys):
+    here, module = factory_folder
     (here / "pyproject.toml").write_text(
         f'[tool.bench.models.proj-emt]\nimport = "{module}:make"\n'
     )
@@ -88,8 +67,10 @@ def test_pyproject_tool_bench_models(folder, tmp_path, capsys):
     assert _labels(out) == {"proj-emt"}
 
 
-def test_plugin_from_an_entry_point_is_listed_and_runs(folder, tmp_path, monkeypatch, capsys):
-    _, module = folder
+def test_plugin_from_an_entry_point_is_listed_and_runs(
+    factory_folder, tmp_path, monkeypatch, capsys
+):
+    _, module = factory_folder
     site = tmp_path / "site"
     info = site / "benchplug-1.0.dist-info"
     info.mkdir(parents=True)
@@ -105,8 +86,8 @@ def test_plugin_from_an_entry_point_is_listed_and_runs(folder, tmp_path, monkeyp
         assert store.manifests()[-1]["model_source"] == "plug-in benchplug"
 
 
-def test_models_file_entry_with_its_own_python_runs_in_remote_workers(folder, tmp_path):
-    here, module = folder
+def test_models_file_entry_with_its_own_python_runs_in_remote_workers(factory_folder, tmp_path):
+    here, module = factory_folder
     models = here / "models.yml"
     models.write_text(f"env-emt:\n  import: {module}:make\n  python: {sys.executable}\n")
     out = tmp_path / "runs"

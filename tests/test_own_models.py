@@ -13,29 +13,16 @@ import pytest
 from bench.cli import main
 from bench.run.runner import RunConfig, run
 from bench.run.store import Store
+from tests.conftest import EMT_FACTORY
 
 #: elastic-set materials made of EMT elements (about a second each)
 MATERIALS = ("mp-188", "mp-361")
-FACTORY = '''
-from ase.calculators.emt import EMT
-
-
-def make(asap_cutoff=False):
-    """EMT, as the catalogue's emt model."""
-    return EMT(asap_cutoff=asap_cutoff)
-'''
 
 
 @pytest.fixture
-def own(tmp_path, monkeypatch, shared_data):
-    """A folder with ``ownpot_<n>.py`` (an EMT factory) as the current folder; the module name."""
-    folder = tmp_path / "mine"
-    folder.mkdir()
-    name = f"ownpot_{abs(hash(str(tmp_path))) % 10**8}"
-    (folder / f"{name}.py").write_text(FACTORY)
-    monkeypatch.chdir(folder)
-    monkeypatch.setenv("BENCH_DATA", str(shared_data))
-    return name
+def own(factory_folder) -> str:
+    """The name of an EMT factory module in the current folder."""
+    return factory_folder[1]
 
 
 def _config(model: str, out, **extra) -> RunConfig:
@@ -92,7 +79,7 @@ def test_a_worker_that_cannot_import_it_stops_the_run(
     folder.mkdir()
     (folder / "onlyhere.py").write_text(
         f"import os\nif os.getpid() != {os.getpid()}:\n    raise ImportError('not in a worker')\n"
-        + FACTORY
+        + EMT_FACTORY
     )
     monkeypatch.chdir(folder)
     out = tmp_path / "runs"
