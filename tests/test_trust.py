@@ -16,6 +16,7 @@ from bench.cli import main
 from bench.names import inside, safe_name
 from bench.run.artifacts import find_artifact
 from bench.run.records import group_dir
+from tests.conftest import _have_full_data
 
 RUN = ["run", "--model", "emt", "--task", "elasticity", "--quiet"]
 
@@ -671,6 +672,7 @@ def test_a_damaged_kept_artifact_is_a_note_not_an_abort(damage, tmp_path):
     assert "No force constants for" in html and "emt" in html
 
 
+@pytest.mark.skipif(not _have_full_data(), reason="needs the MDR files of ../shared/data")
 def test_table_of_a_full_mdr_subset_reads_the_data_dir_it_is_given(
     emt_records, shared_data, tmp_path, monkeypatch, capsys
 ):
