@@ -1,9 +1,9 @@
-# bench: make install | smoke | test | lint
+# bench: make install | smoke | test | lint | docs
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Model families installed into the main environment (mace and fairchem need their own).
-EXTRAS ?= chgnet,sevenn,orb,dask,dev
+EXTRAS ?= chgnet,sevenn,orb,dask,dev,docs
 # Reference data: ../shared/data when it sits beside the checkout, else $BENCH_DATA or the
 # user cache (filled from upstream when online).
 SHARED_DATA := $(abspath $(CURDIR)/../shared/data)
@@ -21,7 +21,7 @@ ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint format clean
+.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint docs format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -134,9 +134,13 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The documentation site (docs/, mkdocs.yml) into site-docs/, every warning an error
+docs:
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(OUT) .pytest_cache .ruff_cache site-docs

@@ -13,7 +13,7 @@ from bench.run.manifest import PACKAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 #: extras that are not model families
-NOT_FAMILIES = {"dask", "dev"}
+NOT_FAMILIES = {"dask", "dev", "docs"}
 
 
 def _extras() -> dict[str, set[str]]:

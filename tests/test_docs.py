@@ -1,6 +1,10 @@
 """The docs the tests keep true: every dotted ``bench.…`` name and every repository path named in
-the READMEs, docstrings and configuration comments exists, and README's ``bench run`` options
-are argparse's (both ways)."""
+the READMEs, the documentation pages (``docs/*.md``), docstrings and configuration comments
+exists, every ``bench …`` command in their code blocks parses, the ``bench run`` options of
+``docs/getting-started.md`` are argparse's (both ways), ``mkdocs.yml``'s nav and ``docs/`` list
+the same pages, the protocol tables of ``docs/protocols.md`` are the code's settings with the
+source lines cited beside them, and README stays a front page (at most 200 lines, the two
+commands first, its own-model example and headline table those of the docs and results)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ NOT_NAMES = {
     "bench/_datasets": "where the wheel puts datasets/ (pyproject force-include)",
 }
 DOTTED = re.compile(r"(?<![\w/.-])bench(?:\.[A-Za-z_]\w*)+")
-TOP = r"(?:bench|tests|results|datasets|\.ci)"
+TOP = r"(?:bench|tests|results|datasets|docs|\.ci)"
 REPO_PATH = re.compile(rf"(?<![\w/.~-])({TOP}/[\w./<>*{{}}-]*[\w*>}}/])")
 
 
@@ -34,11 +38,13 @@ def _docstrings(path: Path) -> str:
 def _texts() -> dict[str, str]:
     """Where names are written for readers: READMEs, docstrings, configuration comments."""
     texts = {"README.md": (ROOT / "README.md").read_text()}
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        texts[str(path.relative_to(ROOT))] = path.read_text()
     for path in sorted((ROOT / "results").rglob("README.md")):
         texts[str(path.relative_to(ROOT))] = path.read_text()
     for path in sorted((ROOT / "bench").rglob("*.py")):
         texts[str(path.relative_to(ROOT))] = _docstrings(path)
-    for name in ("pyproject.toml", "Makefile", "bench/models/catalogue.toml"):
+    for name in ("pyproject.toml", "Makefile", "bench/models/catalogue.toml", "mkdocs.yml"):
         texts[name] = (ROOT / name).read_text()
     return texts
 
@@ -100,22 +106,24 @@ def _flags(parser) -> set[str]:
     return {s for a in parser._actions for s in a.option_strings if s.startswith("--")}
 
 
-def _readme_section(title: str) -> str:
-    text = TEXTS["README.md"]
+def _section(where: str, title: str) -> str:
+    """The ``## title`` section of a page, up to the next ``## `` heading."""
+    text = TEXTS[where]
     start = text.index(f"\n## {title}\n")
-    return text[start : text.index("\n## ", start + 1)]
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else len(text)]
 
 
-def test_readme_run_options_are_argparses_both_ways():
-    """Every flag of the README's ``bench run`` options paragraph is an option of ``bench
-    run``, and every option of ``bench run`` is described in README's Running section."""
-    section = _readme_section("Running")
+def test_run_options_are_argparses_both_ways():
+    """Every flag of the ``bench run`` options paragraph (docs/getting-started.md) is an option
+    of ``bench run``, and every option of ``bench run`` is described in that Running section."""
+    section = _section("docs/getting-started.md", "Running")
     paragraph = section[section.index("`bench run` options:") :].split("\n\n")[0]
     written = set(re.findall(r"--[a-z][a-z-]*", paragraph))
     run = _flags(_subparser("run"))
-    assert written - run == set(), "README names options bench run does not have"
+    assert written - run == set(), "the docs name options bench run does not have"
     undocumented = run - {"--help"} - set(re.findall(r"--[a-z][a-z-]*", section))
-    assert undocumented == set(), "undocumented in README"
+    assert undocumented == set(), "undocumented in docs/getting-started.md"
 
 
 def test_bench_speed_actions_have_their_own_options(capsys):
@@ -132,10 +140,11 @@ def test_bench_speed_actions_have_their_own_options(capsys):
 
 
 def _command_lines() -> list[tuple[str, str]]:
-    """Every ``bench …`` command in the READMEs' code blocks (comments cut off)."""
+    """Every ``bench …`` command in the READMEs' and docs pages' code blocks (comments cut
+    off)."""
     found = []
     for where, text in TEXTS.items():
-        if not where.endswith("README.md"):
+        if not (where.endswith("README.md") or where.startswith("docs/")):
             continue
         for block in re.findall(r"```bash\n(.*?)```", text, re.S):
             for line in block.replace("\\\n", " ").splitlines():
@@ -147,8 +156,8 @@ def _command_lines() -> list[tuple[str, str]]:
 
 
 def test_every_readme_command_parses():
-    """Each ``bench …`` line of a README's code blocks is a valid command line (its options
-    exist, its choices are allowed)."""
+    """Each ``bench …`` line of a README's or docs page's code blocks is a valid command line
+    (its options exist, its choices are allowed)."""
     import shlex
 
     commands = _command_lines()
@@ -161,3 +170,106 @@ def test_every_readme_command_parses():
         except SystemExit:
             bad.append(f"bench {line} (in {where})")
     assert not bad, "commands that do not parse:\n" + "\n".join(bad)
+
+
+def _nav_pages(nav: list) -> list[str]:
+    """The page files an mkdocs nav names, depth first."""
+    pages = []
+    for item in nav:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        pages += _nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_mkdocs_nav_and_docs_folder_list_the_same_pages():
+    """Every page of the nav exists, and every page in docs/ is in the nav (once)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    nav = _nav_pages(config["nav"])
+    on_disk = sorted(str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md"))
+    assert len(nav) == len(set(nav)), "a page twice in the nav"
+    assert sorted(nav) == on_disk
+
+
+def _setting_rows(path: str, name: str, prefix: str = "") -> list[str]:
+    """Table rows ``| `field` | `default` | `source line` |`` for each field of the settings
+    class (or the settings call assigned to) ``name`` in ``path`` that cites its source in a
+    trailing comment; a nested ``relax`` call's fields as ``relax.<field>``."""
+    text = (ROOT / path).read_text()
+    lines = text.splitlines()
+    node = next(
+        n
+        for n in ast.walk(ast.parse(text))
+        if (isinstance(n, ast.ClassDef) and n.name == name)
+        or (isinstance(n, ast.Assign) and any(getattr(x, "id", None) == name for x in n.targets))
+    )
+    if isinstance(node, ast.ClassDef):
+        items = [(s.target.id, s.value) for s in node.body if isinstance(s, ast.AnnAssign)]
+    else:
+        items = [(k.arg, k.value) for k in node.value.keywords]
+    rows = []
+    for field, value in items:
+        if value is None:
+            continue
+        if field == "relax" and isinstance(value, ast.Call) and value.keywords:
+            nested = [(k.arg, k.value) for k in value.keywords]
+            rows += _rows_of(text, lines, nested, f"{prefix}relax.")
+            continue
+        rows += _rows_of(text, lines, [(field, value)], prefix)
+    return rows
+
+
+def _rows_of(text: str, lines: list[str], items: list, prefix: str) -> list[str]:
+    rows = []
+    for field, value in items:
+        line = lines[value.end_lineno - 1]
+        if "  # " in line:
+            source = line.split("  # ", 1)[1].strip()
+            default = ast.get_source_segment(text, value)
+            rows.append(f"| `{prefix}{field}` | `{default}` | `{source}` |")
+    return rows
+
+
+PROTOCOL_TABLES = [
+    ("bench/settings.py", "RelaxSettings", "relax."),
+    ("bench/settings.py", "PhononSettings", ""),
+    ("bench/tasks/phonons.py", "MATCALC_PHONONS", ""),
+    ("bench/physics/elasticity.py", "ElasticSettings", ""),
+]
+
+
+def test_protocol_tables_are_the_settings_and_their_source_lines():
+    """docs/protocols.md lists every setting that cites its source line, with the code's
+    default and the code's citation, in the order of the code."""
+    page = TEXTS["docs/protocols.md"]
+    for path, name, prefix in PROTOCOL_TABLES:
+        rows = _setting_rows(path, name, prefix)
+        assert len(rows) >= 6, f"{name}: the scan finds its fields"
+        block = "\n".join(rows)
+        assert block in page, f"{name} ({path}): docs/protocols.md's table differs from the code"
+
+
+def _table(text: str) -> list[str]:
+    """The lines of the first Markdown table in ``text``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def test_readme_is_a_front_page():
+    """README: at most 200 lines, the two commands first, its headline table the one
+    ``make results-full`` writes, and its own-model example the docs page's first one."""
+    readme = TEXTS["README.md"]
+    assert len(readme.splitlines()) <= 200
+    first_block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).splitlines()
+    assert [line.split("#")[0].strip() for line in first_block] == [
+        "make install smoke",
+        "make test",
+    ]
+    headline = _table(_section("README.md", "Headline: the full sets"))
+    assert headline == _table((ROOT / "results/full/headline.md").read_text())
+    own = re.findall(r"```bash\n.*?```", _section("README.md", "Benchmark your own model"), re.S)
+    page = re.findall(r"```bash\n.*?```", TEXTS["docs/own-model.md"], re.S)
+    assert len(own) == 1 and own[0] == page[0]

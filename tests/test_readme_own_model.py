@@ -1,6 +1,7 @@
-"""README's "Benchmark your own model" examples, run as written in a fresh folder (EMT as the
-own potential): the bash blocks with ``bench`` on the PATH, the YAML block as models.yml, the
-Python block as a script."""
+"""The examples of docs/own-model.md (the first is README's "Benchmark your own model" example,
+``tests/test_docs.py`` checks they are equal), run as written in a fresh folder (EMT as the own
+potential): the bash blocks with ``bench`` on the PATH, the YAML block as models.yml, the Python
+block as a script."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _blocks() -> list[tuple[str, str]]:
-    """(language, code) of each fenced block of the section, in order."""
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Benchmark your own model")
-    section = text[start : text.index("\n## ", start + 3)]
-    return re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
+    """(language, code) of each fenced block of the page, in order."""
+    text = (ROOT / "docs" / "own-model.md").read_text()
+    return re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
 
 
 @pytest.mark.slow
