@@ -6,9 +6,6 @@ ASE Atoms from ``lattice.matrix``, species and fractional ``abc`` directly, with
 
 from __future__ import annotations
 
-import gzip
-import json
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from bench.bounded import REFERENCE, REFERENCE_DECOMPRESSED, load_json, read_decompressed
 from bench.datasets.locate import (
     DataNotFoundError,
     embedded_dir,
@@ -62,11 +60,10 @@ def structure_to_atoms(data: dict[str, Any]) -> Atoms:
 def _read(path: str) -> dict[str, dict[str, Any]]:
     """Entries of a MatCalc file by material id (parsed once per process and path)."""
     name = Path(path).name
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            entries = json.load(handle)
-    except (OSError, EOFError, zlib.error, UnicodeError, json.JSONDecodeError) as err:
-        raise MalformedReferenceError(f"{name}: unreadable MatCalc file ({err})") from err
+    error = MalformedReferenceError
+    entries = load_json(
+        read_decompressed(path, REFERENCE, REFERENCE_DECOMPRESSED, error), error, path
+    )
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise MalformedReferenceError(f"{name}: not a JSON list of entries")
     out: dict[str, dict[str, Any]] = {}

@@ -13,22 +13,25 @@ as ``phonopy.load(path, primitive_matrix=<file or identity>, produce_fc=False, i
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import json
-import lzma
 import re
-import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
-import yaml
 from ase import Atoms
 from phonopy import Phonopy
 from phonopy.harmonic.force_constants import full_fc_to_compact_fc
 from phonopy.interface.phonopy_yaml import load_phonopy_yaml
 
+from bench.bounded import (
+    REFERENCE,
+    REFERENCE_DECOMPRESSED,
+    FastSafeLoader,
+    load_yaml,
+    read_bytes,
+    read_decompressed,
+    read_json,
+)
 from bench.datasets.locate import (
     DataNotFoundError,
     cache_dir,
@@ -43,8 +46,6 @@ from bench.datasets.registry import DatasetInfo, get_dataset, natural_key
 from bench.names import safe_name
 from bench.settings import THZ_TO_K_MDR
 
-_OPENERS = {".xz": lzma.open, ".bz2": bz2.open, ".gz": gzip.open}
-_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, yaml.YAMLError, UnicodeError)
 _STORED_KEYS = {  # published yaml key -> PhononReference.stored key
     "free_e": "free_energy_kJ_per_mol",
     "entropy": "entropy_J_per_K_mol",
@@ -57,18 +58,12 @@ _THERMAL_KEYS = {  # thermal_properties.json key -> PhononReference.stored key
 }
 
 
-def _open(path: Path) -> IO[bytes]:
-    opener = _OPENERS.get(path.suffix, open)
-    return opener(path, "rb")
-
-
 def read_yaml(path: Path) -> dict[str, Any]:
-    """The yaml mapping of a plain, .xz, .bz2 or .gz file; MalformedReferenceError if unreadable."""
-    try:
-        with _open(path) as handle:
-            raw = yaml.load(handle, Loader=yaml.CSafeLoader)
-    except _READ_ERRORS as err:
-        raise MalformedReferenceError(f"{path.name}: unreadable yaml ({err})") from err
+    """The yaml mapping of a plain, .xz, .bz2 or .gz file, read within the limits of
+    :mod:`bench.bounded`; MalformedReferenceError naming the file if unreadable."""
+    error = MalformedReferenceError
+    data = read_decompressed(path, REFERENCE, REFERENCE_DECOMPRESSED, error)
+    raw = load_yaml(data, error, str(path), loader=FastSafeLoader)
     if not isinstance(raw, dict):
         raise MalformedReferenceError(f"{path.name}: not a yaml mapping")
     return raw
@@ -198,10 +193,7 @@ def load_mdr_reference(
     supercell, primitive = reference_matrices(raw, main_path)
     if rest:  # phonopy re-save: values in thermal_properties.json
         thermal_rel, thermal_path = rest[0]
-        try:
-            thermal = json.loads(thermal_path.read_text())
-        except (OSError, UnicodeError, json.JSONDecodeError) as err:
-            raise MalformedReferenceError(f"{thermal_rel}: unreadable json ({err})") from err
+        thermal = read_json(thermal_path, REFERENCE, MalformedReferenceError, thermal_rel)
         if not isinstance(thermal, dict):
             raise MalformedReferenceError(f"{thermal_rel}: not a json object")
         stored = _series(thermal, _THERMAL_KEYS, "temperatures", thermal_rel)
@@ -241,11 +233,15 @@ def upstream_listing(info: DatasetInfo, data_dir: Path | None = None) -> set[str
     if rel is None:
         return None
     for directory in search_dirs(data_dir):
-        if (directory / rel).is_file():
-            return _listing_ids((directory / rel).read_text(errors="replace"))
+        if (directory / rel).exists():
+            return _listing_ids(_listing_text(directory / rel))
     url = info.upstream.rsplit("/", 1)[0] + "/"
     dest = download_verified([url], cache_dir() / rel, None)
-    return None if dest is None else _listing_ids(dest.read_text(errors="replace"))
+    return None if dest is None else _listing_ids(_listing_text(dest))
+
+
+def _listing_text(path: Path) -> str:
+    return read_bytes(path, REFERENCE, DataNotFoundError).decode("utf-8", "replace")
 
 
 def discover_ids(dataset: str, data_dir: Path | None = None) -> list[str]:

@@ -25,6 +25,16 @@ from typing import Any
 
 import yaml
 
+from bench.bounded import (
+    KWARGS,
+    LABEL,
+    MODELS_FILE,
+    SafeLoader,
+    check_json_size,
+    load_yaml,
+    read_text,
+    yaml_problem,
+)
 from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models.spec import ModelSpec
 
@@ -72,10 +82,16 @@ def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ConfigurationError(f"--model-arg wants KEY=VALUE, got {item!r}")
+        label = f"--model-arg {key.strip()}"
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            out[key.strip()] = yaml.load(value, Loader=SafeLoader) if value.strip() else ""
+        except yaml.constructor.ConstructorError as err:  # an alias or a tag (!!python/...)
+            raise ConfigurationError(f"{label}: {yaml_problem(err)}") from err
         except yaml.YAMLError:
             out[key.strip()] = value
+        except RecursionError as err:
+            raise ConfigurationError(f"{label}: YAML nested too deeply") from err
+    check_json_size(out, KWARGS, ConfigurationError, "--model-arg values")
     return out
 
 
@@ -96,6 +112,16 @@ def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
         raise ConfigurationError(f"{origin}: model {name!r} needs import: module:function")
     if not isinstance(entry.get("kwargs", {}), dict):
         raise ConfigurationError(f"{origin}: model {name!r}: kwargs must be a mapping")
+    if len(name) > LABEL:
+        raise ConfigurationError(f"{origin}: a model name of {len(name)} characters, over {LABEL}")
+    for field in ("import", "checkpoint", "dtype", "device", "python", "description"):
+        if entry.get(field) is not None and len(str(entry[field])) > LABEL * 5:
+            raise ConfigurationError(
+                f"{origin}: model {name[:LABEL]!r}: {field} over {LABEL * 5} characters"
+            )
+    check_json_size(
+        entry.get("kwargs", {}), KWARGS, ConfigurationError, f"{origin}: kwargs of {name!r}"
+    )
     return {**entry, "origin": origin}
 
 
@@ -106,12 +132,9 @@ def load_models_file(path: str | Path) -> list[str]:
     also put on the import path (beside the current folder).
     """
     path = Path(path).expanduser().resolve()
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except OSError as err:
-        raise ConfigurationError(f"--models-file {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigurationError(f"--models-file {path}: not YAML ({err})") from err
+    label = f"--models-file {path}"
+    text = read_text(path, MODELS_FILE, ConfigurationError, label)
+    raw = load_yaml(text, ConfigurationError, label) or {}
     return register(raw, path, f"models file {path}")
 
 
@@ -119,11 +142,12 @@ def load_project_models(folder: Path | None = None) -> list[str]:
     """Register the ``[tool.bench.models]`` tables of ``pyproject.toml`` in ``folder`` (the
     current one), if any; their names. Same fields as a models file."""
     path = (folder or Path.cwd()) / "pyproject.toml"
-    if not path.is_file():
+    if not path.exists():
         return []
+    text = read_text(path, MODELS_FILE, ConfigurationError, f"{path} ([tool.bench.models])")
     try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
+        raw = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as err:
         raise ConfigurationError(f"{path}: cannot read [tool.bench.models] ({err})") from err
     models = raw.get("tool", {}).get("bench", {}).get("models", {})
     return register(models, path.resolve(), f"{path.resolve()} [tool.bench.models]")

@@ -36,6 +36,7 @@ from bench.run.schema import (
     check_schema,
     where_sql,
 )
+from bench.run.storefile import check_store_file, mark
 
 STORE_NAME = "bench.sqlite"
 
@@ -65,14 +66,14 @@ class Store:
     """SQLite-backed record store in ``<out_dir>/bench.sqlite``."""
 
     def __init__(self, out_dir: str | Path | None, read_only: bool = False) -> None:
-        if out_dir is None:  # in memory (Store.memory)
-            self.out_dir, self.path = None, None
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.path = None if self.out_dir is None else self.out_dir / STORE_NAME
+        if self.out_dir is None or self.path is None:  # in memory (Store.memory)
             self._con = sqlite3.connect(":memory:")
         elif read_only:  # creates nothing, works on a read-only or archived store
-            self.out_dir = Path(out_dir)
-            self.path = self.out_dir / STORE_NAME
-            if not self.path.exists():
+            if not os.path.lexists(self.path):
                 raise ConfigurationError(f"no results in {self.out_dir}: {STORE_NAME} not found")
+            check_store_file(self.path, writable=False)
             # no -wal file: no writer is open, so read it as immutable (creates no -shm/-wal,
             # works in a read-only folder); else read-only beside the live writer
             live = self.path.with_name(STORE_NAME + "-wal").exists()
@@ -81,9 +82,8 @@ class Store:
             self._open(writable=False)
             return
         else:
-            self.out_dir = Path(out_dir)
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.path = self.out_dir / STORE_NAME
+            check_store_file(self.path, writable=True)
             self._con = sqlite3.connect(self.path, timeout=60.0)
         self._open(writable=True)
 
@@ -98,9 +98,12 @@ class Store:
                     self._con.execute("PRAGMA synchronous=FULL")
                 self._con.executescript(SCHEMA)
                 self._con.commit()
-        except RecordsError:
+                mark(self._con, self.path)
+        except (RecordsError, sqlite3.OperationalError) as err:  # read-only, disk full
             self._con.close()
-            raise
+            if isinstance(err, RecordsError) or "locked" in str(err):
+                raise
+            raise RecordsError(f"{self.path}: cannot be written ({err})") from err
         #: the record columns to select (0 for the seq of an older store read read-only)
         self._select = ",".join(c if has_seq or c != "seq" else "0 AS seq" for c in COLUMNS)
 

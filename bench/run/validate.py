@@ -8,13 +8,11 @@ agree with it (:mod:`bench.run.records`). A problem is one line naming the file
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-import zlib
 from pathlib import Path
 from typing import Any
 
+from bench.bounded import MANIFEST, gzip_lines, load_json, read_json
 from bench.errors import RecordsError
 
 #: record fields that must be non-empty strings
@@ -59,21 +57,14 @@ def record_problem(record: Any) -> str | None:
 
 
 def read_part(path: Path) -> list[dict[str, Any]]:
-    """The records of one part file; RecordsError naming it (and the line) when it is
+    """The records of one part file; RecordsError naming it (and the line) when it is not a
+    regular file, over a limit of :mod:`bench.bounded` (size, decompressed size, line length),
     truncated, not gzip, not JSON lines, or holds something that is not a record."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:
-        raise RecordsError(f"{path}: not a complete part file ({err})") from err
     records = []
-    for number, line in enumerate(lines, 1):
+    for number, line in gzip_lines(path, error=RecordsError):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RecordsError(f"{path} line {number}: not JSON ({err.msg})") from err
+        record = load_json(line, RecordsError, f"{path} line {number}")
         problem = record_problem(record)
         if problem:
             raise RecordsError(f"{path} line {number}: {problem}")
@@ -82,11 +73,9 @@ def read_part(path: Path) -> list[dict[str, Any]]:
 
 
 def read_object(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON object from ``path`` with string ``required`` keys; RecordsError naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RecordsError(f"{path}: not a readable JSON file ({err})") from err
+    """A JSON object from ``path`` (a regular file of at most :data:`bench.bounded.MANIFEST`
+    bytes) with string ``required`` keys; RecordsError naming it."""
+    data = read_json(path, MANIFEST, RecordsError)
     if not isinstance(data, dict):
         raise RecordsError(f"{path}: not a JSON object")
     for key in required:

@@ -1,0 +1,175 @@
+"""The store file is bench's alone: its mark, and what is checked before SQLite opens it.
+
+bench marks ``bench.sqlite`` with ``PRAGMA application_id`` (:data:`APPLICATION_ID`) and
+``user_version`` (:data:`USER_VERSION`, the layout) when it opens it for writing; a store of
+an earlier bench (no mark) still opens, and is marked then. Before any connection:
+
+- ``bench.sqlite`` must be a regular, non-empty SQLite file with bench's mark or none (an
+  empty file, a folder, another application's database is refused, naming the file);
+- ``-wal`` and ``-shm`` beside it must be regular files;
+- a ``-wal`` must be bench's: SQLite applies any write-ahead log it finds, and a writer's
+  close copies it into the database, so one from another database would replace the
+  records. The log is read without being applied (a read-only connection never writes it
+  back): it must have the database's page size, and the database it makes must still be a
+  bench store, whole (``integrity_check``). One that is not is moved aside
+  (``bench.sqlite-wal.foreign-<UTC time>``, with the ``-shm`` index) by a writer, with a
+  warning; a reader refuses, naming it. Nothing else is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.errors import RecordsError, warn
+
+#: ``PRAGMA application_id`` of a bench store ("bnch")
+APPLICATION_ID = 0x626E6368
+#: ``PRAGMA user_version``: the store's layout (2: records with ``seq``)
+USER_VERSION = 2
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_WAL_MAGIC = (0x377F0682, 0x377F0683)
+#: (store, log header) whose log this process found bench's: checked once
+_CHECKED: set[tuple[str, bytes]] = set()
+
+
+def _head(path: Path, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def check_store_file(path: Path, writable: bool) -> None:
+    """RecordsError naming the file unless ``path`` (absent, or a file) is a bench store or
+    an earlier bench's; a foreign ``-wal`` moved aside (``writable``) or refused."""
+    for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = os.stat(side).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise RecordsError(f"{side}: {err.strerror}") from err
+        if stat.S_ISDIR(mode):
+            raise RecordsError(f"{side}: a folder, not a file of a bench store")
+        if not stat.S_ISREG(mode):
+            raise RecordsError(f"{side}: not a regular file (a FIFO, device or socket)")
+    if not path.exists():
+        return
+    header = _head(path, 100)
+    if not header:  # a writer makes it a new store (as SQLite does; nothing is lost)
+        if writable:
+            return
+        raise RecordsError(f"{path}: an empty file, not a bench store (no records)")
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        raise RecordsError(f"{path}: not a database (not a bench store)")
+    app = int.from_bytes(header[68:72], "big")
+    if app not in (0, APPLICATION_ID):
+        raise RecordsError(
+            f"{path}: a database of another application (application_id {app:#x}), "
+            "not a bench store"
+        )
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        _check_wal(path, wal, header, writable)
+
+
+def _check_wal(path: Path, wal: Path, header: bytes, writable: bool) -> None:
+    head = _head(wal, 32)
+    key = (str(path.resolve()), head)
+    if key in _CHECKED:
+        return
+    problem = _wal_problem(path, head, header)
+    if problem is None:
+        _CHECKED.add(key)
+        return
+    alone = _alone_problem(path)
+    if alone:  # the database itself is not bench's: refused as it is, the log left alone
+        raise RecordsError(f"{path}: {alone}")
+    if not writable:
+        raise RecordsError(
+            f"{wal}: a write-ahead log that is not this store's ({problem}); not applied: "
+            "move it away (a bench run on this folder moves it aside)"
+        )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for side in (wal, path.with_name(path.name + "-shm")):
+        if side.exists():
+            aside = side.with_name(f"{side.name}.foreign-{stamp}")
+            os.replace(side, aside)
+            moved.append(aside.name)
+    warn(
+        f"{wal}: a write-ahead log that is not this store's ({problem}); not applied, moved "
+        f"aside to {' and '.join(moved)}"
+    )
+
+
+def _wal_problem(path: Path, head: bytes, header: bytes) -> str | None:
+    """Why the log beside ``path`` is not the store's, or None (read, never applied)."""
+    if len(head) < 32 or int.from_bytes(head[:4], "big") not in _WAL_MAGIC:
+        return "not a write-ahead log"
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if int.from_bytes(head[8:12], "big") != page:
+        return f"page size {int.from_bytes(head[8:12], 'big')}, the database's is {page}"
+    ours = int.from_bytes(header[68:72], "big")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
+    except sqlite3.Error as err:
+        raise RecordsError(f"{path}: cannot be read ({err})") from err
+    try:
+        app = con.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        check = con.execute("PRAGMA integrity_check(1)").fetchone()[0]
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err) or "unable to open" in str(err):
+            raise RecordsError(f"{path}: cannot be read ({err})") from err
+        return f"with it the database cannot be read: {err}"
+    except sqlite3.DatabaseError as err:
+        return f"with it the database cannot be read: {err}"
+    finally:
+        con.close()
+    if app != ours and (app != APPLICATION_ID or ours != 0):
+        return f"it makes the database one of application_id {app:#x}"
+    if tables and "records" not in tables:
+        return f"it makes the database one of tables {', '.join(sorted(tables))}"
+    if check != "ok":
+        return f"it damages the database: {check}"
+    return None
+
+
+def _alone_problem(path: Path) -> str | None:
+    """What is wrong with the database file read without its log, or None."""
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        return f"not a database ({err})"
+    if tables and "records" not in tables:
+        return f"a database, but not a bench store (tables: {', '.join(sorted(tables))})"
+    return None
+
+
+def mark(con: sqlite3.Connection, path: Path | None) -> None:
+    """Mark a store opened for writing as bench's (an earlier bench's store on its first
+    write); RecordsError for a store of a newer layout than this bench writes."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version > USER_VERSION:
+        raise RecordsError(
+            f"{path}: a store of a newer bench (layout {version}; this bench writes "
+            f"{USER_VERSION}): use that bench, or another --out"
+        )
+    app = con.execute("PRAGMA application_id").fetchone()[0]
+    if app != APPLICATION_ID or version != USER_VERSION:
+        con.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        con.execute(f"PRAGMA user_version={USER_VERSION}")
+        con.commit()
