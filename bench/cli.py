@@ -6,6 +6,7 @@ line (``--debug`` for the traceback)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import warnings
@@ -87,6 +88,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     data_dir = getattr(args, "data_dir", None)
     if data_dir is not None and not os.path.isdir(data_dir):  # else silently not used
         raise ConfigurationError(f"--data-dir {data_dir!r} is not a folder")
+    from_env = os.environ.get("BENCH_DATA")
+    if hasattr(args, "data_dir") and from_env and not os.path.isdir(from_env):
+        raise ConfigurationError(f"$BENCH_DATA {from_env!r} is not a folder")
     return args.func(args)
 
 
@@ -113,6 +117,11 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     except (NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError) as err:
         print(f"bench: error: {err.strerror or err}: {err.filename or ''}", file=sys.stderr)
+        return 1
+    except OSError as err:  # disk full, read-only file system: the file named, not a bug
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        print(f"bench: error: {err.strerror}: {err.filename or ''}", file=sys.stderr)
         return 1
     except sqlite3.OperationalError as err:
         hint = (

@@ -4,6 +4,7 @@ or committed records), write tables, plots and exports."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,11 @@ def cmd_records(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"no {STORE_NAME} in {args.out}: --out is the run folder whose store to push, "
             f"--to the records folder ({args.to})"
+        )
+    if os.path.lexists(Path(args.to) / STORE_NAME):  # e.g. --to the run folder itself
+        raise ConfigurationError(
+            f"--to {args.to} holds a results store ({STORE_NAME}): records go to a folder of "
+            "their own (run refuses --records equal to --out the same way)"
         )
     with Store(args.out, read_only=True) as store:
         models = model_labels(store, args.model)

@@ -6,6 +6,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+from bench.errors import RecordsError
 from bench.run.store import Store
 from bench.run.ticker import Ticker
 
@@ -19,5 +20,8 @@ class Heartbeat(Ticker):
         self.out_dir, self.owner = out_dir, owner
 
     def _beat(self) -> None:
-        with contextlib.suppress(sqlite3.OperationalError), Store(self.out_dir) as store:
+        with (
+            contextlib.suppress(sqlite3.OperationalError, RecordsError),
+            Store(self.out_dir) as store,
+        ):
             store.heartbeat(self.owner)  # busy: the next beat renews

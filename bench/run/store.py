@@ -36,7 +36,7 @@ from bench.run.schema import (
     check_schema,
     where_sql,
 )
-from bench.run.storefile import check_store_file, mark
+from bench.run.storefile import check_store_file, create_store, mark, writing
 
 STORE_NAME = "bench.sqlite"
 
@@ -83,7 +83,7 @@ class Store:
             return
         else:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            check_store_file(self.path, writable=True)
+            check_store_file(self.path, writable=True) or create_store(self.path, SCHEMA)
             self._con = sqlite3.connect(self.path, timeout=60.0)
         self._open(writable=True)
 
@@ -124,7 +124,7 @@ class Store:
     def start_run(self, manifest: dict[str, Any], settings: dict[str, Any]) -> str:
         """Register a run (its manifest and settings); returns the run id."""
         run_id = uuid.uuid4().hex[:12]
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?)",
                 (run_id, _now(), json.dumps(manifest, sort_keys=True, default=str)),
@@ -163,7 +163,7 @@ class Store:
         row = [record.get(c) for c in COLUMNS[:8]]
         row += [json.dumps(record.get(name)) for name in JSON_FIELDS.values()]
         row += [record.get("wall_s"), run_id, _now()]
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute(_WRITE, [*row, *(record.get(c) for c in KEY)])
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> int:
@@ -175,7 +175,7 @@ class Store:
             row += [json.dumps(r.get(name)) for name in JSON_FIELDS.values()]
             row += [r.get("wall_s"), r["run_id"], r["created_at"], int(r.get("seq") or 0)]
             rows.append(row)
-        with self._con:
+        with writing(self._con, self.path):
             self._con.executemany(_IMPORT, rows)
         return len(rows)
 
@@ -217,7 +217,7 @@ class Store:
         keys = [group[k] for k in ("model", "task", "dataset")]
         digest = group["settings_digest"]
         host, pid = socket.gethostname(), os.getpid()
-        with self._con:
+        with writing(self._con, self.path):
             others = self._con.execute(
                 "SELECT DISTINCT owner, pid FROM claims WHERE host=? AND owner!=?", (host, owner)
             ).fetchall()
@@ -244,12 +244,12 @@ class Store:
 
     def release(self, owner: str) -> None:
         """Drop every claim of ``owner`` (its run ended; its records are in)."""
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute("DELETE FROM claims WHERE owner=?", (owner,))
 
     def heartbeat(self, owner: str) -> None:
         """Say ``owner`` is alive (its claims stay its own)."""
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute("UPDATE claims SET heartbeat=? WHERE owner=?", (time.time(), owner))
 
     def manifest(self, run_id: str) -> dict[str, Any] | None:
@@ -262,7 +262,7 @@ class Store:
     def put_run(self, manifest: dict[str, Any]) -> None:
         """Add a run's manifest as :meth:`manifest` gives it (from a records directory)."""
         body = {k: v for k, v in manifest.items() if k not in ("run_id", "started_at")}
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, ?)",
                 (manifest["run_id"], manifest["started_at"], json.dumps(body, sort_keys=True)),
@@ -270,7 +270,7 @@ class Store:
 
     def put_settings(self, digest: str, settings: dict[str, Any]) -> None:
         """Add the settings of a digest (kept if already there)."""
-        with self._con:
+        with writing(self._con, self.path):
             self._con.execute(
                 "INSERT OR IGNORE INTO settings VALUES (?, ?)",
                 (digest, json.dumps(settings, sort_keys=True)),

@@ -18,9 +18,13 @@ an earlier bench (no mark) still opens, and is marked then. Before any connectio
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,9 +48,10 @@ def _head(path: Path, size: int) -> bytes:
         os.close(fd)
 
 
-def check_store_file(path: Path, writable: bool) -> None:
-    """RecordsError naming the file unless ``path`` (absent, or a file) is a bench store or
-    an earlier bench's; a foreign ``-wal`` moved aside (``writable``) or refused."""
+def check_store_file(path: Path, writable: bool) -> bool:
+    """Whether ``path`` exists; RecordsError naming the file unless it is a bench store or an
+    earlier bench's (writable, when ``writable``); a foreign ``-wal`` moved aside
+    (``writable``) or refused."""
     for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             mode = os.stat(side).st_mode
@@ -59,12 +64,14 @@ def check_store_file(path: Path, writable: bool) -> None:
         if not stat.S_ISREG(mode):
             raise RecordsError(f"{side}: not a regular file (a FIFO, device or socket)")
     if not path.exists():
-        return
+        return False
+    if writable and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise RecordsError(f"{path}: read-only (the file or its folder); use another --out")
     header = _head(path, 100)
-    if not header:  # a writer makes it a new store (as SQLite does; nothing is lost)
-        if writable:
-            return
-        raise RecordsError(f"{path}: an empty file, not a bench store (no records)")
+    if not header:  # bench never leaves one (create_store)
+        raise RecordsError(
+            f"{path}: an empty file, not a bench store (remove it, or use another --out)"
+        )
     if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
         raise RecordsError(f"{path}: not a database (not a bench store)")
     app = int.from_bytes(header[68:72], "big")
@@ -76,6 +83,38 @@ def check_store_file(path: Path, writable: bool) -> None:
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         _check_wal(path, wal, header, writable)
+    return True
+
+
+def create_store(path: Path, schema: str) -> None:
+    """Make a new store at ``path`` whole (tables, mark) beside it, then link it into place:
+    no one ever sees it empty or half made (another run making it at once wins; kept)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    try:
+        con = sqlite3.connect(tmp)
+        try:
+            con.executescript(schema)
+            mark(con, path)
+        finally:
+            con.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def writing(con: sqlite3.Connection, path: Path | None) -> Iterator[None]:
+    """A transaction on ``con``; its failure to write (read-only, disk full) a RecordsError
+    naming the store ``path`` (a lock still the caller's to wait for)."""
+    try:
+        with con:
+            yield
+    except sqlite3.OperationalError as err:
+        if path is None or "locked" in str(err):
+            raise
+        raise RecordsError(f"{path}: cannot be written ({err})") from err
 
 
 def _check_wal(path: Path, wal: Path, header: bytes, writable: bool) -> None:
@@ -116,7 +155,18 @@ def _wal_problem(path: Path, head: bytes, header: bytes) -> str | None:
     page = 65536 if page == 1 else page
     if int.from_bytes(head[8:12], "big") != page:
         return f"page size {int.from_bytes(head[8:12], 'big')}, the database's is {page}"
-    ours = int.from_bytes(header[68:72], "big")
+    if path.with_name(path.name + "-shm").exists():  # read in place: a writer may be live
+        return _combined_problem(path, int.from_bytes(header[68:72], "big"))
+    with tempfile.TemporaryDirectory(prefix="bench-wal-") as scratch:  # no writer: a copy
+        copy = Path(scratch) / path.name
+        shutil.copyfile(path, copy)
+        shutil.copyfile(path.with_name(path.name + "-wal"), copy.with_name(copy.name + "-wal"))
+        return _combined_problem(copy, int.from_bytes(header[68:72], "big"))
+
+
+def _combined_problem(path: Path, ours: int) -> str | None:
+    """Why the database ``path`` with its log is not a whole bench store (application
+    ``ours`` in the file), or None; read-only: the log is never written back."""
     try:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
     except sqlite3.Error as err:
@@ -128,17 +178,17 @@ def _wal_problem(path: Path, head: bytes, header: bytes) -> str | None:
     except sqlite3.OperationalError as err:
         if "locked" in str(err) or "unable to open" in str(err):
             raise RecordsError(f"{path}: cannot be read ({err})") from err
-        return f"with it the database cannot be read: {err}"
+        return f"with it the store cannot be read: {err}"
     except sqlite3.DatabaseError as err:
-        return f"with it the database cannot be read: {err}"
+        return f"with it the store cannot be read: {err}"
     finally:
         con.close()
-    if app != ours and (app != APPLICATION_ID or ours != 0):
-        return f"it makes the database one of application_id {app:#x}"
     if tables and "records" not in tables:
-        return f"it makes the database one of tables {', '.join(sorted(tables))}"
+        return f"it belongs to another database: tables {', '.join(sorted(tables))}"
+    if app != ours and (app != APPLICATION_ID or ours != 0):
+        return f"it belongs to another database: application_id {app:#x}"
     if check != "ok":
-        return f"it damages the database: {check}"
+        return f"applied, it damages the store: {check}"
     return None
 
 
