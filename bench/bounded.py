@@ -1,14 +1,11 @@
 """Bounded reads of the files bench is given: every cap, and the helpers that apply them.
 
-A models file, a ``pyproject.toml``, a records folder's parts, manifests and settings, and the
-reference data may come from anyone (a pull request, a downloaded folder, a typo naming
-``/dev/zero``). Each is read only when it is a regular file (a FIFO, device or folder is
-refused without opening it, so nothing blocks), no larger than its cap; compressed files are
-decompressed as a stream, up to a cap on the decompressed size and on a line's length; YAML
-goes through a safe loader that refuses aliases (a 12-line "billion laughs" expands to GBs in
-anything that walks it). A refusal is one line naming the file and the limit, as the caller's
-exception class (:class:`bench.errors.ConfigurationError` for options,
-:class:`bench.errors.RecordsError` for records, a material's failure for reference data).
+A models file, ``pyproject.toml``, a records folder's parts, manifests and settings, and the
+reference data may come from anyone. Each is read only when it is a regular file (a FIFO,
+device or folder is refused before it is opened: nothing blocks), no larger than its cap;
+compressed files are decompressed as a stream up to caps on the size and a line's length;
+YAML goes through a safe loader without aliases. A refusal is one line naming the file and
+the limit, as the caller's exception class (options, records, a material's reference).
 """
 
 from __future__ import annotations
@@ -41,6 +38,8 @@ PART = 64 * MiB
 PART_DECOMPRESSED = 256 * MiB
 #: one record (one line of a part); today's longest is 14 kB
 RECORD_LINE = 4 * MiB
+#: lines of a part (blank ones too); today's largest holds 3,953 records
+PART_LINES = 1_000_000
 #: a reference data file as stored (MDR yaml, MatCalc JSON, thermal properties, listing)
 REFERENCE = 256 * MiB
 #: a reference data file decompressed; today's largest MatCalc file is 7 MB, an MDR yaml 3 MB
@@ -171,7 +170,8 @@ def gzip_lines(
     label: str = "",
 ) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of a gzip file read as a stream: a regular file of at most ``cap``
-    bytes, at most ``decompressed`` bytes decompressed, no line over ``line_cap`` bytes."""
+    bytes, at most ``decompressed`` bytes and :data:`PART_LINES` lines decompressed, no line
+    over ``line_cap`` bytes."""
     label = label or str(path)
     total = 0
     with open_regular(path, cap, error, label) as raw, gzip.GzipFile(fileobj=raw) as handle:
@@ -185,6 +185,8 @@ def gzip_lines(
                 return
             number += 1
             total += len(line)
+            if number > PART_LINES:
+                raise _refuse(error, label, f"over the {PART_LINES:,}-line limit")
             if len(line) > line_cap:
                 raise _refuse(
                     error, label, f"line {number} is over the {size_text(line_cap)} line limit"
@@ -269,3 +271,30 @@ def check_json_size(value: Any, cap: int, error: type[Exception], label: str) ->
         raise _refuse(error, label, f"cannot be written as JSON ({err})") from err
     if size > cap:
         raise _refuse(error, label, f"{size_text(size)} as JSON, over the {size_text(cap)} limit")
+
+
+def yaml_value(text: str, label: str) -> Any:
+    """A command-line value read as YAML (``3``, ``0.5``, ``[1, 2]``), else the text as it is;
+    ConfigurationError naming ``label`` for an alias, a ``!!python`` tag or deep nesting."""
+    try:
+        return yaml.load(text, Loader=SafeLoader) if text.strip() else ""
+    except yaml.constructor.ConstructorError as err:
+        raise ConfigurationError(f"{label}: {yaml_problem(err)}") from err
+    except yaml.YAMLError:  # not YAML: the text
+        return text
+    except RecursionError as err:
+        raise ConfigurationError(f"{label}: YAML nested too deeply") from err
+
+
+def check_entry_size(name: str, entry: dict[str, Any], origin: str) -> None:
+    """ConfigurationError when a models-file entry's name, text fields or kwargs are over
+    their limits (:data:`LABEL`, five times that, :data:`KWARGS`): they go into manifests."""
+    if len(name) > LABEL:
+        raise ConfigurationError(f"{origin}: a model name of {len(name)} characters, over {LABEL}")
+    for field in ("import", "checkpoint", "dtype", "device", "python", "description"):
+        if entry.get(field) is not None and len(str(entry[field])) > LABEL * 5:
+            raise ConfigurationError(
+                f"{origin}: model {name[:LABEL]!r}: {field} over {LABEL * 5} characters"
+            )
+    where = f"{origin}: kwargs of {name!r}"
+    check_json_size(entry.get("kwargs", {}), KWARGS, ConfigurationError, where)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.datasets.locate import embedded_dir
 from bench.names import inside, safe_name
 from bench.run.artifacts import find_artifact
 from bench.run.records import group_dir
-from tests.conftest import _have_full_data
 
 RUN = ["run", "--model", "emt", "--task", "elasticity", "--quiet"]
 
@@ -672,15 +672,18 @@ def test_a_damaged_kept_artifact_is_a_note_not_an_abort(damage, tmp_path):
     assert "No force constants for" in html and "emt" in html
 
 
-@pytest.mark.skipif(not _have_full_data(), reason="needs the MDR files of ../shared/data")
 def test_table_of_a_full_mdr_subset_reads_the_data_dir_it_is_given(
-    emt_records, shared_data, tmp_path, monkeypatch, capsys
+    emt_records, tmp_path, monkeypatch, capsys
 ):
+    """A data directory made of the packaged mdr-smoke files (a bare clone has no
+    ../shared): mdr-full is what the directory holds."""
     _, root, _ = emt_records
+    data = tmp_path / "data"
+    _copy_tree(embedded_dir() / "mdr", data / "mdr")
     monkeypatch.delenv("BENCH_DATA", raising=False)
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     argv = ["table", "--runs", str(root), "--out", str(tmp_path / "t"), "--quiet"]
-    argv += ["--phonon-subset", "mdr-full", "--data-dir", str(shared_data), "--recorded-only"]
+    argv += ["--phonon-subset", "mdr-full", "--data-dir", str(data), "--recorded-only"]
     _one_line(capsys, 0, main(argv))
 
 

@@ -131,10 +131,7 @@ def cmd_records(args: argparse.Namespace) -> int:
             f"--to the records folder ({args.to})"
         )
     if os.path.lexists(Path(args.to) / STORE_NAME):  # e.g. --to the run folder itself
-        raise ConfigurationError(
-            f"--to {args.to} holds a results store ({STORE_NAME}): records go to a folder of "
-            "their own (run refuses --records equal to --out the same way)"
-        )
+        raise ConfigurationError(f"--to {args.to} holds a results store: not a records folder")
     with Store(args.out, read_only=True) as store:
         models = model_labels(store, args.model)
         written = push(store, args.to, args.artifacts, model=models, task=args.task)

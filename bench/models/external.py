@@ -23,17 +23,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.bounded import (
     KWARGS,
-    LABEL,
     MODELS_FILE,
-    SafeLoader,
+    check_entry_size,
     check_json_size,
     load_yaml,
     read_text,
-    yaml_problem,
+    yaml_value,
 )
 from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models.spec import ModelSpec
@@ -82,15 +79,7 @@ def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ConfigurationError(f"--model-arg wants KEY=VALUE, got {item!r}")
-        label = f"--model-arg {key.strip()}"
-        try:
-            out[key.strip()] = yaml.load(value, Loader=SafeLoader) if value.strip() else ""
-        except yaml.constructor.ConstructorError as err:  # an alias or a tag (!!python/...)
-            raise ConfigurationError(f"{label}: {yaml_problem(err)}") from err
-        except yaml.YAMLError:
-            out[key.strip()] = value
-        except RecursionError as err:
-            raise ConfigurationError(f"{label}: YAML nested too deeply") from err
+        out[key.strip()] = yaml_value(value, f"--model-arg {key.strip()}")
     check_json_size(out, KWARGS, ConfigurationError, "--model-arg values")
     return out
 
@@ -112,16 +101,7 @@ def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
         raise ConfigurationError(f"{origin}: model {name!r} needs import: module:function")
     if not isinstance(entry.get("kwargs", {}), dict):
         raise ConfigurationError(f"{origin}: model {name!r}: kwargs must be a mapping")
-    if len(name) > LABEL:
-        raise ConfigurationError(f"{origin}: a model name of {len(name)} characters, over {LABEL}")
-    for field in ("import", "checkpoint", "dtype", "device", "python", "description"):
-        if entry.get(field) is not None and len(str(entry[field])) > LABEL * 5:
-            raise ConfigurationError(
-                f"{origin}: model {name[:LABEL]!r}: {field} over {LABEL * 5} characters"
-            )
-    check_json_size(
-        entry.get("kwargs", {}), KWARGS, ConfigurationError, f"{origin}: kwargs of {name!r}"
-    )
+    check_entry_size(name, entry, origin)
     return {**entry, "origin": origin}
 
 

@@ -86,7 +86,7 @@ def group_settings(directory: Path) -> dict[str, Any]:
     """The folder's ``settings.json``; RecordsError when it is missing, damaged, or does not
     hash to the folder's digest (edited by hand: the records were made with other settings)."""
     path = directory / "settings.json"
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RecordsError(f"{directory}: part files without a settings.json")
     settings = read_object(path, ("class",))
     if dict_digest(settings) != directory.name:
