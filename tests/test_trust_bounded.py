@@ -198,3 +198,17 @@ def test_the_safe_loader_reads_what_it_read_before():
         "b": {"c": True, "d": None},
         "e": "2026-01-01",
     }
+
+
+def test_a_fifo_where_the_run_log_goes_is_one_line(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "bench-run.log")
+    code, line = _attack([*RUN, "--model", "emt", "--out", str(out)], tmp_path)
+    assert code == 1 and f"{out / 'bench-run.log'}: not a regular file" in line, line
+
+
+def test_a_baseline_file_that_is_a_fifo_is_one_line(tmp_path):
+    os.mkfifo(tmp_path / "emt__phonons__mdr-smoke.json")
+    code, line = _attack(["baseline", "check", "--dir", str(tmp_path)], tmp_path)
+    assert code == 2 and "emt__phonons__mdr-smoke.json: not a regular file" in line, line

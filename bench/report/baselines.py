@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.bounded import MANIFEST, read_json
+from bench.errors import ConfigurationError
 from bench.names import safe_name
 from bench.report.metrics import mae_table
 from bench.run.atomic import write_text
@@ -220,7 +222,10 @@ def check_baseline(
     """Rerun a baseline's job and compare. ``overrides`` (``key=value``) change the settings on
     purpose, to show that the check catches a broken setting: the digest then differs and is
     reported, but the numbers are still compared so the effect of the change is visible."""
-    doc = json.loads(Path(path).read_text())
+    doc = read_json(path, MANIFEST, ConfigurationError)
+    keys = {"task", "subset", "model_requested", "settings_digest"}
+    if not isinstance(doc, dict) or not keys <= set(doc):
+        raise ConfigurationError(f"{path}: not a baseline file (no {', '.join(sorted(keys))})")
     task, subset = doc["task"], doc["subset"]
     problems: list[str] = []
     _, _, _, effective = prepare(

@@ -15,18 +15,26 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.errors import RecordsError
+
 LOG_NAME = "bench-run.log"
 
 
 def log_path(out_dir: str | Path) -> Path:
-    """The run log of a results folder."""
-    return Path(out_dir) / LOG_NAME
+    """The run log of a results folder; RecordsError when it is there but not a regular
+    file (a FIFO would block the run's first write)."""
+    path = Path(out_dir) / LOG_NAME
+    if os.path.lexists(path) and not path.is_file():
+        raise RecordsError(f"{path}: not a regular file; the run log cannot go there")
+    return path
 
 
 def append_log(out_dir: str | Path, text: str) -> None:
-    """``text`` appended to the run log of ``out_dir`` (nothing for no text)."""
+    """``text`` appended to the run log of ``out_dir`` (nothing for no text; the log checked
+    all the same, before a run starts)."""
+    path = log_path(out_dir)
     if text:
-        with log_path(out_dir).open("a") as log:
+        with path.open("a") as log:
             log.write(text)
 
 
