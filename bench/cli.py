@@ -89,7 +89,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if data_dir is not None and not os.path.isdir(data_dir):  # else silently not used
         raise ConfigurationError(f"--data-dir {data_dir!r} is not a folder")
     from_env = os.environ.get("BENCH_DATA")
-    if hasattr(args, "data_dir") and from_env and not os.path.isdir(from_env):
+    # a file or a FIFO would be silently not used (an absent folder is named when data is missing)
+    exists = from_env and os.path.lexists(from_env)
+    if hasattr(args, "data_dir") and exists and not os.path.isdir(from_env):
         raise ConfigurationError(f"$BENCH_DATA {from_env!r} is not a folder")
     return args.func(args)
 

@@ -213,11 +213,13 @@ def test_records_push_to_the_stores_own_folder_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == before
 
 
-@pytest.mark.parametrize("kind", ["file", "missing"])
+@pytest.mark.parametrize("kind", ["file", "fifo"])
 def test_bench_data_that_is_not_a_folder_is_one_line(kind, tmp_path, monkeypatch, capsys):
     target = tmp_path / "data"
     if kind == "file":
         target.write_text("not a folder")
+    else:
+        os.mkfifo(target)
     monkeypatch.setenv("BENCH_DATA", str(target))
     line = _one_line(capsys, 2, main([*RUN, "--out", str(tmp_path / "o"), "--limit", "1"]))
     assert f"$BENCH_DATA '{target}' is not a folder" in line
