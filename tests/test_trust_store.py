@@ -201,7 +201,10 @@ def test_a_store_that_cannot_be_written_is_one_line_naming_it(tmp_path, monkeypa
 def test_a_new_store_is_never_seen_empty(tmp_path):
     Store(tmp_path / "a").close()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["bench.sqlite"]
-    assert (tmp_path / "a" / "bench.sqlite").stat().st_size > 0
+    info = (tmp_path / "a" / "bench.sqlite").stat()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert info.st_size > 0 and info.st_mode & 0o777 == 0o666 & ~umask  # as SQLite makes it
 
 
 def test_records_push_to_the_stores_own_folder_is_refused(tmp_path, capsys):
@@ -229,12 +232,17 @@ def test_bench_data_that_is_not_a_folder_is_one_line(kind, tmp_path, monkeypatch
 def test_a_full_disk_while_writing_a_file_names_it(tmp_path, monkeypatch, capsys):
     import errno
 
-    from bench.commands import results
+    import pandas as pd
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "r.csv"))
+    out = tmp_path / "out"
+    _bench_store(out, 2)
 
-    monkeypatch.setattr(results, "cmd_export", full)
-    parser_argv = ["export", "--out", str(tmp_path), "--to", str(tmp_path / "r.csv")]
-    line = _one_line(capsys, 1, main(parser_argv))
-    assert line == f"bench: error: No space left on device: {tmp_path / 'r.csv'}"
+    def full(self, path, **kwargs):  # as a full disk fails a write: no file name
+        Path(path).write_text("model,ta")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    target = tmp_path / "r.csv"
+    line = _one_line(capsys, 1, main(["export", "--out", str(out), "--to", str(target)]))
+    assert line == f"bench: error: No space left on device: {target}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -20,11 +20,23 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     path = Path(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        with _named(path), open(tmp, "wb") as handle:
             yield handle
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An OSError of the block without a file name (a full disk on write or close) names
+    ``path``, so its one line says which file could not be written."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
 
 
 @contextlib.contextmanager
@@ -35,7 +47,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp{path.suffix}")
     try:
-        yield tmp
+        with _named(path):
+            yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

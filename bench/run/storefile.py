@@ -91,6 +91,9 @@ def create_store(path: Path, schema: str) -> None:
     no one ever sees it empty or half made (another run making it at once wins; kept)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as SQLite would have made it (mkstemp: 0600)
     try:
         con = sqlite3.connect(tmp)
         try:
