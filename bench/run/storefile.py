@@ -24,6 +24,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,11 +90,8 @@ def check_store_file(path: Path, writable: bool) -> bool:
 def create_store(path: Path, schema: str) -> None:
     """Make a new store at ``path`` whole (tables, mark) beside it, then link it into place:
     no one ever sees it empty or half made (another run making it at once wins; kept)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as SQLite would have made it (mkstemp: 0600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.new")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # as SQLite makes it
     try:
         con = sqlite3.connect(tmp)
         try:
@@ -101,10 +99,15 @@ def create_store(path: Path, schema: str) -> None:
             mark(con, path)
         finally:
             con.close()
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(tmp, path)
+        except FileExistsError:  # another run made it first: theirs stands
+            pass
+        except OSError:  # a file system without hard links: a rename, unless one is there
+            if not os.path.lexists(path):
+                os.replace(tmp, path)
     finally:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
