@@ -5,8 +5,11 @@ manifests — and returns one row per material."""
 from __future__ import annotations
 
 import inspect
+import os
 import sys
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,8 @@ import pandas as pd
 
 from bench.errors import ConfigurationError
 from bench.models.external import is_import_path, register, register_object
+from bench.report.metrics import summary_table
+from bench.run.runlog import append_log, stdout_kept
 from bench.run.runner import RunConfig, run
 from bench.run.store import Store
 from bench.tasks import TASKS
@@ -32,7 +37,12 @@ def benchmark(
 ) -> pd.DataFrame:
     """Run ``model`` on ``task`` and return one row per material: ``material_id``,
     ``status``, the values (``model.<property>``, units in the names: GPa, THz, J/mol/K...),
-    the reference (``ref.<property>``) and the error of a failure.
+    the reference (``ref.<property>``) and the error of a failure. ``frame.attrs["mae"]``:
+    the MAE table, as ``bench run`` prints it (one row per settings digest: ``n``, per
+    property its MAE and 95 % bootstrap interval ``<prop>.lo``/``<prop>.hi``; a task without
+    a reference: median, p95, max); ``frame.attrs["run"]``: the records' label, task, data
+    set, settings digest, store and this run's counts. What the model packages print goes to
+    ``<out>/bench-run.log``, as on the command line.
 
     ``model``: a calculator factory or class (called with its kwargs ``model_kwargs=`` and,
     where it takes them, ``device``/``dtype``/``checkpoint``), a catalogue key, an import path
@@ -55,7 +65,14 @@ def benchmark(
         workers=workers,
         **run_options,
     )
-    summary = run(config)
+    with _quiet() as held:  # the package's prints go to the run log, as the CLI's do
+        summary = run(config)
+    append_log(config.out_dir, "".join(held))
+    return _frame(config, summary)
+
+
+def _frame(config: RunConfig, summary: Any) -> pd.DataFrame:
+    """The run's per-material frame, its MAE table and run facts in ``attrs``."""
     with Store(config.out_dir) as store:
         frame = store.records(
             model=summary.model,
@@ -65,10 +82,33 @@ def benchmark(
         )
     if config.materials is not None:
         frame = frame[frame["material_id"].isin(config.materials)]
+    spec = TASKS[config.task]
+    mae = summary_table(frame, spec.properties, spec.has_reference)
     keep = ["material_id", "status"]
     keep += [c for c in frame.columns if c.startswith(("model.", "ref."))]
     keep += ["error_type", "error_message"]
-    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+    out = frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+    out.attrs["mae"] = mae
+    out.attrs["run"] = {
+        "model": summary.model,
+        "task": summary.task,
+        "dataset": summary.dataset,
+        "settings_digest": summary.settings_digest,
+        "store": str(summary.store),
+        "counts": dict(summary.counts),
+    }
+    return out
+
+
+@contextmanager
+def _quiet() -> Iterator[list[str]]:
+    """What the model packages print (standard output) held back for the run log, and Python
+    warnings off unless ``PYTHONWARNINGS`` asks for them, as on the command line."""
+    with warnings.catch_warnings():
+        if not os.environ.get("PYTHONWARNINGS"):
+            warnings.simplefilter("ignore")
+        with stdout_kept() as held:
+            yield held
 
 
 def _model_key(

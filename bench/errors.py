@@ -23,6 +23,11 @@ class ModelUnavailableError(ConfigurationError):
     """The model is known but cannot be loaded here (package or checkpoint missing)."""
 
 
+class ModelCheckError(BenchError):
+    """A model fails the contract check a run makes before its first material (forces that
+    are not −dE/dx, a stress it lacks, non-finite values): the check table, exit 1."""
+
+
 class MaterialError(BenchError):
     """A single material failed; recorded as a failure, the run goes on. ``partial`` holds
     what was computed before the failure (``values``, ``ref``, ``details``, ``timings_s``),

@@ -119,11 +119,21 @@ def torch_dtype(obj: object, depth: int = 3) -> str | None:
     return None
 
 
-def _outputs(model: LoadedModel, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
+def _outputs(model: LoadedModel, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Energy, forces and stress (None: the model gives none) of ``atoms``."""
     atoms = atoms.copy()
     atoms.calc = model.calculator
     energy = float(atoms.get_potential_energy())
-    return energy, np.asarray(atoms.get_forces()), np.asarray(atoms.get_stress())
+    try:
+        stress = np.asarray(atoms.get_stress())
+    except Exception:  # PropertyNotImplementedError: said by the stress check's row
+        stress = None
+    return energy, np.asarray(atoms.get_forces()), stress
+
+
+def _failed(name: str, err: Exception) -> Check:
+    """A check that raised: a failed row with the error."""
+    return Check(name, False, f"{type(err).__name__}: {str(err).strip()[:120]}", "")
 
 
 def _check(name: str, error: float, tolerance: float, unit: str) -> Check:
@@ -140,40 +150,74 @@ def check_model(model: Any, conservative: bool = True, rotation: bool = True) ->
     rotation errors reported, not judged.
     """
     model = as_model(model)
-    cells = contract_cells(model)
+    try:
+        cells = contract_cells(model)
+    except Exception as err:  # every defect a row of the table, never a bare exception
+        return [_failed("evaluates a small cell (NaCl or CuAu)", err)]
     exact = model.dtype == "float64" or (
         model.dtype == "native" and torch_dtype(model.calculator) in (None, "float64")
     )
-    rel, h, d = (1e-3, 1e-3, 1e-4) if exact else (2e-2, 1e-2, 1e-3)
-    checks = [_shapes(model, cells)]
+    checks = [_guarded("energy, forces, stress: shapes, finite", _shapes, model, cells)]
     for n, atoms in enumerate(cells):
-        energy, forces, stress = _outputs(model, atoms)
-        scale = float(np.abs(forces).max())
-        fd = fd_forces(model, atoms, h)
-        error = float(np.abs(forces[: len(fd)] - fd).max())
-        tol = 1e-6 + rel * scale
-        if conservative:
-            checks.append(_check(f"forces = −dE/dx (cell {n + 1})", error, tol, "eV/Å"))
-        else:
-            checks.append(
-                Check(f"direct forces ≠ −dE/dx (cell {n + 1})", error > tol, f"{error:.3g}", "")
-            )
-        fd_s = np.array([fd_stress(model, atoms, d, v) for v in (0, 5)])
-        s_error = float(np.abs(stress[[0, 5]] - fd_s).max())
-        s_tol = 1e-7 + 5 * rel * float(np.abs(stress).max())
-        stress_check = _check(f"stress = (1/V) dE/dε (cell {n + 1})", s_error, s_tol, "eV/Å³")
-        if not conservative:  # a direct model predicts its stress too: reported, not judged
-            stress_check = Check(stress_check.name, None, stress_check.value, "not judged")
-        checks.append(stress_check)
-        if n == 0:
-            checks += _invariance(model, atoms, energy, forces, rel, rotation)
-    return [*checks, _batched(model, cells, exact), _dtype(model)]
+        checks += _guarded(f"cell {n + 1}", _cell, model, atoms, n, exact, conservative, rotation)
+    return [
+        *checks,
+        _guarded("batched forces = one by one", _batched, model, cells, exact),
+        _dtype(model),
+    ]
+
+
+def _guarded(name: str, check: Any, *args: Any) -> Any:
+    """``check(*args)``, or a failed row ``name`` (in a list where the check gives one)."""
+    try:
+        return check(*args)
+    except Exception as err:
+        row = _failed(name, err)
+        return row if check in (_shapes, _batched) else [row]
+
+
+def _cell(
+    model: LoadedModel,
+    atoms: Atoms,
+    n: int,
+    exact: bool,
+    conservative: bool,
+    rotation: bool,
+) -> list[Check]:
+    """The checks on one rattled cell: forces and stress against finite differences, and
+    (the first cell) the invariances."""
+    rel, h, d = (1e-3, 1e-3, 1e-4) if exact else (2e-2, 1e-2, 1e-3)
+    checks: list[Check] = []
+    energy, forces, stress = _outputs(model, atoms)
+    scale = float(np.abs(forces).max())
+    fd = fd_forces(model, atoms, h)
+    error = float(np.abs(forces[: len(fd)] - fd).max())
+    tol = 1e-6 + rel * scale
+    if conservative:
+        checks.append(_check(f"forces = −dE/dx (cell {n + 1})", error, tol, "eV/Å"))
+    else:
+        checks.append(
+            Check(f"direct forces ≠ −dE/dx (cell {n + 1})", error > tol, f"{error:.3g}", "")
+        )
+    if stress is None:
+        return [*checks, Check("stress present", False, "no stress", "(6,) eV/Å³")]
+    fd_s = np.array([fd_stress(model, atoms, d, v) for v in (0, 5)])
+    s_error = float(np.abs(stress[[0, 5]] - fd_s).max())
+    s_tol = 1e-7 + 5 * rel * float(np.abs(stress).max())
+    stress_check = _check(f"stress = (1/V) dE/dε (cell {n + 1})", s_error, s_tol, "eV/Å³")
+    if not conservative:  # a direct model predicts its stress too: reported, not judged
+        stress_check = Check(stress_check.name, None, stress_check.value, "not judged")
+    checks.append(stress_check)
+    if n == 0:
+        checks += _invariance(model, atoms, energy, forces, rel, rotation)
+    return checks
 
 
 def _shapes(model: LoadedModel, cells: list[Atoms]) -> Check:
     """Energy a finite float (eV), forces (n, 3) and stress (6,) finite, forces not all 0."""
     for atoms in cells:
         energy, forces, stress = _outputs(model, atoms)
+        stress = np.zeros(6) if stress is None else stress  # a missing stress: its own row
         shapes = forces.shape == (len(atoms), 3) and stress.shape == (6,)
         finite = np.isfinite(energy) and np.isfinite(forces).all() and np.isfinite(stress).all()
         if not (shapes and finite and np.abs(forces).max() > 1e-6):

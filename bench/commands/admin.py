@@ -4,6 +4,7 @@ is, the family environments, the MAE regression baselines."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,22 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_datasets)
 
     own = ", ".join(own_env_families())
-    p = sub.add_parser("env", help=f"per-family environments ({own}): list, create")
+    p = sub.add_parser(
+        "env", help=f"environments: a family's ({own}), or one of your own for a models file"
+    )
     p.add_argument("action", choices=["list", "create"])
-    p.add_argument("name", nargs="?", help=f"environment to create ({own})")
+    p.add_argument(
+        "name", nargs="?", help=f"environment to create ({own}, or any name with --python)"
+    )
+    p.add_argument(
+        "--python",
+        metavar="PATH",
+        help="create: an environment of your own made by this interpreter, with bench in it "
+        "(give its bin/python as python: in a models file)",
+    )
+    p.add_argument(
+        "--packages", nargs="+", default=[], metavar="PKG", help="create: also install these"
+    )
     p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("baseline", help="MAE regression baselines: make or check")
@@ -65,6 +79,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         aliases = f" ({row['aliases']})" if row["aliases"] else ""
         paper = f"; Table 2 row {row['table2']}" if row["table2"] else ""
+        paper += f"; trained on {row['training']}" if row.get("training") else ""
         family = f"{row['source']}, {row['family']}; " if " " in row["family"] else ""
         line = f"env {row['env']}{paper}; {row['weights / why not']}"
         print(f"  {row['key']}{aliases}: {family}{line}")
@@ -124,10 +139,22 @@ def cmd_env(args: argparse.Namespace) -> int:
         for name, (_, package) in sorted(families.items()):
             print(env_state(name, package))
         return 0
+    if (args.python or args.packages) and args.name not in own_env_families():
+        from bench.models.ownenv import create_own_env
+
+        if not args.name:
+            raise ConfigurationError("bench env create NAME --python PATH [--packages PKG ...]")
+        python = create_own_env(args.name, args.python or sys.executable, args.packages)
+        print(f"ready: {python} (in a models file: python: {python})")
+        return 0
     if not args.name or args.name not in own_env_families():
         names = ", ".join(own_env_families())
         raise ConfigurationError(f"bench env create NAME, NAME one of: {names}")
-    python = create_env(args.name, families[args.name][0])
+    python = create_env(args.name, families[args.name][0], args.python or sys.executable)
+    if args.packages:
+        from bench.models.envs import call
+
+        call([str(python), "-m", "pip", "install", "--quiet", *args.packages], "installing")
     print(f"ready: {python}")
     return 0
 

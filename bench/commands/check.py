@@ -20,6 +20,7 @@ def add_parser(sub: Any) -> None:
         "model", help="catalogue key, models-file entry, plug-in or import path module:function"
     )
     add_model_source_options(p)
+    p.add_argument("--name", help="the label to print for the model")
     p.add_argument("--checkpoint", help="local checkpoint file")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--dtype", help="model precision (default: the one for second-order work)")
@@ -38,18 +39,23 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_check_model(args: argparse.Namespace) -> int:
-    from bench.models import load_model, resolve
+    from bench.models import resolve
     from bench.models.external import load_models_file
     from bench.models.weights import require_weights
-    from bench.testing import check_model, format_checks
+    from bench.run.envworker import worker_python
+    from bench.testing import format_checks
 
     if args.models_file:
         load_models_file(args.models_file)
     spec = resolve(args.model, tuple(args.model_arg or ()))
     require_weights(spec, args.checkpoint)
-    model = load_model(spec.token, device=args.device, dtype=args.dtype, checkpoint=args.checkpoint)
-    checks = check_model(model, conservative=not args.direct, rotation=not args.approx_rotation)
-    print(f"{spec.key} ({spec.source}; {model.device}, {model.dtype}):")
+    python = worker_python(spec)  # a models-file python:, or the family's own environment
+    if python is not None:
+        checks, device, dtype = _checks_in(python, spec, args)
+    else:
+        checks, device, dtype = _checks_here(spec, args)
+    where = f"; in {python}" if python else ""
+    print(f"{args.name or spec.key} ({spec.source}; {device}, {dtype}{where}):")
     print(format_checks(checks))
     failed = [c.name for c in checks if c.passed is False]
     if failed:
@@ -57,3 +63,37 @@ def cmd_check_model(args: argparse.Namespace) -> int:
         return 1
     print(f"passed: {sum(c.passed is True for c in checks)} checks (n/a: not applicable)")
     return 0
+
+
+def _checks_here(spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
+    """The contract checks of ``spec`` loaded in this process; (checks, device, dtype)."""
+    from bench.models import load_model
+    from bench.testing import check_model
+
+    model = load_model(spec.token, device=args.device, dtype=args.dtype, checkpoint=args.checkpoint)
+    checks = check_model(model, conservative=not args.direct, rotation=not args.approx_rotation)
+    return checks, model.device, model.dtype
+
+
+def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
+    """The contract checks of ``spec`` in its own interpreter ``python`` (checked first: one
+    line naming what that environment lacks); (checks, device, dtype)."""
+    import json
+    import subprocess
+
+    from bench.errors import ModelUnavailableError
+    from bench.models.ownenv import check_python
+    from bench.testing import Check
+
+    check_python(python, spec)
+    kind = ("direct" if args.direct else "conservative") + ("-approx" * args.approx_rotation)
+    command = [python, "-m", "bench.run.remote", "--model", spec.token, "--contract", kind]
+    for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
+        command += [flag, value] if value else []
+    command += ["--checkpoint", args.checkpoint] if args.checkpoint else []
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    answer = json.loads(lines[-1]) if lines else {"error": done.stderr.strip()[-300:]}
+    if "error" in answer:
+        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {answer['error']}")
+    return [Check(**c) for c in answer["checks"]], answer["device"], answer["dtype"]

@@ -15,7 +15,6 @@ from bench.commands.output import (
     model_labels,
     print_summary,
     protocols_of,
-    run_words,
 )
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS, Task, reference_free_tasks, table2_tasks
@@ -43,6 +42,13 @@ def _add_table_and_report(sub: Any) -> None:
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
     p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
+    p.add_argument("--threads", type=int, help="with --run: torch threads per worker")
+    p.add_argument("--models-file", metavar="FILE", help="with --run: models of this YAML too")
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="with --run: skip the contract check before each model's first material",
+    )
     p.add_argument(
         "--allow-missing",
         action="store_true",
@@ -195,54 +201,19 @@ def _print_runs(records: Any, manifests: list[dict]) -> None:
     )
 
 
-def _run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str]:
-    """Run each model on each task's subset (resuming) into the first --runs directory;
-    the lines of the models that could not run."""
-    from bench.models import list_models, local_checkpoint, unavailable_reason
-    from bench.run.runner import RunConfig, run
-
-    models = (
-        args.models.split(",")
-        if args.models
-        else [
-            s.key
-            for s in list_models()
-            if s.family != "emt"
-            and unavailable_reason(s) is None
-            and (s.checkpoint is None or local_checkpoint(s) is not None)
-        ]
-    )
-    skipped = []
-    for model in models:
-        for task, subset in subsets.items():
-            print(f"== {model} {task} {subset}", flush=True)
-            config = RunConfig(
-                model=model,
-                task=task,
-                subset=subset,
-                workers=args.workers,
-                data_dir=args.data_dir,
-                out_dir=args.runs[0],
-                progress=not args.quiet,
-            )
-            try:
-                summary = run(config)
-            except ConfigurationError as err:
-                print(f"   skipped: {err}")
-                skipped.append(f"{model} {task}: {err}")
-                continue
-            print("   " + run_words(summary).replace("\n", "\n   "))
-    return skipped
-
-
 def cmd_table(args: argparse.Namespace) -> int:
+    from bench.commands.tablerun import run_for_table
     from bench.report.markdown import to_markdown
     from bench.report.table import build_table
     from bench.report.write import write_report
 
     chosen = _chosen_subsets(args, table2=False)
     subsets = {t.name: chosen[t.name] for t in table2_tasks()}
-    skipped = _run_for_table(args, subsets) if args.run else []
+    if args.models_file and not args.run:  # the table's labels may be that file's models
+        from bench.models.external import load_models_file
+
+        load_models_file(args.models_file)
+    skipped = run_for_table(args, subsets) if args.run else []
     if skipped and not args.allow_missing:  # a CI job relying on the table must not pass
         print(
             f"bench: error: {len(skipped)} requested run(s) could not run, no table written "

@@ -31,6 +31,7 @@ def add_parser(sub: Any) -> None:
         "an import path module:function / module:Class returning an ASE calculator",
     )
     add_model_source_options(p)
+    add_name_options(p)
     p.add_argument(
         "--task",
         default="phonons",
@@ -62,6 +63,21 @@ def add_parser(sub: Any) -> None:
     )
     _add_logistics(p)
     p.set_defaults(func=cmd_run)
+
+
+def add_name_options(p: argparse.ArgumentParser) -> None:
+    """``--name`` and ``--no-check``: every command that runs a model."""
+    p.add_argument(
+        "--name",
+        help="the records' label (a row of this name in tables; a catalogue model's rows "
+        "are key@NAME): tell two versions of one factory apart",
+    )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the contract check before the first material (forces = -dE/dx, stress "
+        "where the task needs it, finite values); recorded in the manifest",
+    )
 
 
 def add_model_source_options(p: argparse.ArgumentParser) -> None:
@@ -181,6 +197,8 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         isolate=args.isolate,
         keep_force_constants=not args.no_keep_force_constants,
         material_timeout_s=DEFAULT_MATERIAL_TIMEOUT_S if timeout is None else (timeout or None),
+        name=args.name,
+        check=not args.no_check,
     )
 
 

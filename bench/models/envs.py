@@ -78,23 +78,24 @@ def create_env(name: str, extra: str, python: str = sys.executable) -> Path:
     family = FAMILIES[name]
     root = envs_root() / name
     if env_python(name) is None:
-        _call([python, "-m", "venv", str(root)], f"creating the venv {root}")
+        call([python, "-m", "venv", str(root)], f"creating the venv {root}")
     env_py = str(root / "bin" / "python")
-    _call([env_py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "upgrading pip")
+    call([env_py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "upgrading pip")
     if family.preinstall:
         what = f"installing {', '.join(family.preinstall)}"
-        _call([env_py, "-m", "pip", "install", "--quiet", *family.preinstall], what)
-    _call(
+        call([env_py, "-m", "pip", "install", "--quiet", *family.preinstall], what)
+    call(
         [env_py, "-m", "pip", "install", "--quiet", "-e", f"{CHECKOUT}[{extra}]"],
         f"installing bench[{extra}]",
     )
     for step in family.postinstall:
-        _call([env_py, "-m", "pip", "install", "--quiet", *step.args], step.what, dict(step.env))
+        call([env_py, "-m", "pip", "install", "--quiet", *step.args], step.what, dict(step.env))
     _has_module.cache_clear()
     return Path(env_py)
 
 
-def _call(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
+def call(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
+    """Run ``command`` (printing ``what``); ConfigurationError with its last lines if it fails."""
     print(f"bench env: {what}", flush=True)
     done = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, **(env or {})}

@@ -14,7 +14,6 @@ import hashlib
 import importlib
 import inspect
 import json
-import re
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -24,22 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.bounded import (
-    KWARGS,
     MODELS_FILE,
-    check_entry_size,
-    check_json_size,
     load_yaml,
     read_text,
-    yaml_value,
 )
 from bench.errors import ConfigurationError, ModelUnavailableError
+from bench.models.entries import check_entry, is_import_path, parse_model_args
 from bench.models.spec import ModelSpec
 
-IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+__all__ = ["check_entry", "is_import_path", "parse_model_args"]  # kept importable from here
+
 FAMILY = "imported"
 PLUGIN_GROUP = "bench.models"
-#: fields of a models-file entry or plug-in (``import`` required)
-FIELDS = ("import", "kwargs", "checkpoint", "dtype", "device", "python", "description")
 #: dtype label of a factory that takes no ``dtype``: it computes in its own precision
 NATIVE = "native"
 _MODELS_FILE: dict[str, dict[str, Any]] = {}  # lower-case name -> entry (with "origin")
@@ -65,44 +60,6 @@ def object_factory(key: str) -> Callable[..., Any]:
             "an importable factory (module:function)"
         )
     return _OBJECTS[key]
-
-
-def is_import_path(name: str) -> bool:
-    """``module:attr`` (dotted on both sides), as opposed to a catalogue key."""
-    return bool(IMPORT_PATH.match(name.strip()))
-
-
-def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; VALUE read as YAML (``3``, ``0.5``, ``true``, ``[1, 2]``), else text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigurationError(f"--model-arg wants KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml_value(value, f"--model-arg {key.strip()}")
-    check_json_size(out, KWARGS, ConfigurationError, "--model-arg values")
-    return out
-
-
-def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
-    """A models-file or plug-in entry, validated (ml-peg's ``module`` + ``class_name`` too)."""
-    if not isinstance(entry, dict):
-        raise ConfigurationError(f"{origin}: model {name!r} must be a mapping of fields")
-    entry = dict(entry)
-    if "module" in entry and "class_name" in entry and "import" not in entry:
-        entry["import"] = f"{entry.pop('module')}:{entry.pop('class_name')}"
-    unknown = sorted(set(entry) - set(FIELDS))
-    if unknown:
-        raise ConfigurationError(
-            f"{origin}: model {name!r} has unknown field(s) {', '.join(unknown)}; "
-            f"known: {', '.join(FIELDS)}"
-        )
-    if not is_import_path(str(entry.get("import", ""))):
-        raise ConfigurationError(f"{origin}: model {name!r} needs import: module:function")
-    if not isinstance(entry.get("kwargs", {}), dict):
-        raise ConfigurationError(f"{origin}: model {name!r}: kwargs must be a mapping")
-    check_entry_size(name, entry, origin)
-    return {**entry, "origin": origin}
 
 
 def load_models_file(path: str | Path) -> list[str]:
@@ -145,6 +102,11 @@ def register(raw: Any, path: Path, origin: str) -> list[str]:
         entry["path"] = [str(path.parent)]
         _MODELS_FILE[str(name).lower()] = {**entry, "name": str(name)}
     return [str(name) for name in raw]
+
+
+def is_registered(name: str) -> bool:
+    """Whether a models file or the current project registered ``name`` (importing nothing)."""
+    return name.strip().lower() in _MODELS_FILE
 
 
 def forget_models_files() -> None:
@@ -212,13 +174,29 @@ def import_target(target: str, paths: Sequence[str]) -> Any:
     module_name, _, attr = target.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as err:  # ImportError, AttributeError, or the module's own error
-        raise ModelUnavailableError(
-            f"cannot import {target} ({type(err).__name__}: {str(err).strip()[:200]}); is "
-            "its folder the current one or on PYTHONPATH?"
+    except ModuleNotFoundError as err:
+        if err.name is not None and f"{module_name}.".startswith(f"{err.name}."):  # itself
+            raise ModelUnavailableError(
+                f"cannot import {target}: no module {err.name} (is its folder the current "
+                "one, beside the models file, or on PYTHONPATH?)"
+            ) from err
+        raise ModelUnavailableError(  # the module imports a package that is not installed
+            f"cannot import {target}: module {module_name} needs {err.name}, which is not "
+            f"installed here (pip install {str(err.name).split('.')[0]})"
         ) from err
+    except Exception as err:  # the module's own error on import
+        raise ModelUnavailableError(
+            f"cannot import {target}: module {module_name} raised {type(err).__name__}: "
+            f"{str(err).strip()[:200]}"
+        ) from err
+    for n, part in enumerate(attr.split(".")):
+        if not hasattr(obj, part):
+            where = ".".join([module_name, *attr.split(".")[:n]])
+            raise ModelUnavailableError(
+                f"cannot import {target}: module {module_name} was found, but {where} has no "
+                f"attribute {part!r}"
+            )
+        obj = getattr(obj, part)
     return obj
 
 
@@ -259,6 +237,8 @@ def external_spec(name: str, model_args: Sequence[str] = ()) -> ModelSpec | None
     fields = {k: entry.get(k) for k in ("import", "checkpoint", "dtype", "device", "python")}
     paths = [*entry.get("path", []), str(Path.cwd())]
     token = {"name": entry["name"], "origin": entry["origin"], "kwargs": kwargs, "path": paths}
+    if entry.get("metadata"):  # ml-peg's training data, level of theory...: tables, manifest
+        token["metadata"] = entry["metadata"]
     return spec_from_token(json.dumps({**token, **fields}, sort_keys=True))
 
 

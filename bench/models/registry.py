@@ -22,9 +22,17 @@ from bench.errors import (
     ConfigurationError,
     ModelUnavailableError,
     UnknownModelError,
+    warn,
 )
 from bench.models.checkpoints import checkpoint_dir, resolve_checkpoint
-from bench.models.external import FAMILY, NATIVE, external_spec, spec_from_token
+from bench.models.external import (
+    FAMILY,
+    NATIVE,
+    external_spec,
+    find_entry,
+    is_registered,
+    spec_from_token,
+)
 from bench.models.loaded import LoadedModel
 from bench.models.protocol import Adapter
 from bench.models.spec import ModelSpec
@@ -64,6 +72,8 @@ def resolve(name: str, model_args: Sequence[str] = ()) -> ModelSpec:
     if name.lstrip().startswith("{"):
         return spec_from_token(name)
     key = _ALIASES.get(name.strip().lower())
+    if key is not None and find_entry(name) is not None:  # a models-file entry wins, said
+        return _shadowing(name, key, model_args)
     if key is not None and model_args:
         raise ConfigurationError(
             f"--model-arg is for import paths and models-file entries, not {SPECS[key].key}"
@@ -81,12 +91,30 @@ def resolve(name: str, model_args: Sequence[str] = ()) -> ModelSpec:
     return SPECS[key]
 
 
+_NOTED: set[str] = set()
+
+
+def _shadowing(name: str, key: str, model_args: Sequence[str]) -> ModelSpec:
+    """The spec of the models-file entry (or plug-in) ``name``, which takes the place of the
+    catalogue's ``key``; a note says so, once per process."""
+    spec = external_spec(name, model_args)
+    assert spec is not None  # find_entry found it
+    if name.lower() not in _NOTED:
+        _NOTED.add(name.lower())
+        warn(
+            f"{spec.key} is the entry of {spec.source} ({spec.options['import']}), not the "
+            f"catalogue's {key}: its records are labelled {spec.key} too (rename the entry "
+            "to keep both)"
+        )
+    return spec
+
+
 def label_spec(label: str) -> ModelSpec:
     """The spec of a records' model label, importing nothing: the catalogue's for ``key``
     (or ``key@<sha256[:8]>``), else a stand-in for a model outside the catalogue, whose
     default dtype is ``native`` as :func:`bench.models.external.spec_from_token` gives it."""
     key = _ALIASES.get(label.split("@")[0].strip().lower())
-    if key is not None:
+    if key is not None and not is_registered(label):
         return SPECS[key]
     return ModelSpec(
         key=label,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bench.models.checkpoints import checkpoint_dir
+from bench.models.entries import training_text
 from bench.models.external import models_file_entries, plugin_entries
 from bench.models.registry import list_models, unavailable_reason
 from bench.models.spec import ModelSpec
@@ -45,7 +46,11 @@ def model_rows() -> list[dict[str, str]]:
     here, its weights (packaged / cached (path) / local / will download / missing), and why
     it cannot run."""
     rows = []
+    external = external_rows()
+    shadowed = {row["key"].lower() for row in external}
     for spec in list_models():
+        if {n.lower() for n in (spec.key, *spec.aliases)} & shadowed:
+            continue  # a models-file entry of that name takes its place (its row says so)
         reason = unavailable_reason(spec)
         weights = checkpoint_status(spec) if reason is None else ""
         missing = weights.startswith("missing")
@@ -61,7 +66,7 @@ def model_rows() -> list[dict[str, str]]:
                 "weights / why not": reason or weights,
             }
         )
-    return rows + external_rows()
+    return rows + external
 
 
 def external_rows() -> list[dict[str, str]]:
@@ -71,17 +76,22 @@ def external_rows() -> list[dict[str, str]]:
     entries = {**plugin_entries(), **models_file_entries()}
     for name, entry in entries.items():
         module = entry["import"].split(":")[0]
+        catalogue = {n.lower(): s.key for s in list_models() for n in (s.key, *s.aliases)}
+        origin = entry["origin"]
+        if name.lower() in catalogue:
+            origin += f" (in place of the catalogue's {catalogue[name.lower()]})"
         python = entry.get("python")
         found = python or findable(module, [*entry.get("path", []), str(Path.cwd())])
         checkpoint = entry.get("checkpoint")
         rows.append(
             {
                 "key": name,
-                "source": entry["origin"],
+                "source": origin,
                 "aliases": "",
                 "family": f"import {entry['import']}",
                 "env": python or "main",
                 "table2": "",
+                "training": training_text(entry.get("metadata")),
                 "runs here": "yes" if found else "no",
                 "weights / why not": (
                     f"{module} is not importable here"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from bench.errors import warn
 from bench.models.external import FAMILY
+from bench.models.entries import training_text
 from bench.models.registry import label_spec
 from bench.run.records import is_records_dir, open_results
 from bench.run.schema import KEY, order_key
@@ -51,3 +52,12 @@ def known_models(records: pd.DataFrame, manifests: list[dict] | tuple = ()) -> p
 def _is_known(label: str) -> bool:
     """A catalogue key or alias (``@<sha256[:8]>`` of a checkpoint allowed); imports nothing."""
     return label_spec(label).family != FAMILY
+
+
+def training_of(model: str, manifests: list[dict]) -> str:
+    """What a models file says of ``model``'s training (ml-peg's metadata: data sets, level
+    of theory, dispersion), from its runs' manifests; "" when none says."""
+    for manifest in reversed(manifests):
+        if manifest.get("model") == model and manifest.get("model_metadata"):
+            return training_text(manifest["model_metadata"])
+    return ""

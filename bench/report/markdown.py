@@ -89,7 +89,8 @@ def to_markdown(table: Table) -> str:
         cells = [_cell(row, p) for p in shown]
         cells += [counts_text(row, t, TASK_FLAGS[t][0]) for t in tasks]
         note = row["not_run"].replace("|", "/")
-        out.write(f"| {row['model']} | " + " | ".join(cells) + f" | {note} |\n")
+        model = f"{row['model']} ({row['training']})" if row.get("training") else row["model"]
+        out.write(f"| {model} | " + " | ".join(cells) + f" | {note} |\n")
     _write_timings(out, table)
     _write_footer(out, table, phonon_basis(table))
     _write_provenance(out, table)

@@ -78,7 +78,8 @@ def table2_html(table_: Table, links: dict[tuple[str, str], str], table_id: str)
     ran = frame["not_run"].fillna("") == "" if "not_run" in frame else pd.Series(True, frame.index)
     rows = []
     for _, row in pd.concat([frame[ran], frame[~ran]]).iterrows():  # models that ran first
-        cells = [cell(row["model"])]
+        trained = f" ({row['training']})" if row.get("training") else ""  # ml-peg metadata
+        cells = [cell(f"{row['model']}{trained}")]
         cells += [_mae_cell(row, p, links.get((row["model"], p))) for p in shown]
         cells += [_counts_cell(row, t) for t in tasks]
         rows.append([*cells, _note_cell(row)])

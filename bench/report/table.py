@@ -19,7 +19,7 @@ from bench.datasets import subsets as subset_datasets
 from bench.models import checkpoint_status, list_models, unavailable_reason
 from bench.models.registry import label_spec
 from bench.protocols import effective_settings
-from bench.report.loading import load_records
+from bench.report.loading import load_records, training_of
 from bench.report.metrics import (
     BASIS_TEXT,
     FLAGS,
@@ -120,6 +120,7 @@ def build_table(
         if task.has_reference and not task.table2
     }
     frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
+    frame["training"] = [training_of(m, manifests) for m in frame["model"]]
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
 
 

@@ -75,6 +75,11 @@ class RunConfig:
     #: keep each material's artifacts (the phonon task's force constants) in files beside the
     #: store (bench/run/artifacts.py); logistics, not in the digest
     keep_force_constants: bool = True
+    #: the records' label instead of the model's key (``--name``); a catalogue model's
+    #: records are labelled ``key@name``, so tables still know its family and defaults
+    name: str | None = None
+    #: the quick contract check before the first material (``--no-check``: False, recorded)
+    check: bool = True
 
     def __post_init__(self) -> None:
         check_options(self)  # one line naming the option, before anything runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ def check_options(config: Any) -> None:
         _number(config.push_every_s, "--push-every", 0, low_ok=True)
     if config.dtype is not None and not str(config.dtype).strip():
         raise ConfigurationError("--dtype is empty (leave it out for the model's default)")
+    if config.name is not None:
+        check_name(config.name)
     if config.executor not in ("local", "dask"):
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.scheduler is not None and config.executor != "dask":
@@ -66,3 +69,20 @@ def check_options(config: Any) -> None:
             raise ConfigurationError("--push-artifacts needs --records DIR (where to push)")
         return
     _writable_folder(config.records_dir, "--records")
+
+
+def check_name(name: str) -> None:
+    """``--name``: letters, digits and ``._+-`` (a file name in records folders, no ``@``:
+    it separates a catalogue key from its label), not a catalogue key or alias."""
+    from bench.models.registry import SPECS
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,79}", name):
+        raise ConfigurationError(
+            f"--name {name!r}: letters, digits and . _ + - only (at most 80, no @ or spaces)"
+        )
+    taken = {n.lower(): s.key for s in SPECS.values() for n in (s.key, *s.aliases)}
+    if name.lower() in taken:
+        raise ConfigurationError(
+            f"--name {name}: the catalogue's {taken[name.lower()]} already has that name; "
+            "choose another"
+        )

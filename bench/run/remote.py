@@ -2,7 +2,8 @@
 
 Protocol (JSON lines): the worker loads the model once and writes ``{"ready": true}`` (or
 ``{"error": "..."}``); then for each line ``{**Job.to_json(), "material_id"}`` on stdin
-(:class:`bench.run.config.Job`) it writes one record line. The protocol uses the
+(:class:`bench.run.config.Job`) it writes one record line. With ``--probe TASK`` it writes
+the model's probes instead (:func:`bench.run.probe.probe`) and exits. The protocol uses the
 original stdout; everything the model packages print goes to stderr.
 """
 
@@ -13,6 +14,7 @@ import json
 import os
 import sys
 import warnings
+from typing import Any
 
 
 def _plain(value: object) -> object:
@@ -27,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype")
     parser.add_argument("--checkpoint")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--probe", metavar="TASK", help="answer the run's probes, then exit")
+    parser.add_argument("--no-check", action="store_true", help="--probe: fingerprint only")
+    parser.add_argument(
+        "--contract",
+        choices=["conservative", "direct", "conservative-approx", "direct-approx"],
+        help="answer bench check-model's checks (direct forces; approximate rotation), exit",
+    )
     args = parser.parse_args(argv)
 
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
@@ -47,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         protocol.write(json.dumps({"error": f"{type(err).__name__}: {err}"}) + "\n")
         return 1
+    if args.contract or args.probe:
+        protocol.write(json.dumps(_answer(args, model)) + "\n")
+        return 0
     protocol.write(json.dumps({"ready": True, "python": sys.executable}) + "\n")
     for line in sys.stdin:
         message = json.loads(line)
@@ -58,6 +70,23 @@ def main(argv: list[str] | None = None) -> int:
             record = {"error": str(err)}
         protocol.write(json.dumps(record, default=_plain) + "\n")
     return 0
+
+
+def _answer(args: argparse.Namespace, model: Any) -> dict[str, Any]:
+    """``--contract``: bench check-model's checks; ``--probe TASK``: the run's probes."""
+    if args.contract:
+        import dataclasses
+
+        from bench.testing import check_model
+
+        kind = args.contract.split("-")
+        checks = check_model(model, kind[0] == "conservative", "approx" not in kind)
+        rows = [dataclasses.asdict(c) for c in checks]
+        return {"checks": rows, "device": model.device, "dtype": model.dtype}
+    from bench.run.precheck import stress_use
+    from bench.run.probe import probe
+
+    return probe(model, stress_use(args.probe), check=not args.no_check)
 
 
 if __name__ == "__main__":

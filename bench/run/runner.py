@@ -14,24 +14,26 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench.datasets import dataset_checksums, size_hints
-from bench.errors import RecordsError, warn
+from bench.errors import ModelUnavailableError, RecordsError, warn
 from bench.models import local_checkpoint, resolve
 from bench.models.checkpoints import file_sha256
-from bench.models.registry import describe_device, resolve_device
+from bench.models.ownenv import check_python
+from bench.models.registry import SPECS, describe_device
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
 from bench.run.heartbeat import Heartbeat
 from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
+from bench.run.precheck import check_state, probe_run, refuse_broken
 from bench.run.progress import Progress
 from bench.run.records import load_into, push
 from bench.run.resume import check_resume, files_of
-from bench.run.runlog import append_log, log_path, stdout_kept, stdout_to
+from bench.run.runlog import append_log, log_path, stdout_to
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Store
 from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
-from bench.run.worker import local_model
+from bench.run.worker import forget_local_models, local_model
 from bench.settings import settings_dict, settings_digest
 
 #: materials claimed at a time (at least 8 per worker), and how old a claim's heartbeat may
@@ -48,17 +50,19 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     """
     spec, dataset, ids, settings = prepare(config)
     job = Job.of(config, dataset, settings)
-    held = _load_here(config, spec, settings.dtype)
-    device = describe_device(_device(config, spec, settings.dtype))
+    probed = _probe(config, spec, settings.dtype)
+    device = describe_device(probed["fingerprint"]["device"])
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
-    label = model_label(spec.key, config.checkpoint, checkpoint_sha)
+    label = model_label(spec.key, config.checkpoint, checkpoint_sha, config.name)
+    if config.check:
+        refuse_broken(label, probed)  # before any store: the check table, exit 1
     digest = settings_digest(settings)
     group = {"model": label, "task": config.task, "dataset": dataset, "settings_digest": digest}
     if config.progress:
         print(f"bench: {label} {config.task} on {device} ({settings.dtype})", file=sys.stderr)
     with Store(config.out_dir) as store:
-        append_log(config.out_dir, held)
+        append_log(config.out_dir, probed.pop("output", ""))
         if config.records_dir:
             load_into(store, config.records_dir, **group)
         done = store.finished(*group.values(), include_failures=not config.retry_failures)
@@ -71,10 +75,13 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         # clear error now; a corrupt file becomes that material's failure record later.
         checksums = dataset_checksums(dataset, ids, job.data_dir)
         resumed = [i for i in ids if i in done]
-        check_resume(store, group, files_of(dataset, resumed, job), checkpoint_sha, spec)
+        used = files_of(dataset, resumed, job)
+        check_resume(store, group, used, checkpoint_sha, spec, probed["fingerprint"])
         manifest = _manifest(
             config, spec, group, settings.dtype, device, checkpoint, checksums, len(ids)
         )
+        manifest["model_fingerprint"] = probed["fingerprint"]
+        manifest["contract_check"] = check_state(config, probed)
         if config.progress and todo and config.executor == "local":
             _hint_threads(config)
         run_id = store.start_run(build_manifest(**manifest), settings_dict(settings))
@@ -113,6 +120,7 @@ def _manifest(
         "model_key": spec.key,
         "model_source": spec.source,
         "model_identity": spec.options.get("identity"),
+        "model_metadata": spec.options.get("metadata"),  # ml-peg's training data, theory
         "subset": config.subset,
         "device": device,
         "dtype": dtype,
@@ -124,28 +132,25 @@ def _manifest(
     }
 
 
-def _load_here(config: RunConfig, spec: Any, dtype: str) -> str:
-    """Load the model in this process when it runs here; what the package printed meanwhile
-    (for the run log, once the results folder exists)."""
-    if not _runs_here(config, spec):
-        return ""
-    with stdout_kept() as held:
-        local_model(spec.token, config.device, dtype, config.checkpoint)
-    return "".join(held)
+def _probe(config: RunConfig, spec: Any, dtype: str) -> dict[str, Any]:
+    """The model's probes (:func:`bench.run.precheck.probe_run`), loaded as its workers load
+    it; its own interpreter checked first (one line naming what that environment lacks)."""
+    python = None if config.executor == "dask" else config.worker_python or worker_python(spec)
+    try:
+        probed = probe_run(config, spec, dtype, python)
+    except ModelUnavailableError:
+        if python is not None:
+            check_python(python, spec)  # the one line on what that environment lacks
+        raise
+    if not _runs_here(config, python):
+        forget_local_models()  # the workers load their own
+    return probed
 
 
-def _device(config: RunConfig, spec: Any, dtype: str) -> str:
-    """The device the model runs on: the loaded model's when it runs here (a factory that
-    chose its own), else the one ``--device`` resolves to on this machine."""
-    if _runs_here(config, spec):
-        return local_model(spec.token, config.device, dtype, config.checkpoint).device
-    return resolve_device(config.device)
-
-
-def _runs_here(config: RunConfig, spec: Any) -> bool:
+def _runs_here(config: RunConfig, python: str | None) -> bool:
     """Whether the materials are evaluated in this process (:func:`_execute`)."""
     one = config.workers == 1 and not config.isolate and config.executor == "local"
-    return one and config.worker_python is None and worker_python(spec) is None
+    return one and python is None
 
 
 def _final_push(store: Store, config: RunConfig, group: dict[str, str]) -> None:
@@ -264,9 +269,15 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
     yield from execute_pool(config, job, model, ids, workers, threads)
 
 
-def model_label(key: str, explicit_checkpoint: str | None, sha256: str | None) -> str:
+def model_label(
+    key: str, explicit_checkpoint: str | None, sha256: str | None, name: str | None = None
+) -> str:
     """Name records carry: the key, or ``key@<sha256[:8]>`` for a ``--checkpoint`` file, so
-    records of other weights never mix with the model's own."""
+    records of other weights never mix with the model's own. ``name`` (``--name``) replaces
+    a model's own key outside the catalogue, and the suffix of a catalogue key (``key@name``:
+    tables still know its family and default settings)."""
+    if name:
+        return f"{key}@{name}" if key in SPECS else name
     if explicit_checkpoint and sha256:
         return f"{key}@{sha256[:8]}"
     return key

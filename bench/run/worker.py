@@ -86,3 +86,8 @@ def local_model(model: str, device: str | None, dtype: str, checkpoint: str | No
         _LOCAL_MODELS.clear()  # one model at a time
         _LOCAL_MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
     return _LOCAL_MODELS[key]
+
+
+def forget_local_models() -> None:
+    """Drop the model :func:`local_model` holds (a run whose workers load their own)."""
+    _LOCAL_MODELS.clear()

@@ -113,6 +113,8 @@ class Task:
     page_section: str | None = None
     #: what a distribution table of a task without a reference should say under it
     distribution_note: str = ""
+    #: why the task needs the model's stress ("": it does not), said when a model has none
+    stress_use: str = ""
 
     @property
     def count_flag(self) -> tuple[str, str] | None:

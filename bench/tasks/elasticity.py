@@ -27,6 +27,7 @@ def evaluate(
 
 TASK = Task(
     name="elasticity",
+    stress_use="it fits the stress of strained cells and relaxes the cell first",
     settings_cls=ElasticSettings,
     protocols={"matcalc": ElasticSettings()},
     props=(

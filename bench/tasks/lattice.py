@@ -99,6 +99,7 @@ def evaluate(
 
 TASK = Task(
     name="lattice",
+    stress_use="it relaxes the cell, which follows the stress",
     settings_cls=LatticeSettings,
     protocols={
         "mdr-relax": LatticeSettings(),

@@ -75,6 +75,7 @@ def evaluate(
 
 TASK = Task(
     name="phonons",
+    stress_use="it relaxes the unit cell (cell filter) before the displacements",
     settings_cls=PhononSettings,
     protocols={"mdr": PhononSettings(), "matcalc": MATCALC_PHONONS},
     props=(

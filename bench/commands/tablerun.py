@@ -1,0 +1,54 @@
+"""``bench table --run``: run the models (resuming) before the table is built."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.output import run_words
+from bench.errors import ConfigurationError
+
+
+def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str]:
+    """Run each model on each task's subset (resuming) into the first --runs directory;
+    the lines of the models that could not run."""
+    from bench.errors import ModelCheckError
+    from bench.models import list_models, local_checkpoint, unavailable_reason
+    from bench.models.external import load_models_file
+    from bench.run.runner import RunConfig, run
+
+    if args.models_file:  # also for the table: its labels are that file's models
+        load_models_file(args.models_file)
+    models = (
+        args.models.split(",")
+        if args.models
+        else [
+            s.key
+            for s in list_models()
+            if s.family != "emt"
+            and unavailable_reason(s) is None
+            and (s.checkpoint is None or local_checkpoint(s) is not None)
+        ]
+    )
+    skipped = []
+    for model in models:
+        for task, subset in subsets.items():
+            print(f"== {model} {task} {subset}", flush=True)
+            config = RunConfig(
+                model=model,
+                task=task,
+                subset=subset,
+                workers=args.workers,
+                threads=args.threads,
+                data_dir=args.data_dir,
+                out_dir=args.runs[0],
+                progress=not args.quiet,
+                check=not args.no_check,
+            )
+            try:
+                summary = run(config)
+            except (ConfigurationError, ModelCheckError) as err:
+                print(f"   skipped: {err}")
+                skipped.append(f"{model} {task}: {err}")
+                continue
+            print("   " + run_words(summary).replace("\n", "\n   "))
+    return skipped

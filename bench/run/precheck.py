@@ -1,0 +1,93 @@
+"""A run's look at its model before any store exists: the probes of :mod:`bench.run.probe`
+on the model as the workers load it (in this process, or in the model's own environment), and
+the refusal, with the check table, of a model that breaks the contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from bench.errors import ModelCheckError, ModelUnavailableError
+from bench.models.spec import ModelSpec
+from bench.run.probe import probe
+from bench.run.runlog import stdout_kept
+from bench.tasks import TASKS
+from bench.testing import Check, format_checks
+
+#: seconds a model's own environment may take to load it and evaluate the probes
+REMOTE_PROBE_TIMEOUT_S = 900.0
+
+
+def stress_use(task: str) -> dict[str, str]:
+    """``{task: why it needs stress}``, empty when the task does not."""
+    why = TASKS[task].stress_use
+    return {task: why} if why else {}
+
+
+def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> dict[str, Any]:
+    """The probes of ``config``'s model (a :class:`bench.run.config.RunConfig`) loaded as its
+    workers load it: in ``python`` (its own environment) when given, else here. Returns
+    ``{"fingerprint", "checks", "output"}`` (``output``: what the package printed)."""
+    uses = stress_use(config.task)
+    if python is not None:
+        return _remote(config, spec, dtype, python)
+    from bench.run.worker import local_model
+
+    with stdout_kept() as held:
+        model = local_model(spec.token, config.device, dtype, config.checkpoint)
+        found = probe(model, uses, check=config.check)
+    return {**found, "output": "".join(held)}
+
+
+def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, Any]:
+    """:func:`probe_run` in another interpreter (``python -m bench.run.remote --probe``)."""
+    command = [python, "-m", "bench.run.remote", "--model", spec.token, "--probe", config.task]
+    for flag, value in (("--device", config.device), ("--dtype", dtype)):
+        if value:
+            command += [flag, str(value)]
+    if config.checkpoint:
+        command += ["--checkpoint", str(config.checkpoint)]
+    if not config.check:
+        command.append("--no-check")
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=REMOTE_PROBE_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ModelUnavailableError(f"{spec.key}: cannot run {python}: {err}") from err
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    answer = json.loads(lines[-1]) if lines else {"error": _last_line(done.stderr)}
+    if "error" in answer:
+        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {answer['error']}")
+    return {**answer, "output": done.stderr}
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no answer"
+
+
+def checks_of(probed: dict[str, Any]) -> list[Check]:
+    """The quick checks of a :func:`probe_run` answer, as :class:`Check` rows."""
+    return [Check(**c) for c in probed.get("checks", [])]
+
+
+def refuse_broken(label: str, probed: dict[str, Any]) -> None:
+    """ModelCheckError with the check table when a quick check failed."""
+    checks = checks_of(probed)
+    failed = [c.name for c in checks if c.passed is False]
+    if failed:
+        raise ModelCheckError(
+            f"model {label} fails the contract before its first material "
+            f"({'; '.join(failed)}):\n{format_checks(checks)}\n"
+            f"bench check-model {label} runs every check; --no-check runs it anyway"
+        )
+
+
+def check_state(config: Any, probed: dict[str, Any]) -> str:
+    """What the manifest says of the check: ``passed``, or ``skipped (--no-check)``."""
+    if not config.check:
+        return "skipped (--no-check)"
+    checks = checks_of(probed)
+    return "passed" if all(c.passed is not False for c in checks) else "failed"

@@ -1,0 +1,192 @@
+"""What a run checks of its model before the first material: the model's *fingerprint* (energy,
+forces and stress on a few fixed small cells: its identity by what it computes, kept in the
+manifest) and the fast part of the contract (:mod:`bench.testing`: shapes, finite values,
+forces = −dE/dx by finite differences on one cell, stress = (1/V) dE/dε where the task needs
+it). Both share the probe cells' evaluations; on EMT the whole costs milliseconds, on a
+graph network a few dozen model calls (seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+
+from bench.models.loaded import LoadedModel
+from bench.testing import Check, fd_forces, fd_stress, torch_dtype
+
+#: the noise a fingerprint may show between runs of one model: float64 (EMT, float64 torch
+#: models) and float32 (other devices, other thread counts, kernels' summation orders).
+#: energy eV/atom, forces eV/Å, stress eV/Å³ (5e-4 eV/Å³ = 0.08 GPa)
+NOISE = {"float64": (1e-6, 1e-5, 1e-6), "float32": (5e-4, 5e-3, 5e-4)}
+
+
+def probe_cells() -> dict[str, Atoms]:
+    """The fixed probe cells (2–4 atoms, rattled with fixed seeds): an ionic, an oxide, a
+    covalent and a metallic one, so most models evaluate at least one (EMT: CuAu)."""
+    cells = {
+        "NaCl": bulk("NaCl", "rocksalt", a=5.64),
+        "MgO": bulk("MgO", "rocksalt", a=4.21),
+        "Si": bulk("Si", "diamond", a=5.43),
+        "Cu3Au": bulk("Cu", "fcc", a=3.75, cubic=True),
+    }
+    cells["Cu3Au"].symbols[0] = "Au"
+    for seed, atoms in enumerate(cells.values()):
+        atoms.rattle(0.03, seed=seed + 11)
+    return cells
+
+
+def precision(model: LoadedModel) -> str:
+    """``float64`` when the model computes in double precision (its dtype, else its torch
+    weights'; a model without torch weights is numpy: double), else ``float32``."""
+    if model.dtype == "float64":
+        return "float64"
+    found = torch_dtype(model.calculator)
+    return "float64" if model.dtype == "native" and found in (None, "float64") else "float32"
+
+
+def _evaluate(model: LoadedModel, atoms: Atoms) -> dict[str, Any]:
+    """Energy, forces, stress of ``atoms`` (stress None when the model has none), or the error."""
+    atoms = atoms.copy()
+    atoms.calc = model.calculator
+    try:
+        out: dict[str, Any] = {
+            "energy_eV": float(atoms.get_potential_energy()),
+            "forces_eV_per_A": np.asarray(atoms.get_forces(), dtype=float).tolist(),
+        }
+    except Exception as err:  # an element the model does not know, or a broken model
+        return {"error": f"{type(err).__name__}: {str(err).strip()[:160]}"}
+    try:
+        out["stress_eV_per_A3"] = np.asarray(atoms.get_stress(), dtype=float).tolist()
+    except Exception as err:  # PropertyNotImplementedError, most often
+        out["stress_eV_per_A3"] = None
+        out["stress_error"] = f"{type(err).__name__}: {str(err).strip()[:160]}"
+    return out
+
+
+def fingerprint(model: LoadedModel) -> dict[str, Any]:
+    """The model's outputs on :func:`probe_cells`, with the precision they were computed in."""
+    probes = {}
+    for name, atoms in probe_cells().items():
+        probes[name] = {"n_atoms": len(atoms), **_evaluate(model, atoms)}
+    return {"precision": precision(model), "device": model.device, "probes": probes}
+
+
+def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str, str]) -> list:
+    """The fast contract checks on the probes' outputs and the first probe cell the model
+    evaluates. ``stress_use``: task -> why it needs stress (tasks that do not: left out)."""
+    cells = probe_cells()
+    done = {n: p for n, p in probes.items() if "error" not in p}
+    if not done:
+        errors = "; ".join(f"{n}: {p['error']}" for n, p in probes.items())
+        return [Check("evaluates a probe cell", False, errors[:300], "one of NaCl, MgO, Si, Cu3Au")]
+    checks = [_shapes(done)]
+    name = next(iter(done))
+    atoms, out = cells[name], done[name]
+    exact = precision(model) == "float64"
+    rel, h, d = (1e-3, 1e-3, 1e-4) if exact else (2e-2, 1e-2, 1e-3)
+    forces = np.asarray(out["forces_eV_per_A"])
+    try:
+        error = float(np.abs(forces[:2] - fd_forces(model, atoms, h, n=2)).max())
+    except Exception as err:
+        checks.append(Check(f"forces = −dE/dx ({name})", False, _text(err), ""))
+    else:
+        tol = 1e-6 + rel * float(np.abs(forces).max())
+        checks.append(_judged(f"forces = −dE/dx ({name})", error, tol, "eV/Å"))
+    checks.append(_stress(model, atoms, out, stress_use, rel, d))
+    return checks
+
+
+def _shapes(done: dict[str, Any]) -> Check:
+    """Energy a float, forces (n, 3), stress (6,) where given, every value finite."""
+    name = "energy, forces, stress: shapes, finite"
+    for cell, out in done.items():
+        forces = np.asarray(out["forces_eV_per_A"], dtype=float)
+        stress = out.get("stress_eV_per_A3")
+        values = [out["energy_eV"], *forces.ravel(), *(stress or [])]
+        shapes = forces.shape == (out["n_atoms"], 3) and (stress is None or len(stress) == 6)
+        finite = bool(np.isfinite(values).all())
+        if not shapes or not finite:
+            size = "none" if stress is None else len(stress)
+            value = f"{cell}: forces {forces.shape}, stress {size}, finite {finite}"
+            return Check(name, False, value, "(n, 3), (6,), finite")
+    return Check(name, True, "(n, 3), (6,)", "")
+
+
+def _stress(
+    model: LoadedModel,
+    atoms: Atoms,
+    out: dict[str, Any],
+    stress_use: dict[str, str],
+    rel: float,
+    d: float,
+) -> Check:
+    """Stress present where a task needs it (saying which and why), and = (1/V) dE/dε."""
+    name = "stress = (1/V) dE/dε"
+    needs = "; ".join(f"{task} needs it: {why}" for task, why in stress_use.items())
+    if out.get("stress_eV_per_A3") is None:
+        value = f"no stress ({out.get('stress_error', 'none given')})"
+        return Check("stress present", False if stress_use else None, value, needs or "not used")
+    if not stress_use:
+        return Check(name, None, "not used by this task", "")
+    stress = np.asarray(out["stress_eV_per_A3"])
+    try:
+        fd = np.array([fd_stress(model, atoms, d, v) for v in (0, 5)])
+    except Exception as err:
+        return Check(name, False, _text(err), "")
+    tol = 1e-7 + 5 * rel * float(np.abs(stress).max())
+    return _judged(name, float(np.abs(stress[[0, 5]] - fd).max()), tol, "eV/Å³")
+
+
+def _judged(name: str, error: float, tolerance: float, unit: str) -> Check:
+    passed = bool(error <= tolerance)  # NaN fails
+    return Check(name, passed, f"{error:.3g} {unit}", f"≤ {tolerance:.3g} {unit}")
+
+
+def _text(err: Exception) -> str:
+    return f"{type(err).__name__}: {str(err).strip()[:160]}"
+
+
+def probe(model: LoadedModel, stress_use: dict[str, str], check: bool = True) -> dict[str, Any]:
+    """The fingerprint and (``check``) the quick checks, as plain JSON values (they travel
+    from a worker in another environment)."""
+    found = fingerprint(model)
+    checks = quick_check(model, found["probes"], stress_use) if check else []
+    return {"fingerprint": found, "checks": [dataclasses.asdict(c) for c in checks]}
+
+
+def fingerprint_change(before: dict[str, Any] | None, now: dict[str, Any]) -> str | None:
+    """What differs between two fingerprints beyond the noise of the coarser precision (in
+    words), or None. A missing ``before`` (records made before fingerprints) is unknown: None."""
+    if not before or not before.get("probes"):
+        return None
+    same = before.get("precision") == now.get("precision") == "float64"
+    noise = NOISE["float64" if same else "float32"]
+    for name, old in before["probes"].items():
+        new = now.get("probes", {}).get(name, {"error": "not evaluated"})
+        change = _probe_change(old, new, noise)
+        if change:
+            return f"probe {name}: {change}"
+    return None
+
+
+def _probe_change(old: dict[str, Any], new: dict[str, Any], noise: tuple) -> str | None:
+    """The first of energy, forces, stress of one probe that moved beyond ``noise``."""
+    if ("error" in old) != ("error" in new):
+        return f"{old.get('error') or 'evaluated'}, now {new.get('error') or 'evaluated'}"
+    if "error" in old:
+        return None
+    tol_e, tol_f, tol_s = noise
+    if abs(old["energy_eV"] - new["energy_eV"]) / max(int(old["n_atoms"]), 1) > tol_e:
+        return f"energy {old['energy_eV']:.6g} eV, now {new['energy_eV']:.6g} eV"
+    df = float(np.abs(np.subtract(old["forces_eV_per_A"], new["forces_eV_per_A"])).max())
+    if not df <= tol_f:
+        return f"forces differ by up to {df:.3g} eV/Å"
+    s_old, s_new = old.get("stress_eV_per_A3"), new.get("stress_eV_per_A3")
+    if (s_old is None) != (s_new is None):
+        return "stress given, now none" if s_new is None else "no stress, now one"
+    ds = 0.0 if s_old is None else float(np.abs(np.subtract(s_old, s_new)).max())
+    return f"stress differs by up to {ds:.3g} eV/Å³" if not ds <= tol_s else None
