@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import warn
-from bench.models.external import FAMILY
 from bench.models.entries import training_text
+from bench.models.external import FAMILY
 from bench.models.registry import label_spec
 from bench.run.records import is_records_dir, open_results
 from bench.run.schema import KEY, order_key
