@@ -5,6 +5,7 @@ never refused, so ml-peg's ``models.yml`` loads as it is."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -66,6 +67,13 @@ def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
     if str(entry.get("device", "")).strip().lower() == "auto":
         entry.pop("device")  # bench picks (--device, else the best there is)
     metadata = {k: v for k, v in entry.items() if k not in FIELDS and k != "metadata"}
+    for other in metadata:  # kept, unless it looks like a misspelt field bench uses
+        close = difflib.get_close_matches(other, [*FIELDS, "module", "class_name"], 1, 0.8)
+        if close and other not in METADATA:
+            raise ConfigurationError(
+                f"{origin}: model {name!r} has unknown field(s) {other}; did you mean "
+                f"{close[0]}? (other fields are kept as the model's metadata)"
+            )
     kept = {k: v for k, v in entry.items() if k in FIELDS}
     metadata = {**(entry.get("metadata") or {}), **metadata}
     check_entry_size(name, entry, origin)
