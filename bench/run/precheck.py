@@ -32,8 +32,11 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
     uses = stress_use(config.task)
     if python is not None:
         return _remote(config, spec, dtype, python)
-    from bench.run.worker import local_model
+    from bench.models.external import FAMILY
+    from bench.run.worker import forget_local_models, local_model
 
+    if spec.family == FAMILY:  # a factory may read other weights now: load it afresh
+        forget_local_models()
     with stdout_kept() as held:
         model = local_model(spec.token, config.device, dtype, config.checkpoint)
         found = probe(model, uses, check=config.check)

@@ -1,0 +1,250 @@
+"""Rows one can trust for any model (issue 33): a run identifies its model by what it computes
+(a fingerprint on fixed probe cells), checks the contract before its first material, labels
+it with ``--name``, checks an own environment before any store exists, and the Python API
+returns the MAE table with its intervals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.errors import ModelUnavailableError
+from bench.models.external import import_target
+from bench.run.probe import NOISE, fingerprint_change
+from bench.run.store import Store
+
+#: a lab's own potentials: EMT whose numbers a weights file scales, and broken variants
+LAB = '''
+import json
+from pathlib import Path
+
+from ase.calculators.emt import EMT
+
+
+class Scaled(EMT):
+    """EMT with energy, forces and stress times ``scale``; forces alone times ``forces``."""
+
+    implemented_properties = ("energy", "forces", "stress")
+
+    def __init__(self, scale=1.0, forces=1.0, stress=True, nan=False):
+        super().__init__()
+        self.scale, self.force_factor, self.has_stress, self.nan = scale, forces, stress, nan
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, ["energy", "forces", "stress"], system_changes)
+        for key in ("energy", "forces", "stress"):
+            self.results[key] = self.results[key] * self.scale
+        self.results["forces"] = self.results["forces"] * self.force_factor
+        if self.nan:
+            self.results["forces"] = self.results["forces"] * float("nan")
+        if not self.has_stress:
+            del self.results["stress"]
+
+    def get_stress(self, atoms=None):
+        if not self.has_stress:
+            from ase.calculators.calculator import PropertyNotImplementedError
+
+            raise PropertyNotImplementedError("stress")
+        return super().get_stress(atoms)
+
+
+def make():
+    """Reads its weights from a fixed path, as a lab's factory does."""
+    weights = json.loads((Path(__file__).parent / "weights.json").read_text())
+    return Scaled(scale=weights["scale"])
+
+
+def doubled():
+    return Scaled(forces=2.0)
+
+
+def no_stress():
+    return Scaled(stress=False)
+
+
+def nan_forces():
+    return Scaled(nan=True)
+
+
+def noisy():
+    print("LABPOT SAYS HELLO")
+    return Scaled()
+'''
+
+ELASTIC = ["--task", "elasticity", "--materials", "mp-10903", "--quiet"]
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch, shared_data) -> tuple[Path, str]:
+    """A folder with the ``LAB`` module (a unique name: modules stay imported) and its
+    ``weights.json``, made the current folder: (the folder, the module name)."""
+    here = tmp_path / "lab"
+    here.mkdir()
+    name = f"trustpot_{abs(hash(str(tmp_path))) % 10**8}"
+    (here / f"{name}.py").write_text(LAB)
+    (here / "weights.json").write_text('{"scale": 1.0}')
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("BENCH_DATA", str(shared_data))
+    return here, name
+
+
+def _err(capsys) -> str:
+    return capsys.readouterr().err
+
+
+def test_retrained_weights_are_refused_and_a_comment_resumes(lab, capsys):
+    here, module = lab
+    run = ["run", "--model", f"{module}:make", "--name", "mine", *ELASTIC, "--out", "o"]
+    assert main(run) == 0
+    with Store("o") as store:
+        assert set(store.records()["model"]) == {"mine"}  # --name labels the row
+        manifest = store.manifests()[-1]
+    assert manifest["contract_check"] == "passed"
+    assert manifest["model_fingerprint"]["probes"]["Cu3Au"]["n_atoms"] == 4
+    (here / "weights.json").write_text('{"scale": 1.5}')  # retrained, same path
+    capsys.readouterr()
+    assert main(run) == 2
+    err = _err(capsys)
+    assert "computes otherwise (probe Cu3Au: energy" in err and "--name" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    (here / "weights.json").write_text('{"scale": 1.0}')
+    source = here / f"{module}.py"
+    source.write_text(source.read_text() + "\n# a comment changes no number\n")
+    assert main(run) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert main(["table", "--runs", "o", "--out", "tab", "--recorded-only"]) == 0
+    assert "| mine |" in (here / "tab" / "table2.md").read_text()
+
+
+def test_a_broken_model_is_refused_before_its_first_material(lab, capsys):
+    _, module = lab
+    run = ["run", "--model", f"{module}:doubled", *ELASTIC, "--out", "o"]
+    assert main(run) == 1
+    err = _err(capsys)
+    assert "fails the contract before its first material" in err
+    assert any(line.startswith("forces = −dE/dx (Cu3Au)") for line in err.splitlines())
+    assert " FAIL " in err and "--no-check" in err
+    assert not Path("o").exists()  # no store made
+    assert main([*run, "--no-check"]) == 0
+    with Store("o") as store:
+        assert store.manifests()[-1]["contract_check"] == "skipped (--no-check)"
+
+
+def test_a_model_without_stress_is_told_which_task_needs_it(lab, capsys):
+    _, module = lab
+    assert main(["run", "--model", f"{module}:no_stress", *ELASTIC, "--out", "o"]) == 1
+    err = _err(capsys)
+    assert "stress present" in err and "elasticity needs it: it fits the stress" in err
+
+
+def test_check_model_gives_every_defect_as_a_row(lab, capsys):
+    _, module = lab
+    for factory, row in (("no_stress", "stress present"), ("nan_forces", "shapes, finite")):
+        assert main(["check-model", f"{module}:{factory}", "--name", "lab"]) == 1
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err and captured.err == ""
+        assert captured.out.startswith("lab (")
+        assert any(row in line and "FAIL" in line for line in captured.out.splitlines())
+
+
+def test_table_run_takes_a_models_file_and_threads(lab, capsys):
+    here, module = lab
+    (here / "models.yml").write_text(f"broken:\n  import: {module}:doubled\n")
+    argv = ["table", "--run", "--models", "broken", "--models-file", "models.yml"]
+    argv += ["--threads", "1", "--runs", "r", "--out", "tab", "--quiet"]
+    assert main(argv) == 1
+    assert "skipped: model broken fails the contract" in capsys.readouterr().out
+
+
+def test_api_returns_the_mae_table_and_keeps_the_package_quiet(lab, capsys, monkeypatch):
+    import bench
+
+    here, module = lab
+    monkeypatch.syspath_prepend(str(here))
+    target = __import__(module)
+    frame = bench.benchmark(
+        target.noisy, name="quiet", task="elasticity", materials=["mp-10903"], out="api"
+    )
+    assert list(frame["status"]) == ["ok"]
+    mae = frame.attrs["mae"]
+    assert {"K_GPa", "K_GPa.lo", "K_GPa.hi", "n_K_GPa"} <= set(mae.columns)
+    assert frame.attrs["run"]["model"] == "quiet"
+    assert "LABPOT SAYS HELLO" not in capsys.readouterr().out
+    assert "LABPOT SAYS HELLO" in Path("api/bench-run.log").read_text()
+
+
+def test_own_environment_problems_are_one_line(lab, tmp_path, capsys):
+    here, module = lab
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    (here / "models.yml").write_text(
+        f"ghost:\n  import: {module}:make\n  python: /nonexistent/bin/python\n"
+        f"bare:\n  import: {module}:make\n  python: {bare}/bin/python\n"
+    )
+    for name, says, fix in (
+        ("ghost", "python /nonexistent/bin/python does not exist", "bench env create NAME"),
+        ("bare", f"python {bare}/bin/python cannot import bench", "-m pip install -e"),
+    ):
+        argv = ["run", "--models-file", "models.yml", "--model", name, *ELASTIC, "--out", name]
+        assert main(argv) == 1
+        err = _err(capsys)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert says in err and fix in err, err
+        assert not Path(name).exists()
+
+
+def test_env_create_makes_an_environment_with_bench(monkeypatch, tmp_path, capsys):
+    from bench.models import ownenv
+
+    calls = []
+    monkeypatch.setenv("BENCH_ENVS", str(tmp_path / "envs"))
+    monkeypatch.setattr(ownenv, "call", lambda command, what: calls.append(command))
+    argv = ["env", "create", "lab", "--python", sys.executable, "--packages", "ase", "numpy"]
+    assert main(argv) == 0
+    root = tmp_path / "envs" / "lab"
+    assert calls[0] == [sys.executable, "-m", "venv", str(root)]
+    assert calls[1][-2:] == ["-e", str(ownenv.CHECKOUT)]
+    assert calls[2][-2:] == ["ase", "numpy"]
+    assert f"python: {root}/bin/python" in capsys.readouterr().out
+
+
+def test_python_m_bench():
+    done = subprocess.run([sys.executable, "-m", "bench", "--help"], capture_output=True)
+    assert done.returncode == 0 and b"check-model" in done.stdout
+
+
+def test_import_errors_say_which_part_was_missing(tmp_path, monkeypatch):
+    (tmp_path / "halfpot.py").write_text("import not_installed_pkg\n")
+    (tmp_path / "okpot.py").write_text("def make():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for target, says in (
+        ("nopot_xyz:make", "no module nopot_xyz"),
+        ("okpot:mkae", "module okpot was found, but okpot has no attribute 'mkae'"),
+        ("halfpot:make", "module halfpot needs not_installed_pkg"),
+    ):
+        with pytest.raises(ModelUnavailableError, match=says):
+            import_target(target, [])
+
+
+def _print(probes: dict) -> dict:
+    return {"precision": "float32", "device": "cpu", "probes": probes}
+
+
+def test_fingerprint_noise_and_unknown():
+    forces = np.zeros((2, 3)).tolist()
+    old = {"n_atoms": 2, "energy_eV": -7.0, "forces_eV_per_A": forces, "stress_eV_per_A3": [0] * 6}
+    tol_e = NOISE["float32"][0]
+    near = {**old, "energy_eV": -7.0 + tol_e}  # within float32 noise (per atom)
+    far = {**old, "energy_eV": -7.0 + 4 * tol_e}
+    assert fingerprint_change(_print({"NaCl": old}), _print({"NaCl": near})) is None
+    assert "energy" in fingerprint_change(_print({"NaCl": old}), _print({"NaCl": far}))
+    gone = {"n_atoms": 2, "error": "KeyError: Na"}
+    assert "now KeyError" in fingerprint_change(_print({"NaCl": old}), _print({"NaCl": gone}))
+    assert fingerprint_change(None, _print({"NaCl": old})) is None  # records before: unknown
+    assert json.loads(json.dumps(_print({"NaCl": old}))) == _print({"NaCl": old})
