@@ -248,3 +248,20 @@ def test_fingerprint_noise_and_unknown():
     assert "now KeyError" in fingerprint_change(_print({"NaCl": old}), _print({"NaCl": gone}))
     assert fingerprint_change(None, _print({"NaCl": old})) is None  # records before: unknown
     assert json.loads(json.dumps(_print({"NaCl": old}))) == _print({"NaCl": old})
+
+
+@pytest.mark.slow
+def test_check_model_of_an_own_environment_entry_runs_there(lab, capsys):
+    """``python:`` of a models-file entry: check-model loads and checks the model in that
+    interpreter (a subprocess), and a run probes it there before its first material."""
+    here, module = lab
+    (here / "models.yml").write_text(
+        f"own:\n  import: {module}:make\n  python: {sys.executable}\n"
+        f"own-broken:\n  import: {module}:doubled\n  python: {sys.executable}\n"
+    )
+    assert main(["check-model", "own", "--models-file", "models.yml"]) == 0
+    assert f"; in {sys.executable}):" in capsys.readouterr().out
+    argv = ["run", "--models-file", "models.yml", "--model", "own-broken", *ELASTIC]
+    assert main([*argv, "--out", "o"]) == 1
+    assert "fails the contract before its first material" in capsys.readouterr().err
+    assert not Path("o").exists()

@@ -12,9 +12,13 @@ from bench.errors import ModelCheckError, ModelUnavailableError
 from bench.models.spec import ModelSpec
 from bench.run.probe import probe
 from bench.run.runlog import stdout_kept
+from bench.run.threads import set_threads, threads_per_worker
 from bench.tasks import TASKS
 from bench.testing import Check, format_checks
 
+#: (model token, device, dtype, checkpoint, tasks needing stress, check) -> the probes of a
+#: catalogue model in this process (its weights are its checkpoint's, checked by sha256)
+_PROBED: dict[tuple, dict[str, Any]] = {}
 #: seconds a model's own environment may take to load it and evaluate the probes
 REMOTE_PROBE_TIMEOUT_S = 900.0
 
@@ -35,11 +39,18 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
     from bench.models.external import FAMILY
     from bench.run.worker import forget_local_models, local_model
 
+    key = (spec.token, config.device, dtype, config.checkpoint, tuple(uses), config.check)
     if spec.family == FAMILY:  # a factory may read other weights now: load it afresh
         forget_local_models()
+        _PROBED.pop(key, None)
+    if key in _PROBED:  # a catalogue model, probed by an earlier run of this process
+        return {**_PROBED[key], "output": ""}
+    set_threads(config.threads or threads_per_worker(config.workers))  # as the run's
     with stdout_kept() as held:
         model = local_model(spec.token, config.device, dtype, config.checkpoint)
         found = probe(model, uses, check=config.check)
+    if spec.family != FAMILY:
+        _PROBED[key] = found
     return {**found, "output": "".join(held)}
 
 

@@ -3,7 +3,7 @@ forces and stress on a few fixed small cells: its identity by what it computes, 
 manifest) and the fast part of the contract (:mod:`bench.testing`: shapes, finite values,
 forces = −dE/dx by finite differences on one cell, stress = (1/V) dE/dε where the task needs
 it). Both share the probe cells' evaluations; on EMT the whole costs milliseconds, on a
-graph network a few dozen model calls (seconds).
+graph network 14 model calls (4 probes, 6 displaced and 4 strained cells).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str
     rel, h, d = (1e-3, 1e-3, 1e-4) if exact else (2e-2, 1e-2, 1e-3)
     forces = np.asarray(out["forces_eV_per_A"])
     try:
-        error = float(np.abs(forces[:2] - fd_forces(model, atoms, h, n=2)).max())
+        error = float(np.abs(forces[:1] - fd_forces(model, atoms, h, n=1)).max())
     except Exception as err:
         checks.append(Check(f"forces = −dE/dx ({name})", False, _text(err), ""))
     else:
