@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _blocks() -> list[tuple[str, str]]:
-    """(language, code) of each fenced block of the page, in order."""
+    """(language, code) of each fenced block of the page, in order (``text`` blocks show
+    output, not code to run)."""
     text = (ROOT / "docs" / "own-model.md").read_text()
-    return re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
+    return [(lang, code) for lang, code in blocks if lang != "text"]
 
 
 @pytest.mark.slow
