@@ -160,6 +160,8 @@ def test_table_run_takes_a_models_file_and_threads(lab, capsys):
     argv += ["--threads", "1", "--runs", "r", "--out", "tab", "--quiet"]
     assert main(argv) == 1
     assert "skipped: model broken fails the contract" in capsys.readouterr().out
+    assert main([*argv[:3], "emt,broken", *argv[4:], "--name", "x"]) == 2  # one model only
+    assert "--name labels one model" in capsys.readouterr().err
 
 
 def test_api_returns_the_mae_table_and_keeps_the_package_quiet(lab, capsys, monkeypatch):

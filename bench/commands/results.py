@@ -43,7 +43,10 @@ def _add_table_and_report(sub: Any) -> None:
     p.add_argument("--models", help="comma-separated models for --run (default: all that run here)")
     p.add_argument("--workers", type=int, default=1, help="worker processes for --run")
     p.add_argument("--threads", type=int, help="with --run: torch threads per worker")
-    p.add_argument("--models-file", metavar="FILE", help="with --run: models of this YAML too")
+    p.add_argument(
+        "--models-file", metavar="FILE", help="models of this YAML too (for --run, and labels)"
+    )
+    p.add_argument("--name", help="with --run and one model in --models: the records' label")
     p.add_argument(
         "--no-check",
         action="store_true",

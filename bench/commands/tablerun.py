@@ -29,6 +29,8 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str
             and (s.checkpoint is None or local_checkpoint(s) is not None)
         ]
     )
+    if args.name and len(models) != 1:
+        raise ConfigurationError("--name labels one model: give --models with exactly one")
     skipped = []
     for model in models:
         for task, subset in subsets.items():
@@ -43,6 +45,7 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str
                 out_dir=args.runs[0],
                 progress=not args.quiet,
                 check=not args.no_check,
+                name=args.name,
             )
             try:
                 summary = run(config)
