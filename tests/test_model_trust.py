@@ -18,6 +18,7 @@ from bench.errors import ModelUnavailableError
 from bench.models.external import import_target
 from bench.run.probe import NOISE, fingerprint_change
 from bench.run.store import Store
+from bench.testing import Check
 
 #: a lab's own potentials: EMT whose numbers a weights file scales, and broken variants
 LAB = '''
@@ -267,3 +268,21 @@ def test_check_model_of_an_own_environment_entry_runs_there(lab, capsys):
     assert main([*argv, "--out", "o"]) == 1
     assert "fails the contract before its first material" in capsys.readouterr().err
     assert not Path("o").exists()
+
+
+def test_a_model_of_other_elements_is_not_refused():
+    """A model that takes none of the probe cells' elements is not judged by them."""
+    from ase.calculators.emt import EMT
+
+    from bench.models.loaded import LoadedModel
+    from bench.run.probe import probe
+
+    class Picky(EMT):
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            if "Ag" not in atoms.get_chemical_symbols():
+                raise KeyError("only silver")
+            super().calculate(atoms, properties, system_changes)
+
+    model = LoadedModel(key="picky", calculator=Picky(), device="cpu", dtype="native")
+    (check,) = [Check(**c) for c in probe(model, {"elasticity": "x"})["checks"]]
+    assert check.passed is None and "only silver" in check.value

@@ -80,9 +80,9 @@ def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str
     evaluates. ``stress_use``: task -> why it needs stress (tasks that do not: left out)."""
     cells = probe_cells()
     done = {n: p for n, p in probes.items() if "error" not in p}
-    if not done:
+    if not done:  # elements outside the probes' (or a model that raises on all): not judged
         errors = "; ".join(f"{n}: {p['error']}" for n, p in probes.items())
-        return [Check("evaluates a probe cell", False, errors[:300], "one of NaCl, MgO, Si, Cu3Au")]
+        return [Check("evaluates a probe cell", None, errors[:300], "none of its elements?")]
     checks = [_shapes(done)]
     name = next(iter(done))
     atoms, out = cells[name], done[name]
