@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
-import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from bench.errors import (
     warn,
 )
 from bench.models.checkpoints import checkpoint_dir, resolve_checkpoint
+from bench.models.devices import resolve_device
 from bench.models.external import (
     FAMILY,
     NATIVE,
@@ -133,38 +133,6 @@ def _adapter(family: str) -> Adapter:
     if not isinstance(module, Adapter):
         raise BenchBugError(f"bench/models/{family}.py lacks load() or packaged_checkpoint()")
     return module
-
-
-def resolve_device(device: str | None) -> str:
-    """``cpu``/``cuda``/``cuda:N`` as given, or the best available when None or ``auto``."""
-    if device in (None, "auto"):
-        try:
-            import torch
-        except ImportError:
-            return "cpu"
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise ConfigurationError(f"unknown device {device!r}; choose cpu, cuda, cuda:N or auto")
-    if device.startswith("cuda"):
-        try:
-            import torch
-        except ImportError:
-            torch = None
-        if torch is None or not torch.cuda.is_available():
-            raise ConfigurationError(
-                f"--device {device}: no CUDA device is available here (use --device cpu or auto)"
-            )
-    return device
-
-
-def describe_device(device: str) -> str:
-    """``device`` as run: ``cpu``, or ``cuda:N (GPU name)``."""
-    if not device.startswith("cuda"):
-        return device
-    import torch
-
-    index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
-    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 
 
 def load_model(

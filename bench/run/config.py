@@ -9,9 +9,10 @@ from typing import Any
 from bench.datasets import resolve_subset
 from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models import LoadedModel, resolve, unavailable_reason
-from bench.models.registry import resolve_device
+from bench.models.devices import resolve_device
 from bench.models.weights import require_weights
 from bench.protocols import effective_settings
+from bench.run.gpus import record_device, run_gpus
 from bench.run.options import check_options
 from bench.settings import settings_dict, settings_digest, settings_from_dict
 from bench.tasks import TASKS, Material, run_one
@@ -37,6 +38,9 @@ class RunConfig:
     #: runs share one machine (two runs of 2 threads on 2 cores oversubscribe them)
     threads: int | None = None
     device: str | None = None
+    #: GPU indices the workers are spread over, round-robin (bench.run.gpus); None: every
+    #: visible GPU when the device is cuda, else none
+    gpus: tuple[int, ...] | None = None
     dtype: str | None = None  # None: the family's most precise dtype (second-order quantities)
     checkpoint: str | None = None
     data_dir: str | None = None
@@ -106,14 +110,17 @@ class RunSummary:
     n_failed_kept: int = 0
 
 
-def prepare(config: RunConfig) -> tuple[Any, str, list[str], Any]:
+def prepare(config: RunConfig, planning: bool = False) -> tuple[Any, str, list[str], Any]:
     """Validate a run before any work: model, task, subset, data. Raises ConfigurationError.
+    ``planning`` (``--dry-run``): GPUs named by ``--gpus`` need not be on this machine.
 
     Returns (model spec, dataset, material ids, the effective settings:
     :func:`bench.protocols.effective_settings`).
     """
     check_options(config)  # also checked when it was made; a replace() may skip that
-    resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
+    if not planning and not config.scheduler:  # a Dask cluster's workers have the GPUs
+        resolve_device(config.device)  # an unknown device, or cuda without CUDA: one line now
+    run_gpus(config.device, config.gpus, planning)  # --gpus against the device and machine
     if config.task not in TASKS:
         raise ConfigurationError(f"unknown task {config.task!r}; choose from {', '.join(TASKS)}")
     check_records_dirs(config.out_dir, config.records_dir)
@@ -208,9 +215,11 @@ class Job:
 
     def run(self, model: LoadedModel, material_id: str) -> dict[str, Any]:
         """The record of one material (:func:`bench.tasks.run_one`; never raises for the
-        material's or the model's failure)."""
+        material's or the model's failure), with the device that made it in its details."""
         material = Material(self.dataset, material_id, self.data_dir)
-        return run_one(self.task, model, material, self.settings, self.batch, self.timeout_s)
+        record = run_one(self.task, model, material, self.settings, self.batch, self.timeout_s)
+        record["details"] = {**(record.get("details") or {}), **record_device(model.device)}
+        return record
 
     def to_json(self) -> dict[str, Any]:
         """Plain values, with the settings digest to check on arrival."""

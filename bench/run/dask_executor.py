@@ -19,6 +19,7 @@ from typing import Any
 from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model
 from bench.run.config import Job, RunConfig
+from bench.run.gpus import worker_device, worker_envs
 from bench.run.threads import limit_blas_threads, thread_env, threads_per_worker
 from bench.settings import settings_digest
 from bench.tasks import worker_died_record
@@ -50,10 +51,14 @@ def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
         ) from err
     cluster = None
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        n_workers = max(1, min(config.workers, n_materials))
+        envs = None if config.scheduler else worker_envs(config, n_workers)
         if config.scheduler:
             client = Client(config.scheduler, timeout="60s")
+        elif envs:
+            cluster = _gpu_cluster(envs, config.threads or threads_per_worker(n_workers))
+            client = Client(cluster)
         else:
-            n_workers = max(1, min(config.workers, n_materials))
             cluster = LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
@@ -70,6 +75,34 @@ def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
                 cluster.close()
 
 
+def _gpu_cluster(envs: list[dict[str, str]], threads: int) -> Any:
+    """A local cluster of one single-threaded worker per entry of ``envs``, each started with
+    its GPU (``CUDA_VISIBLE_DEVICES``) and the resource ``GPU=1``, as a Slurm job with
+    ``--gres=gpu:1`` and ``--resources GPU=1`` gives it."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    workers = {
+        n: {
+            "cls": Nanny,
+            "options": {
+                "nthreads": 1,
+                "env": {**thread_env(threads), **env},
+                "resources": {"GPU": 1},
+            },
+        }
+        for n, env in enumerate(envs)
+    }
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    return SpecCluster(workers=workers, scheduler=scheduler)
+
+
+def _resources(config: RunConfig) -> dict[str, int] | None:
+    """What a task needs of its worker: one GPU when the run is on CUDA (one model per GPU
+    worker), nothing on the CPU."""
+    on_gpu = str(config.device or "").startswith("cuda") or bool(worker_envs(config, 1))
+    return {"GPU": 1} if on_gpu else None
+
+
 def execute_dask(
     config: RunConfig, job: Job, model: str, ids: list[str]
 ) -> Iterator[dict[str, Any]]:
@@ -79,6 +112,8 @@ def execute_dask(
         from distributed.scheduler import KilledWorker
 
         digest = settings_digest(job.settings)
+        device = config.device if config.scheduler else worker_device(config)
+        resources = _resources(config)
         tag = hashlib.sha256(model.encode()).hexdigest()[:12]  # a token may be long JSON
         keys = {f"bench-{tag}-{job.task}-{job.dataset}-{i}-{digest}": i for i in ids}
         # One reference per unfinished task, dropped as its record is yielded: dask then
@@ -86,11 +121,12 @@ def execute_dask(
         pending = {
             key: client.submit(
                 dask_task,
-                *(model, config.device, config.checkpoint, job, material_id),
+                *(model, device, config.checkpoint, job, material_id),
                 key=key,
                 pure=False,
                 retries=0,
                 priority=len(keys) - rank,  # the runner's order: largest first
+                resources=resources,
             )
             for rank, (key, material_id) in enumerate(keys.items())
         }

@@ -19,6 +19,7 @@ from bench.models import resolve
 from bench.models.envs import env_python
 from bench.models.spec import ModelSpec
 from bench.run.config import Job, RunConfig
+from bench.run.gpus import worker_device, worker_envs
 from bench.run.threads import thread_env
 from bench.tasks import worker_died_record
 
@@ -84,13 +85,14 @@ class _Slots:
         self.command = [python, "-m", "bench.run.remote", "--model", model]
         self.command += ["--threads", str(threads)]
         for flag, value in (
-            ("--device", config.device),
+            ("--device", worker_device(config)),
             ("--dtype", job.settings.dtype),
             ("--checkpoint", config.checkpoint),
         ):
             if value:
                 self.command += [flag, str(value)]
         self.env = {**os.environ, **thread_env(threads)}
+        self.gpu_envs = worker_envs(config, max(1, min(config.workers, len(ids)))) or [{}]
         self.model, self.python, self.job = model, python, job.to_json()
         self.log_name = re.sub(r"[^A-Za-z0-9@._+-]", "_", resolve(model).key)
         self.todo: queue.Queue[str] = queue.Queue()
@@ -108,7 +110,7 @@ class _Slots:
             stdout=subprocess.PIPE,
             stderr=open(log, "a"),  # noqa: SIM115 (closed with the process)
             text=True,
-            env=self.env,
+            env={**self.env, **self.gpu_envs[n % len(self.gpu_envs)]},  # its GPU, if any
         )
         self.procs.append(proc)
         return proc, log

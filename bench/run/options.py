@@ -46,6 +46,14 @@ def check_options(config: Any) -> None:
         raise ConfigurationError(f"--limit must be at least 1, got {config.limit}")
     if config.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {config.workers}")
+    gpus = config.gpus
+    if gpus is not None and (not gpus or any(type(g) is not int or g < 0 for g in gpus)):
+        raise ConfigurationError(f"--gpus takes GPU indices such as 0,1, got {gpus!r}")
+    if config.gpus is not None and config.scheduler is not None:
+        raise ConfigurationError(
+            "--gpus is for this machine's workers; a Dask cluster's workers get their GPU from "
+            "what starts them (Slurm: --gres=gpu:1, and --resources GPU=1)"
+        )
     if config.threads is not None and config.threads < 1:
         raise ConfigurationError(f"--threads must be at least 1, got {config.threads}")
     if config.material_timeout_s is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from bench.run.config import Job, RunConfig
+from bench.run.gpus import worker_device, worker_envs
 from bench.run.runlog import log_path
 from bench.run.schedule import run_alone
 from bench.run.worker import init_worker, work
@@ -66,12 +68,13 @@ def pool_records(
     nothing beside it, on the torch threads of all ``workers`` (its worker takes the cores the
     others leave idle). Ctrl-C or SIGTERM ends the workers at once.
     """
-    context = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state
+    envs = worker_envs(config, workers)
+    context = WorkerEnvContext(envs) if envs else multiprocessing.get_context("spawn")
     alone = run_alone(job, ids, config.alone_above_atoms) if workers > 1 else set()
     log = str(log_path(config.out_dir))
     initargs = (
         model,
-        config.device,
+        worker_device(config),
         job.settings.dtype,
         config.checkpoint,
         threads,
@@ -95,6 +98,45 @@ def pool_records(
             child.terminate()
         raise
     pool.shutdown(wait=True)
+
+
+class WorkerEnvContext(multiprocessing.context.SpawnContext):
+    """A spawn context whose n-th process starts with ``envs[n % len(envs)]`` added to its
+    environment (its GPU: :func:`bench.run.gpus.gpu_env`), set in the parent around the
+    spawn, so the worker has it before anything in it starts (CUDA reads it once, at its
+    initialisation)."""
+
+    def __init__(self, envs: list[dict[str, str]]) -> None:
+        super().__init__()
+        self.envs, self.started = envs, 0
+
+    def Process(self, *args: Any, **kwargs: Any) -> multiprocessing.context.SpawnProcess:
+        env = self.envs[self.started % len(self.envs)]
+        self.started += 1
+        return _EnvProcess(env, *args, **kwargs)
+
+
+class _EnvProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process started with ``env`` added to the parent's environment."""
+
+    _lock = threading.Lock()  # one spawn at a time changes this process's environment
+
+    def __init__(self, env: dict[str, str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extra_env = env
+
+    def start(self) -> None:
+        with self._lock:
+            before = {key: os.environ.get(key) for key in self.extra_env}
+            os.environ.update(self.extra_env)
+            try:
+                super().start()
+            finally:
+                for key, value in before.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
 
 class _Feeder:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.errors import ModelCheckError, ModelUnavailableError
 from bench.models.spec import ModelSpec
+from bench.run.gpus import in_process_device, worker_device
 from bench.run.probe import probe
 from bench.run.runlog import stdout_kept
 from bench.run.threads import set_threads, threads_per_worker
@@ -39,7 +40,8 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
     from bench.models.external import FAMILY
     from bench.run.worker import forget_local_models, local_model
 
-    key = (spec.token, config.device, dtype, config.checkpoint, tuple(uses), config.check)
+    device = in_process_device(config)  # the first of --gpus, as a run of one worker uses
+    key = (spec.token, device, dtype, config.checkpoint, tuple(uses), config.check)
     if spec.family == FAMILY:  # a factory may read other weights now: load it afresh
         forget_local_models()
         _PROBED.pop(key, None)
@@ -47,7 +49,7 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
         return {**_PROBED[key], "output": ""}
     set_threads(config.threads or threads_per_worker(config.workers))  # as the run's
     with stdout_kept() as held:
-        model = local_model(spec.token, config.device, dtype, config.checkpoint)
+        model = local_model(spec.token, device, dtype, config.checkpoint)
         found = probe(model, uses, check=config.check)
     if spec.family != FAMILY:
         _PROBED[key] = found
@@ -57,7 +59,7 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
 def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, Any]:
     """:func:`probe_run` in another interpreter (``python -m bench.run.remote --probe``)."""
     command = [python, "-m", "bench.run.remote", "--model", spec.token, "--probe", config.task]
-    for flag, value in (("--device", config.device), ("--dtype", dtype)):
+    for flag, value in (("--device", worker_device(config)), ("--dtype", dtype)):
         if value:
             command += [flag, str(value)]
     if config.checkpoint:
