@@ -53,6 +53,11 @@ def _add_table_and_report(sub: Any) -> None:
         help="with --run: skip the contract check before each model's first material",
     )
     p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --run: print each run's plan (bench run --dry-run) and exit; no table",
+    )
+    p.add_argument(
         "--allow-missing",
         action="store_true",
         help="with --run: exit 0 even when a requested model could not run (default: exit 1)",
@@ -216,7 +221,12 @@ def cmd_table(args: argparse.Namespace) -> int:
         from bench.models.external import load_models_file
 
         load_models_file(args.models_file)
+    if args.dry_run and not args.run:
+        raise ConfigurationError("--dry-run plans the runs of --run; give both")
     skipped = run_for_table(args, subsets) if args.run else []
+    if args.dry_run:
+        print("dry run: nothing was run, no store, folder or table was written")
+        return 0
     if skipped and not args.allow_missing:  # a CI job relying on the table must not pass
         print(
             f"bench: error: {len(skipped)} requested run(s) could not run, no table written "

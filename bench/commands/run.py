@@ -15,6 +15,7 @@ from bench.commands.output import (
 )
 from bench.report.metrics import summary_table
 from bench.run.config import DEFAULT_MATERIAL_TIMEOUT_S, RunConfig, RunSummary, prepare
+from bench.run.gpus import parse_gpus
 from bench.run.runlog import log_path
 from bench.run.runner import run
 from bench.run.store import Store
@@ -113,6 +114,13 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument(
+        "--gpus",
+        metavar="LIST",
+        help="GPU indices the workers are spread over round-robin, e.g. 0,1 (several workers "
+        "per GPU allowed; each worker process sees only its GPU); default with --device cuda: "
+        "every visible GPU",
+    )
+    p.add_argument(
         "--dtype",
         help="model precision; default for phonons and elasticity: the catalogue's "
         "second_order_dtype, else the most precise the model supports (`bench models`)",
@@ -137,6 +145,12 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-batch", action="store_true", help="evaluate supercells one by one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (materials to run, done, failed; workers and their devices; "
+        "estimated wall time) and exit; runs and writes nothing",
+    )
 
 
 def _add_keeping(p: argparse.ArgumentParser) -> None:
@@ -184,6 +198,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         executor=args.executor,
         scheduler=args.scheduler,
         device=args.device,
+        gpus=parse_gpus(args.gpus) if args.gpus is not None else None,
         dtype=args.dtype,
         checkpoint=args.checkpoint,
         data_dir=args.data_dir,
@@ -208,6 +223,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench.models.external import load_models_file
 
         load_models_file(args.models_file)
+    if args.dry_run:
+        return print_plans(
+            [config_from_args(args, *pair) for pair in subsets_for(args.task, args.subset)]
+        )
     for task, subset in subsets_for(args.task, args.subset):
         config = config_from_args(args, task, subset)
         summary = run(config)
@@ -215,6 +234,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(run_words(summary))
         if log_path(args.out).exists():
             print(f"the model packages' own output: {log_path(args.out)}")
+    return 0
+
+
+def print_plans(configs: list[RunConfig]) -> int:
+    """``--dry-run``: the plan of each run, then one line saying nothing ran; exit code 0."""
+    from bench.run.plan import plan, plan_lines
+
+    for config in configs:
+        print("\n".join(plan_lines(plan(config))))
+    print("dry run: nothing was run, no store or folder was created")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``bench table --run``: run the models (resuming) before the table is built."""
+"""``bench table --run``: run the models (resuming) before the table is built, or, with
+``--dry-run``, print the plan of each run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str
     from bench.errors import ModelCheckError
     from bench.models import list_models, local_checkpoint, unavailable_reason
     from bench.models.external import load_models_file
+    from bench.run.plan import plan, plan_lines
     from bench.run.runner import RunConfig, run
 
     if args.models_file:  # also for the table: its labels are that file's models
@@ -48,6 +50,9 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str
                 name=args.name,
             )
             try:
+                if args.dry_run:
+                    print("\n".join("   " + line for line in plan_lines(plan(config))))
+                    continue
                 summary = run(config)
             except (ConfigurationError, ModelCheckError) as err:
                 print(f"   skipped: {err}")
