@@ -116,8 +116,10 @@ def _estimate(walls: dict[str, list[float]], todo: list[str], workers: int):
 
 def _workers(config: RunConfig, spec: Any, n_todo: int) -> tuple[list[str], list[str]]:
     """One line per worker the run would start (where and on which device), and notes."""
-    n = max(1, min(config.workers, n_todo))
-    notes = []
+    n = min(config.workers, n_todo)
+    notes: list[str] = []
+    if not n:
+        return [], notes
     if n < config.workers:
         notes.append(f"--workers {config.workers}: {n} started ({n_todo} materials to run)")
     if config.executor == "dask":
@@ -166,7 +168,7 @@ def plan_lines(p: Plan) -> list[str]:
         f"  materials: {p.n_total} in the subset: {len(p.todo)} to run, {p.n_done} already "
         f"done{kept}",
         f"  store: {store}",
-        f"  workers: {len(p.workers)}",
+        f"  workers: {len(p.workers) or 'none (nothing to run)'}",
         *(f"    worker {n}: {line}" for n, line in enumerate(p.workers)),
         *(f"  note: {note}" for note in p.notes),
     ]
