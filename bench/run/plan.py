@@ -165,7 +165,7 @@ def plan_lines(p: Plan) -> list[str]:
     )
     lines = [
         f"plan: {p.label} {p.task} on {p.subset} ({p.dataset}, settings {p.digest})",
-        f"  materials: {p.n_total} in the subset: {len(p.todo)} to run, {p.n_done} already "
+        f"  materials: {p.n_total}: {len(p.todo)} to run, {p.n_done} already "
         f"done{kept}",
         f"  store: {store}",
         f"  workers: {len(p.workers) or 'none (nothing to run)'}",
