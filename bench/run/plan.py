@@ -86,32 +86,37 @@ def plan(config: RunConfig) -> Plan:
     return result
 
 
-def _walls(records: list[dict[str, Any]], digest: str) -> dict[str, list[float]]:
-    """Wall seconds of the recorded materials: ``same`` (this settings digest) and ``any``."""
-    out: dict[str, list[float]] = {"same": [], "any": []}
+def _walls(records: list[dict[str, Any]], digest: str) -> dict[str, dict[str, float]]:
+    """Recorded wall seconds per material: ``same`` (these settings) and ``any`` settings."""
+    out: dict[str, dict[str, float]] = {"same": {}, "any": {}}
     for record in records:
         if record.get("wall_s"):
-            out["any"].append(float(record["wall_s"]))
+            out["any"][record["material_id"]] = float(record["wall_s"])
             if record["settings_digest"] == digest:
-                out["same"].append(float(record["wall_s"]))
+                out["same"][record["material_id"]] = float(record["wall_s"])
     return out
 
 
-def _estimate(walls: dict[str, list[float]], todo: list[str], workers: int):
-    """(seconds, how it was estimated) for ``todo`` over ``workers``: the median recorded
-    wall time per material, of these settings if any, else of any settings; (None, why)."""
+def _estimate(walls: dict[str, dict[str, float]], todo: list[str], workers: int):
+    """(seconds, how it was estimated) for ``todo`` over ``workers``: each material's own
+    recorded wall time where there is one (these settings first), else the median of these
+    settings' records (else of any settings'); (None, why) without any."""
     if not todo:
         return 0.0, "nothing to run"
     which = "same" if walls["same"] else "any"
     if not walls[which]:
         return None, "no recorded wall times of this model, task and data set"
-    median = statistics.median(walls[which])
+    median = statistics.median(walls[which].values())
+    own = {i: walls["same"].get(i, walls["any"].get(i)) for i in todo}
+    known = [w for w in own.values() if w is not None]
+    total = sum(known) + median * (len(todo) - len(known))
     whose = "these settings" if which == "same" else "other settings"
     basis = (
-        f"{len(todo)} materials × median {median:.3g} s of {len(walls[which])} recorded "
-        f"({whose}) / {max(1, workers)} workers"
+        f"{len(known)} of {len(todo)} materials from their own records, the rest at the "
+        f"median {median:.3g} s of {len(walls[which])} recorded ({whose}), over "
+        f"{max(1, workers)} workers, as measured where they ran"
     )
-    return len(todo) * median / max(1, workers), basis
+    return total / max(1, workers), basis
 
 
 def _workers(config: RunConfig, spec: Any, n_todo: int) -> tuple[list[str], list[str]]:
@@ -165,8 +170,7 @@ def plan_lines(p: Plan) -> list[str]:
     )
     lines = [
         f"plan: {p.label} {p.task} on {p.subset} ({p.dataset}, settings {p.digest})",
-        f"  materials: {p.n_total}: {len(p.todo)} to run, {p.n_done} already "
-        f"done{kept}",
+        f"  materials: {p.n_total}: {len(p.todo)} to run, {p.n_done} already done{kept}",
         f"  store: {store}",
         f"  workers: {len(p.workers) or 'none (nothing to run)'}",
         *(f"    worker {n}: {line}" for n, line in enumerate(p.workers)),
