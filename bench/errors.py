@@ -63,6 +63,11 @@ class MaterialTimeout(MaterialError):
     status = "timeout"
 
 
+class OutOfMemory(MaterialError):
+    """The material ran the GPU out of memory, also when evaluated again alone with the
+    smallest batch (one structure per model call)."""
+
+
 class ModelError(MaterialError):
     """The model raised on this structure (e.g. an element it does not know)."""
 

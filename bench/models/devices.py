@@ -8,8 +8,10 @@ accepted, and a model that runs on the CPU anyway (EMT) does; nothing else chang
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import sys
 
 from bench.errors import ConfigurationError
 
@@ -59,3 +61,30 @@ def describe_device(device: str) -> str:
 
     index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
     return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from, e.g. a ModelError wrapping the model's
+    exception) is CUDA running out of memory: ``torch.cuda.OutOfMemoryError``, or a
+    RuntimeError saying "out of memory" (older torch, other CUDA libraries)."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    seen: BaseException | None = err
+    for _ in range(8):  # the chain of causes, bounded
+        if seen is None:
+            return False
+        if oom_type is not None and isinstance(seen, oom_type):
+            return True
+        if isinstance(seen, RuntimeError) and "out of memory" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def free_gpu_memory() -> None:
+    """Drop what Python still holds and hand torch's cached CUDA blocks back (nothing without
+    CUDA), so the next evaluation starts from the live size."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -15,6 +15,7 @@ from ase.calculators.calculator import Calculator
 from bench.batching import MAX_BATCH_ATOMS, chunk_by_atoms
 from bench.errors import ModelError
 from bench.models.checkpoints import file_sha256
+from bench.models.devices import free_gpu_memory, is_out_of_memory
 
 
 @dataclass
@@ -79,6 +80,8 @@ class LoadedModel:
             try:
                 out.extend(self.batch_forces(members))
             except (RuntimeError, MemoryError, ModelError) as err:  # e.g. out of memory
+                if is_out_of_memory(err):
+                    free_gpu_memory()
                 warnings.warn(
                     f"{self.key}: batch of {len(members)} structures failed "
                     f"({type(err).__name__}: {str(err)[:200]}); evaluating one by one",

@@ -25,8 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchBugError, MaterialError, MaterialTimeout
+from bench.errors import BenchBugError, MaterialError, MaterialTimeout, OutOfMemory
 from bench.models import LoadedModel
+from bench.models.devices import free_gpu_memory, is_out_of_memory
 from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak_rss
 from bench.settings import settings_digest
 from bench.tasks.base import Material, Property, Task, TaskOutput
@@ -132,7 +133,7 @@ def run_one(
         with time_limit(timeout_s), model_clock(model) as clock:
             if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): slow material
                 time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
-            partial = dict(TASKS[task].evaluate(model, material, settings, batch))
+            partial = _evaluate(task, model, material, settings, batch)
         status, error_type, message = "ok", None, None
     except Exception as err:  # one catch at the material boundary: _failure's rule
         status, error_type, message, partial = _failure(err, task, material.material_id)
@@ -158,6 +159,32 @@ def run_one(
         # arrays kept beside the store, not in the row (bench.run.artifacts); ok records only
         **({"artifacts": partial["artifacts"]} if partial.get("artifacts") else {}),
     }
+
+
+def _evaluate(
+    task: str, model: LoadedModel, material: Material, settings: Any, batch: bool
+) -> dict[str, Any]:
+    """The task's evaluation of ``material``. When it runs the GPU out of memory, the cache
+    is emptied and the material evaluated again with the smallest batch (one structure per
+    model call; ``details.oom_retried``); :class:`OutOfMemory` if that runs out too."""
+    evaluate = TASKS[task].evaluate
+    try:
+        return dict(evaluate(model, material, settings, batch))
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
+    free_gpu_memory()  # outside the except block: the traceback's tensors are gone
+    try:
+        partial = dict(evaluate(model, material, settings, False))
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
+        message = f"CUDA out of memory, also alone with one structure per model call ({err})"
+    else:
+        partial["details"] = {**(partial.get("details") or {}), "oom_retried": True}
+        return partial
+    free_gpu_memory()
+    raise OutOfMemory(message[:500])
 
 
 def _failure(err: Exception, task: str, material_id: str) -> tuple[str, str, str, dict]:
