@@ -225,3 +225,35 @@ def test_a_material_that_fits_alone_is_ok_after_one_out_of_memory(shared_data):
     _, dataset, _, settings = prepare(_elastic(Path("/nonexistent"), shared_data))
     record = run_one("elasticity", model, Material(dataset, ALPT, shared_data), settings)
     assert record["status"] == "ok" and record["details"]["oom_retried"] is True
+
+
+def test_speed_gpu_without_a_gpu_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(FAKE_GPUS_ENV, "0")
+    assert main(["speed", "gpu", "--model", "emt", "--out", str(tmp_path / "speed")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "has none" in err
+    assert not (tmp_path / "speed").exists()
+
+
+def test_speed_gpu_writes_its_csv_and_readme_section(shared_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(FAKE_GPUS_ENV, "1")
+    out = tmp_path / "speed"
+    out.mkdir()
+    (out / "README.md").write_text("# Forward time\n\nkept as it is\n")
+    argv = ["speed", "gpu", "--model", "emt", "--limit", "1", "--out", str(out)]
+    argv += ["--data-dir", str(shared_data)]
+    assert main(argv) == 0
+    import pandas as pd
+
+    from bench.speed.gpu import readme_section, write_readme
+
+    frame = pd.read_csv(out / "gpu.csv")
+    assert len(frame) == 2 and set(frame["subset"]) == {"mdr-smoke", "elastic-smoke"}
+    assert set(frame["engine"]) == {"ase"} and set(frame["gpu"]) == {"test GPU"}
+    assert frame["n_materials"].tolist() == [1, 1]
+    write_readme(out / "README.md", readme_section(frame, "again"))  # replaces the section
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("# Forward time\n\nkept as it is\n")
+    assert readme.count("# One GPU (`bench speed gpu`)") == 1
+    assert "| emt | ase | elasticity, elastic-smoke (0/1 ok) |" in readme
+    assert main([*argv, "--engine", "warp"]) == 2  # an engine bench run does not have

@@ -51,6 +51,12 @@ ACTIONS = {
         "concurrent runs with the default threads, then with --threads cores/runs",
         ("task", "data", "runs"),
     ),
+    "gpu": (
+        "on this machine's GPU: materials/h on mdr-smoke and elastic-smoke per engine, model "
+        "share, peak GPU memory, GPU name, torch and CUDA versions (gpu.csv and a README "
+        "section; exit 2 without a GPU)",
+        ("model", "gpu"),
+    ),
     "peaks": (
         "each phonon material's peak memory vs supercell atoms, read from --records (no model "
         "runs), and the envelope that decides which supercells run alone",
@@ -118,6 +124,12 @@ def _records_options(a: argparse.ArgumentParser, action: str) -> None:
     a.add_argument("--until", help="only records made up to this ISO time")
 
 
+def _gpu_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--engine", action="append", help="as bench run's, repeatable (default: ase)")
+    a.add_argument("--limit", type=int, help="first N materials of each subset")
+    a.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
+
+
 _OPTIONS = {
     "model": _model_options,
     "sizes": _sizes_options,
@@ -128,6 +140,7 @@ _OPTIONS = {
     "pool": lambda a, _: a.add_argument("--workers", type=int, default=2, help="pool workers"),
     "runs": lambda a, _: a.add_argument("--runs", type=int, default=2, help="concurrent runs"),
     "records": _records_options,
+    "gpu": _gpu_options,
 }
 
 
@@ -144,6 +157,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
         return _sharing(args, Path(args.out), argv)
     if args.what == "peaks":
         return _peaks(args, Path(args.out), argv)
+    if args.what == "gpu":
+        return _gpu(args, Path(args.out), argv)
     return _timed(args, Path(args.out), argv)
 
 
@@ -218,13 +233,13 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     from bench.commands.output import existing, model_labels
     from bench.run.records import open_results
     from bench.run.schedule import total_memory_mb
-    from bench.speed.peaks import measure
+    from bench.speed.peaks import made_within, measure
 
     rows = []
     for model in args.model:
         with open_results(existing(args.records)) as store:
             records = store.records(model=model_labels(store, model), task="phonons")
-        records = records[_made_within(records["created_at"], args.since, args.until)]
+        records = records[made_within(records["created_at"], args.since, args.until)]
         try:
             table, fit = measure(records, total_memory_mb())
         except ValueError as err:
@@ -237,24 +252,15 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
     return 0
 
 
-def _utc(when: str, option: str) -> pd.Timestamp:
-    """An ISO time given on the command line, as UTC (a time without a zone is UTC)."""
-    try:
-        stamp = pd.Timestamp(when)
-    except ValueError as err:
-        raise ConfigurationError(f"{option} {when!r}: not an ISO time ({err})") from err
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+def _gpu(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.speed.gpu import COLUMNS, measure_and_write
 
-
-def _made_within(created_at: pd.Series, since: str | None, until: str | None) -> pd.Series:
-    """Which records were made in [since, until] (either end open when not given)."""
-    made = pd.to_datetime(created_at, utc=True, format="ISO8601")
-    keep = pd.Series(True, index=created_at.index)
-    if since:
-        keep &= made >= _utc(since, "--since")
-    if until:
-        keep &= made <= _utc(until, "--until")
-    return keep
+    options = {"checkpoint": args.checkpoint, "dtype": args.dtype, "threads": args.threads}
+    options |= {"limit": args.limit, "data_dir": args.data_dir}
+    rows = measure_and_write(args.model, tuple(args.engine or ("ase",)), out, argv, **options)
+    print_frame(pd.DataFrame(rows)[list(COLUMNS)].round(2))
+    print(f"wrote {out / 'gpu.csv'}, {out / 'README.md'}")
+    return 0
 
 
 def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:

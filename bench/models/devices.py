@@ -88,3 +88,25 @@ def free_gpu_memory() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def _cuda_in_use() -> object | None:
+    """torch, when this process has initialised CUDA (a model on a GPU), else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or fake_gpu_count() is not None or not torch.cuda.is_initialized():
+        return None
+    return torch
+
+
+def reset_gpu_peak() -> None:
+    """Restart the CUDA allocator's peak (nothing when this process uses no GPU)."""
+    torch = _cuda_in_use()
+    if torch is not None:
+        torch.cuda.reset_peak_memory_stats()
+
+
+def gpu_peak_mb() -> float | None:
+    """The most GPU memory torch allocated since :func:`reset_gpu_peak` [MB]; None without a
+    GPU in use."""
+    torch = _cuda_in_use()
+    return None if torch is None else torch.cuda.max_memory_allocated() / 2**20

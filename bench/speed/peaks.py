@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.batching import MAX_BATCH_ATOMS
+from bench.errors import ConfigurationError
 
 #: supercell-size bins of the table [atoms]
 EDGES = (0, 256, 512, 1000, 1500, 2000, 3000, 5000)
@@ -85,3 +86,23 @@ def measure(records: pd.DataFrame, memory_mb: float) -> tuple[pd.DataFrame, dict
         "alone_above_atoms": round(alone_above_atoms(memory_mb, base, per_atom)),
     }
     return peak_table(rows, base, per_atom), fit
+
+
+def _utc(when: str, option: str) -> pd.Timestamp:
+    """An ISO time given on the command line, as UTC (a time without a zone is UTC)."""
+    try:
+        stamp = pd.Timestamp(when)
+    except ValueError as err:
+        raise ConfigurationError(f"{option} {when!r}: not an ISO time ({err})") from err
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def made_within(created_at: pd.Series, since: str | None, until: str | None) -> pd.Series:
+    """Which records were made in [since, until] (either end open when not given)."""
+    made = pd.to_datetime(created_at, utc=True, format="ISO8601")
+    keep = pd.Series(True, index=created_at.index)
+    if since:
+        keep &= made >= _utc(since, "--since")
+    if until:
+        keep &= made <= _utc(until, "--until")
+    return keep

@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.errors import BenchBugError, MaterialError, MaterialTimeout, OutOfMemory
 from bench.models import LoadedModel
-from bench.models.devices import free_gpu_memory, is_out_of_memory
+from bench.models.devices import free_gpu_memory, gpu_peak_mb, is_out_of_memory, reset_gpu_peak
 from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak_rss
 from bench.settings import settings_digest
 from bench.tasks.base import Material, Property, Task, TaskOutput
@@ -127,6 +127,7 @@ def run_one(
     }
     clock = ModelClock()
     own_peak = reset_peak_rss()  # the peak below is then this material's alone
+    reset_gpu_peak()
     try:
         if os.environ.get("BENCH_TEST_BUG_ON") == material.material_id:  # fault injection (tests)
             raise KeyError("injected bug")
@@ -146,6 +147,8 @@ def run_one(
     timings = {**(partial.get("timings_s") or {}), "model": clock.seconds}
     timings["model_calls"] = clock.calls
     details = {**(partial.get("details") or {}), **_peak_memory(own_peak)}
+    if (gpu_peak := gpu_peak_mb()) is not None:  # on a GPU: torch's peak for this material
+        details["material_gpu_peak_MB"] = gpu_peak
     return {
         **base,
         "status": status,
