@@ -17,7 +17,7 @@ from ase import Atoms
 
 from bench.errors import NonFiniteError
 from bench.models import LoadedModel
-from bench.physics.relax import relax
+from bench.physics.relax import timed_relax
 from bench.settings import RelaxSettings, check_finite
 
 
@@ -92,10 +92,7 @@ def run_elasticity(
     raised). Raises :class:`NonFiniteError` for a non-finite tensor or modulus and the
     relaxation's errors for a relaxation the protocol rejects.
     """
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    relaxed = relax(structure, model.calculator, settings.relax)
-    timings["relax"] = time.perf_counter() - t0
+    relaxed, timings = timed_relax(structure, model, settings.relax)
 
     t0 = time.perf_counter()
     result = elastic_properties(relaxed.atoms, model, settings)

@@ -28,7 +28,7 @@ from bench.datasets import PhononReference
 from bench.errors import MaterialError, NonFiniteError, PhonopyError
 from bench.models import LoadedModel
 from bench.physics.phonon_metrics import mesh_mean_frequency_K
-from bench.physics.relax import relax
+from bench.physics.relax import timed_relax
 from bench.physics.supercells import min_length_supercell
 from bench.settings import PhononSettings
 
@@ -189,10 +189,7 @@ def run_phonons(
     with its force constants (eV/Å²), for comparisons and to keep; it is no record field.
     Raises a :class:`MaterialError` subclass on failure.
     """
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    relaxed = relax(ref.unit_cell, model.calculator, settings.relax)
-    timings["relax"] = time.perf_counter() - t0
+    relaxed, timings = timed_relax(ref.unit_cell, model, settings.relax)
 
     t0 = time.perf_counter()
     try:

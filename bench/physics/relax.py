@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import ase.optimize
@@ -12,6 +13,8 @@ from ase.constraints import FixSymmetry
 from ase.filters import FrechetCellFilter
 
 from bench.errors import DivergedError, NonFiniteError, NotConvergedError
+from bench.models.loaded import LoadedModel
+from bench.models.timing import model_clock
 from bench.settings import OPTIMIZERS, RelaxSettings
 
 #: the classes of the optimizer names settings accept (bench.settings.OPTIMIZERS, the one list)
@@ -75,6 +78,18 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
         energy_eV=energy,
         volume_change=float(relaxed.get_volume() / v0 - 1.0),
     )
+
+
+def timed_relax(
+    atoms: Atoms, model: LoadedModel, settings: RelaxSettings
+) -> tuple[RelaxResult, dict[str, float]]:
+    """:func:`relax` with the model's calculator, and its seconds: ``relax`` (wall) and
+    ``relax_model`` (inside the model), so the harness's cost per step is
+    ``(relax - relax_model) / steps``."""
+    t0 = time.perf_counter()
+    with model_clock(model) as clock:
+        result = relax(atoms, model.calculator, settings)
+    return result, {"relax": time.perf_counter() - t0, "relax_model": clock.seconds}
 
 
 def _run_passes(work: Atoms, settings: RelaxSettings, limit: float) -> tuple[int, int, float]:

@@ -80,6 +80,21 @@ class Target:
         return as_path(self.data_dir)
 
 
+def _per_step(record: dict[str, Any]) -> dict[str, Any]:
+    """The relaxation's steps and the harness's cost per step [ms]: its wall time outside the
+    model (FIRE, the cell filter, the symmetry constraint, conversions) over its steps."""
+    timings = record["timings_s"] or {}
+    steps = ((record.get("details") or {}).get("relax") or {}).get("steps")
+    if not steps or timings.get("relax_model") is None:
+        return {"relax_steps": steps, "relax_model_s": None, "harness_ms_per_step": None}
+    outside = timings["relax"] - timings["relax_model"]
+    return {
+        "relax_steps": steps,
+        "relax_model_s": timings["relax_model"],
+        "harness_ms_per_step": 1000.0 * outside / steps,
+    }
+
+
 def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
     """One row per material: wall, model, stage and harness seconds of the task's pipeline
     (the same ``run_one`` the runner calls), with default settings for the task; ``target``:
@@ -108,6 +123,7 @@ def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
                 "model_s": timings["model"],
                 "model_calls": timings["model_calls"],
                 "relax_s": timings.get("relax"),
+                **_per_step(record),
                 "forces_s": timings.get("forces"),
                 "phonopy_s": timings.get("phonopy"),
                 "strain_fit_s": timings.get("strain_fit"),
