@@ -9,17 +9,18 @@ import ase.optimize
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.constraints import FixSymmetry
-from ase.filters import FrechetCellFilter
 
 from bench.errors import DivergedError, NonFiniteError, NotConvergedError
 from bench.models.loaded import LoadedModel
 from bench.models.timing import model_clock
+from bench.physics.relax_parts import FastFixSymmetry, FastFrechetCellFilter
 from bench.settings import OPTIMIZERS, RelaxSettings
 
 #: the classes of the optimizer names settings accept (bench.settings.OPTIMIZERS, the one list)
 _OPTIMIZERS = {name: getattr(ase.optimize, name) for name in OPTIMIZERS}
-_FILTERS = {"FrechetCellFilter": FrechetCellFilter}
+#: ASE's FrechetCellFilter and FixSymmetry, computed faster (bench.physics.relax_parts)
+_FILTERS = {"FrechetCellFilter": FastFrechetCellFilter}
+_SYMMETRY = FastFixSymmetry
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _run_passes(work: Atoms, settings: RelaxSettings, limit: float) -> tuple[int
     steps, passes, fmax = 0, 0, np.inf
     for passes in range(1, settings.max_passes + 1):
         if settings.fix_symmetry:
-            work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
+            work.set_constraint(_SYMMETRY(work, symprec=settings.symprec))
         system = filter_cls(work)
         optimizer = optimizer_cls(system, logfile=None)
         optimizer.insert_observer(guard, system=system)
