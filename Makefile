@@ -21,7 +21,7 @@ ELASTIC_SUBSET ?= elastic-smoke
 WORKERS ?= 2
 comma := ,
 
-.PHONY: install smoke table2 results-dev results-cv-sample results-lattice results-full results-site test test-fast lint docs format clean
+.PHONY: install smoke table2 speed-gpu results-dev results-cv-sample results-lattice results-full results-site test test-fast lint docs format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -122,6 +122,10 @@ ifeq ($(RUN),1)
 endif
 	$(BIN)/bench report --runs $(RECORDS) --out results/site --command-line "make results-site"
 	$(BIN)/python -m bench.report.browser results/site
+
+# one GPU measured (bench speed gpu): exits 2 on a machine without a GPU
+speed-gpu: $(BIN)/python
+	$(BIN)/bench speed gpu --model $(MODEL) --out results/speed
 
 # make test: every test (CI); make test-fast: the loop of minutes (markers: pyproject.toml)
 test:

@@ -257,3 +257,13 @@ def test_speed_gpu_writes_its_csv_and_readme_section(shared_data, tmp_path, caps
     assert readme.count("# One GPU (`bench speed gpu`)") == 1
     assert "| emt | ase | elasticity, elastic-smoke (0/1 ok) |" in readme
     assert main([*argv, "--engine", "warp"]) == 2  # an engine bench run does not have
+
+
+def test_table_run_dry_run_plans_each_run_and_writes_nothing(shared_data, tmp_path, capsys):
+    argv = ["table", "--run", "--models", "emt", "--runs", str(tmp_path / "runs")]
+    argv += ["--out", str(tmp_path / "results"), "--data-dir", str(shared_data)]
+    assert main([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("plan: emt ") == 2 and "dry run: nothing was run" in text
+    assert list(tmp_path.iterdir()) == []
+    assert main(["table", "--dry-run", "--runs", str(tmp_path)]) == 2  # needs --run
