@@ -267,3 +267,23 @@ def test_table_run_dry_run_plans_each_run_and_writes_nothing(shared_data, tmp_pa
     assert text.count("plan: emt ") == 2 and "dry run: nothing was run" in text
     assert list(tmp_path.iterdir()) == []
     assert main(["table", "--dry-run", "--runs", str(tmp_path)]) == 2  # needs --run
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_workers_hold_one_gpu_each(shared_data, tmp_path, monkeypatch):
+    """The local Dask cluster of a GPU run: one worker per --gpus slot, each started with its
+    own CUDA_VISIBLE_DEVICES and the resource GPU=1 that every task asks for."""
+    pytest.importorskip("dask.distributed")
+    from bench.run.dask_executor import _resources
+
+    monkeypatch.setenv(FAKE_GPUS_ENV, "2")
+    config = _elastic(
+        tmp_path, shared_data, materials=(CUPD, ALPT), device="cuda", workers=2, executor="dask"
+    )
+    assert _resources(config) == {"GPU": 1}
+    assert _resources(_elastic(tmp_path, shared_data, device="cpu", executor="dask")) is None
+    assert run(config).counts == {"ok": 2}
+    with Store(tmp_path / "out") as store:
+        details = [r["details"] for r in store.raw_records()]
+    for detail in details:
+        assert detail["cuda_visible_devices"] == str(detail["gpu"]) and detail["gpu"] in (0, 1)
