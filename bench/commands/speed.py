@@ -11,11 +11,10 @@ from typing import Any
 import pandas as pd
 
 from bench.commands.output import print_frame, subsets_for
+from bench.commands.speed_options import OPTIONS
 from bench.errors import ConfigurationError
 from bench.report.baselines import command_line
 from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
-from bench.speed.matcalc_loop import matcalc_tasks
-from bench.tasks import TASKS
 
 #: ``bench speed WHAT`` -> (function run in the model's environment, csv name)
 TIMERS = {
@@ -79,69 +78,8 @@ def add_parser(sub: Any) -> None:
         a.add_argument("--model", action="append", required=True, help="repeatable")
         a.add_argument("--out", default="results/speed", help="folder of the csv (and plot)")
         for group in groups:
-            _OPTIONS[group](a, name)
+            OPTIONS[group](a, name)
         a.set_defaults(func=cmd_speed)
-
-
-def _model_options(a: argparse.ArgumentParser, action: str) -> None:
-    a.add_argument("--checkpoint", help="local checkpoint file")
-    a.add_argument("--dtype", help="model precision (default: the catalogue's)")
-    a.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
-
-
-def _sizes_options(a: argparse.ArgumentParser, action: str) -> None:
-    a.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 216, 512, 1000], help="atoms")
-    if action == "forward":
-        a.add_argument("--repeats", type=int, default=3, help="timed calls per size")
-
-
-def _task_options(a: argparse.ArgumentParser, action: str) -> None:
-    choices = list(TASKS) if action != "matcalc" else matcalc_tasks()
-    a.add_argument("--task", choices=choices, help=f"default: {choices[0]}")
-
-
-def _data_options(a: argparse.ArgumentParser, action: str) -> None:
-    a.add_argument("--subset", help="material subset (default: the task's smoke subset)")
-    a.add_argument("--materials", help="comma-separated material ids within the subset")
-    a.add_argument("--limit", type=int, help="first N materials of the subset")
-    a.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
-
-
-def _protocol_options(a: argparse.ArgumentParser, action: str) -> None:
-    tasks = matcalc_tasks() if action == "matcalc" else list(TASKS)
-    what = "the protocol whose source call matcalc makes" if action == "matcalc" else "protocol"
-    a.add_argument(
-        "--protocol",
-        help=f"{what} (default: the data set's source's; "
-        + "; ".join(f"{t}: {', '.join(TASKS[t].protocols)}" for t in tasks)
-        + "); recorded in the csv",
-    )
-
-
-def _records_options(a: argparse.ArgumentParser, action: str) -> None:
-    a.add_argument("--records", default="results/records", help="records folder or store")
-    a.add_argument("--since", help="only records made from this ISO time on")
-    a.add_argument("--until", help="only records made up to this ISO time")
-
-
-def _gpu_options(a: argparse.ArgumentParser, action: str) -> None:
-    a.add_argument("--engine", action="append", help="as bench run's, repeatable (default: ase)")
-    a.add_argument("--limit", type=int, help="first N materials of each subset")
-    a.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
-
-
-_OPTIONS = {
-    "model": _model_options,
-    "sizes": _sizes_options,
-    "task": _task_options,
-    "data": _data_options,
-    "batch": lambda a, _: a.add_argument("--no-batch", action="store_true", help="one by one"),
-    "protocol": _protocol_options,
-    "pool": lambda a, _: a.add_argument("--workers", type=int, default=2, help="pool workers"),
-    "runs": lambda a, _: a.add_argument("--runs", type=int, default=2, help="concurrent runs"),
-    "records": _records_options,
-    "gpu": _gpu_options,
-}
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
@@ -276,7 +214,7 @@ def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
     kwargs["threads"] = args.threads
     kwargs["protocol"] = getattr(args, "protocol", None)
     if args.what == "pipeline":
-        kwargs["batch"] = not args.no_batch
+        kwargs |= {"batch": not args.no_batch, "relax_parts": args.relax_parts}
     rows = [row for model in args.model for row in call_in_model_env(model, function, **kwargs)]
     frame = append_rows(rows, out / f"{name}.csv", argv)
     latest = pd.DataFrame(rows)

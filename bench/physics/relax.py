@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ase.optimize
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixSymmetry
+from ase.filters import FrechetCellFilter
 
 from bench.errors import DivergedError, NonFiniteError, NotConvergedError
 from bench.models.loaded import LoadedModel
@@ -79,6 +83,19 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
         energy_eV=energy,
         volume_change=float(relaxed.get_volume() / v0 - 1.0),
     )
+
+
+@contextmanager
+def ase_parts() -> Iterator[None]:
+    """Relaxations in this block use ASE's own ``FrechetCellFilter`` and ``FixSymmetry``
+    (the same numbers, slower: ``bench speed pipeline --relax-parts ase`` measures both)."""
+    global _FILTERS, _SYMMETRY
+    before = _FILTERS, _SYMMETRY
+    _FILTERS, _SYMMETRY = {"FrechetCellFilter": FrechetCellFilter}, FixSymmetry
+    try:
+        yield
+    finally:
+        _FILTERS, _SYMMETRY = before
 
 
 def timed_relax(

@@ -16,6 +16,7 @@ BLAS thread), so the split is exact; ``--threads`` sets torch's threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import numpy as np
 from bench.batching import MAX_BATCH_ATOMS
 from bench.models import LoadedModel, load_model
 from bench.models.timing import peak_rss_mb
+from bench.physics.relax import ase_parts
 from bench.run.config import RunConfig, as_path, prepare
 from bench.run.threads import set_threads
 from bench.settings import PhononSettings
@@ -95,17 +97,21 @@ def _per_step(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
+def time_pipeline(
+    batch: bool = True, relax_parts: str = "bench", **target: Any
+) -> list[dict[str, Any]]:
     """One row per material: wall, model, stage and harness seconds of the task's pipeline
     (the same ``run_one`` the runner calls), with default settings for the task; ``target``:
-    the fields of :class:`Target`."""
+    the fields of :class:`Target`; ``relax_parts``: ``bench`` (what runs) or ``ase`` (ASE's
+    own cell filter and symmetry constraint, :func:`bench.physics.relax.ase_parts`)."""
     what = Target(**target)
     task, subset = what.task, what.subset
     loaded, dataset, ids, settings = what.prepare()
     rows = []
     for material_id in ids:
         material = Material(dataset, material_id, what.data_path)
-        record = run_one(task, loaded, material, settings, batch)
+        with ase_parts() if relax_parts == "ase" else contextlib.nullcontext():
+            record = run_one(task, loaded, material, settings, batch)
         timings = record["timings_s"]  # "model": seconds inside the model (run_one's clock)
         wall = record["wall_s"]
         rows.append(
@@ -118,6 +124,7 @@ def time_pipeline(batch: bool = True, **target: Any) -> list[dict[str, Any]]:
                 "material_id": material_id,
                 "status": record["status"],
                 "batch": batch,
+                "relax_parts": relax_parts,
                 "n_atoms": ((record.get("details") or {}).get("n_atoms_supercell")),
                 "wall_s": wall,
                 "model_s": timings["model"],
