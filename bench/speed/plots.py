@@ -7,11 +7,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: what a pipeline row is grouped by: relax parts "ase" (ASE's own cell filter and symmetry
+#: constraint, as before they were bench's) or "bench" (bench.physics.relax_parts)
+PIPELINE_KEYS = ["model", "task", "subset", "batch", "relax_parts"]
+
+
+def _with_parts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``relax_parts`` on every row: rows measured before the column existed
+    ran ASE's own cell filter and symmetry constraint."""
+    parts = frame["relax_parts"] if "relax_parts" in frame else pd.Series(None, index=frame.index)
+    return frame.assign(relax_parts=parts.fillna("ase"))
+
+
+def _per_step_ms(g: pd.DataFrame) -> float:
+    """The harness's milliseconds per relaxation step over the rows that have them."""
+    if "harness_ms_per_step" not in g:
+        return np.nan
+    rows = g.dropna(subset=["harness_ms_per_step", "relax_model_s"])
+    steps = rows["relax_steps"].sum()
+    return 1000 * (rows["relax_s"] - rows["relax_model_s"]).sum() / steps if steps else np.nan
+
 
 def pipeline_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, task, subset, batch): materials, ok, materials/hour for one worker, model
-    share of wall time and harness overhead (%), median seconds per material, peak RSS."""
-    groups = frame.groupby(["model", "task", "subset", "batch"], sort=False)
+    """Per (model, task, subset, batch, relax parts): materials, ok, materials/hour for one
+    worker, model share of wall time and harness overhead (%), the harness's milliseconds per
+    relaxation step, median seconds per material, peak RSS."""
+    groups = _with_parts(frame).groupby(PIPELINE_KEYS, sort=False)
     return groups.apply(
         lambda g: pd.Series(
             {
@@ -22,6 +43,7 @@ def pipeline_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "model_share_pct": 100 * g["model_s"].sum() / g["wall_s"].sum(),
                 "harness_pct": 100 * g["harness_s"].sum() / g["wall_s"].sum(),
                 "phonopy_pct": 100 * g["phonopy_s"].fillna(0).sum() / g["wall_s"].sum(),
+                "harness_ms_per_step": _per_step_ms(g),
                 "peak_rss_MB": g["peak_rss_MB"].max(),
             }
         ),
@@ -39,11 +61,14 @@ def plot_pipeline(pipeline: pd.DataFrame | None, batching: pd.DataFrame | None, 
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
     if pipeline is not None and len(pipeline):
-        keys = ["model", "task", "subset", "batch"]
-        latest = pipeline.drop_duplicates([*keys, "material_id"], keep="last")
+        keys = PIPELINE_KEYS
+        latest = _with_parts(pipeline).drop_duplicates([*keys, "material_id"], keep="last")
         parts = latest.assign(phonopy_s=latest["phonopy_s"].fillna(0.0))
         sums = parts.groupby(keys, sort=False)[["wall_s", "model_s", "phonopy_s"]].sum()
-        labels = [f"{m} {t}\n{s}{'' if b else ' (1-by-1)'}" for m, t, s, b in sums.index]
+        labels = [
+            f"{m} {t}\n{s}{'' if b else ' (1-by-1)'}{' ASE parts' if p == 'ase' else ''}"
+            for m, t, s, b, p in sums.index
+        ]
         model = 100 * sums["model_s"] / sums["wall_s"]
         phonopy = 100 * sums["phonopy_s"] / sums["wall_s"]
         rest = 100 - model - phonopy
