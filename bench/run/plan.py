@@ -20,6 +20,7 @@ from bench.run.config import RunConfig, prepare
 from bench.run.envworker import worker_python
 from bench.run.gpus import gpu_env, run_gpus, worker_gpus
 from bench.run.records import load_into
+from bench.run.runner import model_label
 from bench.run.store import STORE_NAME, Store
 from bench.settings import settings_digest
 
@@ -47,8 +48,6 @@ class Plan:
 
 def plan(config: RunConfig) -> Plan:
     """The plan of ``config`` (ConfigurationError as the run would raise it, before work)."""
-    from bench.run.runner import model_label
-
     spec, dataset, ids, settings = prepare(config, planning=True)
     explicit = local_checkpoint(spec, config.checkpoint) if config.checkpoint else None
     label = model_label(
