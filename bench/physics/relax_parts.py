@@ -1,20 +1,19 @@
 """The symmetry constraint and cell filter of a relaxation: ASE's ``FixSymmetry`` and
-``FrechetCellFilter``, the same numbers (to rounding) at a fraction of their cost per step.
+``FrechetCellFilter``, the same numbers (bit for bit: the same operations in the same order)
+at a fraction of their cost per step.
 
 Profiled on CHGNet relaxations (results/speed/README.md, harness cost per step), ASE's versions
 spent more time per step than the model on small cells:
 
-- ``FrechetCellFilter.get_forces`` was evaluated 3–4 times per FIRE step (the step, the
-  convergence test, bench's divergence guard, the end of a pass), each with a matrix log and
-  nine ``expm_frechet`` calls. :class:`FastFrechetCellFilter` keeps the last result for the
-  same positions and cell, and gets the cell gradient from one ``expm_frechet`` call: for
-  real X, ⟨L_exp(X, E), G⟩ = ⟨E, L_exp(Xᵀ, G)⟩ (Frobenius), so the nine directional
-  derivatives contracted with G are the one derivative of Xᵀ in the direction G.
-- ``FixSymmetry`` symmetrised forces and steps in a Python loop over the symmetry operations
-  (with a list index converted each time), and every calculator call deep-copied it with its
-  atoms and maps. :class:`FastFixSymmetry` does the same sums as array operations when each
-  operation maps the atoms one-to-one (else ASE's loop), and shares its read-only state when
-  copied.
+- ``FrechetCellFilter.get_forces`` (a matrix log and nine ``expm_frechet`` calls) was
+  evaluated 3–4 times per FIRE step for the same state: the step, the convergence test,
+  bench's divergence guard, the end of a pass. :class:`FastFrechetCellFilter` keeps the last
+  result for the same positions and cell.
+- ``FixSymmetry`` symmetrised forces and steps in a loop over the symmetry operations that
+  turned each operation's atom map (a list) into an index array every time, and every
+  calculator call deep-copied it with its atoms and maps. :class:`FastFixSymmetry` keeps the
+  maps as arrays and the rotations as floats, adds in ASE's order, and shares its read-only
+  state when copied.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ class FastFixSymmetry(FixSymmetry):
 
     def __init__(self, atoms: Any, symprec: float = 0.01, **kwargs: Any) -> None:
         super().__init__(atoms, symprec=symprec, **kwargs)
-        self._rot = np.asarray(self.rotations, dtype=float)  # (ops, 3, 3)
+        self._rot = np.asarray(self.rotations, dtype=float)  # (ops, 3, 3), as np.dot casts
         maps = np.asarray(self.symm_map)  # (ops, atoms): op o takes atom a to maps[o, a]
         n = maps.shape[1] if maps.ndim == 2 else 0
         one_to_one = maps.ndim == 2 and all(np.array_equal(np.sort(m), np.arange(n)) for m in maps)
@@ -51,22 +50,24 @@ class FastFixSymmetry(FixSymmetry):
         return new
 
     def _rank1(self, atoms: Any, vectors: np.ndarray) -> np.ndarray:
-        """``vectors`` (atoms × 3, Cartesian) averaged over the symmetry operations."""
+        """``vectors`` (atoms × 3, Cartesian) averaged over the symmetry operations: ASE's
+        ``symmetrize_rank1``, the same additions in the same order."""
         lattice, inverse = atoms.get_cell()[:], atoms.cell.reciprocal().T
         if self._inverse is None:
             args = (self.rotations, self.translations, self.symm_map)
             return symmetrize_rank1(lattice, inverse, vectors, *args)
-        scaled = inverse.T @ vectors.T  # (3, atoms)
-        moved = np.einsum("oij,jn->oni", self._rot, scaled)  # (ops, atoms, 3)
-        gathered = moved[np.arange(len(self._rot))[:, None], self._inverse]
-        return (lattice.T @ (gathered.sum(axis=0) / len(self._rot)).T).T
+        scaled = np.dot(inverse.T, vectors.T)  # (3, atoms)
+        total = np.zeros(scaled.shape)
+        for rotation, back in zip(self._rot, self._inverse, strict=True):
+            # ASE: total[:, map] += R @ scaled, i.e. atom b gets the term of atom back[b]
+            total += np.dot(rotation, scaled)[:, back]
+        total /= len(self._rot)
+        return (lattice.T @ total).T
 
     def _rank2(self, atoms: Any, tensor: np.ndarray) -> np.ndarray:
-        """A 3×3 tensor averaged over the symmetry operations (ASE's ``symmetrize_rank2``)."""
+        """A 3×3 tensor averaged over the symmetry operations: ASE's ``symmetrize_rank2``."""
         lattice, inverse = atoms.get_cell()[:], atoms.cell.reciprocal().T
-        scaled = lattice @ tensor @ lattice.T
-        mean = np.einsum("oji,jk,okl->il", self._rot, scaled, self._rot) / len(self._rot)
-        return inverse @ mean @ inverse.T
+        return symmetrize_rank2(lattice, inverse, tensor, self._rot)
 
     def adjust_positions(self, atoms: Any, new: np.ndarray) -> None:
         if self.do_adjust_positions:
@@ -97,21 +98,16 @@ class FastFixSymmetry(FixSymmetry):
                 f"step {largest}",
                 stacklevel=2,
             )
-        if self._inverse is None:
-            inverse = atoms.cell.reciprocal().T
-            symmetric = symmetrize_rank2(current, inverse, step, self.rotations)
-        else:
-            symmetric = self._rank2(atoms, step)
+        symmetric = self._rank2(atoms, step)
         cell[:] = np.dot(current, (symmetric + np.eye(3)).T)
 
 
 class FastFrechetCellFilter(FrechetCellFilter):
-    """ASE's ``FrechetCellFilter`` (default options: no mask, pressure or volume constraint)
-    whose ``get_forces`` is computed once per positions and cell, with one Fréchet derivative."""
+    """ASE's ``FrechetCellFilter`` whose ``get_forces`` (and the ``stress`` it sets) is
+    computed once per positions and cell."""
 
     def __init__(self, atoms: Any, **kwargs: Any) -> None:
         super().__init__(atoms, **kwargs)
-        self._plain = not kwargs  # the options bench uses; others: ASE's own get_forces
         self._last: tuple[bytes, np.ndarray, np.ndarray] | None = None
 
     def _key(self, kwargs: dict[str, Any]) -> bytes:
@@ -123,25 +119,6 @@ class FastFrechetCellFilter(FrechetCellFilter):
         if self._last is not None and self._last[0] == key:
             self.stress = self._last[2].copy()
             return self._last[1].copy()
-        forces = self._forces(**kwargs) if self._plain else super().get_forces(**kwargs)
+        forces = super().get_forces(**kwargs)
         self._last = (key, forces.copy(), np.array(self.stress, copy=True))
-        return forces
-
-    def _forces(self, **kwargs: Any) -> np.ndarray:
-        """ASE's ``get_forces_frechet`` with the nine directional derivatives as one."""
-        stress = self.atoms.get_stress(**kwargs)
-        atoms_forces = self.atoms.get_forces(**kwargs)
-        cell = self.atoms.get_cell()
-        volume = cell.volume
-        virial = -volume * voigt_6_to_full_3x3_stress(stress)
-        deform = self.deform_grad()
-        log_deform = self.logm(deform)
-        cell_gradient = virial @ np.linalg.inv(deform.T)  # UnitCellFilter's
-        # <L(X, E_mn), G> for each unit direction E_mn is L(X^T, G)[m, n]
-        log_force = self.expm_frechet(log_deform.T, cell_gradient, compute_expm=False)
-        self.stress = full_3x3_to_voigt_6_stress(-(virial / volume))
-        natoms = len(atoms_forces)
-        forces = np.zeros((natoms + 3, 3))
-        forces[:natoms] = atoms_forces @ deform
-        forces[natoms:] = log_force / self.exp_cell_factor
         return forces
