@@ -59,7 +59,7 @@ def test_emt_copper_physics(emt_result):
     assert thermal["temperatures_K"] == [0.0, 75.0, 150.0, 300.0, 600.0]
     assert thermal["free_energy_kJ_per_mol"][0] > 0  # F(0 K) is the zero-point energy
     assert thermal["entropy_J_per_K_mol"][0] == pytest.approx(0.0, abs=1e-6)
-    assert set(emt_result["timings_s"]) == {"relax", "forces", "phonopy"}
+    assert set(emt_result["timings_s"]) == {"relax", "relax_model", "forces", "phonopy"}
 
 
 def test_emt_pipeline_reproduces_emt_reference_at_equilibrium(cu_reference):
