@@ -16,7 +16,6 @@ from bench.commands.output import (
     print_summary,
     protocols_of,
 )
-from bench.commands.table_run import run_for_table
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS, Task, reference_free_tasks, table2_tasks
 
