@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from bench.errors import ConfigurationError
-from bench.models.devices import visible_gpu_count
+from bench.models.devices import describe_device, visible_gpu_count
 
 #: the ``--gpus`` entry a worker runs on (set in its environment; its records name it)
 WORKER_GPU_ENV = "BENCH_WORKER_GPU"
@@ -110,3 +110,23 @@ def record_device(model_device: str) -> dict[str, Any]:
     device = f"cuda:{gpu}" if model_device.startswith("cuda") else model_device
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     return {"device": device, "gpu": int(gpu), "cuda_visible_devices": visible}
+
+
+def worker_gpu_names(config: Any) -> list[str] | None:
+    """``cuda:N`` of each worker of a run spread over GPUs (the manifest's), else None."""
+    gpus = None if config.scheduler else run_gpus(config.device, config.gpus)
+    if not gpus:
+        return None
+    return [f"cuda:{gpu}" for gpu in worker_gpus(gpus, config.workers)]
+
+
+def run_device(config: Any, loaded: str) -> str:
+    """The device a run prints and its manifest keeps: the GPUs its workers are spread over
+    (one worker: the first, the one the model was loaded on here, ``loaded``), a Dask
+    cluster's as given, else the loaded model's (a factory that chose its own)."""
+    if config.scheduler:
+        return f"{config.device or 'auto'} (on the dask workers)"
+    gpus = run_gpus(config.device, config.gpus)
+    if gpus and config.workers > 1:
+        return ", ".join(describe_device(f"cuda:{gpu}") for gpu in gpus[: config.workers])
+    return describe_device(loaded)

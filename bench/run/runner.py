@@ -17,13 +17,12 @@ from bench.datasets import dataset_checksums, size_hints
 from bench.errors import ModelUnavailableError, RecordsError, warn
 from bench.models import local_checkpoint, resolve
 from bench.models.checkpoints import file_sha256
-from bench.models.devices import describe_device
 from bench.models.ownenv import check_python
 from bench.models.registry import SPECS
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
-from bench.run.gpus import in_process_device, run_gpus, worker_gpus
+from bench.run.gpus import in_process_device, run_device, worker_gpu_names
 from bench.run.heartbeat import Heartbeat
 from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
@@ -53,7 +52,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     spec, dataset, ids, settings = prepare(config)
     job = Job.of(config, dataset, settings)
     probed = _probe(config, spec, settings.dtype)
-    device = _device(config, probed["fingerprint"]["device"])
+    device = run_device(config, probed["fingerprint"]["device"])
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
     label = model_label(spec.key, config.checkpoint, checkpoint_sha, config.name)
@@ -126,7 +125,7 @@ def _manifest(
         "subset": config.subset,
         "device": device,
         # the GPU of each worker, round-robin (bench.run.gpus); None: not spread over GPUs
-        "worker_gpus": _worker_gpus(config),
+        "worker_gpus": worker_gpu_names(config),
         "dtype": dtype,
         "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
         "checkpoint_sha256": file_sha256(str(checkpoint)) if checkpoint else None,
@@ -149,26 +148,6 @@ def _probe(config: RunConfig, spec: Any, dtype: str) -> dict[str, Any]:
     if not _runs_here(config, python):
         forget_local_models()  # the workers load their own
     return probed
-
-
-def _worker_gpus(config: RunConfig) -> list[str] | None:
-    """``cuda:N`` of each worker of a run spread over GPUs, else None."""
-    gpus = None if config.scheduler else run_gpus(config.device, config.gpus)
-    if not gpus:
-        return None
-    return [f"cuda:{gpu}" for gpu in worker_gpus(gpus, config.workers)]
-
-
-def _device(config: RunConfig, probed: str) -> str:
-    """The device the model runs on, described: the GPUs the workers are spread over (one
-    worker: the first, the one the model was loaded on here), a Dask cluster's as given, else
-    the loaded model's (a factory that chose its own)."""
-    if config.scheduler:
-        return f"{config.device or 'auto'} (on the dask workers)"
-    gpus = run_gpus(config.device, config.gpus)
-    if gpus and config.workers > 1:
-        return ", ".join(describe_device(f"cuda:{gpu}") for gpu in gpus[: config.workers])
-    return describe_device(probed)
 
 
 def _runs_here(config: RunConfig, python: str | None) -> bool:
