@@ -88,9 +88,10 @@ results-lattice:
 		--command-line "make results-lattice"
 	cp $(OUT)/lattice-table/lattice.md $(OUT)/lattice-table/lattice.csv results/dev/
 
-# Full sets (MatCalc's 3,953 elastic and 1,170 Cv binaries), built up across sessions from the
-# per-material records committed under results/records (append-only part files).
-# `make results-full` rebuilds results/full from those records alone (no model runs);
+# Full sets (MatCalc's 3,953 elastic and 1,170 Cv binaries) and MDR's 50 materials here
+# (mdr-50: results/full/mdr-50), built up across sessions from the per-material records
+# committed under results/records (append-only part files); each table's paired.csv says which
+# model is better. `make results-full` rebuilds results/full from those records alone (no model runs);
 # `make results-full RUN=1` first resumes the runs (FULL_MODELS; hours), adding new parts every
 # 25 min (--push-every), ready to commit, then re-runs each run's failures once
 # (--retry-failures: a worker killed by the machine, not the model, gets a second chance).
@@ -104,10 +105,14 @@ ifeq ($(RUN),1)
 			--out $(OUT) --workers $(WORKERS) --push-every 25 --quiet $$retry || exit 1; \
 		$(BIN)/bench run --model $$m --subset cv-binary-1170 --records $(RECORDS) \
 			--out $(OUT) --workers $(WORKERS) --isolate --push-every 25 --quiet $$retry || exit 1; \
+		$(BIN)/bench run --model $$m --subset mdr-50 --records $(RECORDS) \
+			--out $(OUT) --workers $(WORKERS) --push-every 25 --quiet $$retry || exit 1; \
 	done; done
 endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full --phonon-subset cv-binary-1170 \
 		--elastic-subset elastic-full --recorded-only --quiet --command-line "make results-full"
+	$(BIN)/bench table --runs $(RECORDS) --out results/full/mdr-50 --phonon-subset mdr-50 \
+		--elastic-subset none --recorded-only --quiet --command-line "make results-full"
 
 # results/site: the committed site, from all committed records (the full sets first, then the
 # dev and smoke subsets; CHGNet's mdr-smoke force constants), and its three screenshots

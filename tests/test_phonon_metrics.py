@@ -92,13 +92,17 @@ def _record(material_id: str, digest: str, extra: bool, i: int) -> dict:
 
 @pytest.fixture
 def store_dir(tmp_path):
-    """Four new records (errors 1..4 K, the extras) and two made before the extras existed."""
+    """Four new records (errors 1..4 K, the extras), two made before the extras existed and
+    two failures (the whole of mdr-smoke, so the table gives its MAEs)."""
     _, ids = resolve_subset("mdr-smoke")
     digest = expected_digest("chgnet", "phonons", "mdr-pbe")
     with Store(tmp_path / "runs") as store:
         run_id = store.start_run({"settings_digest": digest}, {})
         for i, material_id in enumerate(ids[:6], start=1):
             store.write(_record(material_id, digest, extra=i <= 4, i=i), run_id)
+        for material_id in ids[6:]:
+            failed = {**_record(material_id, digest, False, 0), "status": "failed", "values": None}
+            store.write({**failed, "error_type": "ModelError", "error_message": "x"}, run_id)
     return tmp_path / "runs"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,28 +45,36 @@ def _record(
     }
 
 
-@pytest.fixture
-def store_dir(tmp_path):
+def _store(root, complete: bool = True):
+    """mdr-smoke: errors 1, 2, 3, 4 (worker peaks 1-4 GB), one not converged, and (complete)
+    the last three at error 2.5, so the MAE over the 7 ok stays 2.5."""
     _, ids = resolve_subset("mdr-smoke")
     digest = expected_digest("chgnet", "phonons", "mdr-pbe")
-    with Store(tmp_path) as store:
+    with Store(root) as store:
         run_id = store.start_run({"settings_digest": digest, "versions": {"ase": "x"}}, {})
         for i, material_id in enumerate(ids[:4]):
             record = _record(material_id, digest, error=float(i + 1), rss_MB=1024.0 * (i + 1))
-            store.write(record, run_id)  # errors 1,2,3,4; worker peaks 1-4 GB
+            store.write(record, run_id)
         store.write(_record(ids[4], digest, status="not_converged"), run_id)
+        for material_id in ids[5:] if complete else ():
+            store.write(_record(material_id, digest, error=2.5), run_id)
         # same material, other settings: must not enter the table
         store.write(_record(ids[0], "000000000000", error=1000.0), run_id)
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    return _store(tmp_path)
 
 
 def test_table_numbers_counts_and_settings_filter(store_dir):
     table = build_table([store_dir])
     row = table.frame.set_index("model").loc["chgnet-0.3.0"]
-    assert row["omega_max_K.mae"] == pytest.approx(2.5)  # mean of 1, 2, 3, 4
-    assert row["omega_max_K.n"] == 4
+    assert row["omega_max_K.mae"] == pytest.approx(2.5)  # mean of 1, 2, 3, 4, 2.5 × 3
+    assert row["omega_max_K.n"] == 7
     assert row["phonons.n_failed"] == 1
-    assert row["phonons.n_missing"] == 3  # 8 in mdr-smoke, 5 recorded
+    assert row["phonons.n_missing"] == 0 and row["phonons.mae_from"] == "whole set"
     assert pd.isna(row["omega_max_K.paper"])  # CHGNet is not in Table 2
     assert set(table.records["settings_digest"]) == {
         expected_digest("chgnet", "phonons", "mdr-pbe")
@@ -83,13 +93,13 @@ def test_markdown_and_files(store_dir, tmp_path):
     table = build_table([store_dir])
     md = to_markdown(table)
     line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
-    assert "| 2.50 [1.50, 3.50] |" in line and "| 4 (1), 5 of 8 run |" in line
+    assert re.search(r"\| 2\.50 \[\d\.\d\d, \d\.\d\d\] \|", line) and "| 7 (1) |" in line
     assert "(N/A)" not in md and "Code:" not in md  # provenance: a pointer, not 16 hashes
     orb = next(s for s in md.splitlines() if s.startswith("| orb-v3-direct-20-omat |"))
     assert "| – (paper 11) |" in orb  # not run here: the paper's value on its own set
     assert "Cv [J/K per mol primitive cells], MDR |" in md
     assert "`mdr-smoke`" in md and "hand-picked" in intro(table)
-    assert "for 5 materials; worker peak memory 4.0 GB" in md
+    assert "for 8 materials; worker peak memory 4.0 GB" in md
     out = write_report(table, tmp_path / "results", "pytest")
     names = {p.name for p in out}
     assert {"table2.md", "table2.csv", "outliers.csv", "chgnet-0.3.0__omega_max_K.png"} <= names
@@ -152,6 +162,6 @@ def test_headline_names_set_model_coverage_maes_hours_machine(store_dir):
     assert len(frame) == 1  # one line per set and model with records, not the paper's rows
     row = frame.iloc[0]
     assert row["set"] == "mdr-smoke" and row["model"] == "chgnet-0.3.0"
-    assert row["n (coverage)"] == "4 (5 of 8 run, 1 failed)"
-    assert row["ωmax [K]"] == "2.50 [1.50, 3.50]"
-    assert row["worker-hours"] == f"{5 * 3.0 / 3600:.2f}"
+    assert row["n (coverage)"] == "7 (8 of 8 run, 1 failed)"
+    assert row["ωmax [K]"].startswith("2.50 [")
+    assert row["worker-hours"] == f"{8 * 3.0 / 3600:.2f}"

@@ -36,7 +36,8 @@ def _add_table_and_report(sub: Any) -> None:
         p.add_argument(
             f"--{task.subset_option}",
             default=task.default_subset,
-            help=f"{task.name} subset of the {what} (default {task.default_subset})",
+            help=f"{task.name} subset of the {what} (default {task.default_subset}; "
+            f"{NO_SUBSET}: leave {task.name} out)",
         )
     p.add_argument("--data-dir")
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
@@ -90,8 +91,11 @@ def _subset_tasks(table2: bool = False) -> list[Task]:
     return [t for t in TASKS.values() if t.subset_option and (t.table2 or not table2)]
 
 
+NO_SUBSET = "none"  # a subset option's value that leaves its task out of the table
+
+
 def _chosen_subsets(args: argparse.Namespace, table2: bool) -> dict[str, str | None]:
-    """Task -> the subset its option picked (None: not given)."""
+    """Task -> the subset its option picked (None: not given; NO_SUBSET: left out)."""
     return {t.name: getattr(args, t.subset_option.replace("-", "_")) for t in _subset_tasks(table2)}
 
 
@@ -215,7 +219,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     from bench.report.table import build_table
     from bench.report.write import write_report
 
-    chosen = _chosen_subsets(args, table2=False)
+    chosen = {t: None if s == NO_SUBSET else s for t, s in _chosen_subsets(args, False).items()}
     subsets = {t.name: chosen[t.name] for t in table2_tasks()}
     if args.models_file and not args.run:  # the table's labels may be that file's models
         from bench.models.external import load_models_file
@@ -234,10 +238,8 @@ def cmd_table(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    for directory in args.runs:  # a mistyped folder is an error, not a paper-only table
-        existing(directory)
     table = build_table(
-        [Path(d) for d in args.runs],
+        [Path(existing(d)) for d in args.runs],  # a mistyped folder: an error, not a paper table
         subsets,
         Path(args.data_dir) if args.data_dir else None,
         equigrad_subset=next((chosen[t.name] for t in reference_free_tasks()), None),
@@ -256,12 +258,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the static site of the results directories."""
     from bench.report.site import build_site
 
-    runs = [Path(existing(d)) for d in args.runs]
-    subsets = None
+    runs, subsets = [Path(existing(d)) for d in args.runs], None
     chosen = _chosen_subsets(args, table2=True)
     if any(chosen.values()):
         defaults = {t.name: t.default_subset for t in table2_tasks()}
-        subsets = {name: subset or defaults[name] for name, subset in chosen.items()}
+        subsets = {
+            n: None if (v := s or defaults[n]) == NO_SUBSET else v for n, s in chosen.items()
+        }
     from bench.report.baselines import command_line
 
     command = args.command_line or command_line(args.argv)

@@ -9,7 +9,7 @@ from bench.commands.output import run_words
 from bench.errors import ConfigurationError
 
 
-def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str]:
+def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> list[str]:
     """Run each model on each task's subset (resuming) into the first --runs directory;
     the lines of the models that could not run."""
     from bench.errors import ModelCheckError
@@ -35,7 +35,7 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str]) -> list[str
         raise ConfigurationError("--name labels one model: give --models with exactly one")
     skipped = []
     for model in models:
-        for task, subset in subsets.items():
+        for task, subset in [(t, s) for t, s in subsets.items() if s]:  # None: left out
             print(f"== {model} {task} {subset}", flush=True)
             config = RunConfig(
                 model=model,

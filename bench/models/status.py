@@ -28,6 +28,15 @@ def checkpoint_status(spec: ModelSpec) -> str:
     return str(status)
 
 
+def cannot_run_reason(spec: ModelSpec) -> str | None:
+    """Why ``spec`` cannot run here (a missing package or environment, weights that are
+    neither here nor downloadable), or None when it can."""
+    reason = unavailable_reason(spec)
+    if reason is None and weights_status(spec).state.startswith("missing"):
+        reason = checkpoint_status(spec)
+    return reason
+
+
 def env_label(spec: ModelSpec) -> str:
     """``main``, or the family environment and its state (ready / not created)."""
     if spec.env == "main":

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pandas as pd
 
-from bench.report.markdown import frame_markdown, measured_tasks
+from bench.report.markdown import frame_markdown, measured_tasks, text_of
 from bench.report.metrics import format_mae
 from bench.report.table import COLUMNS, Table, column_label, phonon_basis, shown_columns
 
@@ -27,6 +27,20 @@ def _machine(table: Table, model: str, task: str) -> str:
     return seen.most_common(1)[0][0] if seen else "–"
 
 
+def _n_text(row: pd.Series, task: str) -> str:
+    """``3942 (3953 of 3953 run, 11 failed)``; ``773 (random prefix, 780 of 3953; 3 failed)``;
+    ``– (3 of 3953 run, no MAE)``."""
+    coverage = row[f"{task}.coverage"]
+    if text_of(row, f"{task}.no_mae"):
+        return f"– ({coverage} run, no MAE)"
+    n = max(int(row[p + ".n"]) for p, (t, _, _) in COLUMNS.items() if t == task)
+    failed = int(row.get(f"{task}.n_failed", 0))
+    source = text_of(row, f"{task}.mae_from")
+    if source.startswith("random prefix"):
+        return f"{n} ({source}; {coverage} run, {failed} failed)"
+    return f"{n} ({coverage} run, {failed} failed)"
+
+
 def headline(table: Table) -> pd.DataFrame:
     """Set, model, n (coverage), MAE [95 % interval] per property, worker-hours (sum of the
     records' wall times) and machine, per task and model with records."""
@@ -42,17 +56,12 @@ def headline(table: Table) -> pd.DataFrame:
             mine = table.records[
                 (table.records["model"] == model) & (table.records["task"] == task)
             ]
-            done, _, total = coverage.partition(" of ")
-            out = {
-                "set": table.subsets[task],
-                "model": model,
-                "n (coverage)": f"{max(int(row[f'{p}.n']) for p in props)} "
-                f"({done} of {total} run, {int(row.get(f'{task}.n_failed', 0))} failed)",
-            }
+            out = {"set": table.subsets[task], "model": model, "n (coverage)": _n_text(row, task)}
             for p in props:
                 label = column_label(p, phonon_basis(table))
                 out[label] = format_mae(row[f"{p}.mae"], row[f"{p}.lo"], row[f"{p}.hi"])
-            out["worker-hours"] = f"{mine['wall_s'].sum() / 3600:.2f}"
+            hours = mine["wall_s"].sum() / 3600
+            out["worker-hours"] = f"{hours:.2f}" if len(mine) else "–"
             out["machine"] = _machine(table, model, task)
             rows.append(out)
     labels = [column_label(p, phonon_basis(table)) for p in shown]

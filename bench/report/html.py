@@ -39,6 +39,7 @@ td[title] { cursor: help; }
 td.note { white-space: nowrap; font-size: 0.75rem; }
 table.wide { width: 100%; table-layout: auto; }
 .fail { color: #a00; }
+td.better { color: #060; font-weight: 600; } td.worse { color: #a00; }
 .row { display: flex; flex-wrap: wrap; gap: 2rem; align-items: flex-start; }
 details summary { cursor: pointer; }
 pre { background: #f7f7f7; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }

@@ -14,6 +14,8 @@ from bench.report.metrics import (
     PER_MOLE,
     format_mae,
 )
+from bench.report.paired import paired_markdown, table_labels, table_paired
+from bench.report.scope import AVAILABLE_SUBSETS, MIN_PREFIX, subset_kind
 from bench.report.table import (
     COLUMNS,
     SET_NAMES,
@@ -23,7 +25,6 @@ from bench.report.table import (
     paper_measured,
     phonon_basis,
     shown_columns,
-    subset_kind,
     table_datasets,
 )
 from bench.run.schema import details_of
@@ -43,9 +44,24 @@ def frame_markdown(frame: pd.DataFrame) -> str:
 
 
 def _cell(row: pd.Series, prop: str) -> str:
+    """``14.9 [14.0, 16.2] (paper 12)``; a random prefix says so; records that give no
+    number (:mod:`bench.report.scope`) show their coverage."""
     mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
+    task = COLUMNS[prop][0]
     text = format_mae(mae, row[f"{prop}.lo"], row[f"{prop}.hi"])
-    return text if pd.isna(paper) else f"{text} (paper {paper:g})"
+    notes = [] if pd.isna(paper) else [f"paper {paper:g}"]
+    source = text_of(row, f"{task}.mae_from")
+    if source.startswith("random prefix"):
+        notes.insert(0, source)
+    elif text_of(row, f"{task}.no_mae"):
+        notes.insert(0, f"{row[f'{task}.coverage']} run, no MAE")
+    return f"{text} ({'; '.join(notes)})" if notes else text
+
+
+def text_of(row: pd.Series, column: str) -> str:
+    """A text column of a row ('' when absent or NaN)."""
+    value = row.get(column)
+    return value if isinstance(value, str) else ""
 
 
 def counts_text(row: pd.Series, task: str, flag: str) -> str:
@@ -53,12 +69,14 @@ def counts_text(row: pd.Series, task: str, flag: str) -> str:
     partial; ``–`` when the model has no record of the task."""
     n = max(int(row.get(f"{p}.n", 0) or 0) for p, (t, _, _) in COLUMNS.items() if t == task)
     failed = int(row.get(f"{task}.n_failed", 0) or 0)
+    coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
+    if text_of(row, f"{task}.no_mae"):
+        return f"{coverage} run, no MAE"
     if n == 0 and failed == 0:
         return "–"
     value = row.get(f"{task}.{flag}")
     flagged = f"; {int(value)}" if value is not None and pd.notna(value) else ""
     text = f"{n} ({failed}{flagged})"
-    coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
     done, _, total = coverage.partition(" of ")
     if done.isdigit() and total.isdigit() and 0 < int(done) < int(total):
         text += f", {done} of {total} run"
@@ -88,9 +106,10 @@ def to_markdown(table: Table) -> str:
     for _, row in table.frame.iterrows():
         cells = [_cell(row, p) for p in shown]
         cells += [counts_text(row, t, TASK_FLAGS[t][0]) for t in tasks]
-        note = row["not_run"].replace("|", "/")
+        note = str(row.get("note") or "").replace("|", "/")
         model = f"{row['model']} ({row['training']})" if row.get("training") else row["model"]
         out.write(f"| {model} | " + " | ".join(cells) + f" | {note} |\n")
+    out.write(paired_markdown(table_paired(table), table_labels(table)))
     _write_timings(out, table)
     _write_footer(out, table, phonon_basis(table))
     _write_provenance(out, table)
@@ -176,6 +195,9 @@ def intro(table: Table) -> str:
             f"{'' if len(picked) == 1 else 's'} (cheap, easy materials): "
             "their MAEs are not comparable with full-set values such as the paper's.**"
         )
+    for subset in table.subsets.values():
+        if subset_kind(subset) == "available":
+            text += f"\n\n`{subset}`: {AVAILABLE_SUBSETS[subset]}."
     return text + "\n"
 
 
@@ -207,6 +229,7 @@ def _write_footer(out: io.StringIO, table: Table, basis: str | None) -> None:
         )
         + ".\n"
     )
+    out.write(scope_text(table))
     per_mole = [COLUMNS[p][2].split(" ")[0] for p in shown_columns(table) if p in PER_MOLE]
     if basis in BASIS_TEXT and per_mole:
         source = {"primcell": "the reference file's primitive_matrix"}.get(basis, "as given")
@@ -222,6 +245,23 @@ def _write_footer(out: io.StringIO, table: Table, basis: str | None) -> None:
             "unstable material's Cv counts its real modes only; it still enters the MAE, as in "
             "the sources' own benchmarks.\n"
         )
+
+
+def scope_text(table: Table) -> str:
+    """The rule behind a set's MAE, and why a model's records on a set give none."""
+    lines = [
+        f"An MAE under a set's name comes from the whole set or from a random prefix of at least "
+        f"{MIN_PREFIX} materials (the first n of its seeded random order); other records show "
+        "their coverage and no number."
+    ]
+    for _, row in table.frame.iterrows():
+        for task, subset in table.subsets.items():
+            if why := text_of(row, f"{task}.no_mae"):
+                lines.append(
+                    f"No MAE for {row['model']} on `{subset}` "
+                    f"({row[f'{task}.coverage']} run): {why}."
+                )
+    return " ".join(lines) + "\n"
 
 
 def _write_provenance(out: io.StringIO, table: Table) -> None:

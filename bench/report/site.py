@@ -1,7 +1,8 @@
 """``bench report``: a static site of the results, the front page of what was measured.
 
 The index shows one Table 2 per section: the full sets first (MatCalc's Cv and elastic sets),
-then the dev and smoke subsets, each with its set, size, coverage and protocol; a section
+then MDR's materials here (Table 2's phonon set), the dev and smoke subsets, each with its
+set, size, coverage and protocol, and which model is better by paired comparisons; a section
 without records is left out. No server: every link is relative and plotly.js is bundled once
 (``assets/``), so the site opens from disk and works offline. Pages:
 ``parity/<section>/<model>__<property>.html`` (interactive: hover names the material, a click
@@ -27,6 +28,7 @@ from bench.report.markdown import TITLE, measured_tasks
 from bench.report.metrics import absolute_errors, format_mae, mean_interval
 from bench.report.parity import flags_of
 from bench.report.phonon_metrics import EXTRA_MAE
+from bench.report.scope import subset_kind
 from bench.report.site_index import (
     extras_section,
     failures_page,
@@ -37,13 +39,13 @@ from bench.report.site_index import (
 )
 from bench.report.site_materials import Material, load_material, material_page
 from bench.report.site_plots import figure_html, parity_figure
-from bench.report.site_sections import section_intro
+from bench.report.site_sections import paired_section, section_intro
 from bench.report.table import (
     COLUMNS,
     SET_NAMES,
     Table,
     column_header,
-    subset_kind,
+    has_records,
     table_datasets,
 )
 from bench.report.templates import join, render
@@ -53,7 +55,12 @@ from bench.tasks import table2_tasks
 #: (key, title, subsets): the index's sections in order
 SECTIONS = tuple(
     (key, title, {t.name: t.report_subsets[key] for t in table2_tasks() if key in t.report_subsets})
-    for key, title in (("full", "Full sets"), ("dev", "Dev subsets"), ("smoke", "Smoke subsets"))
+    for key, title in (
+        ("full", "Full sets"),
+        ("mdr", "Table 2's phonon set"),
+        ("dev", "Dev subsets"),
+        ("smoke", "Smoke subsets"),
+    )
 )
 ALL_PAGES_UP_TO = 100
 WORST_PER_PROPERTY = 10
@@ -170,6 +177,7 @@ def index_page(sections: list[Section], links: dict[str, dict], command: str) ->
         parts.append(render("heading", level=2, text=section.title, id=key))
         parts += section_intro(section.table)
         parts.append(table2_html(section.table, links[key], f"table2-{key}"))
+        parts.append(paired_section(section.table, key))
         parts.append(extras_section(section.table, links[key], key))
     return page(TITLE, join(parts))
 
@@ -185,7 +193,8 @@ def write_site(
     records came from (where kept force constants are looked up). Returns the files."""
     out.mkdir(parents=True, exist_ok=True)
     paths = write_assets(out)
-    every = pd.concat([s.table.records for s in sections if len(s.table.records)] or [])
+    used = [s.table.records for s in sections if len(s.table.records)]
+    every = pd.concat(used) if used else pd.DataFrame()
     if len(every):
         every = every.drop_duplicates(["model", "task", "dataset", "material_id", "run_id"])
     keys = sorted(set().union(*(page_keys(s) for s in sections)))
@@ -230,8 +239,15 @@ def build_site(
     for key, title, pair in chosen:
         # the paper's rows beside sets that compare with its values, not beside picked ones
         picked = all(subset_kind(s) == "picked" for s in pair.values()) and not subsets
-        table = build_table(runs, pair, data_dir, equigrad_subset=None, recorded_only=picked)
-        if subsets or len(table.records):
+        table = build_table(
+            runs,
+            {t.name: pair.get(t.name) for t in table2_tasks()},  # None: not in this section
+            data_dir,
+            equigrad_subset=None,
+            recorded_only=picked,
+            own_records_only=not subsets,  # materials of another subset count under it
+        )
+        if subsets or has_records(table):
             sections.append(Section(key, _title(title, table), table))
     return write_site(sections, out, runs, data_dir, command)
 

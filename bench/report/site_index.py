@@ -13,10 +13,10 @@ from bench.models.registry import label_spec
 from bench.names import safe_name
 from bench.protocols import effective_settings
 from bench.report.html import Cell, Header, cell, details, heading, number, page, paragraph, table
-from bench.report.markdown import TASK_FLAGS, counts_text, measured_tasks
+from bench.report.markdown import TASK_FLAGS, counts_text, measured_tasks, text_of
 from bench.report.metrics import format_mae
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, CONFUSION, EXTRA_MAE
-from bench.report.table import Table, column_header, shown_columns
+from bench.report.table import COLUMNS, Table, column_header, shown_columns
 from bench.report.templates import join
 from bench.settings import settings_dict
 
@@ -38,15 +38,25 @@ def _value(row: pd.Series, key: str) -> float:
 
 
 def _mae_cell(row: pd.Series, prop: str, link: str | None, stat: str = "mae") -> Cell:
-    """MAE [interval], linking to its parity plot; the paper's value below where it has one."""
+    """MAE [interval], linking to its parity plot; below it a random prefix's coverage and the
+    paper's value where it has one. Records that give no number show their coverage, the
+    reason in the tooltip (:mod:`bench.report.scope`)."""
     mae = _value(row, f"{prop}.{stat}")
     paper = _value(row, f"{prop}.paper")
+    task = COLUMNS[prop][0] if prop in COLUMNS else ""
+    subs = [f"paper {number(paper)}"] if paper == paper else []
+    source, why = text_of(row, f"{task}.mae_from"), text_of(row, f"{task}.no_mae")
+    if source.startswith("random prefix"):
+        subs.insert(0, source)
+    if why:
+        subs.insert(0, f"{row[f'{task}.coverage']} run, no MAE")
     return cell(
         format_mae(mae, _value(row, f"{prop}.lo"), _value(row, f"{prop}.hi")),
         sort=mae if mae == mae else "",
         cls="num",
         href=link or "",
-        sub=f"paper {number(paper)}" if paper == paper else "",
+        sub="; ".join(subs),
+        title=f"no MAE: {why}" if why else "",
     )
 
 
@@ -59,8 +69,13 @@ def _counts_cell(row: pd.Series, task: str) -> Cell:
 
 
 def _note_cell(row: pd.Series) -> Cell:
-    reason = str(row.get("not_run") or "")
-    return cell("not run here" if reason else "", cls="note", title=reason)
+    """``not run here`` (why, in the tooltip) or ``no records``."""
+    reason = text_of(row, "not_run")
+    if reason:
+        return cell("not run here", cls="note", title=reason)
+    if text_of(row, "note"):
+        return cell("no records", cls="note", title="it runs here; no records on these sets")
+    return cell("", cls="note")
 
 
 def table2_html(table_: Table, links: dict[tuple[str, str], str], table_id: str) -> Markup:
@@ -75,7 +90,7 @@ def table2_html(table_: Table, links: dict[tuple[str, str], str], table_id: str)
         headers.append(Header(f"{task} n (failed; {flag})", tip))
     headers.append(Header("note", "why a model has no numbers (hover a cell)"))
     frame = table_.frame
-    ran = frame["not_run"].fillna("") == "" if "not_run" in frame else pd.Series(True, frame.index)
+    ran = frame["note"].fillna("") == "" if "note" in frame else pd.Series(True, frame.index)
     rows = []
     for _, row in pd.concat([frame[ran], frame[~ran]]).iterrows():  # models that ran first
         trained = f" ({row['training']})" if row.get("training") else ""  # ml-peg metadata

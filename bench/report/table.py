@@ -16,18 +16,19 @@ import pandas as pd
 
 from bench.datasets import get_dataset, resolve_subset
 from bench.datasets import subsets as subset_datasets
-from bench.models import checkpoint_status, list_models, unavailable_reason
+from bench.models import list_models
 from bench.models.registry import label_spec
+from bench.models.status import cannot_run_reason
 from bench.protocols import effective_settings
 from bench.report.loading import load_records, training_of
 from bench.report.metrics import (
     BASIS_TEXT,
     FLAGS,
     PER_MOLE,
-    mae_display,
     mae_table,
 )
 from bench.report.phonon_metrics import with_phonon_extras
+from bench.report.scope import mae_scope, used_ids
 from bench.settings import settings_digest
 from bench.tasks import TASKS, per_mole_tasks, reference_free_tasks, table2_tasks
 
@@ -44,11 +45,6 @@ TASK_DEFAULT_SUBSETS = {name: task.default_subset for name, task in TASKS.items(
 #: the data set the Orb-v3 paper measured each Table 2 task on (MDR's phonons; MatCalc's
 #: Materials Project elastic set): a paper value is shown only beside records of that set
 PAPER_SETS = {t.name: t.paper_dataset for t in TASKS.values() if t.paper_dataset}
-#: whole data sets, and seeded random samples of them (their MAE estimates the whole set's);
-#: every other subset is picked (smoke: cheap, easy materials; le256: small cells) and its
-#: MAE is not comparable with a whole set's
-FULL_SUBSETS = ("elastic-full", "cv-binary-1170", "mdr-full", "elastic-all-2025.3")
-RANDOM_SUBSETS = ("elastic-dev", "cv-binary-sample100")
 #: short names of the data sets for headers
 SET_NAMES = {
     "mdr-pbe": "MDR",
@@ -86,29 +82,32 @@ class Table:
 
 def build_table(
     out_dirs: list[Path],
-    subsets: dict[str, str] | None = None,
+    subsets: dict[str, str | None] | None = None,
     data_dir: Path | None = None,
     equigrad_subset: str | None = EQUIGRAD_SUBSET,
     recorded_only: bool = False,
+    own_records_only: bool = False,
 ) -> Table:
     """Aggregate the stores in ``out_dirs`` into the Table 2 comparison (and the equigrad
-    records of ``equigrad_subset``; None: none). ``recorded_only``: rows only for the models
-    with records of the table's tasks, so the table depends on the records alone (otherwise
-    every Table 2 model has a row, and those not run say why, from this machine's state)."""
-    subsets = {**DEFAULT_SUBSETS, **(subsets or {})}
+    records of ``equigrad_subset``; None: none). ``subsets``: task -> subset (a task left out
+    takes its default; None leaves the task out of the table). ``recorded_only``: rows only for
+    the models with records on the table's subsets, so the table depends on the records alone
+    (otherwise every Table 2 model has a row, and those without records say why).
+    ``own_records_only``: a model's records on a subset that are neither the whole subset nor a
+    prefix of its order (materials of another subset) count as none (the site's sections)."""
+    chosen = {**DEFAULT_SUBSETS, **(subsets or {})}
+    subsets = {task: subset for task, subset in chosen.items() if subset is not None}
     records, manifests = load_records(out_dirs)
     paper = paper_table()
     models = [s.key for s in list_models() if s.table2]
-    recorded: list[str] = []
     if not records.empty:
         table2_records = records[records["task"].isin(list(subsets))]  # not equigrad's
-        recorded = list(table2_records["model"].unique())
-        models += [m for m in recorded if m not in models]
-    if recorded_only:
-        models = [m for m in models if m in recorded]
+        models += [m for m in table2_records["model"].unique() if m not in models]
     rows, selected = [], []
     for key in models:  # a record label is the model key, or key@sha8 for a user checkpoint
-        row, parts = _model_row(key, records, subsets, data_dir, paper)
+        row, parts = _model_row(key, records, subsets, data_dir, paper, own_records_only)
+        if recorded_only and row["note"]:  # no records here
+            continue
         rows.append(row)
         selected += parts
     parts = [s for s in selected if len(s)]  # none: e.g. a store of equigrad records only
@@ -124,32 +123,39 @@ def build_table(
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
 
 
+def has_records(table: Table) -> bool:
+    """Whether some model of the table has records on its subsets (a number or a coverage)."""
+    for task in table.subsets:
+        column = table.frame.get(f"{task}.coverage", pd.Series(dtype=str)).astype(str)
+        if any(not c.startswith("0 of") for c in column):
+            return True
+    return False
+
+
 def _model_row(
     key: str,
     records: pd.DataFrame,
     subsets: dict[str, str],
     data_dir: Path | None,
     paper: pd.DataFrame,
+    own_records_only: bool = False,
 ) -> tuple[dict, list[pd.DataFrame]]:
     """One model's row (MAE, interval, paper value, counts per property and task) and the
-    records that entered it (its default settings, the subsets' materials)."""
+    records that entered it (its default settings; the whole subset or a random prefix of it,
+    :mod:`bench.report.scope`). ``own_records_only``: records that are neither (materials of
+    another subset) count as none."""
     spec = label_spec(key)
     row: dict = {"model": key, "paper_name": spec.table2 or ""}
     ran, selected = False, []
     for task, subset in subsets.items():
         dataset, ids = resolve_subset(subset, data_dir)
-        if records.empty:
-            part = records
-        else:
-            part = records[
-                (records["model"] == key)
-                & (records["task"] == task)
-                & (records["dataset"] == dataset)
-                & records["material_id"].isin(ids)
-                & (records["settings_digest"] == expected_digest(spec.key, task, dataset))
-            ]
+        part = _subset_records(records, key, task, dataset, ids)
+        scope = mae_scope(subset, ids, set(part["material_id"]) if len(part) else ())
+        if own_records_only and not scope.has_number and not scope.in_order:
+            part, scope = part.iloc[0:0], mae_scope(subset, ids, ())
+        used = part[part["material_id"].isin(used_ids(scope, ids))] if len(part) else part
         props = tuple(p for p, (t, _, _) in COLUMNS.items() if t == task)
-        summary = mae_table(part, props) if len(part) else pd.DataFrame()
+        summary = mae_table(used, props) if len(used) else pd.DataFrame()
         first = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
         ran |= len(part) > 0
         in_paper = spec.table2 in paper.index and dataset == PAPER_SETS.get(task)
@@ -166,10 +172,29 @@ def _model_row(
             if flag in first:
                 row[f"{task}.{flag}"] = int(first[flag])
         row[f"{task}.n_missing"] = len(ids) - len(part)
-        row[f"{task}.coverage"] = f"{len(part)} of {len(ids)}"
-        selected.append(part)
-    row["not_run"] = "" if ran else (unavailable_reason(spec) or checkpoint_status(spec))
+        row[f"{task}.coverage"] = scope.coverage
+        row[f"{task}.mae_from"] = scope.label
+        row[f"{task}.no_mae"] = scope.reason
+        selected.append(used)
+    row["not_run"] = "" if ran else (cannot_run_reason(spec) or "")
+    row["note"] = f"not run here: {row['not_run']}" if row["not_run"] else ""
+    row["note"] = row["note"] or ("" if ran else "no records")
     return row, selected
+
+
+def _subset_records(
+    records: pd.DataFrame, key: str, task: str, dataset: str, ids: list[str]
+) -> pd.DataFrame:
+    """The records of model ``key`` on the materials ``ids``, made with its default settings."""
+    if records.empty:
+        return records
+    return records[
+        (records["model"] == key)
+        & (records["task"] == task)
+        & (records["dataset"] == dataset)
+        & records["material_id"].isin(ids)
+        & (records["settings_digest"] == expected_digest(label_spec(key).key, task, dataset))
+    ]
 
 
 def _default_records(records: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -183,26 +208,6 @@ def _default_records(records: pd.DataFrame, task: str) -> pd.DataFrame:
     digests = {(m, d): expected_digest(m.split("@")[0], task, d) for m, d in pairs}
     expected = [digests[(m, d)] for m, d in zip(part["model"], part["dataset"], strict=True)]
     return part[part["settings_digest"].to_numpy() == pd.Series(expected).to_numpy()]
-
-
-def task_table(table: Table, task: str) -> pd.DataFrame:
-    """MAE [95 % interval] per (model, data set) of a task beside Table 2 (e.g. lattice)."""
-    records = table.other.get(task, pd.DataFrame())
-    if records.empty:
-        return pd.DataFrame()
-    properties = TASKS[task].properties
-    summary = mae_table(records, properties)
-    protocols = {
-        d: TASKS[task].protocols and settings_protocol(task, d, records)
-        for d in summary["settings_digest"]
-    }
-    return mae_display(summary, properties, protocols)
-
-
-def settings_protocol(task: str, digest: str, records: pd.DataFrame) -> str:
-    """The protocol name of the default settings behind ``digest`` in ``records``."""
-    row = records[records["settings_digest"] == digest].iloc[0]
-    return effective_settings(label_spec(row["model"]), task, row["dataset"]).protocol
 
 
 def _equigrad_records(
@@ -251,8 +256,8 @@ def table_datasets(table: Table) -> dict[str, str]:
 
 def shown_columns(table: Table) -> list[str]:
     """The Table 2 properties with a measured or a paper value in some row (a set that scores
-    only Cv, as MatCalc's, shows no ωmax, S or F column); a task whose records all failed
-    keeps its columns."""
+    only Cv, as MatCalc's, shows no ωmax, S or F column); a task whose records all failed, or
+    give no number (coverage only), keeps its columns."""
     frame = table.frame
 
     def has(prop: str) -> bool:
@@ -263,7 +268,8 @@ def shown_columns(table: Table) -> list[str]:
     for task in table.subsets:
         props = [p for p, (t, _, _) in COLUMNS.items() if t == task]
         failed = frame.get(f"{task}.n_failed", pd.Series(dtype=float)).fillna(0)
-        if (failed > 0).any() and not any(has(p) for p in props):
+        no_mae = frame.get(f"{task}.no_mae", pd.Series(dtype=object)).fillna("")
+        if ((failed > 0).any() or (no_mae != "").any()) and not any(has(p) for p in props):
             shown += props
         else:
             shown += [p for p in props if has(p)]
@@ -289,10 +295,3 @@ def any_flagged(table: Table, count: str) -> bool:
 def paper_measured(table: Table, task: str) -> bool:
     """Whether the paper measured ``task`` on the table's data set."""
     return table_datasets(table).get(task) == PAPER_SETS.get(task)
-
-
-def subset_kind(subset: str) -> str:
-    """ "full", "random" (a seeded random sample of a full set) or "picked"."""
-    if subset in FULL_SUBSETS:
-        return "full"
-    return "random" if subset in RANDOM_SUBSETS else "picked"

@@ -8,14 +8,37 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.models.registry import label_spec
+from bench.protocols import effective_settings
 from bench.report.equigrad_report import write_equigrad
 from bench.report.figures import parity_plots
 from bench.report.headline import headline_markdown
 from bench.report.markdown import TITLE, frame_markdown, intro, to_markdown
-from bench.report.metrics import mae_table, with_basis
-from bench.report.table import COLUMNS, Table, phonon_basis, task_table
+from bench.report.metrics import mae_display, mae_table, with_basis
+from bench.report.paired import table_paired
+from bench.report.table import COLUMNS, Table, phonon_basis
 from bench.run.atomic import atomic_path, write_text
 from bench.tasks import TASKS
+
+
+def task_table(table: Table, task: str) -> pd.DataFrame:
+    """MAE [95 % interval] per (model, data set) of a task beside Table 2 (e.g. lattice)."""
+    records = table.other.get(task, pd.DataFrame())
+    if records.empty:
+        return pd.DataFrame()
+    properties = TASKS[task].properties
+    summary = mae_table(records, properties)
+    protocols = {
+        d: TASKS[task].protocols and settings_protocol(task, d, records)
+        for d in summary["settings_digest"]
+    }
+    return mae_display(summary, properties, protocols)
+
+
+def settings_protocol(task: str, digest: str, records: pd.DataFrame) -> str:
+    """The protocol name of the default settings behind ``digest`` in ``records``."""
+    row = records[records["settings_digest"] == digest].iloc[0]
+    return effective_settings(label_spec(row["model"]), task, row["dataset"]).protocol
 
 
 def outliers(table: Table, top: int = 10) -> pd.DataFrame:
@@ -66,7 +89,8 @@ def write_task_tables(table: Table, out: Path, command: str) -> list[Path]:
 
 
 def write_report(table: Table, out: Path, command: str) -> list[Path]:
-    """results/table2.md, table2.csv, outliers.csv, parity/*.png; equigrad.md, .csv and
+    """results/table2.md, table2.csv, paired.csv (:mod:`bench.report.paired`), outliers.csv,
+    parity/*.png; equigrad.md, .csv and
     equigrad_hist.png when there are equigrad records."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "table2.md"
@@ -77,10 +101,22 @@ def write_report(table: Table, out: Path, command: str) -> list[Path]:
     basis = phonon_basis(table)
     with atomic_path(csv_path) as tmp:
         table.frame.rename(columns=lambda c: with_basis(c, basis)).to_csv(tmp, index=False)
+    paired_path = out / "paired.csv"
+    with atomic_path(paired_path) as tmp:
+        table_paired(table).to_csv(tmp, index=False)
     outlier_path = out / "outliers.csv"
     with atomic_path(outlier_path) as tmp:
         outliers(table).to_csv(tmp, index=False)
     plots = parity_plots(table, out / "parity")
     write_text(out / "table2.provenance.json", json.dumps(table.manifests, indent=1, default=str))
     others = write_task_tables(table, out, command)
-    return [md, head, csv_path, outlier_path, *plots, *write_equigrad(table, out, command), *others]
+    return [
+        md,
+        head,
+        csv_path,
+        paired_path,
+        outlier_path,
+        *plots,
+        *write_equigrad(table, out, command),
+        *others,
+    ]

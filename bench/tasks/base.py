@@ -107,7 +107,7 @@ class Task:
     subset_option: str | None = None
     #: the data set Orb-v3's paper measured the task on: paper values appear only beside it
     paper_dataset: str | None = None
-    #: the site's sections (full, dev, smoke) -> this task's subset in each
+    #: the site's sections (full, mdr, dev, smoke) -> this task's subset in each
     report_subsets: dict[str, str] = field(default_factory=dict)
     #: an extra section of a material's page ("bands": phonopy band structure and DOS)
     page_section: str | None = None

@@ -93,6 +93,6 @@ TASK = Task(
     flag_labels={"n_unstable": "unstable", "n_unstable_dft": "unstable (DFT)"},
     subset_option="phonon-subset",
     paper_dataset="mdr-pbe",
-    report_subsets={"full": "cv-binary-1170", "dev": "mdr-50", "smoke": "mdr-smoke"},
+    report_subsets={"full": "cv-binary-1170", "mdr": "mdr-50", "smoke": "mdr-smoke"},
     page_section="bands",
 )
