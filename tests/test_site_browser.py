@@ -12,7 +12,6 @@ from test_site import MODEL, OK_IDS, make_store
 
 from bench.report.browser import dump_dom, find_chromium, screenshot
 from bench.report.site import build_site
-from bench.report.table import build_table
 
 BROWSER = find_chromium()
 pytestmark = [
@@ -34,8 +33,8 @@ def site(shared_data, tmp_path_factory) -> Path:
 
 def test_table_renders_every_row(site):
     dom = dump_dom(site / "index.html", BROWSER)
-    body = re.search(r'<table id="table2-dev".*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
-    assert len(re.findall(r"<tr>", body)) == len(build_table([]).frame) + 1
+    # the smoke materials lie in mdr-50 too, but count under their own subset only
+    assert re.findall(r'<table id="table2-(\w+)"', dom) == ["smoke"]
     body = re.search(r'<table id="table2-smoke".*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
     assert len(re.findall(r"<tr>", body)) == 1  # picked subsets: no paper rows beside them
 
