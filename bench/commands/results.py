@@ -67,8 +67,8 @@ def _add_table_and_report(sub: Any) -> None:
     p.add_argument(
         "--recorded-only",
         action="store_true",
-        help="rows only for models with records (a table that depends on the records alone, "
-        "not on which checkpoints this machine has)",
+        help="rows only for models with records, and the paper's rows (a table that depends on "
+        "the records alone, not on which checkpoints this machine has)",
     )
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_table)

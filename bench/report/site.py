@@ -45,7 +45,6 @@ from bench.report.table import (
     SET_NAMES,
     Table,
     column_header,
-    has_records,
     table_datasets,
 )
 from bench.report.templates import join, render
@@ -222,6 +221,15 @@ def write_site(
     return paths
 
 
+def has_records(table: Table) -> bool:
+    """Whether some model of the table has records on its subsets (a number or a coverage)."""
+    for task in table.subsets:
+        column = table.frame.get(f"{task}.coverage", pd.Series(dtype=str)).astype(str)
+        if any(not c.startswith("0 of") for c in column):
+            return True
+    return False
+
+
 def build_site(
     runs: list[Path],
     out: Path,
@@ -246,6 +254,7 @@ def build_site(
             equigrad_subset=None,
             recorded_only=picked,
             own_records_only=not subsets,  # materials of another subset count under it
+            paper_rows=False,
         )
         if subsets or has_records(table):
             sections.append(Section(key, _title(title, table), table))

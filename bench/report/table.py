@@ -87,12 +87,14 @@ def build_table(
     equigrad_subset: str | None = EQUIGRAD_SUBSET,
     recorded_only: bool = False,
     own_records_only: bool = False,
+    paper_rows: bool = True,
 ) -> Table:
     """Aggregate the stores in ``out_dirs`` into the Table 2 comparison (and the equigrad
     records of ``equigrad_subset``; None: none). ``subsets``: task -> subset (a task left out
     takes its default; None leaves the task out of the table). ``recorded_only``: rows only for
-    the models with records on the table's subsets, so the table depends on the records alone
-    (otherwise every Table 2 model has a row, and those without records say why).
+    the models with records on the table's subsets and (``paper_rows``) the paper's rows with a
+    value there, so the table depends on the records alone (otherwise every Table 2 model has a
+    row, and those without records say why, from this machine's state).
     ``own_records_only``: a model's records on a subset that are neither the whole subset nor a
     prefix of its order (materials of another subset) count as none (the site's sections)."""
     chosen = {**DEFAULT_SUBSETS, **(subsets or {})}
@@ -106,10 +108,13 @@ def build_table(
     rows, selected = [], []
     for key in models:  # a record label is the model key, or key@sha8 for a user checkpoint
         row, parts = _model_row(key, records, subsets, data_dir, paper, own_records_only)
-        if recorded_only and row["note"]:  # no records here
-            continue
+        if recorded_only and row["note"]:  # no records here: the paper's value at most
+            if not (paper_rows and any(pd.notna(row[f"{p}.paper"]) for p in _props(row))):
+                continue
+            row["not_run"], row["note"] = "", "the paper's value only"
         rows.append(row)
         selected += parts
+    rows.sort(key=lambda row: bool(row["note"]))  # the models with records first
     parts = [s for s in selected if len(s)]  # none: e.g. a store of equigrad records only
     used = pd.concat(parts, ignore_index=True) if parts else records.iloc[0:0]
     equigrad = _equigrad_records(records, equigrad_subset, data_dir)
@@ -123,13 +128,9 @@ def build_table(
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
 
 
-def has_records(table: Table) -> bool:
-    """Whether some model of the table has records on its subsets (a number or a coverage)."""
-    for task in table.subsets:
-        column = table.frame.get(f"{task}.coverage", pd.Series(dtype=str)).astype(str)
-        if any(not c.startswith("0 of") for c in column):
-            return True
-    return False
+def _props(row: dict) -> list[str]:
+    """The Table 2 properties of a row's tasks."""
+    return [p for p in COLUMNS if f"{p}.paper" in row]
 
 
 def _model_row(
