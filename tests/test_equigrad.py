@@ -32,7 +32,8 @@ from bench.physics.equigrad import (
 )
 from bench.physics.rotations import random_rotation
 from bench.report.metrics import distribution_table, mae_table
-from bench.report.table import build_table, expected_digest
+from bench.report.selection import expected_digest
+from bench.report.table import build_table
 from bench.report.write import write_report
 from bench.run.store import Store
 from bench.settings import settings_digest

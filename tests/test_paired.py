@@ -22,7 +22,8 @@ from bench.report.paired import (
     paired_table,
     verdict,
 )
-from bench.report.table import build_table, expected_digest
+from bench.report.selection import expected_digest
+from bench.report.table import build_table
 from bench.run.store import Store
 
 N = 300

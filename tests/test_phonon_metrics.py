@@ -12,7 +12,8 @@ from bench.datasets import resolve_subset
 from bench.physics.phonon_metrics import band_rmse_K, mesh_mean_frequency_K
 from bench.report.markdown import to_markdown
 from bench.report.phonon_metrics import phonon_extras, stability_confusion
-from bench.report.table import build_table, expected_digest
+from bench.report.selection import expected_digest
+from bench.report.table import build_table
 from bench.report.write import write_report
 from bench.run.store import Store
 from bench.settings import THZ_TO_K_MDR

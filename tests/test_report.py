@@ -10,13 +10,8 @@ import pytest
 
 from bench.datasets import resolve_subset
 from bench.report.markdown import intro, to_markdown
-from bench.report.table import (
-    build_table,
-    column_header,
-    expected_digest,
-    paper_table,
-    shown_columns,
-)
+from bench.report.selection import expected_digest
+from bench.report.table import build_table, column_header, paper_table, shown_columns
 from bench.report.write import write_report
 from bench.run.store import Store
 

@@ -12,7 +12,8 @@ import pytest
 
 from bench.datasets import resolve_subset
 from bench.report.scope import MIN_PREFIX, mae_scope
-from bench.report.table import build_table, expected_digest
+from bench.report.selection import expected_digest
+from bench.report.table import build_table
 from bench.run.store import Store
 
 DATASET = "mp-binary-pbe-elasticity-2025.1"
@@ -122,3 +123,33 @@ def test_not_run_here_only_when_the_model_cannot_run(tmp_path, monkeypatch):
     monkeypatch.setattr(table_module, "cannot_run_reason", lambda spec: "mace is not here")
     frame = build_table([runs]).frame.set_index("model")
     assert frame.loc["mace-mpa-0", "note"] == "not run here: mace is not here"
+
+
+def test_the_mdr_section_says_what_the_50_are(tmp_path, shared_data):
+    """The site's MDR section: mdr-50 alone (no elastic column), the paper's rows beside the
+    model's whole-set MAE, what the 50 are and that MDR's full set is ~10,000 online."""
+    from markupsafe import Markup
+
+    from bench.report.site import SECTIONS
+    from bench.report.site_index import table2_html
+    from bench.report.site_sections import section_intro
+
+    subsets = next(pair for key, _, pair in SECTIONS if key == "mdr")
+    assert subsets == {"phonons": "mdr-50"}
+    _, ids = resolve_subset("mdr-50", shared_data)
+    digest = expected_digest("chgnet", "phonons", "mdr-pbe")
+    props = ("omega_max_K", "S_J_per_K_mol", "F_kJ_per_mol", "Cv_J_per_K_mol")
+    with Store(tmp_path / "runs") as store:
+        run_id = store.start_run({"settings_digest": digest}, {})
+        for material_id in ids:
+            record = {**_record(material_id, digest), "task": "phonons", "dataset": "mdr-pbe"}
+            record.update(values={p: 11.0 for p in props}, ref={p: 10.0 for p in props})
+            store.write(record, run_id)
+    table = build_table([tmp_path / "runs"], {"phonons": "mdr-50", "elasticity": None}, shared_data)
+    assert list(table.subsets) == ["phonons"]
+    intro = str(Markup("").join(section_intro(table)))
+    assert "benchmark_app" in intro and "about 10,000 materials online" in intro
+    html = str(table2_html(table, {}, "t"))
+    assert "K [GPa]" not in html and "paper 31" in html  # MACE-MPA-0's ωmax beside chgnet's
+    row = table.frame.set_index("model").loc["chgnet-0.3.0"]
+    assert row["omega_max_K.mae"] == pytest.approx(1.0) and row["phonons.mae_from"] == "whole set"

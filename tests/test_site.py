@@ -13,8 +13,9 @@ from markupsafe import escape
 
 from bench.datasets import load_phonon_reference, resolve_subset
 from bench.physics.kept_fc import fc_payload
+from bench.report.selection import expected_digest
 from bench.report.site import build_site
-from bench.report.table import build_table, expected_digest
+from bench.report.table import build_table
 from bench.run.store import Store
 
 MODEL = "chgnet-0.3.0"

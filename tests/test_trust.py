@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.datasets import resolve_subset
 from bench.datasets.locate import embedded_dir
 from bench.names import inside, safe_name
 from bench.run.artifacts import find_artifact
@@ -118,8 +119,9 @@ def test_a_crafted_part_makes_report_and_table_write_only_under_out(emt_records,
     _copy_tree(source, root)
     (tmp_path / "secret").write_text("do not read")
     evil = "emt@../../../evil<img src=x>"
+    smoke = resolve_subset("elastic-smoke")[1]  # the whole subset: the table has numbers
     crafted = [
-        {**record, "model": evil, "run_id": "r-evil"},
+        *({**record, "model": evil, "material_id": m, "run_id": "r-evil"} for m in smoke),
         {**record, "model": evil, "material_id": "../../../pwn", "run_id": "r-evil"},
         {
             **record,

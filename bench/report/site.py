@@ -207,7 +207,7 @@ def write_site(
     records = every if len(every) else pd.DataFrame()
     for name, text in (
         ("index.html", index_page(sections, links, command)),
-        ("failures.html", failures_page(records, pages)),
+        ("failures.html", failures_page(_failures(sections), pages)),
         ("provenance.html", provenance_page(records, manifests, command)),
     ):
         write_text((out / name), text)
@@ -228,6 +228,16 @@ def has_records(table: Table) -> bool:
         if any(not c.startswith("0 of") for c in column):
             return True
     return False
+
+
+def _failures(sections: list[Section]) -> pd.DataFrame:
+    """Every failure of the sections' records, those that entered no number too."""
+    frames = [f for s in sections for f in (s.table.records, s.table.unscored) if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    every = pd.concat(frames, ignore_index=True)
+    every = every[every["status"] != "ok"]
+    return every.drop_duplicates(["model", "task", "dataset", "material_id", "run_id"])
 
 
 def build_site(
@@ -253,7 +263,7 @@ def build_site(
             data_dir,
             equigrad_subset=None,
             recorded_only=picked,
-            own_records_only=not subsets,  # materials of another subset count under it
+            own_records_only=not (subsets or picked),  # those of a picked one count under it
             paper_rows=False,
         )
         if subsets or has_records(table):

@@ -29,7 +29,11 @@ from bench.report.metrics import (
 )
 from bench.report.phonon_metrics import with_phonon_extras
 from bench.report.scope import mae_scope, used_ids
-from bench.settings import settings_digest
+from bench.report.selection import (
+    default_records,
+    equigrad_records,
+    subset_records,
+)
 from bench.tasks import TASKS, per_mole_tasks, reference_free_tasks, table2_tasks
 
 PAPER_CSV = Path(__file__).resolve().parents[1] / "reference" / "orb_v3_table2.csv"
@@ -59,12 +63,6 @@ def paper_table() -> pd.DataFrame:
     return pd.read_csv(PAPER_CSV, comment="#").set_index("model")
 
 
-def expected_digest(model: str, task: str, dataset: str) -> str:
-    """Digest of the default settings ``bench run`` uses for this model and data set (the
-    data set's protocol; :func:`bench.protocols.effective_settings`, as the runner)."""
-    return settings_digest(effective_settings(label_spec(model), task, dataset))
-
-
 @dataclass
 class Table:
     """The comparison table and what it was built from."""
@@ -78,6 +76,9 @@ class Table:
     equigrad_subset: str | None = None
     #: records (default settings) of the other tasks with a reference (e.g. lattice), per task
     other: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: records of the table's subsets that entered no number (a coverage only, or beyond a
+    #: random prefix): their failures are still listed
+    unscored: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_table(
@@ -115,17 +116,19 @@ def build_table(
         rows.append(row)
         selected += parts
     rows.sort(key=lambda row: bool(row["note"]))  # the models with records first
-    parts = [s for s in selected if len(s)]  # none: e.g. a store of equigrad records only
+    parts = [s for s, _ in selected if len(s)]  # none: e.g. a store of equigrad records only
     used = pd.concat(parts, ignore_index=True) if parts else records.iloc[0:0]
-    equigrad = _equigrad_records(records, equigrad_subset, data_dir)
+    rest = [r for _, r in selected if len(r)]
+    unscored = pd.concat(rest, ignore_index=True) if rest else records.iloc[0:0]
+    equigrad = equigrad_records(records, equigrad_subset, data_dir)
     other = {
-        task.name: _default_records(records, task.name)
+        task.name: default_records(records, task.name)
         for task in TASKS.values()
         if task.has_reference and not task.table2
     }
     frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
     frame["training"] = [training_of(m, manifests) for m in frame["model"]]
-    return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other)
+    return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other, unscored)
 
 
 def _props(row: dict) -> list[str]:
@@ -140,17 +143,18 @@ def _model_row(
     data_dir: Path | None,
     paper: pd.DataFrame,
     own_records_only: bool = False,
-) -> tuple[dict, list[pd.DataFrame]]:
-    """One model's row (MAE, interval, paper value, counts per property and task) and the
-    records that entered it (its default settings; the whole subset or a random prefix of it,
-    :mod:`bench.report.scope`). ``own_records_only``: records that are neither (materials of
-    another subset) count as none."""
+) -> tuple[dict, list[tuple[pd.DataFrame, pd.DataFrame]]]:
+    """One model's row (MAE, interval, paper value, counts per property and task) and, per
+    task, the records that entered it (its default settings; the whole subset or a random
+    prefix of it, :mod:`bench.report.scope`) and the rest. ``own_records_only``: records that
+    are neither (materials of another subset) count as none. Failures are counted over the
+    records of the number, or over all of them when there is none."""
     spec = label_spec(key)
     row: dict = {"model": key, "paper_name": spec.table2 or ""}
     ran, selected = False, []
     for task, subset in subsets.items():
         dataset, ids = resolve_subset(subset, data_dir)
-        part = _subset_records(records, key, task, dataset, ids)
+        part = subset_records(records, key, task, dataset, ids)
         scope = mae_scope(subset, ids, set(part["material_id"]) if len(part) else ())
         if own_records_only and not scope.has_number and not scope.in_order:
             part, scope = part.iloc[0:0], mae_scope(subset, ids, ())
@@ -168,7 +172,8 @@ def _model_row(
             row[f"{prop}.n"] = int(first.get(f"n_{prop}", 0))
         row[f"{task}.protocol"] = effective_settings(spec, task, dataset).protocol
         row[f"{task}.dataset"] = dataset
-        row[f"{task}.n_failed"] = int(first.get("n_failed", 0))
+        counted = used if scope.has_number else part
+        row[f"{task}.n_failed"] = int((counted["status"] != "ok").sum()) if len(counted) else 0
         for flag in FLAGS.values():
             if flag in first:
                 row[f"{task}.{flag}"] = int(first[flag])
@@ -176,58 +181,11 @@ def _model_row(
         row[f"{task}.coverage"] = scope.coverage
         row[f"{task}.mae_from"] = scope.label
         row[f"{task}.no_mae"] = scope.reason
-        selected.append(used)
+        selected.append((used, part.drop(used.index)))
     row["not_run"] = "" if ran else (cannot_run_reason(spec) or "")
     row["note"] = f"not run here: {row['not_run']}" if row["not_run"] else ""
     row["note"] = row["note"] or ("" if ran else "no records")
     return row, selected
-
-
-def _subset_records(
-    records: pd.DataFrame, key: str, task: str, dataset: str, ids: list[str]
-) -> pd.DataFrame:
-    """The records of model ``key`` on the materials ``ids``, made with its default settings."""
-    if records.empty:
-        return records
-    return records[
-        (records["model"] == key)
-        & (records["task"] == task)
-        & (records["dataset"] == dataset)
-        & records["material_id"].isin(ids)
-        & (records["settings_digest"] == expected_digest(label_spec(key).key, task, dataset))
-    ]
-
-
-def _default_records(records: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The task's records made with each model's default settings for their data set."""
-    if records.empty:
-        return pd.DataFrame()
-    part = records[records["task"] == task]
-    if part.empty:
-        return part
-    pairs = part[["model", "dataset"]].drop_duplicates().itertuples(index=False)
-    digests = {(m, d): expected_digest(m.split("@")[0], task, d) for m, d in pairs}
-    expected = [digests[(m, d)] for m, d in zip(part["model"], part["dataset"], strict=True)]
-    return part[part["settings_digest"].to_numpy() == pd.Series(expected).to_numpy()]
-
-
-def _equigrad_records(
-    records: pd.DataFrame, subset: str | None, data_dir: Path | None
-) -> pd.DataFrame:
-    """Records of the reference-free tasks (equigrad) on ``subset``, made with each model's
-    default settings."""
-    if subset is None or records.empty:
-        return pd.DataFrame()
-    part = records[records["task"].isin([t.name for t in reference_free_tasks()])]
-    if part.empty:
-        return part
-    dataset, ids = resolve_subset(subset, data_dir)
-    part = part[(part["dataset"] == dataset) & part["material_id"].isin(ids)]
-    pairs = part[["model", "task"]].drop_duplicates().itertuples(index=False)
-    digests = {(m, t): expected_digest(m.split("@")[0], t, dataset) for m, t in pairs}
-    default = [digests[(m, t)] for m, t in zip(part["model"], part["task"], strict=True)]
-    keep = part["settings_digest"] == pd.Series(default, index=part.index, dtype=object)
-    return part[keep].reset_index(drop=True)
 
 
 def column_label(prop: str, basis: str | None) -> str:
