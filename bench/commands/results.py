@@ -76,7 +76,7 @@ def _add_table_and_report(sub: Any) -> None:
     p = sub.add_parser("report", help="static site: Table 2, parity plots, material pages")
     p.add_argument("--runs", nargs="+", default=[DEFAULT_OUT], help="results directories to read")
     p.add_argument("--out", default="results/site", help="site folder (index.html and pages)")
-    sets = "(default: the full sets, then the dev and smoke subsets, each with records)"
+    sets = "(none: leave the task out; default: a section per set kind, each with records)"
     for task in _subset_tasks(table2=True):
         p.add_argument(
             f"--{task.subset_option}", help=f"one table with this {task.name} subset {sets}"
