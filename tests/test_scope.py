@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.datasets import resolve_subset
-from bench.report.scope import MIN_PREFIX, mae_scope
+from bench.report.scope import MIN_PREFIX, ORDER_SLACK, mae_scope
 from bench.report.selection import expected_digest
 from bench.report.table import build_table
 from bench.run.store import Store
@@ -27,6 +27,8 @@ def test_scope_of_every_kind():
     assert prefix.coverage == "41 of 100"  # mp-77 recorded, but not in the number
     short = mae_scope("elastic-full", ids, ids[: MIN_PREFIX - 1])
     assert short.kind == "coverage" and short.in_order and "under 30" in short.reason
+    gaps = mae_scope("elastic-full", ids, [*ids[:10], *ids[12:20], "mp-40"])  # a stopped run
+    assert gaps.kind == "coverage" and gaps.in_order
     picked = mae_scope("elastic-full", ids, ["mp-3", "mp-50", "mp-90"])
     assert picked.kind == "coverage" and not picked.in_order and "not a prefix" in picked.reason
     other = mae_scope("mdr-50", ids, ids[:60])  # not a seeded order: a prefix is no sample
@@ -68,7 +70,7 @@ def test_smoke_materials_give_no_elastic_full_mae(tmp_path, capsys, shared_data)
 
     _, smoke = resolve_subset("elastic-smoke")
     _, full = resolve_subset("elastic-full", shared_data)
-    assert not set(smoke[:3]) & set(full[:MIN_PREFIX])
+    assert not set(smoke[:3]) & set(full[: 3 + ORDER_SLACK])  # not a stopped run's records
     runs = _store(tmp_path / "runs", smoke[:3])
     out = tmp_path / "table"
     args = ["table", "--runs", runs, "--out", str(out), "--elastic-subset", "elastic-full"]

@@ -28,6 +28,10 @@ AVAILABLE_SUBSETS = {
 }
 #: subsets in a seeded random order (datasets/README.md): their prefixes are random samples
 SEEDED_ORDER = ("elastic-full", "cv-binary-1170", "mdr-full", "elastic-all-2025.3")
+#: a run of a subset (kept in its order) that stopped leaves gaps only in its last claimed
+#: window (bench.run.runner.CLAIM_WINDOW): records all within the first (count + this) of the
+#: order are that subset's own run, stopped or in progress
+ORDER_SLACK = 32
 #: the fewest materials of a prefix that gives an MAE (as ``bench summary``'s rough-interval
 #: note: below it a bootstrap interval sees too few values)
 MIN_PREFIX = 30
@@ -39,8 +43,9 @@ class Scope:
 
     ``kind``: ``whole`` (every material recorded), ``prefix`` (the first ``n_used`` of a seeded
     order, at least :data:`MIN_PREFIX`), ``coverage`` (records, but no number: ``reason``) or
-    ``none`` (no records). ``in_order``: the records are exactly a prefix of the subset's order
-    (a run of this subset, stopped or in progress), not materials from elsewhere."""
+    ``none`` (no records). ``in_order``: the records are a prefix of the subset's order up to
+    the gaps a stopped run leaves (:data:`ORDER_SLACK`): a run of this subset, stopped or in
+    progress, not materials from elsewhere."""
 
     kind: str
     n_used: int
@@ -72,7 +77,8 @@ def mae_scope(subset: str, ids: Sequence[str], recorded: Collection[str]) -> Sco
     have = set(recorded) & set(ids)
     n, k = len(ids), len(have)
     prefix = next((i for i, m in enumerate(ids) if m not in have), n)
-    in_order = prefix == k
+    last = max((i for i, m in enumerate(ids) if m in have), default=-1)
+    in_order = last < k + ORDER_SLACK
     if k == 0:
         return Scope("none", 0, 0, n, True)
     if k == n:
