@@ -259,7 +259,7 @@ def _table(text: str) -> list[str]:
 
 
 def test_readme_is_a_front_page():
-    """README: at most 200 lines, the two commands first, its headline table the one
+    """README: at most 200 lines, the two commands first, its headline tables the ones
     ``make results-full`` writes, and its own-model example the docs page's first one."""
     readme = TEXTS["README.md"]
     assert len(readme.splitlines()) <= 200
@@ -270,6 +270,8 @@ def test_readme_is_a_front_page():
     ]
     headline = _table(_section("README.md", "Headline: the full sets"))
     assert headline == _table((ROOT / "results/full/headline.md").read_text())
+    mdr = _table(_section("README.md", "Headline: MDR, the 50 materials here"))
+    assert mdr == _table((ROOT / "results/full/mdr-50/headline.md").read_text())
     own = re.findall(r"```bash\n.*?```", _section("README.md", "Benchmark your own model"), re.S)
     page = re.findall(r"```bash\n.*?```", TEXTS["docs/own-model.md"], re.S)
     assert len(own) == 1 and own[0] == page[0]

@@ -12,11 +12,16 @@ from bench.report.metrics import format_mae
 from bench.report.table import COLUMNS, Table, column_label, phonon_basis, shown_columns
 
 
+def _every(table: Table) -> pd.DataFrame:
+    """The table's records: those of its numbers and those of its coverages."""
+    parts = [f for f in (table.records, table.unscored) if len(f)]
+    return pd.concat(parts, ignore_index=True) if parts else table.records
+
+
 def _machine(table: Table, model: str, task: str) -> str:
     """The most common machine of the runs behind a model's task: ``2-core x86_64 CPU``."""
-    runs = table.records.loc[
-        (table.records["model"] == model) & (table.records["task"] == task), "run_id"
-    ]
+    every = _every(table)
+    runs = every.loc[(every["model"] == model) & (every["task"] == task), "run_id"]
     used = set(runs)
     seen = Counter(
         f"{(m.get('machine') or {}).get('cpu_count', '?')}-core "
@@ -43,7 +48,8 @@ def _n_text(row: pd.Series, task: str) -> str:
 
 def headline(table: Table) -> pd.DataFrame:
     """Set, model, n (coverage), MAE [95 % interval] per property, worker-hours (sum of the
-    records' wall times) and machine, per task and model with records."""
+    records' wall times, those that give no number too) and machine, per task and model with
+    records."""
     rows = []
     shown = shown_columns(table)
     for task in measured_tasks(table):
@@ -53,9 +59,8 @@ def headline(table: Table) -> pd.DataFrame:
             if not coverage or coverage.startswith("0 of"):
                 continue
             model = row["model"]
-            mine = table.records[
-                (table.records["model"] == model) & (table.records["task"] == task)
-            ]
+            every = _every(table)
+            mine = every[(every["model"] == model) & (every["task"] == task)]
             out = {"set": table.subsets[task], "model": model, "n (coverage)": _n_text(row, task)}
             for p in props:
                 label = column_label(p, phonon_basis(table))
