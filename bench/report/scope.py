@@ -19,11 +19,11 @@ RANDOM_SUBSETS = ("elastic-dev", "cv-binary-sample100")
 #: subset -> what it is, for the subsets that are a set's materials available here
 AVAILABLE_SUBSETS = {
     "mdr-50": (
-        "the 50 MDR materials (Alexandria PBE phonons) whose phonopy files are here: the ones "
-        "joehart2001/benchmark_app re-saved (mp-111, mp-1000, mp-1195 and 47 ids from mp-10163 "
-        "to mp-13923; that repository does not say how it chose them, and they are no random "
-        "sample). MDR's full set is about 10,000 materials online "
-        "(alexandria.icams.rub.de/data/phonon_benchmark); the paper's values average over it"
+        "the 50 MDR materials (Alexandria PBE phonons) whose phonopy files are here, as "
+        "joehart2001/benchmark_app re-saved them from Alexandria's; sorted as text their ids run "
+        "from mp-1000 to mp-13923, a stretch of MDR's index, not a random sample. MDR's full "
+        "set is about 10,000 materials online (alexandria.icams.rub.de/data/phonon_benchmark); "
+        "the paper's values average over it"
     ),
 }
 #: subsets in a seeded random order (datasets/README.md): their prefixes are random samples
