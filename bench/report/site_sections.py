@@ -24,10 +24,10 @@ from bench.report.templates import join, render
 from bench.tasks import per_mole_tasks
 
 KIND_TEXT = {
-    "full": "all",
+    "full": "all of them",
     "random": "a seeded random sample (its MAE estimates the whole set's)",
     "picked": "a hand-picked subset",
-    "available": "the materials available here",
+    "available": "those available here",
 }
 
 
@@ -41,8 +41,8 @@ def _task_line(table: Table, task: str) -> Markup:
     return paragraph(
         f"{task}: ",
         (subset, "code"),
-        f": {len(ids):,} materials, {KIND_TEXT[subset_kind(subset)]} of "
-        f"{SET_NAMES.get(dataset, dataset)} ({paper}); protocol {', '.join(protocols) or '–'}; "
+        f": {len(ids):,} materials of {SET_NAMES.get(dataset, dataset)}, "
+        f"{KIND_TEXT[subset_kind(subset)]} ({paper}); protocol {', '.join(protocols) or '–'}; "
         f"coverage: {coverage_text(table, task)}.",
     )
 
