@@ -114,8 +114,8 @@ endif
 	$(BIN)/bench table --runs $(RECORDS) --out results/full/mdr-50 --phonon-subset mdr-50 \
 		--elastic-subset none --recorded-only --quiet --command-line "make results-full"
 
-# results/site: the committed site, from all committed records (the full sets first, then the
-# dev and smoke subsets; CHGNet's mdr-smoke force constants), and its three screenshots
+# results/site: the committed site, from all committed records (the full sets first, then MDR's
+# 50 here, the dev and smoke subsets; CHGNet's mdr-smoke force constants), and its three screenshots
 # (needs chromium);
 # `make results-site RUN=1` first resumes those two runs, which push to results/records.
 results-site:
