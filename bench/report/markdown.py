@@ -66,14 +66,14 @@ def text_of(row: pd.Series, column: str) -> str:
 
 def counts_text(row: pd.Series, task: str, flag: str) -> str:
     """``3942 (11; 398)``: materials with a value (failed; flagged), then the coverage when
-    partial; ``–`` when the model has no record of the task."""
+    partial; ``no records`` when the model has no record of the task on the set."""
     n = max(int(row.get(f"{p}.n", 0) or 0) for p, (t, _, _) in COLUMNS.items() if t == task)
     failed = int(row.get(f"{task}.n_failed", 0) or 0)
     coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
     if text_of(row, f"{task}.no_mae"):
         return f"{coverage} run, no MAE"
     if n == 0 and failed == 0:
-        return "–"
+        return "no records"
     value = row.get(f"{task}.{flag}")
     flagged = f"; {int(value)}" if value is not None and pd.notna(value) else ""
     text = f"{n} ({failed}{flagged})"
