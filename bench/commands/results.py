@@ -19,6 +19,8 @@ from bench.commands.output import (
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS, Task, reference_free_tasks, table2_tasks
 
+NO_SUBSET = "none"  # a subset option's value that leaves its task out of the table
+
 
 def add_parser(sub: Any) -> None:
     """The ``table``, ``report``, ``records``, ``summary`` and ``export`` subcommands."""
@@ -36,8 +38,7 @@ def _add_table_and_report(sub: Any) -> None:
         p.add_argument(
             f"--{task.subset_option}",
             default=task.default_subset,
-            help=f"{task.name} subset of the {what} (default {task.default_subset}; "
-            f"{NO_SUBSET}: leave {task.name} out)",
+            help=f"{task.name} subset of the {what} (default {task.default_subset}, or none)",
         )
     p.add_argument("--data-dir")
     p.add_argument("--run", action="store_true", help="first run the models (resumes)")
@@ -89,9 +90,6 @@ def _add_table_and_report(sub: Any) -> None:
 def _subset_tasks(table2: bool = False) -> list[Task]:
     """The tasks with a subset option of ``table`` (all) or ``report`` (``table2``: Table 2's)."""
     return [t for t in TASKS.values() if t.subset_option and (t.table2 or not table2)]
-
-
-NO_SUBSET = "none"  # a subset option's value that leaves its task out of the table
 
 
 def _chosen_subsets(args: argparse.Namespace, table2: bool) -> dict[str, str | None]:
