@@ -118,6 +118,8 @@ def test_material_page_has_dft_and_model_bands(site):
     assert "Fm-3m" in html and "Ba4Te4" in html  # structure summary (spglib)
     failed = (site / "materials" / "mdr-pbe" / f"{FAILED_ID}.html").read_text()
     assert "NotConvergedError" in failed and "No force constants for" not in failed
+    assert "no band structure is drawn" in failed  # DFT's bands alone: not drawn (size budget)
+    assert not re.search(r'Plotly\.newPlot\(\s*"bands"', failed)
 
 
 def test_failures_provenance_and_offline(site):

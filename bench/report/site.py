@@ -11,7 +11,8 @@ force constants, quantities, runs, failures), ``failures.html`` and ``provenance
 
 Size budget: a material page for every material of a subset of at most
 :data:`ALL_PAGES_UP_TO` materials; of a larger one (a full set), for each failed material and
-the :data:`WORST_PER_PROPERTY` largest absolute errors per model and property.
+the :data:`WORST_PER_PROPERTY` largest absolute errors per model and property. Band
+structures only where a model kept its force constants (DFT's alone are not drawn).
 """
 
 from __future__ import annotations

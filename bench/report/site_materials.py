@@ -114,11 +114,23 @@ def path_text(path: str) -> str:
     return " | ".join(segments)
 
 
+#: a material page's bands section when no model kept its force constants
+NO_KEPT_TEXT = (
+    "No model kept its force constants for this material, so no band structure is drawn "
+    "(bench run --push-artifacts keeps them with the records)."
+)
+
+
 def bands_html(material: Material, records: pd.DataFrame, roots: list[Path]) -> Markup:
     """Bands along ASE's standard path and DOS of DFT and every model with kept force
-    constants, overlaid (the models alone when the data set has no DFT force constants)."""
+    constants, overlaid (the models alone when the data set has no DFT force constants; none
+    when no model kept any: DFT's alone compare with nothing, and would fill the site's size
+    budget, bench.report.site)."""
     kept, missing = _kept(records, roots)
     notes = [paragraph(f"No force constants for: {', '.join(missing)}.")] if missing else []
+    if material.reference is not None and not kept:
+        notes.append(paragraph(NO_KEPT_TEXT))
+        return join(notes)
     if material.reference is not None:
         first, name, others = material.reference, "DFT", kept
     elif kept:
