@@ -127,7 +127,8 @@ def build_table(
         if task.has_reference and not task.table2
     }
     frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
-    frame["training"] = [training_of(m, manifests) for m in frame["model"]]
+    models = frame["model"] if "model" in frame else []  # no rows: a section without records
+    frame["training"] = [training_of(m, manifests) for m in models]
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other, unscored)
 
 
