@@ -127,7 +127,7 @@ def build_table(
         if task.has_reference and not task.table2
     }
     frame = with_phonon_extras(pd.DataFrame(rows), used)  # beyond Table 2: CSV and site only
-    models = frame["model"] if "model" in frame else []  # no rows: a section without records
+    models = frame.get("model", [])  # no rows: a section without records
     frame["training"] = [training_of(m, manifests) for m in models]
     return Table(frame, used, subsets, manifests, equigrad, equigrad_subset, other, unscored)
 
