@@ -204,14 +204,31 @@ class Job:
     data_dir: Path | None = None
     batch: bool = True
     timeout_s: float | None = None
+    #: the dtype the workers load the model with, when not ``settings.dtype``: ``native`` for
+    #: a factory that chose its own precision, whose name the settings carry (resolved once,
+    #: in the process that checked the model, so every worker hashes the same digest)
+    load_dtype: str | None = None
 
     @classmethod
-    def of(cls, config: RunConfig, dataset: str, settings: Any) -> Job:
+    def of(
+        cls, config: RunConfig, dataset: str, settings: Any, load_dtype: str | None = None
+    ) -> Job:
         """The job of ``config`` on ``dataset`` with its effective ``settings``."""
         data_dir = as_path(config.data_dir)
         return cls(
-            config.task, dataset, settings, data_dir, config.batch, config.material_timeout_s
+            config.task,
+            dataset,
+            settings,
+            data_dir,
+            config.batch,
+            config.material_timeout_s,
+            load_dtype,
         )
+
+    @property
+    def model_dtype(self) -> str:
+        """The dtype the workers load the model with (``--dtype`` of a worker)."""
+        return self.load_dtype or self.settings.dtype
 
     def run(self, model: LoadedModel, material_id: str) -> dict[str, Any]:
         """The record of one material (:func:`bench.tasks.run_one`; never raises for the
@@ -231,6 +248,7 @@ class Job:
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "batch": self.batch,
             "timeout_s": self.timeout_s,
+            "load_dtype": self.load_dtype,
         }
 
     @classmethod
@@ -241,5 +259,11 @@ class Job:
             raise ValueError("settings changed in transit (different bench versions?)")
         data_dir = as_path(data["data_dir"])
         return cls(
-            data["task"], data["dataset"], settings, data_dir, data["batch"], data["timeout_s"]
+            data["task"],
+            data["dataset"],
+            settings,
+            data_dir,
+            data["batch"],
+            data["timeout_s"],
+            data.get("load_dtype"),
         )

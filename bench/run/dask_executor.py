@@ -32,7 +32,7 @@ def dask_task(
     model: str, device: str | None, checkpoint: str | None, job: Job, material_id: str
 ) -> dict[str, Any]:
     """One material on a Dask worker (the model is loaded on first use in that process)."""
-    key = (model, device, job.settings.dtype, checkpoint)
+    key = (model, device, job.model_dtype, checkpoint)
     if key not in _MODELS:
         limit_blas_threads()  # see bench.run.threads.set_threads
         _MODELS[key] = load_model(model, device=device, dtype=key[2], checkpoint=checkpoint)

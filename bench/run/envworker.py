@@ -86,7 +86,7 @@ class _Slots:
         self.command += ["--threads", str(threads)]
         for flag, value in (
             ("--device", worker_device(config)),
-            ("--dtype", job.settings.dtype),
+            ("--dtype", job.model_dtype),
             ("--checkpoint", config.checkpoint),
         ):
             if value:

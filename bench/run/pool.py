@@ -75,7 +75,7 @@ def pool_records(
     initargs = (
         model,
         worker_device(config),
-        job.settings.dtype,
+        job.model_dtype,
         config.checkpoint,
         threads,
         os.getpid(),

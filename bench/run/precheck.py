@@ -4,11 +4,13 @@ the refusal, with the check table, of a model that breaks the contract."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from typing import Any
 
 from bench.errors import ModelCheckError, ModelUnavailableError
+from bench.models.external import NATIVE
 from bench.models.spec import ModelSpec
 from bench.run.gpus import in_process_device, worker_device
 from bench.run.probe import probe
@@ -107,3 +109,17 @@ def check_state(config: Any, probed: dict[str, Any]) -> str:
         return "skipped (--no-check)"
     checks = checks_of(probed)
     return "passed" if all(c.passed is not False for c in checks) else "failed"
+
+
+def resolved_dtype(settings: Any, fingerprint: dict[str, Any]) -> tuple[Any, str | None]:
+    """``settings`` with a ``native`` dtype (a factory that chose its own precision) replaced by
+    the name of the precision the loaded model computes in (the fingerprint's ``dtype``:
+    :func:`bench.run.probe.computed_dtype`), and the dtype to load the model with (``native``;
+    None when ``settings`` are unchanged). So the same weights in the same precision have one
+    settings digest, whether the dtype was named or left to the factory."""
+    if settings.dtype != NATIVE:
+        return settings, None
+    resolved = fingerprint.get("dtype")
+    if not resolved or resolved == NATIVE:
+        return settings, None
+    return dataclasses.replace(settings, dtype=resolved), NATIVE

@@ -48,6 +48,17 @@ def precision(model: LoadedModel) -> str:
     return "float64" if model.dtype == "native" and found in (None, "float64") else "float32"
 
 
+def computed_dtype(model: LoadedModel) -> str:
+    """The name of the precision ``model`` computes in: its dtype, or for ``native`` (a factory
+    that chose its own) its torch weights' dtype (``float32``, ``bfloat16``...), and
+    ``float64`` for a calculator without torch weights (ASE's, EMT's: numpy doubles). A run
+    hashes this name into its settings digest, so an own factory of float32 weights and a
+    catalogue model run in float32 share their settings."""
+    if model.dtype != "native":
+        return model.dtype
+    return torch_dtype(model.calculator) or "float64"
+
+
 def _evaluate(model: LoadedModel, atoms: Atoms) -> dict[str, Any]:
     """Energy, forces, stress of ``atoms`` (stress None when the model has none), or the error."""
     atoms = atoms.copy()
@@ -68,11 +79,17 @@ def _evaluate(model: LoadedModel, atoms: Atoms) -> dict[str, Any]:
 
 
 def fingerprint(model: LoadedModel) -> dict[str, Any]:
-    """The model's outputs on :func:`probe_cells`, with the precision they were computed in."""
+    """The model's outputs on :func:`probe_cells`, with the precision they were computed in
+    (``precision``: float64 or float32, ``dtype``: :func:`computed_dtype`) and its device."""
     probes = {}
     for name, atoms in probe_cells().items():
         probes[name] = {"n_atoms": len(atoms), **_evaluate(model, atoms)}
-    return {"precision": precision(model), "device": model.device, "probes": probes}
+    return {
+        "precision": precision(model),
+        "dtype": computed_dtype(model),
+        "device": model.device,
+        "probes": probes,
+    }
 
 
 def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str, str]) -> list:

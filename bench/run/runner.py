@@ -26,7 +26,7 @@ from bench.run.gpus import in_process_device, run_device, worker_gpu_names
 from bench.run.heartbeat import Heartbeat
 from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
-from bench.run.precheck import check_state, probe_run, refuse_broken
+from bench.run.precheck import check_state, probe_run, refuse_broken, resolved_dtype
 from bench.run.progress import Progress
 from bench.run.records import load_into, push
 from bench.run.resume import check_resume, files_of
@@ -50,8 +50,9 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     process, loaded), so a model that cannot run leaves no folder behind.
     """
     spec, dataset, ids, settings = prepare(config)
-    job = Job.of(config, dataset, settings)
     probed = _probe(config, spec, settings.dtype)
+    settings, load_dtype = resolved_dtype(settings, probed["fingerprint"])
+    job = Job.of(config, dataset, settings, load_dtype)
     device = run_device(config, probed["fingerprint"]["device"])
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
@@ -78,9 +79,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         resumed = [i for i in ids if i in done]
         used = files_of(dataset, resumed, job)
         check_resume(store, group, used, checkpoint_sha, spec, probed["fingerprint"])
-        manifest = _manifest(
-            config, spec, group, settings.dtype, device, checkpoint, checksums, len(ids)
-        )
+        manifest = _manifest(config, spec, group, job, device, checkpoint, checksums, len(ids))
         manifest["model_fingerprint"] = probed["fingerprint"]
         manifest["contract_check"] = check_state(config, probed)
         if config.progress and todo and config.executor == "local":
@@ -108,14 +107,16 @@ def _manifest(
     config: RunConfig,
     spec: Any,
     group: dict[str, str],
-    dtype: str,
+    job: Job,
     device: str,
     checkpoint: Any,
     checksums: dict[str, str],
     n_materials: int,
 ) -> dict[str, Any]:
     """The run's own manifest fields (:func:`build_manifest` adds versions, commit, machine):
-    the model's identity and weights, the device that runs, the data files' checksums."""
+    the model's identity and weights, the device and dtype it runs in (``dtype_requested``
+    ``native`` when the factory chose it: :func:`bench.run.precheck.resolved_dtype`), the data
+    files' checksums."""
     return {
         **group,
         "model_key": spec.key,
@@ -126,7 +127,9 @@ def _manifest(
         "device": device,
         # the GPU of each worker, round-robin (bench.run.gpus); None: not spread over GPUs
         "worker_gpus": worker_gpu_names(config),
-        "dtype": dtype,
+        "dtype": job.settings.dtype,
+        # native: a factory's own precision, hashed under the dtype it computes in
+        **({"dtype_requested": job.load_dtype} if job.load_dtype else {}),
         "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
         "checkpoint_sha256": file_sha256(str(checkpoint)) if checkpoint else None,
         "data_checksums": checksums,
@@ -264,7 +267,7 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
         log = log_path(config.out_dir)
         with stdout_to(log):
             device = in_process_device(config)
-            loaded = local_model(model, device, job.settings.dtype, config.checkpoint)
+            loaded = local_model(model, device, job.model_dtype, config.checkpoint)
         for material_id in ids:
             with stdout_to(log):
                 record = job.run(loaded, material_id)
