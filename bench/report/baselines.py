@@ -233,15 +233,16 @@ def check_baseline(
             model=doc["model_requested"], task=task, subset=subset, overrides=tuple(overrides)
         )
     )
-    digest = settings_digest(effective)
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        records, manifest = _run_once(
+            doc["model_requested"], task, subset, workers, overrides, data_dir, out_dir or tmp
+        )
+    # the run's digest: a factory's own precision (native) is hashed under the dtype it found
+    digest = manifest.get("settings_digest") or settings_digest(effective)
     if digest != doc["settings_digest"]:
         problems.append(
             f"settings digest {digest} != baseline {doc['settings_digest']}"
             + (f" (overrides: {' '.join(overrides)})" if overrides else " (defaults changed?)")
-        )
-    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
-        records, manifest = _run_once(
-            doc["model_requested"], task, subset, workers, overrides, data_dir, out_dir or tmp
         )
     problems += _changed_inputs(doc, manifest, records, task)
     now = _mae(records, task)

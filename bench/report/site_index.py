@@ -4,7 +4,9 @@ versions, checksums, commits). Every text goes through the templates (autoescape
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 
 import pandas as pd
 from markupsafe import Markup
@@ -18,7 +20,7 @@ from bench.report.metrics import format_mae
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, CONFUSION, EXTRA_MAE
 from bench.report.table import COLUMNS, Table, column_header, shown_columns
 from bench.report.templates import join
-from bench.settings import settings_dict
+from bench.settings import settings_dict, settings_digest
 
 
 def parity_name(model: str, prop: str) -> str:
@@ -169,15 +171,22 @@ def failures_page(records: pd.DataFrame, pages: set[str]) -> str:
     return page("Failures", body)
 
 
-def _settings(records: pd.DataFrame) -> dict[str, dict]:
-    """Settings digest -> the default settings it hashes, for the records' groups."""
-    out = {}
+def _settings(records: pd.DataFrame, manifests: Sequence[dict] = ()) -> dict[str, dict]:
+    """Settings digest -> the default settings it hashes, for the records' groups (with the
+    dtype a run resolved a factory's own precision to, :func:`bench.run.precheck.resolved_dtype`,
+    from the ``manifests``)."""
+    out: dict[str, dict] = {}
     if records.empty:
         return out
+    resolved = {
+        m.get("settings_digest"): m.get("dtype") for m in manifests if m.get("dtype_requested")
+    }
     for model, task, dataset, digest in (
         records[["model", "task", "dataset", "settings_digest"]].drop_duplicates().to_numpy()
     ):
         settings = effective_settings(label_spec(model), task, dataset)
+        if resolved.get(digest) and settings_digest(settings) != digest:
+            settings = dataclasses.replace(settings, dtype=resolved[digest])
         out[digest] = {"model": model, "task": task, "dataset": dataset, **settings_dict(settings)}
     return out
 
@@ -210,7 +219,7 @@ def provenance_page(records: pd.DataFrame, manifests: list[dict], command: str) 
     parts = [paragraph("Site made by: ", (command, "code"), "."), heading(2, "Runs")]
     parts.append(table([*heads, "versions", "cpu"], runs, table_id="runs"))
     parts.append(heading(2, "Settings"))
-    for digest, settings in sorted(_settings(records).items()):
+    for digest, settings in sorted(_settings(records, manifests).items()):
         parts += [heading(3, digest), details("settings", json.dumps(settings, indent=1), True)]
     files = [[cell(k, code=True), cell(v)] for k, v in sorted(checksums.items())]
     parts += [heading(2, "Data files (sha256)"), table(["file", "sha256"], files, table_id="data")]

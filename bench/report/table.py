@@ -30,8 +30,10 @@ from bench.report.metrics import (
 from bench.report.phonon_metrics import with_phonon_extras
 from bench.report.scope import mae_scope, used_ids
 from bench.report.selection import (
+    Resolved,
     default_records,
     equigrad_records,
+    resolved_defaults,
     subset_records,
 )
 from bench.tasks import TASKS, per_mole_tasks, reference_free_tasks, table2_tasks
@@ -106,9 +108,9 @@ def build_table(
     if not records.empty:
         table2_records = records[records["task"].isin(list(subsets))]  # not equigrad's
         models += [m for m in table2_records["model"].unique() if m not in models]
-    rows, selected = [], []
+    rows, selected, resolved = [], [], resolved_defaults(manifests)
     for key in models:  # a record label is the model key, or key@sha8 for a user checkpoint
-        row, parts = _model_row(key, records, subsets, data_dir, paper, own_records_only)
+        row, parts = _model_row(key, records, subsets, data_dir, paper, own_records_only, resolved)
         if recorded_only and row["note"]:  # no records here: the paper's value at most
             if not (paper_rows and any(pd.notna(row[f"{p}.paper"]) for p in _props(row))):
                 continue
@@ -120,9 +122,9 @@ def build_table(
     used = pd.concat(parts, ignore_index=True) if parts else records.iloc[0:0]
     rest = [r for _, r in selected if len(r)]
     unscored = pd.concat(rest, ignore_index=True) if rest else records.iloc[0:0]
-    equigrad = equigrad_records(records, equigrad_subset, data_dir)
+    equigrad = equigrad_records(records, equigrad_subset, data_dir, resolved)
     other = {
-        task.name: default_records(records, task.name)
+        task.name: default_records(records, task.name, resolved)
         for task in TASKS.values()
         if task.has_reference and not task.table2
     }
@@ -144,6 +146,7 @@ def _model_row(
     data_dir: Path | None,
     paper: pd.DataFrame,
     own_records_only: bool = False,
+    resolved: Resolved | None = None,
 ) -> tuple[dict, list[tuple[pd.DataFrame, pd.DataFrame]]]:
     """One model's row (MAE, interval, paper value, counts per property and task) and, per
     task, the records that entered it (its default settings; the whole subset or a random
@@ -155,7 +158,7 @@ def _model_row(
     ran, selected = False, []
     for task, subset in subsets.items():
         dataset, ids = resolve_subset(subset, data_dir)
-        part = subset_records(records, key, task, dataset, ids)
+        part = subset_records(records, key, task, dataset, ids, resolved)
         scope = mae_scope(subset, ids, set(part["material_id"]) if len(part) else ())
         if own_records_only and not scope.has_number and not scope.in_order:
             part, scope = part.iloc[0:0], mae_scope(subset, ids, ())
