@@ -62,7 +62,7 @@ def test_identity_in_the_manifest_and_resume_refused_for_other_kwargs(own, tmp_p
     identity = manifest["model_identity"]
     assert identity["import"] == f"{own}:make" and identity["kwargs"] == {"asap_cutoff": False}
     assert identity["source"].startswith("sha256:")  # a loose module: its source's hash
-    assert manifest["device"] == "cpu" and manifest["dtype"] == "native"
+    assert manifest["device"] == "cpu" and manifest["dtype"] == "float64"  # EMT: numpy doubles
     argv = ["run", "--model", f"{own}:make", "--model-arg", "asap_cutoff=true", "--task"]
     argv += ["elasticity", "--subset", "elastic-full", "--materials", MATERIALS[0], "--quiet"]
     assert main([*argv, "--out", str(out)]) == 2  # another identity under the same label: refused
