@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Model families installed into the main environment (mace and fairchem need their own).
-EXTRAS ?= chgnet,sevenn,orb,dask,dev,docs
+# Model families installed into the main environment (mace and fairchem need their own), the
+# dask executor, the torch-sim engine and the tools.
+EXTRAS ?= chgnet,sevenn,orb,dask,torch-sim,dev,docs
 # Reference data: ../shared/data when it sits beside the checkout, else $BENCH_DATA or the
 # user cache (filled from upstream when online).
 SHARED_DATA := $(abspath $(CURDIR)/../shared/data)

@@ -61,12 +61,14 @@ def effective_settings(
     dtype: str | None = None,
     overrides: tuple[str, ...] = (),
     base: Any = None,
+    engine: str | None = None,
 ) -> Any:
     """The settings a run of ``model`` on ``task``/``dataset`` hashes into its records.
 
     ``base`` (a settings object) or the named ``protocol`` (default: the data set's), then the
     ``key=value`` ``overrides``, then the precision: ``dtype`` (``--dtype``), else a ``dtype``
-    set in the settings, else the family's most precise (second-order quantities need it).
+    set in the settings, else the family's most precise (second-order quantities need it);
+    ``engine`` (``--engine``, :func:`bench.engines.choose_engine`'s choice) when not None.
     """
     if base is None:
         base = protocol_settings(task, protocol or default_protocol(task, dataset))
@@ -78,4 +80,11 @@ def effective_settings(
         raise ConfigurationError(str(err)) from err
     spec = model if isinstance(model, ModelSpec) else resolve(model)
     chosen = spec.dtype_for(dtype or settings.dtype, second_order=True)
+    if engine is not None and engine != getattr(settings, "engine", "ase"):
+        if not hasattr(settings, "engine"):
+            raise ConfigurationError(f"--engine {engine}: task {task} runs with ase only")
+        try:
+            settings = dataclasses.replace(settings, engine=engine)
+        except ValueError as err:
+            raise ConfigurationError(str(err)) from err
     return dataclasses.replace(settings, dtype=chosen)

@@ -65,6 +65,25 @@ class RelaxSettings:
 OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
 CELL_FILTERS = ("FrechetCellFilter",)
 
+#: what relaxes and evaluates the structures (bench.engines): ASE one material at a time, or
+#: torch-sim's batches across materials (its FIRE differs from ASE's: different numbers)
+ENGINES = ("ase", "torch-sim")
+
+
+def engine_field() -> Any:
+    """The ``engine`` field of a task's settings: ``ase`` (the default) is left out of the
+    digest, so records made before the field existed keep theirs; any other engine is in it,
+    so its records never mix with ASE's."""
+    return field(default="ase", metadata={"digest": "unless-default"})
+
+
+def check_engine(engine: str, optimizer: str) -> None:
+    """ValueError for an unknown engine, or one that cannot run ``optimizer``."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: choose from {', '.join(ENGINES)}")
+    if engine == "torch-sim" and optimizer != "FIRE":
+        raise ValueError(f"engine torch-sim relaxes with FIRE only, not {optimizer}")
+
 
 def check_finite(settings: Any) -> None:
     """ValueError for a NaN or infinite number in a settings object (e.g. ``--set x=NaN``),
@@ -102,9 +121,11 @@ class PhononSettings:
     #: model precision; None = the family's most precise (resolved before hashing, see
     #: bench.protocols.effective_settings)
     dtype: str | None = None
+    engine: str = engine_field()  # bench.engines: "ase" (MDR's) or "torch-sim"
 
     def __post_init__(self) -> None:
         check_finite(self)
+        check_engine(self.engine, self.relax.optimizer)
         if self.report_temperature_K not in self.temperatures_K:
             raise ValueError("report_temperature_K must be one of temperatures_K")
         if self.displacement_A <= 0:
@@ -119,8 +140,13 @@ class PhononSettings:
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
-    """Plain dict of a settings dataclass, with the class name, for hashing and storage."""
-    return {"class": type(settings).__name__, **dataclasses.asdict(settings)}
+    """Plain dict of a settings dataclass, with the class name, for hashing and storage.
+    A field marked ``unless-default`` (:func:`engine_field`) is left out at its default."""
+    data = dataclasses.asdict(settings)
+    for f in dataclasses.fields(settings):
+        if f.metadata.get("digest") == "unless-default" and data.get(f.name) == f.default:
+            del data[f.name]
+    return {"class": type(settings).__name__, **data}
 
 
 def settings_digest(settings: Any) -> str:

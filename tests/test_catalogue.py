@@ -12,8 +12,8 @@ from bench.models.families import FAMILIES, own_env_families
 from bench.run.manifest import PACKAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-#: extras that are not model families
-NOT_FAMILIES = {"dask", "dev", "docs"}
+#: extras that are not model families (an executor, an engine, the tools)
+NOT_FAMILIES = {"dask", "torch-sim", "dev", "docs"}
 
 
 def _extras() -> dict[str, set[str]]:

@@ -125,6 +125,12 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
         help="model precision; default for phonons and elasticity: the catalogue's "
         "second_order_dtype, else the most precise the model supports (`bench models`)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["ase", "torch-sim"],
+        help="ase (default): one material at a time, as the sources; torch-sim: relaxations "
+        "and supercells batched across materials (bench[torch-sim]; SevenNet), its own digest",
+    )
     p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")
     p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
@@ -200,6 +206,7 @@ def config_from_args(args: argparse.Namespace, task: str, subset: str) -> RunCon
         device=args.device,
         gpus=parse_gpus(args.gpus) if args.gpus is not None else None,
         dtype=args.dtype,
+        engine=args.engine,
         checkpoint=args.checkpoint,
         data_dir=args.data_dir,
         out_dir=args.out,

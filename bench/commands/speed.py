@@ -56,6 +56,11 @@ ACTIONS = {
         "section; exit 2 without a GPU)",
         ("model", "gpu"),
     ),
+    "engines": (
+        "the torch-sim engine against the ase engine on a subset, read from records (no model "
+        "runs): per-material differences, MAE of each, wall time of each",
+        ("task", "engines"),
+    ),
     "peaks": (
         "each phonon material's peak memory vs supercell atoms, read from --records (no model "
         "runs), and the envelope that decides which supercells run alone",
@@ -97,6 +102,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
         return _peaks(args, Path(args.out), argv)
     if args.what == "gpu":
         return _gpu(args, Path(args.out), argv)
+    if args.what == "engines":
+        return _engines(args, Path(args.out), argv)
     return _timed(args, Path(args.out), argv)
 
 
@@ -198,6 +205,20 @@ def _gpu(args: argparse.Namespace, out: Path, argv: str) -> int:
     rows = measure_and_write(args.model, tuple(args.engine or ("ase",)), out, argv, **options)
     print_frame(pd.DataFrame(rows)[list(COLUMNS)].round(2))
     print(f"wrote {out / 'gpu.csv'}, {out / 'README.md'}")
+    return 0
+
+
+def _engines(args: argparse.Namespace, out: Path, argv: str) -> int:
+    from bench.commands.output import existing
+    from bench.speed.engines import write_comparison
+
+    task, subset = _task_subset(args)
+    ase, torch_sim = Path(existing(args.ase)), Path(existing(args.torch_sim))
+    rows, paths = write_comparison(args.model, task, subset, ase, torch_sim, out)
+    append_rows(rows, out / "engines.csv", argv)
+    cols = ["model", "property", "n_both_ok", "mae_ase", "mae_torch_sim", "mean_abs_diff"]
+    print_frame(pd.DataFrame(rows)[[*cols, "max_abs_diff", "wall_s_ase", "wall_s_torch_sim"]])
+    print("wrote " + ", ".join(str(p) for p in [*paths, out / "engines.csv"]))
     return 0
 
 

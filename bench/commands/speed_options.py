@@ -66,6 +66,12 @@ def _gpu_options(a: argparse.ArgumentParser, action: str) -> None:
 
 
 #: option group -> the function adding its options to an action's parser
+def _engines_options(a: argparse.ArgumentParser, action: str) -> None:
+    a.add_argument("--subset", help="material subset (default: the task's smoke subset)")
+    a.add_argument("--ase", default="results/records", help="the ase engine's records or store")
+    a.add_argument("--torch-sim", required=True, help="the torch-sim engine's records or store")
+
+
 OPTIONS = {
     "model": _model_options,
     "sizes": _sizes_options,
@@ -77,4 +83,5 @@ OPTIONS = {
     "runs": lambda a, _: a.add_argument("--runs", type=int, default=2, help="concurrent runs"),
     "records": _records_options,
     "gpu": _gpu_options,
+    "engines": _engines_options,
 }

@@ -18,7 +18,7 @@ from ase import Atoms
 from bench.errors import NonFiniteError
 from bench.models import LoadedModel
 from bench.physics.relax import timed_relax
-from bench.settings import RelaxSettings, check_finite
+from bench.settings import RelaxSettings, check_engine, check_finite, engine_field
 
 
 def _matcalc_relax() -> RelaxSettings:
@@ -50,9 +50,11 @@ class ElasticSettings:
     use_equilibrium: bool = True  # ElasticityCalc default: fit includes the relaxed stress
     #: model precision; None = the family's most precise (resolved before hashing)
     dtype: str | None = None
+    engine: str = engine_field()  # bench.engines: "ase" (MatCalc's) or "torch-sim"
 
     def __post_init__(self) -> None:
         check_finite(self)
+        check_engine(self.engine, self.relax.optimizer)
         for name in ("norm_strains", "shear_strains"):
             strains = getattr(self, name)
             if not strains or any(not 0 < abs(x) < 0.5 for x in strains):
@@ -79,6 +81,18 @@ def elastic_properties(atoms: Atoms, model: LoadedModel, settings: ElasticSettin
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return calc.calc(atoms)
+
+
+def strained_structures(atoms: Atoms, settings: ElasticSettings) -> list[Atoms]:
+    """The structures whose stress :func:`elastic_properties` asks the model for: matcalc's
+    strained cells of the relaxed ``atoms`` (``DeformedStructureSet``), then ``atoms``."""
+    from matcalc.utils import to_ase_atoms, to_pmg_structure
+    from pymatgen.core.elasticity import DeformedStructureSet
+
+    deformed = DeformedStructureSet(
+        to_pmg_structure(atoms), settings.norm_strains, settings.shear_strains, settings.symmetry
+    )
+    return [to_ase_atoms(s) for s in deformed] + [atoms.copy()]
 
 
 def run_elasticity(

@@ -87,6 +87,21 @@ def build_phonopy(unit_cell: Atoms, ref: PhononReference, settings: PhononSettin
     )
 
 
+def displaced_supercells(
+    unit_cell: Atoms, ref: PhononReference, settings: PhononSettings
+) -> tuple[Phonopy, list[Atoms]]:
+    """The Phonopy object of the relaxed ``unit_cell`` and its displaced supercells, as the
+    protocol builds them; PhonopyError when phonopy rejects the structure."""
+    try:
+        ph = build_phonopy(unit_cell, ref, settings)
+        ph.generate_displacements(
+            distance=settings.displacement_A, is_diagonal=settings.is_diagonal
+        )
+    except (ValueError, RuntimeError) as err:  # phonopy rejects the structure
+        raise PhonopyError(f"phonopy rejected the relaxed structure: {err}") from err
+    return ph, [to_ase_atoms(sc) for sc in ph.supercells_with_displacements]
+
+
 def mdr_stable(freqs_K: np.ndarray, acoustic_tol_K: float = -35.0) -> bool:
     """MDR's stability flag (postprocess.py) on frequencies (K) at the commensurate points,
     Γ first: unstable if a Γ acoustic mode (the 3 lowest) is below ``acoustic_tol_K``, another
@@ -192,14 +207,7 @@ def run_phonons(
     relaxed, timings = timed_relax(ref.unit_cell, model, settings.relax)
 
     t0 = time.perf_counter()
-    try:
-        ph = build_phonopy(relaxed.atoms, ref, settings)
-        ph.generate_displacements(
-            distance=settings.displacement_A, is_diagonal=settings.is_diagonal
-        )
-    except (ValueError, RuntimeError) as err:  # phonopy rejects the structure
-        raise PhonopyError(f"phonopy rejected the relaxed structure: {err}") from err
-    supercells = [to_ase_atoms(sc) for sc in ph.supercells_with_displacements]
+    ph, supercells = displaced_supercells(relaxed.atoms, ref, settings)
     timings["phonopy"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -53,26 +53,61 @@ def relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rela
     :class:`DivergedError` when a force exceeds ``explode_force_eV_per_A`` and
     :class:`NotConvergedError` when the final max force (cell included) is above
     ``accept_fmax_eV_per_A``.
+
+    A calculator with a ``replayed_relaxation(atoms, settings)`` method (a batched engine's
+    replay, :class:`bench.engines.replay.ReplayCalculator`) returns the relaxation its
+    engine already ran for ``atoms`` instead.
     """
+    replayed = getattr(calculator, "replayed_relaxation", None)
+    if replayed is not None:
+        return replayed(atoms, settings)
     work = atoms.copy()
     work.set_constraint()
     work.calc = calculator
-    v0 = work.get_volume()
     limit = settings.explode_force_eV_per_A
     if limit is None:  # no bound (MatCalc): NaN forces still fail in _max_force
         limit = np.inf
 
     steps, passes, fmax = _run_passes(work, settings, limit)
-    if not np.isfinite(work.get_volume()) or work.get_volume() <= 0.05 * v0:
+    forces = work.get_forces() if settings.accept_on == "atoms" else None
+    return accept_relaxation(
+        atoms, work, forces, fmax, work.get_potential_energy(), settings, steps, passes
+    )
+
+
+def accept_relaxation(
+    start: Atoms,
+    final: Atoms,
+    atoms_forces: np.ndarray | None,
+    filtered_fmax: float,
+    energy_eV: float,
+    settings: RelaxSettings,
+    steps: int,
+    passes: int,
+) -> RelaxResult:
+    """The protocol's verdict on a finished relaxation, for every engine: DivergedError for a
+    collapsed cell, NotConvergedError above ``accept_fmax_eV_per_A`` (on the filtered max
+    force, or on ``atoms_forces`` [eV/Å] when ``accept_on`` is ``atoms``), NonFiniteError for
+    a non-finite energy; else the relaxed structure (no calculator, no constraint)."""
+    v0 = start.get_volume()
+    if not np.isfinite(final.get_volume()) or final.get_volume() <= 0.05 * v0:
         raise DivergedError("cell collapsed during relaxation")
-    fmax = _accepted_fmax(work, fmax, settings, steps, passes)
-    energy = float(work.get_potential_energy())
+    fmax = filtered_fmax
+    if settings.accept_on == "atoms":  # else "filtered" (RelaxSettings validates it)
+        fmax = _max_force(np.asarray(atoms_forces))
+    accept = settings.accept_fmax_eV_per_A
+    if accept is not None and fmax > accept:
+        raise NotConvergedError(
+            f"max force {fmax:.4g} eV/Å ({settings.accept_on}) > "
+            f"{settings.accept_fmax_eV_per_A} eV/Å after {steps} steps in {passes} passes"
+        )
+    energy = float(energy_eV)
     if not np.isfinite(energy):
         raise NonFiniteError("model returned a non-finite energy")
     relaxed = Atoms(
-        symbols=work.get_chemical_symbols(),
-        cell=work.get_cell(),
-        scaled_positions=work.get_scaled_positions(),
+        symbols=final.get_chemical_symbols(),
+        cell=final.get_cell(),
+        scaled_positions=final.get_scaled_positions(),
         pbc=True,
     )
     return RelaxResult(
@@ -135,19 +170,3 @@ def _run_passes(work: Atoms, settings: RelaxSettings, limit: float) -> tuple[int
         if fmax > limit:
             raise DivergedError(f"forces above {limit:g} eV/Å after relaxation pass {passes}")
     return steps, passes, fmax
-
-
-def _accepted_fmax(
-    work: Atoms, fmax: float, settings: RelaxSettings, steps: int, passes: int
-) -> float:
-    """The max force [eV/Å] the acceptance rule reads (``accept_on``); NotConvergedError
-    above ``accept_fmax_eV_per_A``."""
-    if settings.accept_on == "atoms":  # else "filtered" (RelaxSettings validates it)
-        fmax = _max_force(work.get_forces())
-    accept = settings.accept_fmax_eV_per_A
-    if accept is not None and fmax > accept:
-        raise NotConvergedError(
-            f"max force {fmax:.4g} eV/Å ({settings.accept_on}) > "
-            f"{settings.accept_fmax_eV_per_A} eV/Å after {steps} steps in {passes} passes"
-        )
-    return fmax

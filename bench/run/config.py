@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import resolve_subset
+from bench.engines import choose_engine
 from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models import LoadedModel, resolve, unavailable_reason
 from bench.models.devices import resolve_device
@@ -42,6 +43,9 @@ class RunConfig:
     #: visible GPU when the device is cuda, else none
     gpus: tuple[int, ...] | None = None
     dtype: str | None = None  # None: the family's most precise dtype (second-order quantities)
+    #: bench.engines: None or "ase" (one material at a time), "torch-sim" (batches across
+    #: materials; a family without a torch-sim adapter runs with ase, said in one line)
+    engine: str | None = None
     checkpoint: str | None = None
     data_dir: str | None = None
     out_dir: str = "runs"
@@ -155,6 +159,7 @@ def prepare(config: RunConfig, planning: bool = False) -> tuple[Any, str, list[s
         dtype=config.dtype,
         overrides=config.overrides,
         base=config.settings,
+        engine=choose_engine(config.engine, spec.family, config.task),
     )
     return spec, dataset, ids, settings
 

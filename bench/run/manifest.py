@@ -13,8 +13,10 @@ from bench.models.families import family_packages
 
 #: the packages that can change a number besides the model families'
 CORE_PACKAGES = ("bench", "numpy", "scipy", "ase", "phonopy", "spglib", "pymatgen", "matcalc")
-#: bench's own and every model family's packages (the catalogue's family tables)
-PACKAGES = tuple(dict.fromkeys((*CORE_PACKAGES, *family_packages())))
+#: packages of an engine other than ase (bench.engines), when installed
+ENGINE_PACKAGES = ("torch-sim-atomistic",)
+#: bench's own, every model family's (the catalogue's family tables) and the engines'
+PACKAGES = tuple(dict.fromkeys((*CORE_PACKAGES, *family_packages(), *ENGINE_PACKAGES)))
 
 
 def package_versions() -> dict[str, str]:

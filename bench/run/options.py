@@ -64,6 +64,13 @@ def check_options(config: Any) -> None:
         raise ConfigurationError("--dtype is empty (leave it out for the model's default)")
     if config.name is not None:
         check_name(config.name)
+    if config.engine not in (None, "ase") and (
+        config.workers > 1 or config.isolate or config.executor != "local"
+    ):
+        raise ConfigurationError(
+            f"--engine {config.engine} batches materials in one process: use --workers 1, "
+            "without --isolate or --executor dask"
+        )
     if config.executor not in ("local", "dask"):
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.scheduler is not None and config.executor != "dask":

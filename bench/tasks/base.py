@@ -77,6 +77,18 @@ class Property:
 
 
 @dataclass(frozen=True)
+class EngineStages:
+    """What a batched engine (:mod:`bench.engines`) computes for a task before its
+    ``evaluate`` runs: ``start(material, settings)`` gives the structure the material relaxes
+    from (``settings.relax``) and what ``follow`` needs (e.g. its reference);
+    ``follow(relaxed, context, settings)`` the structures whose model outputs ``evaluate``
+    then asks for (displaced supercells, strained cells)."""
+
+    start: Callable[[Material, Any], tuple[Any, Any]]
+    follow: Callable[[Any, Any, Any], list[Any]]
+
+
+@dataclass(frozen=True)
 class Task:
     """A benchmark task.
 
@@ -115,6 +127,8 @@ class Task:
     distribution_note: str = ""
     #: why the task needs the model's stress ("": it does not), said when a model has none
     stress_use: str = ""
+    #: how a batched engine runs it (None: the ``ase`` engine only)
+    stages: EngineStages | None = None
 
     @property
     def count_flag(self) -> tuple[str, str] | None:

@@ -5,9 +5,18 @@ Protocol ``matcalc``: matcalc 0.7.0 ``ElasticityBenchmark.get_prop_calc`` (the d
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.models import LoadedModel
 from bench.physics.elasticity import ElasticSettings
-from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
+from bench.tasks.base import (
+    EngineStages,
+    Material,
+    Property,
+    Task,
+    TaskOutput,
+    failing_with,
+)
 
 
 def evaluate(
@@ -23,6 +32,20 @@ def evaluate(
     with failing_with(refs, details):
         result = run_elasticity(ref.structure, model, settings)
     return {"ref": refs, **result, "details": {**details, **result["details"]}}
+
+
+def _start(material: Material, settings: ElasticSettings) -> tuple[Any, Any]:
+    """The structure the model relaxes (no context)."""
+    from bench.datasets import load_elastic_reference
+
+    return load_elastic_reference(*material.where).structure, None
+
+
+def _follow(relaxed: Any, context: Any, settings: ElasticSettings) -> list[Any]:
+    """The strained cells and the relaxed one (the equilibrium stress)."""
+    from bench.physics.elasticity import strained_structures
+
+    return strained_structures(relaxed, settings)
 
 
 TASK = Task(
@@ -43,4 +66,5 @@ TASK = Task(
     subset_option="elastic-subset",
     paper_dataset="mp-binary-pbe-elasticity-2025.1",
     report_subsets={"full": "elastic-full", "dev": "elastic-dev", "smoke": "elastic-smoke"},
+    stages=EngineStages(start=_start, follow=_follow),
 )

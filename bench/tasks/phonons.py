@@ -10,7 +10,14 @@ from typing import Any
 
 from bench.models import LoadedModel
 from bench.settings import PhononSettings, RelaxSettings
-from bench.tasks.base import Material, Property, Task, TaskOutput, failing_with
+from bench.tasks.base import (
+    EngineStages,
+    Material,
+    Property,
+    Task,
+    TaskOutput,
+    failing_with,
+)
 
 #: matcalc 0.7.0 PhononCalc as PhononBenchmark calls it (src/matcalc/_phonon.py, benchmark.py)
 MATCALC_PHONONS = PhononSettings(
@@ -73,6 +80,21 @@ def evaluate(
     }
 
 
+def _start(material: Material, settings: PhononSettings) -> tuple[Any, Any]:
+    """The unit cell the model relaxes, and the reference (for the supercell)."""
+    from bench.datasets import load_phonon_reference
+
+    ref = load_phonon_reference(*material.where)
+    return ref.unit_cell, ref
+
+
+def _follow(relaxed: Any, ref: Any, settings: PhononSettings) -> list[Any]:
+    """The displaced supercells of the relaxed cell."""
+    from bench.physics.phonons import displaced_supercells
+
+    return displaced_supercells(relaxed, ref, settings)[1]
+
+
 TASK = Task(
     name="phonons",
     stress_use="it relaxes the unit cell (cell filter) before the displacements",
@@ -95,4 +117,5 @@ TASK = Task(
     paper_dataset="mdr-pbe",
     report_subsets={"full": "cv-binary-1170", "mdr": "mdr-50", "smoke": "mdr-smoke"},
     page_section="bands",
+    stages=EngineStages(start=_start, follow=_follow),
 )

@@ -1,0 +1,128 @@
+"""The torch-sim engine's run of a group of materials: relaxations in shared batches, then the
+structures each task reads next (displaced supercells, strained cells) in shared batches, then
+each material's task as usual on the engine's results (one record each).
+
+A material whose start, relaxation or follow-up structures fail gets its failure record from
+its own task run (the relaxation's exception is raised again there), so the others go on.
+Each record's ``timings_s`` and ``wall_s`` carry the material's share of the batched phases
+(by atoms within each model call), so the records' wall times add up to the run's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
+from typing import Any
+
+from bench.engines.replay import Replayed, replay_model, structure_key
+from bench.engines.tsmodel import Budget, Float64Driver, Outcome, budget_for, torch_sim_model
+from bench.engines.tsrelax import relax_batch
+from bench.engines.tssingle import evaluate_batch
+from bench.models.loaded import LoadedModel
+from bench.tasks import TASKS, Material
+
+#: the driver of the loaded model in use (one model at a time per process)
+_DRIVERS: dict[int, tuple[LoadedModel, Float64Driver]] = {}
+
+
+def driver_of(model: LoadedModel, family: str) -> Float64Driver:
+    """The torch-sim driver of ``model``, built once per loaded model."""
+    held = _DRIVERS.get(id(model))
+    if held is None or held[0] is not model:
+        _DRIVERS.clear()
+        held = (model, Float64Driver(torch_sim_model(model, family)))
+        _DRIVERS[id(model)] = held
+    return held[1]
+
+
+def run_batched(
+    job: Any, model: LoadedModel, family: str, ids: list[str], budget: Budget | None = None
+) -> Iterator[dict[str, Any]]:
+    """One record per material of ``ids`` (``job``: a :class:`bench.run.config.Job` whose
+    settings name the torch-sim engine), in order."""
+    stages = TASKS[job.task].stages
+    settings = job.settings
+    driver = driver_of(model, family)
+    materials = [Material(job.dataset, i, job.data_dir) for i in ids]
+
+    starts: dict[int, tuple[Any, Any]] = {}
+    for k, material in enumerate(materials):
+        try:
+            starts[k] = stages.start(material, settings)
+        except Exception:  # its own task run records why (the same loader raises there)
+            continue
+    order = sorted(starts)
+    structures = [starts[k][0] for k in order]
+    budget = budget or budget_for(driver, structures)
+
+    t0 = time.perf_counter()
+    relaxed = dict(zip(order, relax_batch(structures, driver, settings.relax, budget), strict=True))
+    relax_wall = time.perf_counter() - t0
+
+    follows: dict[int, list[Any]] = {}
+    for k in order:
+        result = relaxed[k].result
+        if isinstance(result, BaseException):
+            continue
+        try:
+            follows[k] = stages.follow(result.atoms, starts[k][1], settings)
+        except Exception:  # the task raises it again, as its failure
+            continue
+    flat = [(k, atoms) for k in sorted(follows) for atoms in follows[k]]
+    t0 = time.perf_counter()
+    singles = evaluate_batch([atoms for _, atoms in flat], driver, budget)
+    single_wall = time.perf_counter() - t0
+
+    relax_model_s = sum(o.seconds for o in relaxed.values()) or 1.0
+    single_model_s = sum(o.seconds for o in singles) or 1.0
+    for k, material in enumerate(materials):
+        replayed = Replayed()
+        relax_out = relaxed.get(k, Outcome())
+        if k in starts:
+            replayed.relaxations[structure_key(starts[k][0])] = relax_out.result
+        mine = [o for (owner, _), o in zip(flat, singles, strict=True) if owner == k]
+        for (owner, atoms), outcome in zip(flat, singles, strict=True):
+            if owner == k and isinstance(outcome.result, dict):
+                replayed.singles[structure_key(atoms)] = outcome.result
+        record = job.run(replay_model(model, replayed), material.material_id)
+        shares = {
+            "relax": relax_wall * relax_out.seconds / relax_model_s,
+            "single_points": single_wall * sum(o.seconds for o in mine) / single_model_s,
+        }
+        _account(record, replayed, relax_out, mine, shares, len(ids), budget)
+        yield record
+
+
+def _account(
+    record: dict[str, Any],
+    replayed: Replayed,
+    relax_out: Outcome,
+    singles: list[Outcome],
+    shares: dict[str, float],
+    n_materials: int,
+    budget: Budget,
+) -> None:
+    """The material's share of the batched phases in its timings and wall time, and what
+    the engine did in its details."""
+    timings = dict(record.get("timings_s") or {})
+    engine_model_s = relax_out.seconds + sum(o.seconds for o in singles)
+    engine_calls = relax_out.calls + sum(o.calls for o in singles)
+    timings["model"] = timings.get("model", 0.0) + engine_model_s
+    # the replayed answers were no model calls; the batched calls it took part in were
+    timings["model_calls"] = timings.get("model_calls", 0) - replayed.hits + engine_calls
+    timings["relax"] = timings.get("relax", 0.0) + shares["relax"]
+    timings["engine_single_points"] = shares["single_points"]
+    record["timings_s"] = timings
+    if record.get("wall_s") is not None:
+        record["wall_s"] += shares["relax"] + shares["single_points"]
+    details = dict(record.get("details") or {})
+    details["engine"] = {
+        "name": "torch-sim",
+        "version": version("torch-sim-atomistic"),
+        "batch_materials": n_materials,
+        "batch_limit": f"{budget.metric} <= {budget.limit:g}",
+        "replayed": replayed.hits,
+        "computed_live": replayed.misses,
+    }
+    record["details"] = details
