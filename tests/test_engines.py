@@ -12,6 +12,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
+from ase.calculators.calculator import all_changes
 from ase.calculators.emt import EMT
 from ase.spacegroup.symmetrize import check_symmetry
 from ase.stress import voigt_6_to_full_3x3_stress
@@ -91,13 +92,26 @@ def test_batched_fire_follows_ase_fire_step_for_step(fix_symmetry):
     assert check_symmetry(outcomes[1].result.atoms, 1e-5).number == 194
 
 
-def test_fix_symmetry_keeps_the_space_group_of_a_structure_that_would_lose_it():
-    """Symmetric start, forces nudged off the symmetry: FixSymmetry's symmetrised forces keep
-    the space group, as ASE's constraint does."""
-    atoms = bulk("Cu", "hcp", a=2.6, c=4.1)
+class SkewedEMT(EMT):
+    """EMT plus a constant 0.01 eV/Å push on atom 0 along x: a force that breaks the
+    structure's symmetry and never relaxes away."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results["forces"][0, 0] += 0.01
+
+
+def test_fix_symmetry_symmetrises_forces_as_ase_does():
+    """hcp Cu under a symmetry-breaking force: FixSymmetry projects it out, so the relaxation
+    converges and keeps P6_3/mmc (194), with the ASE engine and the batched one alike."""
+    atoms = bulk("Cu", "hcp", a=2.55, c=4.1)
     atoms.positions[0] += [0.0, 0.0, 1e-3]  # within symprec 0.01: refined back
-    on = relax_batch([atoms], Float64Driver(AseModel(EMT())), RelaxSettings(), CPU)[0]
-    assert check_symmetry(on.result.atoms, 1e-6).number == 194
+    settings = RelaxSettings(steps_per_pass=100, max_passes=1)
+    ase = relax(atoms, SkewedEMT(), settings)
+    ts = relax_batch([atoms], Float64Driver(AseModel(SkewedEMT())), settings, CPU)[0].result
+    for result in (ase, ts):
+        assert check_symmetry(result.atoms, 1e-6).number == 194
+    assert ts.steps == ase.steps
 
 
 def test_a_diverging_or_raising_structure_fails_alone_and_the_others_are_unchanged():
@@ -161,11 +175,12 @@ def test_replay_serves_the_engines_results_and_computes_the_rest():
     assert replayed.hits == 1 and replayed.misses >= 1
     with pytest.raises(DivergedError, match="engine's verdict"):
         relax(structures[1], replay.calculator, RelaxSettings())
-    shifted = structures[0].copy()
-    shifted.positions[0, 0] += -0.0  # -0 and 0 are one key; 1e-3 Å is another
-    assert structure_key(shifted) == structure_key(structures[0])
-    shifted.positions[0, 0] += 1e-3
-    assert structure_key(shifted) != structure_key(structures[0])
+    nickel = _structures()[3]  # an atom at the origin
+    flipped = nickel.copy()
+    flipped.positions[0] = [-0.0, -0.0, -0.0]  # -0 and 0 are one key; 1e-3 Å is another
+    assert structure_key(flipped) == structure_key(nickel)
+    flipped.positions[0, 0] += 1e-3
+    assert structure_key(flipped) != structure_key(nickel)
 
 
 def test_the_engine_is_in_the_digest_only_when_it_is_not_ase():
