@@ -121,7 +121,8 @@ class PhononSettings:
     #: model precision; None = the family's most precise (resolved before hashing, see
     #: bench.protocols.effective_settings)
     dtype: str | None = None
-    engine: str = engine_field()  # bench.engines: "ase" (MDR's) or "torch-sim"
+    #: bench.engines: "ase" (the source's loop) or "torch-sim" (batched; not in the digest as ase)
+    engine: str = engine_field()
 
     def __post_init__(self) -> None:
         check_finite(self)

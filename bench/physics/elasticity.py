@@ -50,7 +50,8 @@ class ElasticSettings:
     use_equilibrium: bool = True  # ElasticityCalc default: fit includes the relaxed stress
     #: model precision; None = the family's most precise (resolved before hashing)
     dtype: str | None = None
-    engine: str = engine_field()  # bench.engines: "ase" (MatCalc's) or "torch-sim"
+    #: bench.engines: "ase" (the source's loop) or "torch-sim" (batched; not in the digest as ase)
+    engine: str = engine_field()
 
     def __post_init__(self) -> None:
         check_finite(self)
