@@ -17,6 +17,9 @@ from bench.settings import ENGINES
 
 __all__ = ["ENGINES", "choose_engine"]
 
+#: families this process has already said run with ase (a run prepares its settings twice)
+_SAID: set[str] = set()
+
 
 def choose_engine(engine: str | None, family: str, task: str) -> str:
     """The engine a run uses: ``engine`` (None: ``ase``), or ``ase`` with a one-line note
@@ -37,6 +40,10 @@ def choose_engine(engine: str | None, family: str, task: str) -> str:
     from bench.engines.tsmodel import ADAPTERS
 
     if family not in ADAPTERS:
-        warn(f"torch-sim does not support the {family} family here; running with the ase engine")
+        if family not in _SAID:
+            warn(
+                f"torch-sim does not support the {family} family here; running with the ase engine"
+            )
+            _SAID.add(family)
         return "ase"
     return engine
