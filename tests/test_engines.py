@@ -205,7 +205,7 @@ def test_families_without_an_adapter_run_with_ase_in_one_line(capsys, monkeypatc
         assert choose_engine("torch-sim", family, "elasticity") == "ase"
         assert choose_engine("torch-sim", family, "phonons") == "ase"  # said once per process
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and f"{family} family" in err and "with ase" in err
+        assert err.count("\n") == 1 and f"{family} family" in err and "ase engine" in err
     with pytest.raises(ConfigurationError, match="task equigrad runs with the ase engine"):
         choose_engine("torch-sim", "sevenn", "equigrad")
     assert "emt" not in ADAPTERS
