@@ -24,7 +24,7 @@ from bench.engines.replay import Replayed, replay_model, structure_key
 from bench.engines.tsmodel import ADAPTERS, Budget, Float64Driver
 from bench.engines.tsrelax import relax_batch
 from bench.engines.tssingle import evaluate_batch
-from bench.errors import ConfigurationError, DivergedError, NotConvergedError
+from bench.errors import ConfigurationError, DivergedError, ModelError, NotConvergedError
 from bench.models import load_model
 from bench.physics.elasticity import ElasticSettings
 from bench.physics.relax import relax
@@ -119,7 +119,8 @@ def test_a_diverging_or_raising_structure_fails_alone_and_the_others_are_unchang
     driver = Float64Driver(AseModel(EMT(), broken))
     outcomes = relax_batch(_structures(), driver, RelaxSettings(), CPU)
     assert isinstance(outcomes[1].result, DivergedError)
-    assert isinstance(outcomes[3].result, RuntimeError)
+    assert isinstance(outcomes[3].result, ModelError)
+    assert "RuntimeError: model cannot take Ni" in str(outcomes[3].result)
     alone = relax_batch(_structures()[:1], Float64Driver(AseModel(EMT())), RelaxSettings(), CPU)
     assert outcomes[0].result.steps == alone[0].result.steps
     assert outcomes[0].result.energy_eV == pytest.approx(alone[0].result.energy_eV, abs=1e-12)
@@ -209,3 +210,41 @@ def test_families_without_an_adapter_run_with_ase_in_one_line(capsys, monkeypatc
     with pytest.raises(ConfigurationError, match="task equigrad runs with the ase engine"):
         choose_engine("torch-sim", "sevenn", "equigrad")
     assert "emt" not in ADAPTERS
+
+
+@pytest.mark.slow  # ~20 s on a busy 2-core machine (torch-sim's import, two runs)
+def test_a_run_gives_every_material_its_record_as_the_ase_engine_does(
+    shared_data, tmp_path, monkeypatch
+):
+    """EMT through the engine (an adapter for this test): AuCu agrees with the ase engine's
+    run, GaAs (no EMT parameters) is its own failure, as with ase, and each record says so."""
+    from bench.engines import tsmodel
+    from bench.report.loading import load_records
+    from bench.run.runner import RunConfig, run
+
+    monkeypatch.setitem(tsmodel.ADAPTERS, "emt", lambda model: AseModel(model.calculator))
+    out = {}
+    for engine in ("ase", "torch-sim"):
+        config = RunConfig(
+            model="emt",
+            task="elasticity",
+            subset="elastic-tests",
+            materials=("mp-522", "mp-2534"),
+            engine=engine,
+            data_dir=str(shared_data),
+            out_dir=str(tmp_path / engine),
+            progress=False,
+        )
+        summary = run(config)
+        assert summary.counts == {"ok": 1, "failed": 1}
+        out[engine] = load_records([tmp_path / engine])[0].set_index("material_id")
+    ase, ts = out["ase"], out["torch-sim"]
+    assert ts.loc["mp-2534", "error_type"] == ase.loc["mp-2534", "error_type"]
+    for material in ("mp-522",):
+        for prop in ("K_GPa", "G_GPa"):
+            assert ts.loc[material, f"model.{prop}"] == pytest.approx(
+                ase.loc[material, f"model.{prop}"], abs=0.05
+            )
+        assert '"name": "torch-sim"' in ts.loc[material, "details_json"]
+        assert ts.loc[material, "time.cpu"] > 0 and ts.loc[material, "time.model_calls"] >= 1
+    assert ts["settings_digest"].iloc[0] != ase["settings_digest"].iloc[0]
