@@ -56,6 +56,8 @@ def test_torch_sim_engine_agrees_with_ase(task, subset, shared_data, tmp_path):
     assert sorted(ase.index) == sorted(ts.index)
     assert set(ase["settings_digest"]).isdisjoint(ts["settings_digest"])
     assert ts["details_json"].str.contains('"name": "torch-sim"').all()
+    # the batched calls each material took part in, not the replayed answers
+    assert (ts["time.model_calls"] >= 1).all() and (ts["time.cpu"] > 0).all()
     for prop in TASKS[task].props:
         diff = (ts[f"model.{prop.name}"] - ase[f"model.{prop.name}"]).abs()
         assert diff.max() <= prop.tolerance_floor, (prop.name, diff.idxmax(), diff.max())

@@ -115,7 +115,7 @@ def _account(
     engine_calls = relax_out.calls + sum(o.calls for o in singles)
     timings["model"] = timings.get("model", 0.0) + engine_model_s
     # the replayed answers were no model calls; the batched calls it took part in were
-    timings["model_calls"] = timings.get("model_calls", 0) - replayed.hits + engine_calls
+    timings["model_calls"] = timings.get("model_calls", 0) - replayed.calculator_hits + engine_calls
     timings["relax"] = timings.get("relax", 0.0) + shares["relax"]
     timings["engine_single_points"] = shares["single_points"]
     timings["cpu"] = shares["cpu"]  # this process's CPU seconds: its own and its share

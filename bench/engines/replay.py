@@ -51,6 +51,8 @@ class Replayed:
     singles: dict[str, dict[str, Any]] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    #: the hits served through the ASE calculator (which bench's model clock counts as calls)
+    calculator_hits: int = 0
 
 
 class ReplayCalculator(Calculator):
@@ -94,6 +96,7 @@ class ReplayCalculator(Calculator):
             }
             return
         self.replayed.hits += 1
+        self.replayed.calculator_hits += 1
         self.results = {
             "energy": found["energy"],
             "free_energy": found["energy"],
