@@ -248,3 +248,14 @@ def test_a_run_gives_every_material_its_record_as_the_ase_engine_does(
         assert '"name": "torch-sim"' in ts.loc[material, "details_json"]
         assert ts.loc[material, "time.cpu"] > 0 and ts.loc[material, "time.model_calls"] >= 1
     assert ts["settings_digest"].iloc[0] != ase["settings_digest"].iloc[0]
+
+    from bench.speed.engines import compare_engines  # bench speed engines, on these stores
+
+    rows, summary = compare_engines(
+        "emt", "elasticity", "elastic-tests", tmp_path / "ase", tmp_path / "torch-sim"
+    )
+    assert list(rows["material_id"]) == ["mp-522", "mp-2534"]
+    assert [s["property"] for s in summary] == ["K_GPa", "G_GPa"]
+    for row in summary:
+        assert row["n_materials"] == 2 and row["n_both_ok"] == 1 and row["max_abs_diff"] < 0.05
+        assert row["cpu_s_torch_sim"] > 0 and np.isnan(row["cpu_s_ase"])

@@ -1,6 +1,7 @@
 """The torch-sim engine against the ase engine on the same materials, read from records (no
 model runs): per material the values of both and their difference, per property the MAE vs DFT
-of each and the mean and largest difference between them, and the wall time of each."""
+of each and the mean and largest difference between them, and the wall and CPU time of each
+(CPU where the records note it: the torch-sim engine's ``timings_s.cpu``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ def _side(where: Path, model: str, task: str, dataset: str, engine: str) -> pd.D
         & (records["settings_digest"] == digest)
     ]
     return mine.set_index("material_id")
+
+
+def _cpu(records: pd.DataFrame, ids: list[str]) -> float:
+    """The CPU seconds the records note (``timings_s.cpu``), NaN where none does."""
+    if "time.cpu" not in records:
+        return float("nan")
+    return float(records.loc[ids, "time.cpu"].sum(min_count=1))
 
 
 def compare_engines(
@@ -76,6 +84,9 @@ def compare_engines(
                 "n_materials": len(common),
                 "wall_s_ase": float(rows["wall_s_ase"].sum()),
                 "wall_s_torch_sim": float(rows["wall_s_torch_sim"].sum()),
+                # this process's CPU seconds (timings_s.cpu: the torch-sim engine's records)
+                "cpu_s_ase": _cpu(a, common),
+                "cpu_s_torch_sim": _cpu(t, common),
             }
         )
     return rows.reset_index(), summary
