@@ -99,6 +99,22 @@ def run_batched(
         yield record
 
 
+def logged_records(
+    job: Any, model: LoadedModel, family: str, ids: list[str], log: Any
+) -> Iterator[dict[str, Any]]:
+    """:func:`run_batched`'s records, with what the model packages and torch-sim print going
+    to the run's ``log`` (:func:`bench.run.runlog.stdout_to`)."""
+    from bench.run.runlog import stdout_to
+
+    records = run_batched(job, model, family, ids)
+    while True:
+        with stdout_to(log):
+            record = next(records, None)
+        if record is None:
+            return
+        yield record
+
+
 def _account(
     record: dict[str, Any],
     replayed: Replayed,

@@ -269,7 +269,9 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
             device = in_process_device(config)
             loaded = local_model(model, device, job.model_dtype, config.checkpoint)
         if getattr(job.settings, "engine", "ase") != "ase":  # batches across the materials
-            yield from _batched(job, loaded, resolve(model).family, ids, log)
+            from bench.engines.batched import logged_records
+
+            yield from logged_records(job, loaded, resolve(model).family, ids, log)
             return
         for material_id in ids:
             with stdout_to(log):
@@ -277,22 +279,6 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
             yield record
         return
     yield from execute_pool(config, job, model, ids, workers, threads)
-
-
-def _batched(
-    job: Job, loaded: Any, family: str, ids: list[str], log: Any
-) -> Iterator[dict[str, Any]]:
-    """The records of a batched engine's run of ``ids`` (the model packages' output and
-    torch-sim's into the run log)."""
-    from bench.engines.batched import run_batched
-
-    records = run_batched(job, loaded, family, ids)
-    while True:
-        with stdout_to(log):
-            record = next(records, None)
-        if record is None:
-            return
-        yield record
 
 
 def model_label(
