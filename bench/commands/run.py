@@ -125,12 +125,8 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
         help="model precision; default for phonons and elasticity: the catalogue's "
         "second_order_dtype, else the most precise the model supports (`bench models`)",
     )
-    p.add_argument(
-        "--engine",
-        choices=["ase", "torch-sim"],
-        help="ase (default): one material at a time, as the sources; torch-sim: relaxations "
-        "and supercells batched across materials (bench[torch-sim]; SevenNet), its own digest",
-    )
+    engines = "ase (default, as the sources) or torch-sim (batched across materials; a digest)"
+    p.add_argument("--engine", choices=["ase", "torch-sim"], help=engines)
     p.add_argument("--checkpoint", help="local checkpoint file (else $BENCH_CHECKPOINTS, upstream)")
     p.add_argument("--data-dir", help="reference data directory (else $BENCH_DATA, user cache)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})")
