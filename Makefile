@@ -114,6 +114,7 @@ endif
 		--elastic-subset elastic-full --recorded-only --quiet --command-line "make results-full"
 	$(BIN)/bench table --runs $(RECORDS) --out results/full/mdr-50 --phonon-subset mdr-50 \
 		--elastic-subset none --recorded-only --quiet --command-line "make results-full"
+	$(BIN)/python -m bench.report.frontpage README.md results/README.md
 
 # results/site: the committed site, from all committed records (the full sets first, then MDR's
 # 50 here, the dev and smoke subsets; CHGNet's mdr-smoke force constants), and its three screenshots
