@@ -11,18 +11,29 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from bench.errors import BenchBugError, BenchError, ConfigurationError, ModelUnavailableError
+from bench.limits import escaped_words
+from bench.terminal import echo, shown
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
 COMMANDS = ("run", "check", "speed", "admin", "results")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its messages (usage errors quote what was typed) through :func:`echo`."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            echo(message, end="", file=file or sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """``bench``'s parser: every command module adds its subcommands."""
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bench", description="Property benchmarks of machine-learning interatomic potentials."
     )
     parser.add_argument(
@@ -68,6 +79,10 @@ def _stop_on_sigterm() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``bench``: parse, run the command, turn errors into one line and an exit code."""
     args = build_parser().parse_args(argv)
+    runner = sys.modules.get("bench.run.runner")
+    if runner is not None:  # what an earlier command in this process stored is not this one's
+        runner.STORED.clear()
+        runner.STARTED.clear()
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded beside measurements
     _quiet_third_party_warnings()
     _stop_on_sigterm()
@@ -76,10 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(args)
     except Exception as err:  # a bug or an environment problem: one line, exit 1
-        print(
-            f"bench: error: {type(err).__name__}: {err} (run with --debug for the traceback)",
-            file=sys.stderr,
-        )
+        _error(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
+        return 1
+    except BaseException as err:  # model code's sys.exit, os._exit, a library's panic
+        words = escaped_words(err)
+        if words is None:  # Ctrl-C outside a command's own handling
+            raise
+        _error(f"{words} (run with --debug for the traceback)")
         return 1
 
 
@@ -96,6 +114,24 @@ def _dispatch(args: argparse.Namespace) -> int:
     return args.func(args)
 
 
+def interrupted_words() -> str:
+    """What a stop left behind, for ``bench: interrupted; …``: the materials this process
+    stored (a run resumes from them), or that nothing was stored."""
+    runner = sys.modules.get("bench.run.runner")  # not imported: no run in this process
+    stored = dict(runner.STORED) if runner is not None else {}
+    if not stored:
+        began = runner is not None and runner.STARTED
+        return "no material finished, nothing was stored" + (", re-run to start" if began else "")
+    where = ", ".join(f"{n} in {shown(path)}" for path, n in stored.items())
+    return f"finished materials are stored ({where}), re-run to continue"
+
+
+def _error(text: object) -> None:
+    """``bench: error: TEXT`` on stderr, one line: control characters and newlines of the
+    (often untrusted) text escaped."""
+    echo(f"bench: error: {shown(text)}", file=sys.stderr)
+
+
 def _main(args: argparse.Namespace) -> int:
     """Run a command; expected problems become one line on stderr and an exit code."""
     import sqlite3
@@ -103,27 +139,27 @@ def _main(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
     except ModelUnavailableError as err:  # known model, no package or weights here: not usage
-        print(f"bench: error: {err}", file=sys.stderr)
+        _error(err)
         return 1
     except ConfigurationError as err:
-        print(f"bench: error: {err}", file=sys.stderr)
+        _error(err)
         return 2
     except BenchBugError as err:  # the one place that says how to see more
-        print(f"bench: error: {err} (run with --debug for the traceback)", file=sys.stderr)
+        _error(f"{err} (run with --debug for the traceback)")
         return 1
     except BenchError as err:  # a damaged or foreign store or records folder, named
-        print(f"bench: error: {err}", file=sys.stderr)
+        _error(err)
         return 1
     except FileNotFoundError as err:  # DataNotFoundError: missing reference data, offline
-        print(f"bench: error: {err}", file=sys.stderr)
+        _error(err)
         return 2
     except (NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError) as err:
-        print(f"bench: error: {err.strerror or err}: {err.filename or ''}", file=sys.stderr)
+        _error(f"{err.strerror or err}: {err.filename or ''}")
         return 1
     except OSError as err:  # disk full, read-only file system: the file named, not a bug
         if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise
-        print(f"bench: error: {err.strerror}: {err.filename or ''}", file=sys.stderr)
+        _error(f"{err.strerror}: {err.filename or ''}")
         return 1
     except sqlite3.OperationalError as err:
         hint = (
@@ -131,16 +167,13 @@ def _main(args: argparse.Namespace) -> int:
             if "locked" in str(err)
             else " (is the store a bench results directory, and writable?)"
         )
-        print(f"bench: error: results store: {err}{hint}", file=sys.stderr)
+        _error(f"results store: {err}{hint}")
         return 1
     except sqlite3.DatabaseError as err:
-        print(f"bench: error: results store is not a database ({err})", file=sys.stderr)
+        _error(f"results store is not a database ({err})")
         return 1
     except KeyboardInterrupt:
-        print(
-            "\nbench: interrupted; finished materials are stored, re-run to continue",
-            file=sys.stderr,
-        )
+        echo(f"\nbench: interrupted; {interrupted_words()}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `bench models | head`: the reader left, nothing is lost
         devnull = os.open(os.devnull, os.O_WRONLY)

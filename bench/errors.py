@@ -3,6 +3,8 @@ configuration errors (unknown model, missing data) into one clear line."""
 
 from __future__ import annotations
 
+from bench.terminal import echo
+
 
 class BenchError(Exception):
     """Base class for bench errors."""
@@ -91,4 +93,4 @@ def warn(message: str) -> None:
     (Python's warnings are silenced by the command line, bench.cli)."""
     import sys
 
-    print(f"bench: warning: {message}", file=sys.stderr)
+    echo(f"bench: warning: {message}", file=sys.stderr)

@@ -14,6 +14,7 @@ from bench.commands.output import print_frame, subsets_for
 from bench.errors import ConfigurationError
 from bench.models.families import own_env_families
 from bench.tasks import TASKS
+from bench.terminal import echo, shown
 
 
 def add_parser(sub: Any) -> None:
@@ -75,14 +76,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     table["source"] = [_source_word(row["source"]) for row in rows]  # the file in details
     table["weights"] = [_weights_word(row) for row in rows]
     print_frame(table)
-    print("\ndetails (aliases, environment, where the weights are or why a model cannot run):")
+    echo("\ndetails (aliases, environment, where the weights are or why a model cannot run):")
     for row in rows:
+        row = {k: shown(v) if v else v for k, v in row.items()}
         aliases = f" ({row['aliases']})" if row["aliases"] else ""
         paper = f"; Table 2 row {row['table2']}" if row["table2"] else ""
         paper += f"; trained on {row['training']}" if row.get("training") else ""
         family = f"{row['source']}, {row['family']}; " if " " in row["family"] else ""
         line = f"env {row['env']}{paper}; {row['weights / why not']}"
-        print(f"  {row['key']}{aliases}: {family}{line}")
+        echo(f"  {row['key']}{aliases}: {family}{line}")
     return 0
 
 
@@ -112,7 +114,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from bench.datasets.locate import find_data_dir
 
     data_dir = find_data_dir(Path(args.data_dir) if args.data_dir else None)
-    print(f"data directory: {data_dir or 'none found (set --data-dir or $BENCH_DATA)'}")
+    echo(f"data directory: {data_dir or 'none found (set --data-dir or $BENCH_DATA)'}")
     by_dataset: dict[str, list[str]] = {}
     for name, dataset in subsets().items():
         by_dataset.setdefault(dataset, []).append(name)
@@ -137,7 +139,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     families = {s.env: (s.family, s.import_probe) for s in list_models() if s.env != "main"}
     if args.action == "list":
         for name, (_, package) in sorted(families.items()):
-            print(env_state(name, package))
+            echo(env_state(name, package))
         return 0
     if (args.python or args.packages) and args.name not in own_env_families():
         from bench.models.ownenv import create_own_env
@@ -145,7 +147,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         if not args.name:
             raise ConfigurationError("bench env create NAME --python PATH [--packages PKG ...]")
         python = create_own_env(args.name, args.python or sys.executable, args.packages)
-        print(f"ready: {python} (in a models file: python: {python})")
+        echo(f"ready: {python} (in a models file: python: {python})")
         return 0
     if not args.name or args.name not in own_env_families():
         names = ", ".join(own_env_families())
@@ -155,7 +157,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         from bench.models.envs import call
 
         call([str(python), "-m", "pip", "install", "--quiet", *args.packages], "installing")
-    print(f"ready: {python}")
+    echo(f"ready: {python}")
     return 0
 
 
@@ -173,7 +175,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         path = make_baseline(
             args.model, task, subset, workers, args.data_dir, Path(args.dir), command_line(argv)
         )
-        print(f"wrote {path}")
+        echo(f"wrote {path}")
         return 0
     paths = [
         p
@@ -188,7 +190,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         result = check_baseline(
             path, workers=(args.workers or [2])[0], overrides=args.set or (), data_dir=args.data_dir
         )
-        print(result.report())
+        echo(result.report())
         failed += not result.ok
     return 1 if failed else 0
 

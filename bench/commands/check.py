@@ -7,6 +7,9 @@ import argparse
 from typing import Any
 
 from bench.commands.run import add_model_source_options
+from bench.errors import ConfigurationError
+from bench.limits import CHECK_TIMEOUT_S
+from bench.terminal import echo, shown
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +38,14 @@ def add_parser(sub: Any) -> None:
         help="the model is not rotation-equivariant by construction (e.g. Orb-v3): report its "
         "rotation errors without failing",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=CHECK_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"time limit of loading the model and its checks (default {CHECK_TIMEOUT_S:g} s; "
+        "0: none)",
+    )
     p.set_defaults(func=cmd_check_model)
 
 
@@ -43,39 +54,68 @@ def cmd_check_model(args: argparse.Namespace) -> int:
     from bench.models.external import load_models_file
     from bench.models.weights import require_weights
     from bench.run.envworker import worker_python
+    from bench.run.runlog import stdout_kept
     from bench.testing import format_checks
 
     if args.models_file:
         load_models_file(args.models_file)
+    if not args.timeout >= 0:  # NaN too
+        raise ConfigurationError(f"--timeout {args.timeout}: a number of seconds, 0 for none")
     spec = resolve(args.model, tuple(args.model_arg or ()))
     require_weights(spec, args.checkpoint)
     python = worker_python(spec)  # a models-file python:, or the family's own environment
-    if python is not None:
-        checks, device, dtype = _checks_in(python, spec, args)
-    else:
-        checks, device, dtype = _checks_here(spec, args)
+    kept: list[str] = []
+    try:
+        with stdout_kept() as kept:  # the model's own prints, shown escaped
+            outcome = _checks_in(python, spec, args) if python else _checked(spec, args)
+    finally:
+        for line in "".join(kept).splitlines():
+            echo(f"  (model output) {shown(line)}")
+    if isinstance(outcome, str):
+        echo(f"{shown(args.name or spec.key)}: FAILED: {shown(outcome)}")
+        return 1
+    checks, device, dtype = outcome
     where = f"; in {python}" if python else ""
-    print(f"{args.name or spec.key} ({spec.source}; {device}, {dtype}{where}):")
-    print(format_checks(checks))
+    echo(f"{shown(args.name or spec.key)} ({shown(spec.source)}; {shown(device)}, {dtype}{where}):")
+    echo(format_checks(checks))
     failed = [c.name for c in checks if c.passed is False]
     if failed:
-        print(f"FAILED: {len(failed)} of {len(checks)} checks ({'; '.join(failed)})")
+        echo(f"FAILED: {len(failed)} of {len(checks)} checks ({'; '.join(failed)})")
         return 1
-    print(f"passed: {sum(c.passed is True for c in checks)} checks (n/a: not applicable)")
+    echo(f"passed: {sum(c.passed is True for c in checks)} checks (n/a: not applicable)")
     return 0
 
 
-def _checks_here(spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
-    """The contract checks of ``spec`` loaded in this process; (checks, device, dtype)."""
-    from bench.models import load_model
+def _checked(spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str:
+    """(checks, device, dtype) of ``spec`` loaded here within ``--timeout``; else why the
+    model failed, in words: an exception, ``sys.exit``/``os._exit`` or a library's
+    BaseException in its code, or the time limit (loading failures naming it stay errors)."""
+    from bench import limits
+    from bench.run.worker import load_limited
     from bench.testing import check_model
 
-    model = load_model(spec.token, device=args.device, dtype=args.dtype, checkpoint=args.checkpoint)
-    checks = check_model(model, conservative=not args.direct, rotation=not args.approx_rotation)
-    return checks, model.device, model.dtype
+    timeout = args.timeout or None
+    model = load_limited(spec.token, args.device, args.dtype, args.checkpoint, timeout)
+
+    def late() -> limits.OverTime:
+        return limits.OverTime(f"the checks did not finish within {args.timeout:g} s (--timeout)")
+
+    try:
+        with limits.time_limit(timeout, late), limits.exits_guarded():
+            checks = check_model(
+                model, conservative=not args.direct, rotation=not args.approx_rotation
+            )
+        return checks, model.device, model.dtype
+    except Exception as err:  # the model raised on a contract cell
+        return f"the model raised {type(err).__name__}: {err}"
+    except BaseException as err:
+        words = limits.escaped_words(err)
+        if words is None:  # Ctrl-C, SIGTERM
+            raise
+        return words
 
 
-def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
+def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str:
     """The contract checks of ``spec`` in its own interpreter ``python`` (checked first: one
     line naming what that environment lacks); (checks, device, dtype)."""
     import json
@@ -91,7 +131,10 @@ def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, 
     for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
         command += [flag, value] if value else []
     command += ["--checkpoint", args.checkpoint] if args.checkpoint else []
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout or None)
+    except subprocess.TimeoutExpired:
+        return f"the checks did not finish within {args.timeout:g} s (--timeout)"
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     answer = json.loads(lines[-1]) if lines else {"error": done.stderr.strip()[-300:]}
     if "error" in answer:

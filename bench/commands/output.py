@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigurationError
+from bench.terminal import echo, shown
 
 DEFAULT_OUT = "runs"
 
@@ -47,19 +48,20 @@ SMALL_N = 30
 def print_frame(frame: pd.DataFrame, width: int = WIDTH) -> None:
     """Left-aligned plain-text table (floats to 3 decimals); wider than ``width``: one block
     per row, its first cell as a heading and one indented ``column: value`` line per cell."""
-    cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
-    widths = {c: max(len(str(c)), *(len(x) for x in cells[c])) for c in cells.columns}
+    cells = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float) else shown(v))
+    cells.columns = [shown(c) for c in cells.columns]
+    widths = {c: max(len(c), *(len(x) for x in cells[c])) for c in cells.columns}
     if sum(widths.values()) + 2 * (len(widths) - 1) > width and len(cells.columns) > 1:
         first, *rest = cells.columns
         pad = max(len(str(c)) for c in rest)
         for _, row in cells.iterrows():
-            print(row[first] if first in ("key", "model") else f"{first}: {row[first]}")
+            echo(row[first] if first in ("key", "model") else f"{first}: {row[first]}")
             for c in rest:
-                print(f"  {str(c).ljust(pad)}  {row[c]}")
+                echo(f"  {str(c).ljust(pad)}  {row[c]}")
         return
-    print("  ".join(str(c).ljust(widths[c]) for c in cells.columns).rstrip())
+    echo("  ".join(str(c).ljust(widths[c]) for c in cells.columns).rstrip())
     for _, row in cells.iterrows():
-        print("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
+        echo("  ".join(row[c].ljust(widths[c]) for c in cells.columns).rstrip())
 
 
 def run_words(summary: Any) -> str:
@@ -72,10 +74,12 @@ def run_words(summary: Any) -> str:
     if ok or not failed:
         parts.append(f"{ok} ok")
     if failed:
-        kinds = ", ".join(f"{n} {k}" if n != failed else k for k, n in summary.errors.items())
+        kinds = ", ".join(
+            f"{n} {shown(k)}" if n != failed else shown(k) for k, n in summary.errors.items()
+        )
         parts.append(f"{failed} failed" + (f" ({kinds})" if kinds else ""))
     text = ", ".join(parts) if summary.counts else "nothing to do"
-    done = f"{summary.n_skipped} of {summary.n_total} materials already in {summary.store}"
+    done = f"{summary.n_skipped} of {summary.n_total} materials already in {shown(summary.store)}"
     text = f"this run: {text}; {done}"
     if summary.n_elsewhere:
         text += f"; {summary.n_elsewhere} left to another run on the same store"
@@ -103,7 +107,7 @@ def print_summary(
         counts = [int(n) for p in properties if f"n_{p}" in table for n in table[f"n_{p}"]]
         small = [n for n in counts if 1 < n < SMALL_N]
         if small:
-            print(
+            echo(
                 f"note: an interval over fewer than {SMALL_N} materials (here n = {min(small)}) "
                 "is rough: the bootstrap sees few values"
             )

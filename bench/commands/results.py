@@ -18,6 +18,7 @@ from bench.commands.output import (
 )
 from bench.errors import ConfigurationError
 from bench.tasks import TASKS, Task, reference_free_tasks, table2_tasks
+from bench.terminal import echo, shown
 
 NO_SUBSET = "none"  # a subset option's value that leaves its task out of the table
 
@@ -152,8 +153,8 @@ def cmd_records(args: argparse.Namespace) -> int:
         models = model_labels(store, args.model)
         written = push(store, args.to, args.artifacts, model=models, task=args.task)
     for path in written:
-        print(f"wrote {path}")
-    print(f"{len(written)} new part file(s) under {args.to}")
+        echo(f"wrote {shown(path)}")
+    echo(f"{len(written)} new part file(s) under {shown(args.to)}")
     return 0
 
 
@@ -181,12 +182,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
         protocols = protocols_of(store, records)
         manifests = store.manifests()
     if records.empty:
-        print(f"no records in {args.out}")
+        echo(f"no records in {shown(args.out)}")
         return 0
     for task, group in records.groupby("task"):
-        print(f"== {task}")
+        echo(f"== {shown(task)}")
         if task not in TASKS:  # records of a task this version does not know
-            print(f"   {len(group)} records of an unknown task")
+            echo(f"   {len(group)} records of an unknown task")
             continue
         spec = TASKS[task]
         table = summary_table(group, spec.properties, spec.has_reference)
@@ -201,10 +202,10 @@ def _print_runs(records: Any, manifests: list[dict]) -> None:
     from bench.report.runs import run_spans, total_row
 
     spans = run_spans(records, manifests)
-    print("== runs (wall_h: start to last record; worker_h: sum of the records' wall_s)")
+    echo("== runs (wall_h: start to last record; worker_h: sum of the records' wall_s)")
     print_frame(spans)
     total = total_row(spans)
-    print(
+    echo(
         f"total: {total['runs']} runs, {total['records']} records ({total['ok']} ok, "
         f"{total['failed']} not ok), {total['wall_h']:.2f} h wall, "
         f"{total['worker_h']:.2f} worker-hours"
@@ -227,12 +228,12 @@ def cmd_table(args: argparse.Namespace) -> int:
         raise ConfigurationError("--dry-run plans the runs of --run; give both")
     skipped = run_for_table(args, subsets) if args.run else []
     if args.dry_run:
-        print("dry run: nothing was run, no store, folder or table was written")
+        echo("dry run: nothing was run, no store, folder or table was written")
         return 0
     if skipped and not args.allow_missing:  # a CI job relying on the table must not pass
-        print(
+        echo(
             f"bench: error: {len(skipped)} requested run(s) could not run, no table written "
-            f"(--allow-missing writes it without them): {'; '.join(skipped)}",
+            f"(--allow-missing writes it without them): {shown('; '.join(skipped))}",
             file=sys.stderr,
         )
         return 1
@@ -247,8 +248,8 @@ def cmd_table(args: argparse.Namespace) -> int:
 
     command = command_line(args.argv) if args.command_line is None else args.command_line
     paths = write_report(table, Path(args.out), command)
-    print(to_markdown(table))
-    print(f"wrote {len(paths)} files under {args.out}")
+    echo(to_markdown(table))
+    echo(f"wrote {len(paths)} files under {shown(args.out)}")
     return 0
 
 
@@ -268,7 +269,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     command = args.command_line or command_line(args.argv)
     data_dir = Path(args.data_dir) if args.data_dir else None
     paths = build_site(runs, Path(args.out), subsets, data_dir, command)
-    print(f"wrote {len(paths)} files; open {Path(args.out) / 'index.html'}")
+    echo(f"wrote {len(paths)} files; open {shown(Path(args.out) / 'index.html')}")
     return 0
 
 
@@ -280,5 +281,5 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_results(existing(args.out)) as store:
         models = model_labels(store, args.model)
         path = export(store, args.to, model=models, task=args.task, dataset=args.dataset)
-    print(f"wrote {path}")
+    echo(f"wrote {path}")
     return 0

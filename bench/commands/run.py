@@ -20,6 +20,7 @@ from bench.run.runlog import log_path
 from bench.run.runner import run
 from bench.run.store import Store
 from bench.tasks import TASKS
+from bench.terminal import echo
 
 
 def add_parser(sub: Any) -> None:
@@ -234,9 +235,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config_from_args(args, task, subset)
         summary = run(config)
         print_run_table(args.out, config, summary)
-        print(run_words(summary))
+        echo(run_words(summary))
         if log_path(args.out).exists():
-            print(f"the model packages' own output: {log_path(args.out)}")
+            echo(f"the model packages' own output: {log_path(args.out)}")
     return 0
 
 
@@ -245,8 +246,8 @@ def print_plans(configs: list[RunConfig]) -> int:
     from bench.run.plan import plan, plan_lines
 
     for config in configs:
-        print("\n".join(plan_lines(plan(config))))
-    print("dry run: nothing was run, no store or folder was created")
+        echo("\n".join(plan_lines(plan(config))))
+    echo("dry run: nothing was run, no store or folder was created")
     return 0
 
 
@@ -268,9 +269,9 @@ def print_run_table(out: str, config: RunConfig, summary: RunSummary) -> None:
         if spec.has_reference
         else "median, p95, max (no reference)"
     )
-    print(f"\n{what} ({config.task}, {config.subset}, settings {summary.settings_digest}):")
+    echo(f"\n{what} ({config.task}, {config.subset}, settings {summary.settings_digest}):")
     print_summary(table, spec.properties, spec.has_reference, protocols)
     failures = records[records["status"] != "ok"]
     if len(failures):
-        print("\nfailures:")
+        echo("\nfailures:")
         print_frame(failures[["material_id", "status", "error_type", "error_message"]])

@@ -15,6 +15,7 @@ from bench.commands.speed_options import OPTIONS
 from bench.errors import ConfigurationError
 from bench.report.baselines import command_line
 from bench.speed.forward import append_rows, call_in_model_env, summary, write_forward
+from bench.terminal import echo
 
 #: ``bench speed WHAT`` -> (function run in the model's environment, csv name)
 TIMERS = {
@@ -119,9 +120,9 @@ def _forward(args: argparse.Namespace, out: Path, argv: str) -> int:
             dtype=args.dtype,
             threads=args.threads,
         )
-    print(summary(rows))
+    echo(summary(rows))
     paths = write_forward(rows, out, argv)
-    print("wrote " + ", ".join(str(p) for p in paths))
+    echo("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -134,7 +135,7 @@ def _forces(args: argparse.Namespace, out: Path, argv: str) -> int:
     append_rows(rows, out / "forces.csv", argv)
     cols = ["model", "n_atoms", "path", "seconds", "peak_MB", "added_MB"]
     print_frame(pd.DataFrame(rows)[cols].round(2))
-    print(f"wrote {out / 'forces.csv'}")
+    echo(f"wrote {out / 'forces.csv'}")
     return 0
 
 
@@ -155,7 +156,7 @@ def _client_memory(args: argparse.Namespace, out: Path, argv: str) -> int:
             )
     append_rows(rows, out / "client_memory.csv", argv)
     print_frame(pd.DataFrame(rows)[["model", "records", "client_rss_MB"]].round(1))
-    print(f"wrote {out / 'client_memory.csv'}")
+    echo(f"wrote {out / 'client_memory.csv'}")
     return 0
 
 
@@ -170,7 +171,7 @@ def _sharing(args: argparse.Namespace, out: Path, argv: str) -> int:
     append_rows(rows, out / "sharing.csv", argv)
     cols = ["model", "runs", "threads_per_run", "n_materials", "wall_s", "materials_per_h"]
     print_frame(pd.DataFrame(rows)[cols].round(1))
-    print(f"wrote {out / 'sharing.csv'}")
+    echo(f"wrote {out / 'sharing.csv'}")
     return 0
 
 
@@ -189,11 +190,11 @@ def _peaks(args: argparse.Namespace, out: Path, argv: str) -> int:
             table, fit = measure(records, total_memory_mb())
         except ValueError as err:
             raise ConfigurationError(f"{model}: {err} in {args.records}") from err
-        print(f"{model}: " + ", ".join(f"{k} {v}" for k, v in fit.items()))
+        echo(f"{model}: " + ", ".join(f"{k} {v}" for k, v in fit.items()))
         print_frame(table.round(1))
         rows += [{"model": model, **row, **fit} for row in table.to_dict("records")]
     append_rows(rows, out / "peaks.csv", argv)
-    print(f"wrote {out / 'peaks.csv'}")
+    echo(f"wrote {out / 'peaks.csv'}")
     return 0
 
 
@@ -204,7 +205,7 @@ def _gpu(args: argparse.Namespace, out: Path, argv: str) -> int:
     options |= {"limit": args.limit, "data_dir": args.data_dir}
     rows = measure_and_write(args.model, tuple(args.engine or ("ase",)), out, argv, **options)
     print_frame(pd.DataFrame(rows)[list(COLUMNS)].round(2))
-    print(f"wrote {out / 'gpu.csv'}, {out / 'README.md'}")
+    echo(f"wrote {out / 'gpu.csv'}, {out / 'README.md'}")
     return 0
 
 
@@ -218,7 +219,7 @@ def _engines(args: argparse.Namespace, out: Path, argv: str) -> int:
     append_rows(rows, out / "engines.csv", argv)
     cols = ["model", "property", "n_both_ok", "mae_ase", "mae_torch_sim", "mean_abs_diff"]
     print_frame(pd.DataFrame(rows)[[*cols, "max_abs_diff", "wall_s_ase", "wall_s_torch_sim"]])
-    print("wrote " + ", ".join(str(p) for p in [*paths, out / "engines.csv"]))
+    echo("wrote " + ", ".join(str(p) for p in [*paths, out / "engines.csv"]))
     return 0
 
 
@@ -251,5 +252,5 @@ def _timed(args: argparse.Namespace, out: Path, argv: str) -> int:
         path = out / f"{key}.csv"
         frames[key] = frame if key == name else (pd.read_csv(path) if path.exists() else None)
     png = plot_pipeline(frames["pipeline"], frames["batching"], out / "pipeline.png")
-    print(f"wrote {out / f'{name}.csv'}, {png}")
+    echo(f"wrote {out / f'{name}.csv'}, {png}")
     return 0

@@ -7,6 +7,7 @@ import argparse
 
 from bench.commands.output import run_words
 from bench.errors import ConfigurationError
+from bench.terminal import echo, shown
 
 
 def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> list[str]:
@@ -36,7 +37,7 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> l
     skipped = []
     for model in models:
         for task, subset in [(t, s) for t, s in subsets.items() if s]:  # None: left out
-            print(f"== {model} {task} {subset}", flush=True)
+            echo(f"== {shown(model)} {task} {subset}", flush=True)
             config = RunConfig(
                 model=model,
                 task=task,
@@ -51,12 +52,12 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> l
             )
             try:
                 if args.dry_run:
-                    print("\n".join("   " + line for line in plan_lines(plan(config))))
+                    echo("\n".join("   " + line for line in plan_lines(plan(config))))
                     continue
                 summary = run(config)
             except (ConfigurationError, ModelCheckError) as err:
-                print(f"   skipped: {err}")
+                echo(f"   skipped: {shown(err)}")
                 skipped.append(f"{model} {task}: {err}")
                 continue
-            print("   " + run_words(summary).replace("\n", "\n   "))
+            echo("   " + run_words(summary).replace("\n", "\n   "))
     return skipped

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.errors import ConfigurationError
 from bench.models.families import FAMILIES, own_env_families
+from bench.terminal import echo
 
 ENV_VAR = "BENCH_ENVS"
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ def create_env(name: str, extra: str, python: str = sys.executable) -> Path:
 
 def call(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
     """Run ``command`` (printing ``what``); ConfigurationError with its last lines if it fails."""
-    print(f"bench env: {what}", flush=True)
+    echo(f"bench env: {what}", flush=True)
     done = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, **(env or {})}
     )

@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.terminal import echo
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: virtual time the page may use before the DOM or the picture is taken (ms): plotly draws
 #: in well under a second here
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "material.png": (args.site / "materials" / f"{args.material}.html", (1400, 1150)),
     }
     for name, (page, size) in shots.items():
-        print(screenshot(page, args.site / name, size))
+        echo(screenshot(page, args.site / name, size))
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from bench.datasets import resolve_subset
 from bench.engines import choose_engine
 from bench.errors import ConfigurationError, ModelUnavailableError
+from bench.limits import LOAD_TIMEOUT_S
 from bench.models import LoadedModel, resolve, unavailable_reason
 from bench.models.devices import resolve_device
 from bench.models.weights import require_weights
@@ -88,6 +89,12 @@ class RunConfig:
     name: str | None = None
     #: the quick contract check before the first material (``--no-check``: False, recorded)
     check: bool = True
+
+    @property
+    def load_timeout_s(self) -> float:
+        """How long loading the model may take [s]: :data:`bench.limits.LOAD_TIMEOUT_S`, or
+        ``material_timeout_s`` when that is smaller."""
+        return min(LOAD_TIMEOUT_S, self.material_timeout_s or LOAD_TIMEOUT_S)
 
     def __post_init__(self) -> None:
         check_options(self)  # one line naming the option, before anything runs

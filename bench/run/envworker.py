@@ -28,7 +28,12 @@ def worker_python(spec: ModelSpec) -> str | None:
     """The family environment's interpreter when the model cannot be imported here (or the
     ``python`` a models-file entry names), else None."""
     if spec.options.get("python"):
-        return str(spec.options["python"])
+        python = str(spec.options["python"])
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise ConfigurationError(
+                f"{spec.key}: python {python} is not an executable file ({spec.source})"
+            )
+        return python
     if spec.env == "main" or importlib.util.find_spec(spec.package) is not None:
         return None
     python = env_python(spec.env)
@@ -61,9 +66,7 @@ def _record(message: tuple[str, Any], model: str, job: Job) -> dict[str, Any]:
     """A worker slot's message as a record, or the error that stops the run."""
     kind, payload = message
     if kind == "fatal":
-        raise ModelUnavailableError(
-            f"{payload}; finished materials are stored, re-run the same command to continue"
-        )
+        raise ModelUnavailableError(str(payload))
     if kind == "died":
         material_id, log = payload
         how = f"(log: {log})"
@@ -71,6 +74,20 @@ def _record(message: tuple[str, Any], model: str, job: Job) -> dict[str, Any]:
     if "error" in payload and "status" not in payload:
         raise BenchBugError(f"worker: {payload['error']}")
     return payload
+
+
+def _hello(line: str, log: Path, timeout_s: float) -> dict[str, Any]:
+    """A worker's first line: ``{"ready": true}`` or ``{"error": ...}``; nothing (it died, or
+    did not answer within ``timeout_s``) or not JSON is an error naming its log."""
+    if not line.strip():
+        return {"error": f"no answer within {timeout_s:g} s, or it ended; see {log}"}
+    try:
+        ready = json.loads(line)
+    except ValueError:
+        ready = None
+    if not isinstance(ready, dict):
+        return {"error": f"not bench's worker (it wrote {line[:80]!r}); see {log}"}
+    return ready
 
 
 class _Slots:
@@ -100,6 +117,7 @@ class _Slots:
             self.todo.put(material_id)
         self.results: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.procs: list[subprocess.Popen] = []
+        self.load_timeout_s = config.load_timeout_s
 
     def start(self, n: int) -> tuple[subprocess.Popen, Path]:
         """A fresh worker process for slot ``n`` and its log file."""
@@ -116,13 +134,30 @@ class _Slots:
         return proc, log
 
     def serve(self, n: int) -> None:
+        """Feed slot ``n``; a worker that cannot start, load or talk stops the run in one
+        line (never a thread's traceback and a run that waits for ever)."""
+        try:
+            self._serve(n)
+        except Exception as err:
+            message = f"{self.log_name} in {self.python}: {type(err).__name__}: {err}"
+            self.results.put(("fatal", message))
+
+    def _serve(self, n: int) -> None:
         """Feed slot ``n``; a worker that dies on a material is that material's failure, and
         a fresh worker takes the slot's remaining work."""
         while True:
-            proc, log = self.start(n)
+            try:
+                proc, log = self.start(n)
+            except OSError as err:  # no such interpreter, not executable
+                message = f"cannot start {self.python} for {self.log_name}: {err.strerror or err}"
+                self.results.put(("fatal", message))
+                return
             assert proc.stdin is not None and proc.stdout is not None
+            late = threading.Timer(self.load_timeout_s, proc.kill)  # a load that never ends
+            late.start()
             hello = proc.stdout.readline()
-            ready = json.loads(hello) if hello.strip() else {"error": f"no answer; see {log}"}
+            late.cancel()
+            ready = _hello(hello, log, self.load_timeout_s)
             if "error" in ready:
                 message = f"{self.log_name} failed to load in {self.python}: {ready['error']}"
                 self.results.put(("fatal", message))

@@ -80,6 +80,7 @@ def pool_records(
         threads,
         os.getpid(),
         log,
+        config.load_timeout_s,
     )
     pool = cf.ProcessPoolExecutor(workers, context, init_worker, initargs)
     feeder = _Feeder(pool, job, ids, alone, workers * threads)

@@ -9,6 +9,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from bench.run.ticker import Ticker
+from bench.terminal import shown
 
 #: a bar of fixed width, so the counts and the time stay readable at 80 columns; what is
 #: running is cut to the terminal's width instead
@@ -25,7 +26,7 @@ class Progress:
 
     def __init__(self, total: int, desc: str, enabled: bool, workers: int) -> None:
         self.bar = tqdm(
-            total=total, desc=desc, unit="mat", disable=not enabled, bar_format=BAR_FORMAT
+            total=total, desc=shown(desc), unit="mat", disable=not enabled, bar_format=BAR_FORMAT
         )
         self.workers, self.failed = max(1, workers), 0
         self.pending: list[str] = []
@@ -58,7 +59,7 @@ class Progress:
         text = f"{self.failed} failed"
         if running:
             more = f" +{len(running) - 1}" if len(running) > 1 else ""
-            text += f"; now {running[0]}{more}"
+            text += f"; now {shown(running[0])}{more}"
             if quiet >= 10:  # a long material: how long since the last record
                 text += f" ({quiet // 60}m{quiet % 60:02d}s)"
         room = shutil.get_terminal_size().columns - self._fixed_width()

@@ -36,11 +36,17 @@ from bench.run.store import Store
 from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
 from bench.run.worker import forget_local_models, local_model
 from bench.settings import settings_dict, settings_digest
+from bench.terminal import echo, shown
 
 #: materials claimed at a time (at least 8 per worker), and how old a claim's heartbeat may
 #: get before another run takes it over (the owner renews it every 30 s)
 CLAIM_WINDOW = 32
 CLAIM_STALE_S = 300.0
+
+#: results folder -> records this process wrote there, and whether a run began (what a stop
+#: left behind, :func:`bench.cli.interrupted_words`)
+STORED: dict[str, int] = {}
+STARTED: list[str] = []
 
 
 def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
@@ -62,7 +68,11 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     digest = settings_digest(settings)
     group = {"model": label, "task": config.task, "dataset": dataset, "settings_digest": digest}
     if config.progress:
-        print(f"bench: {label} {config.task} on {device} ({settings.dtype})", file=sys.stderr)
+        echo(
+            f"bench: {shown(label)} {config.task} on {shown(device)} ({settings.dtype})",
+            file=sys.stderr,
+        )
+    STARTED.append(str(config.out_dir))
     with Store(config.out_dir) as store:
         append_log(config.out_dir, probed.pop("output", ""))
         if config.records_dir:
@@ -176,7 +186,7 @@ def _hint_threads(config: RunConfig) -> None:
     the progress bar only: a quiet run's stderr stays its errors)."""
     hint = oversubscription_hint(config.workers, config.threads)
     if hint:
-        print(hint, file=sys.stderr)
+        echo(hint, file=sys.stderr)
 
 
 def _pushing(
@@ -239,6 +249,7 @@ def _run_claimed(
         for record in _execute(config, job, model_key, mine):
             record["model"] = summary.model
             store.write(record, summary.run_id, keep_artifacts=config.keep_force_constants)
+            STORED[str(config.out_dir)] = STORED.get(str(config.out_dir), 0) + 1
             summary.counts[record["status"]] = summary.counts.get(record["status"], 0) + 1
             if record["status"] != "ok":
                 kind = str(record.get("error_type") or record["status"])
@@ -267,7 +278,9 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
         log = log_path(config.out_dir)
         with stdout_to(log):
             device = in_process_device(config)
-            loaded = local_model(model, device, job.model_dtype, config.checkpoint)
+            loaded = local_model(
+                model, device, job.model_dtype, config.checkpoint, config.load_timeout_s
+            )
         if getattr(job.settings, "engine", "ase") != "ase":  # batches across the materials
             from bench.engines.batched import logged_records
 

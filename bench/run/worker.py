@@ -8,8 +8,10 @@ import threading
 import time
 from typing import Any
 
+from bench import limits
 from bench.errors import ModelUnavailableError
-from bench.models import LoadedModel, load_model
+from bench.limits import LOAD_TIMEOUT_S
+from bench.models import LoadedModel, load_model, resolve
 from bench.run.config import Job
 from bench.run.runlog import worker_output_to
 from bench.run.threads import set_threads, torch_threads
@@ -40,6 +42,7 @@ def init_worker(
     threads: int,
     parent: int | None = None,
     log: str | None = None,
+    timeout_s: float | None = LOAD_TIMEOUT_S,
 ) -> None:
     """Pool initializer: output into the run's ``log`` (the model package's own prints stay
     off the progress bar), threads, then the model (a load failure is kept and reported by
@@ -49,7 +52,7 @@ def init_worker(
     exit_with_parent(parent or os.getppid())
     set_threads(threads)
     try:
-        _WORKER_MODEL = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+        _WORKER_MODEL = load_limited(model, device, dtype, checkpoint, timeout_s)
     except Exception as err:
         _WORKER_ERROR = f"{model} failed to load in a worker: {type(err).__name__}: {err}"
 
@@ -79,15 +82,49 @@ def _torch_threads_now() -> int | None:
     return torch.get_num_threads()
 
 
-def local_model(model: str, device: str | None, dtype: str, checkpoint: str | None) -> LoadedModel:
+def local_model(
+    model: str,
+    device: str | None,
+    dtype: str,
+    checkpoint: str | None,
+    timeout_s: float | None = LOAD_TIMEOUT_S,
+) -> LoadedModel:
     """The model loaded in this process, once per (model, device, dtype, checkpoint)."""
     key = (model, device, dtype, checkpoint)
     if key not in _LOCAL_MODELS:
         _LOCAL_MODELS.clear()  # one model at a time
-        _LOCAL_MODELS[key] = load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+        _LOCAL_MODELS[key] = load_limited(model, device, dtype, checkpoint, timeout_s)
     return _LOCAL_MODELS[key]
 
 
 def forget_local_models() -> None:
     """Drop the model :func:`local_model` holds (a run whose workers load their own)."""
     _LOCAL_MODELS.clear()
+
+
+def load_limited(
+    model: str,
+    device: str | None,
+    dtype: str | None,
+    checkpoint: str | None,
+    timeout_s: float | None = LOAD_TIMEOUT_S,
+) -> LoadedModel:
+    """:func:`bench.models.load_model` within ``timeout_s`` seconds (None: no limit); a
+    factory that does not return in time, calls ``sys.exit``/``os._exit`` or raises a
+    library's ``BaseException`` is a :class:`ModelUnavailableError` naming the model."""
+    name = resolve(model).key
+
+    def late() -> limits.OverTime:
+        return limits.OverTime(f"loading the model did not finish within {timeout_s:g} s")
+
+    try:
+        with limits.time_limit(timeout_s, late), limits.exits_guarded():
+            return load_model(model, device=device, dtype=dtype, checkpoint=checkpoint)
+    except BaseException as err:
+        words = limits.escaped_words(err)
+        if words is None:  # an Exception (the caller's to report), Ctrl-C, SIGTERM
+            raise
+        late_ = isinstance(err, limits.OverTime)
+        raise ModelUnavailableError(
+            f"{name}: {words}" if late_ else f"{name}: {words} while loading the model"
+        ) from None

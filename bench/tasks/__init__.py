@@ -17,14 +17,12 @@ import importlib
 import math
 import os
 import pkgutil
-import signal
-import threading
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import limits
 from bench.errors import BenchBugError, MaterialError, MaterialTimeout, OutOfMemory
 from bench.models import LoadedModel
 from bench.models.devices import free_gpu_memory, gpu_peak_mb, is_out_of_memory, reset_gpu_peak
@@ -131,13 +129,18 @@ def run_one(
     try:
         if os.environ.get("BENCH_TEST_BUG_ON") == material.material_id:  # fault injection (tests)
             raise KeyError("injected bug")
-        with time_limit(timeout_s), model_clock(model) as clock:
+        with time_limit(timeout_s), limits.exits_guarded(), model_clock(model) as clock:
             if os.environ.get("BENCH_TEST_SLOW_S"):  # fault injection (tests): slow material
                 time.sleep(float(os.environ["BENCH_TEST_SLOW_S"]))
             partial = _evaluate(task, model, material, settings, batch)
         status, error_type, message = "ok", None, None
     except Exception as err:  # one catch at the material boundary: _failure's rule
         status, error_type, message, partial = _failure(err, task, material.material_id)
+    except BaseException as err:  # sys.exit, os._exit, a Rust panic: this material's failure
+        words = limits.escaped_words(err)
+        if words is None:  # Ctrl-C, SIGTERM: the run stops
+            raise
+        status, error_type, message, partial = "failed", type(err).__name__, words, {}
     bad = _non_finite(partial.get("values"))
     if status == "ok" and bad:  # an ok record carries numbers only: NaN is a failure
         status, error_type = "failed", "NonFiniteError"
@@ -220,37 +223,11 @@ def _non_finite(values: Any) -> list[str]:
     return bad
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
+def time_limit(seconds: float | None) -> contextlib.AbstractContextManager[None]:
     """Raise :class:`MaterialTimeout` in this thread after ``seconds`` (SIGALRM; the main
     thread of a process, as in bench's workers; elsewhere, e.g. Dask's threads, no limit)."""
-    usable = (
-        seconds is not None
-        and seconds > 0
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        yield
-        return
-
-    state = {"active": True}
-
-    def expire(signum: int, frame: Any) -> None:
-        if state["active"]:
-            raise MaterialTimeout(
-                f"still running after the time limit of {seconds:g} s per material"
-            )
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    # fire again every 0.5 s: library code that catches Exception may swallow one
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
-    try:
-        yield
-    finally:
-        state["active"] = False  # first: a late alarm now does nothing
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    message = f"still running after the time limit of {seconds or 0:g} s per material"
+    return limits.time_limit(seconds, lambda: MaterialTimeout(message))
 
 
 def worker_died_record(
