@@ -53,5 +53,30 @@ def _replace(obj: Any, path: list[str], value: Any, key: str) -> Any:
         if current and all(isinstance(v, float) for v in current):
             value = tuple(float(v) for v in value)
     elif dataclasses.is_dataclass(current) or type(value) is not type(current):
-        raise ValueError(f"setting {key!r} expects {type(current).__name__}, got {value!r}")
-    return dataclasses.replace(obj, **{path[0]: value})
+        raise ValueError(f"--set {key}: {_expected(current)}, got {value!r}")
+    try:
+        return dataclasses.replace(obj, **{path[0]: value})
+    except ValueError as err:  # the settings' own bounds, with their reason
+        raise ValueError(f"--set {key}={_text(value)}: {err}") from None
+
+
+def _text(value: Any) -> str:
+    """``value`` as it is written after ``--set key=``."""
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def _expected(current: Any) -> str:
+    """What a setting whose value is now ``current`` takes, in words, with an example."""
+    if dataclasses.is_dataclass(current):
+        fields = ", ".join(f.name for f in dataclasses.fields(current))
+        return f"a group of settings: set one of its fields ({fields}) as KEY.FIELD=VALUE"
+    if isinstance(current, tuple):
+        return (
+            f"a JSON list of numbers such as {_text(current)} (finite: NaN and .nan are not "
+            "numbers)"
+        )
+    if isinstance(current, bool):
+        return "true or false"
+    if isinstance(current, int | float):
+        return f"a finite number such as {current!r}"
+    return f"a name such as {current!r}"

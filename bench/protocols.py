@@ -48,7 +48,8 @@ def protocol_settings(task: str, protocol: str) -> Any:
     known = PROTOCOLS.get(task, {})
     if protocol not in known:
         raise ConfigurationError(
-            f"unknown protocol {protocol!r} for task {task}; choose from {', '.join(known)}"
+            f"--protocol {protocol!r}: unknown protocol for task {task}; choose from "
+            f"{', '.join(known)}"
         )
     return known[protocol]
 
@@ -71,7 +72,8 @@ def effective_settings(
     ``engine`` (``--engine``, :func:`bench.engines.choose_engine`'s choice) when not None.
     """
     if base is None:
-        base = protocol_settings(task, protocol or default_protocol(task, dataset))
+        chosen = default_protocol(task, dataset) if protocol is None else protocol
+        base = protocol_settings(task, chosen)  # "" too: a name it does not know
     if any(item.split("=", 1)[0].strip() == "protocol" for item in overrides):
         raise ConfigurationError("the protocol is chosen with --protocol NAME, not --set")
     try:

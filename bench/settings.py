@@ -53,12 +53,42 @@ class RelaxSettings:
             raise ValueError(f"accept_on {self.accept_on!r}: choose filtered or atoms")
         if self.fmax_eV_per_A <= 0 or self.steps_per_pass < 1 or self.max_passes < 1:
             raise ValueError("fmax_eV_per_A must be > 0, steps_per_pass and max_passes >= 1")
+        check_range(
+            "fmax_eV_per_A",
+            self.fmax_eV_per_A,
+            0.0,
+            1.0,
+            "a looser force threshold is no relaxation",
+        )
+        steps = self.steps_per_pass * self.max_passes
+        if steps > MAX_RELAX_STEPS:
+            raise ValueError(
+                f"steps_per_pass x max_passes = {steps}, above {MAX_RELAX_STEPS} (MDR's 7,500 "
+                "steps end a relaxation that converges at all)"
+            )
         for name in ("accept_fmax_eV_per_A", "explode_force_eV_per_A"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 (or None: no test), got {value}")
         if not self.symprec > 0:
             raise ValueError(f"symprec must be > 0, got {self.symprec}")
+
+
+#: the most optimiser steps a relaxation may take (MDR's 15 passes of 500 steps, x 100)
+MAX_RELAX_STEPS = 750_000
+#: phonon settings' bounds, with why: beyond them a run computes for hours, phonopy runs out
+#: of memory (or panics), or the number is not the property any more
+MAX_DISPLACEMENT_A = 0.2  # finite displacements: MDR 0.01 Å, phonopy's default 0.01-0.03 Å
+MAX_MESH_LENGTH_A = 400.0  # phonopy length mesh: MDR 100 Å; (L/a)^3 q-points per cell
+MAX_TEMPERATURE_K = 10_000.0  # above the melting point of every solid
+MAX_TEMPERATURES = 1000
+MAX_SUPERCELL_LENGTH_A = 100.0  # MatCalc's 20 Å, x 5
+
+
+def check_range(name: str, value: float, low: float, high: float, why: str) -> None:
+    """ValueError naming the setting, its range and why, unless ``low < value <= high``."""
+    if not low < value <= high:
+        raise ValueError(f"{name} must be in ({low:g}, {high:g}], got {value:g}: {why}")
 
 
 #: names bench.physics.relax knows (ase.optimize classes, ase.filters classes)
@@ -129,15 +159,39 @@ class PhononSettings:
         check_engine(self.engine, self.relax.optimizer)
         if self.report_temperature_K not in self.temperatures_K:
             raise ValueError("report_temperature_K must be one of temperatures_K")
-        if self.displacement_A <= 0:
-            raise ValueError("displacement_A must be positive")
-        for name in ("mesh", "thz_to_K", "phonopy_symprec"):
+        check_range(
+            "displacement_A",
+            self.displacement_A,
+            0.0,
+            MAX_DISPLACEMENT_A,
+            "a finite-difference step beyond the harmonic regime the force constants assume",
+        )
+        check_range(
+            "mesh",
+            self.mesh,
+            0.0,
+            MAX_MESH_LENGTH_A,
+            "phonopy's length mesh (MDR: 100 Å); a longer one does not fit in memory",
+        )
+        for name in ("thz_to_K", "phonopy_symprec"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if any(t < 0 for t in self.temperatures_K):
-            raise ValueError("temperatures_K must be >= 0 K")
-        if self.supercell_min_length_A is not None and self.supercell_min_length_A <= 0:
-            raise ValueError("supercell_min_length_A must be positive (or None)")
+        temperatures = self.temperatures_K
+        if len(temperatures) > MAX_TEMPERATURES:
+            raise ValueError(f"temperatures_K: {len(temperatures)}, at most {MAX_TEMPERATURES}")
+        if any(not 0 <= t <= MAX_TEMPERATURE_K for t in temperatures):
+            raise ValueError(
+                f"temperatures_K must be in [0, {MAX_TEMPERATURE_K:g}] K (above the melting "
+                f"point of every solid), got {temperatures}"
+            )
+        if self.supercell_min_length_A is not None:
+            check_range(
+                "supercell_min_length_A",
+                self.supercell_min_length_A,
+                0.0,
+                MAX_SUPERCELL_LENGTH_A,
+                "MatCalc's 20 Å, x 5; longer supercells take hours per material",
+            )
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:

@@ -127,12 +127,15 @@ def size_hints(
         if entry is None:
             out[material_id] = 0.0
             continue
-        n_sites = float(len(entry["structure"]["sites"]))
-        if info.format == "matcalc-phonon":
-            atoms = structure_to_atoms(entry["structure"])
-            atoms.set_cell(atoms.get_cell() * (1.0 - contraction), scale_atoms=True)
-            length = MATCALC_MIN_LENGTH_A if min_length_A is None else min_length_A
-            n_sites *= abs(round(float(np.linalg.det(min_length_supercell(atoms, length)))))
+        try:  # a malformed entry is that material's failure later, not the run's
+            n_sites = float(len(entry["structure"]["sites"]))
+            if info.format == "matcalc-phonon":
+                atoms = structure_to_atoms(entry["structure"])
+                atoms.set_cell(atoms.get_cell() * (1.0 - contraction), scale_atoms=True)
+                length = MATCALC_MIN_LENGTH_A if min_length_A is None else min_length_A
+                n_sites *= abs(round(float(np.linalg.det(min_length_supercell(atoms, length)))))
+        except (KeyError, TypeError, ValueError):  # MalformedReferenceError is a ValueError
+            n_sites = 0.0
         out[material_id] = n_sites
     return out
 

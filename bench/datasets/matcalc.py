@@ -22,7 +22,7 @@ from bench.datasets.locate import (
     sha256_of,
     verify,
 )
-from bench.datasets.reference import MalformedReferenceError, PhononReference
+from bench.datasets.reference import MalformedReferenceError, PhononReference, check_cell
 from bench.datasets.registry import get_dataset
 
 
@@ -44,6 +44,7 @@ def structure_to_atoms(data: dict[str, Any]) -> Atoms:
     lattice = np.array(data["lattice"]["matrix"], dtype=float)
     if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)):
         raise MalformedReferenceError("lattice matrix is not a finite 3x3 matrix")
+    check_cell(lattice, "lattice")
     symbols, frac = [], []
     for site in data["sites"]:
         species = site["species"]

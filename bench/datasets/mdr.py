@@ -41,7 +41,12 @@ from bench.datasets.locate import (
     search_dirs,
     sha256_of,
 )
-from bench.datasets.reference import MalformedReferenceError, PhononReference
+from bench.datasets.reference import (
+    MalformedReferenceError,
+    PhononReference,
+    check_cell,
+    check_supercell,
+)
 from bench.datasets.registry import DatasetInfo, get_dataset, natural_key
 from bench.names import safe_name
 from bench.settings import THZ_TO_K_MDR
@@ -108,6 +113,8 @@ def build_phonopy(raw: dict[str, Any], path: Path) -> Phonopy:
         raise MalformedReferenceError(f"{path.name}: no unit_cell")
     try:
         data = load_phonopy_yaml(raw)
+        check_cell(data.unitcell.cell, path.name)
+        check_supercell(len(data.unitcell), supercell, path.name)
         ph = Phonopy(
             data.unitcell,
             supercell_matrix=supercell,

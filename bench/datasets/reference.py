@@ -42,3 +42,34 @@ class PhononReference:
     stored: dict[str, Any]
     source: str
     sha256: str
+
+
+#: the largest supercell a phonon calculation builds [atoms]: 2.6x the largest the data sets
+#: need (3,822: MatCalc's Cv set at 20 Å; MDR's files at most a few hundred); a file asking
+#: for more (a 60x60x60 supercell) would compute for hours
+MAX_SUPERCELL_ATOMS = 10_000
+#: lattice vector lengths a reference cell may have [Å]: the MatCalc sets span 2.3-147 Å
+LATTICE_RANGE_A = (1.0, 500.0)
+
+
+def check_cell(cell: Any, where: str) -> None:
+    """MalformedReferenceError (``where`` names the file) for a lattice vector outside
+    :data:`LATTICE_RANGE_A` (a 1e6 Å cell: no crystal, and nothing a model was made for)."""
+    lengths = np.linalg.norm(np.asarray(cell, dtype=float).reshape(3, 3), axis=1)
+    low, high = LATTICE_RANGE_A
+    if not np.all(np.isfinite(lengths)) or lengths.min() < low or lengths.max() > high:
+        found = ", ".join(f"{x:.4g}" for x in lengths)
+        raise MalformedReferenceError(
+            f"{where}: lattice vectors of {found} Å, outside {low:g}-{high:g} Å"
+        )
+
+
+def check_supercell(n_atoms: int, matrix: Any, where: str) -> None:
+    """MalformedReferenceError (``where`` names the file or protocol) for a supercell of
+    ``n_atoms``-atom cells by ``matrix`` above :data:`MAX_SUPERCELL_ATOMS` atoms."""
+    size = n_atoms * round(abs(float(np.linalg.det(np.asarray(matrix, dtype=float)))))
+    if size > MAX_SUPERCELL_ATOMS:
+        raise MalformedReferenceError(
+            f"{where}: a supercell of {size} atoms, above bench's limit of "
+            f"{MAX_SUPERCELL_ATOMS} (the largest the data sets need is 3,822)"
+        )

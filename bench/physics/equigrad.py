@@ -38,6 +38,7 @@ from scipy.linalg import expm
 from bench.errors import MaterialError, NonFiniteError, NotConvergedError
 from bench.models import DifferentiableEnergy, LoadedModel
 from bench.physics.rotations import force_equivariance, random_rotation, rotated, so3_generator
+from bench.settings import check_finite
 
 #: index pairs (a, b) of the three so(3) generators E_ab − E_ba, named by their plane
 PLANES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2))
@@ -64,11 +65,12 @@ class EquigradSettings:
     dtype: str | None = None
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         steps = self.fd_steps_rad
-        if len(steps) < 2 or any(s <= 0 for s in steps):
-            raise ValueError("fd_steps_rad needs at least two positive steps")
+        if not 2 <= len(steps) <= 20 or any(not 0 < s <= 0.5 for s in steps):
+            raise ValueError(f"fd_steps_rad needs 2 to 20 steps in (0, 0.5] rad, got {steps}")
         if any(b >= a for a, b in itertools.pairwise(steps)):
             raise ValueError("fd_steps_rad must be strictly decreasing")
 

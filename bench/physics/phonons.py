@@ -25,6 +25,7 @@ from phonopy.phonon.thermal_properties import GammaAcousticWarning
 from phonopy.structure.atoms import PhonopyAtoms
 
 from bench.datasets import PhononReference
+from bench.datasets.reference import check_supercell
 from bench.errors import MaterialError, NonFiniteError, PhonopyError
 from bench.models import LoadedModel
 from bench.physics.phonon_metrics import mesh_mean_frequency_K
@@ -66,12 +67,16 @@ def supercell_matrix(unit_cell: Atoms, ref: PhononReference, settings: PhononSet
     ``diag(ceil(L / |a_i|))`` of ``unit_cell`` (the relaxed cell) when
     ``settings.supercell_min_length_A`` is set. MaterialError when neither exists."""
     if settings.supercell_min_length_A is not None:
-        return min_length_supercell(unit_cell, settings.supercell_min_length_A)
+        matrix = min_length_supercell(unit_cell, settings.supercell_min_length_A)
+        where = f"supercell_min_length_A={settings.supercell_min_length_A:g} on {ref.source}"
+        check_supercell(len(unit_cell), matrix, where)
+        return matrix
     if ref.supercell_matrix is None:
         raise MaterialError(
             f"{ref.dataset} has no supercell matrix and protocol {settings.protocol!r} takes it "
             "from the reference; use a protocol that builds one (--protocol matcalc)"
         )
+    check_supercell(len(unit_cell), ref.supercell_matrix, ref.source)
     return ref.supercell_matrix
 
 

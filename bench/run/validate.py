@@ -21,6 +21,13 @@ TEXT = ("model", "task", "dataset", "material_id", "settings_digest", "status", 
 OBJECTS = ("values", "ref", "details", "timings_s")
 
 
+#: the statuses bench records (bench.errors: MaterialError.status and its subclasses')
+STATUSES = ("ok", "failed", "not_converged", "timeout")
+#: the largest magnitude of a recorded value or reference: no property bench measures comes
+#: near (the committed records reach 7.6e3: an entropy in J/(K mol) of a bad model)
+PLAUSIBLE = 1.0e6
+
+
 def _finite(value: Any) -> bool:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return True
@@ -31,6 +38,34 @@ def _finite(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     return False
+
+
+def value_problem(values: Any, ok: bool) -> str | None:
+    """What is wrong with a record's ``values`` or ``ref`` (property -> number, bool, null
+    or a list of them), or None: a string or an object is no measurement; an ok record's
+    numbers are finite and within ±:data:`PLAUSIBLE`."""
+    for key, value in (values or {}).items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or isinstance(item, bool):
+                continue
+            if not isinstance(item, int | float):
+                return f"{key} is a {type(item).__name__}, not a number"
+            if ok and not math.isfinite(item):
+                return f"{key} is not finite"
+            if ok and abs(item) > PLAUSIBLE:
+                return f"{key} = {item:.3g}, beyond ±{PLAUSIBLE:g}: no property comes near"
+    return None
+
+
+def _timestamp_problem(text: str) -> str | None:
+    """None when ``text`` is an ISO 8601 time (``created_at``), else what is wrong."""
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return f"created_at {text[:40]!r} is not an ISO 8601 time"
+    return None
 
 
 def record_problem(record: Any) -> str | None:
@@ -51,9 +86,15 @@ def record_problem(record: Any) -> str | None:
         return "wall_s is not a number"
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
         return "seq is not a count"
+    if record["status"] not in STATUSES:
+        return f"status {record['status'][:40]!r} is not one of {', '.join(STATUSES)}"
     if record["status"] == "ok" and not _finite(record.get("values") or {}):
         return f"an ok record of {record['material_id']} with a non-finite value"
-    return None
+    for name in ("values", "ref"):
+        problem = value_problem(record.get(name), record["status"] == "ok")
+        if problem:
+            return f"{name} of {record['material_id']}: {problem}"
+    return _timestamp_problem(record["created_at"])
 
 
 def read_part(path: Path) -> list[dict[str, Any]]:

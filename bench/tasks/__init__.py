@@ -27,6 +27,7 @@ from bench.errors import BenchBugError, MaterialError, MaterialTimeout, OutOfMem
 from bench.models import LoadedModel
 from bench.models.devices import free_gpu_memory, gpu_peak_mb, is_out_of_memory, reset_gpu_peak
 from bench.models.timing import ModelClock, model_clock, peak_rss_mb, reset_peak_rss
+from bench.run.validate import value_problem
 from bench.settings import settings_digest
 from bench.tasks.base import Material, Property, Task, TaskOutput
 
@@ -141,10 +142,8 @@ def run_one(
         if words is None:  # Ctrl-C, SIGTERM: the run stops
             raise
         status, error_type, message, partial = "failed", type(err).__name__, words, {}
-    bad = _non_finite(partial.get("values"))
-    if status == "ok" and bad:  # an ok record carries numbers only: NaN is a failure
-        status, error_type = "failed", "NonFiniteError"
-        message = f"non-finite value of {', '.join(bad)}"
+    if status == "ok":
+        status, error_type, message = _values_checked(partial)
     # seconds inside the model (every calculator call and batched force call): the rest of
     # the wall time is the harness (optimiser bookkeeping, phonopy, fit, I/O)
     timings = {**(partial.get("timings_s") or {}), "model": clock.seconds}
@@ -209,6 +208,19 @@ def _failure(err: Exception, task: str, material_id: str) -> tuple[str, str, str
     raise BenchBugError(
         f"{task} {material_id}: {type(err).__name__}: {err} at {at} (a bug in bench?)"
     ) from err
+
+
+def _values_checked(partial: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """(status, error type, message) of a material that raised nothing: an ok record
+    carries finite numbers only (NaN is a failure), of a plausible size (what a records
+    folder would refuse, :func:`bench.run.validate.value_problem`, is a failure here)."""
+    bad = _non_finite(partial.get("values"))
+    if bad:
+        return "failed", "NonFiniteError", f"non-finite value of {', '.join(bad)}"
+    wild = value_problem(partial.get("values"), True) or value_problem(partial.get("ref"), True)
+    if wild:
+        return "failed", "ImplausibleValueError", wild
+    return "ok", None, None
 
 
 def _non_finite(values: Any) -> list[str]:
