@@ -21,8 +21,28 @@ from bench.terminal import echo, shown
 COMMANDS = ("run", "check", "speed", "admin", "results")
 
 
+class _Once(argparse.Action):
+    """``store`` for an option that takes one value: given twice (``--model a --model b``,
+    where argparse would keep the last), a usage error naming both."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        given = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in given:
+            parser.error(
+                f"{option} given twice ({given[self.dest]!r} and {values!r}): give it once"
+            )
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with its messages (usage errors quote what was typed) through :func:`echo`."""
+    """argparse with its messages (usage errors quote what was typed) through :func:`echo`,
+    and options that take one value refused when given twice (:class:`_Once`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _Once)
+        self.register("action", "store", _Once)
 
     def _print_message(self, message: str, file: Any = None) -> None:
         if message:
@@ -79,6 +99,7 @@ def _stop_on_sigterm() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``bench``: parse, run the command, turn errors into one line and an exit code."""
     args = build_parser().parse_args(argv)
+    args.__dict__.pop("_given_once", None)
     runner = sys.modules.get("bench.run.runner")
     if runner is not None:  # what an earlier command in this process stored is not this one's
         runner.STORED.clear()

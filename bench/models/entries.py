@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.bounded import KWARGS, check_entry_size, check_json_size, yaml_value
 from bench.errors import ConfigurationError
+from bench.models.model_args import is_plain, plain_value
 
 IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 #: fields of an entry that bench uses (``import``, or ml-peg's ``module`` + ``class_name``)
@@ -39,7 +40,9 @@ def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise ConfigurationError(f"--model-arg wants KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml_value(value, f"--model-arg {key.strip()}")
+        if key.strip() in out:  # the last would win without a word
+            raise ConfigurationError(f"--model-arg {key.strip()} given twice: give it once")
+        out[key.strip()] = plain_value(yaml_value(value, f"--model-arg {key.strip()}"), item)
     check_json_size(out, KWARGS, ConfigurationError, "--model-arg values")
     return out
 
@@ -64,6 +67,11 @@ def check_entry(name: str, entry: Any, origin: str) -> dict[str, Any]:
         entry["kwargs"] = {}
     if not isinstance(entry["kwargs"], dict):
         raise ConfigurationError(f"{origin}: model {name!r}: kwargs must be a mapping")
+    if not is_plain(entry.get("kwargs", {})):
+        raise ConfigurationError(
+            f"{origin}: model {name!r}: kwargs hold a value that is not plain (text, numbers, "
+            "true/false, lists, mappings: quote a date or a tagged value)"
+        )
     if str(entry.get("device", "")).strip().lower() == "auto":
         entry.pop("device")  # bench picks (--device, else the best there is)
     metadata = {k: v for k, v in entry.items() if k not in FIELDS and k != "metadata"}

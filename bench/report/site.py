@@ -24,6 +24,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from bench.datasets import resolve_subset
+from bench.errors import ConfigurationError
 from bench.report.html import page, paragraph, write_assets
 from bench.report.markdown import TITLE, measured_tasks
 from bench.report.metrics import absolute_errors, format_mae, mean_interval
@@ -269,6 +270,11 @@ def build_site(
         )
         if subsets or has_records(table):
             sections.append(Section(key, _title(title, table), table))
+    if not sections:  # records, but none a section shows (other models, subsets, tasks)
+        raise ConfigurationError(
+            f"nothing to report from {', '.join(map(str, runs))}: no record is of a material "
+            "of the full, dev or smoke subsets (bench summary lists what is there)"
+        )
     return write_site(sections, out, runs, data_dir, command)
 
 

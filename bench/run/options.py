@@ -16,6 +16,11 @@ from typing import Any
 
 from bench.errors import ConfigurationError
 
+#: a dask scheduler address: ``[protocol://]host[:port]`` (tcp, tls, ws, wss, ucx, inproc)
+SCHEDULER = re.compile(
+    r"^((tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+)(:\d{1,5})?$"
+)
+
 
 def _number(value: Any, option: str, low: float, low_ok: bool = False) -> None:
     """A finite number above ``low`` (or equal, with ``low_ok``)."""
@@ -75,6 +80,11 @@ def check_options(config: Any) -> None:
         raise ConfigurationError(f"unknown executor {config.executor!r}; choose local or dask")
     if config.scheduler is not None and config.executor != "dask":
         raise ConfigurationError("--scheduler needs --executor dask (it names a dask scheduler)")
+    if config.scheduler is not None and not SCHEDULER.match(str(config.scheduler)):
+        raise ConfigurationError(
+            f"--scheduler {config.scheduler!r} is not a dask scheduler address "
+            "(tcp://HOST:PORT, tls://HOST:PORT or HOST[:PORT])"
+        )
     if config.data_dir is not None and not Path(config.data_dir).is_dir():
         raise ConfigurationError(f"--data-dir {config.data_dir!r} is not a folder")
     if config.records_dir is None:

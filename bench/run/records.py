@@ -50,13 +50,35 @@ PART_GLOB = "part-*.jsonl.gz"
 GROUP_KEYS = ("model", "task", "dataset", "settings_digest")
 
 
+#: how far :func:`is_records_dir` looks for a part file: the depth of a group folder
+#: (``<model>/<task>/<dataset>/<digest>``) and a number of folders, so a wrong ``--out``
+#: (``/``, a home folder) is answered in a moment instead of walking the file system
+SEARCH_DEPTH = len(GROUP_KEYS)
+SEARCH_FOLDERS = 5_000
+
+
 def is_records_dir(path: str | Path) -> bool:
-    """True when ``path`` holds part files (at any depth) and no store of its own."""
+    """True when ``path`` holds part files (down to a group folder's depth, symbolic links
+    followed: they are refused on read) and no store of its own."""
     path = Path(path)
     if not path.is_dir() or (path / STORE_NAME).exists():
         return False
-    linked = (p for p in path.rglob("*") if p.is_symlink() and p.is_dir())  # refused on read
-    return any(path.rglob(PART_GLOB)) or any(any(p.rglob(PART_GLOB)) for p in linked)
+    level, seen = [path], 0
+    for _ in range(SEARCH_DEPTH + 1):
+        below = []
+        for folder in level:
+            seen += 1
+            if seen > SEARCH_FOLDERS:
+                return False
+            try:  # an unreadable entry is not a records folder of ours
+                entries = [(e, e.is_file(), e.is_dir()) for e in os.scandir(folder)]
+            except OSError:
+                continue
+            if any(is_file and fnmatch(e.name, PART_GLOB) for e, is_file, _ in entries):
+                return True
+            below += [Path(e.path) for e, _, is_dir in entries if is_dir]
+        level = below
+    return False
 
 
 def group_dir(root: Path, model: str, task: str, dataset: str, digest: str) -> Path:
