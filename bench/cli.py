@@ -148,9 +148,10 @@ def interrupted_words() -> str:
 
 
 def _error(text: object) -> None:
-    """``bench: error: TEXT`` on stderr, one line: control characters and newlines of the
-    (often untrusted) text escaped."""
-    echo(f"bench: error: {shown(text)}", file=sys.stderr)
+    """``bench: error: TEXT`` on stderr, its control characters escaped; newlines kept, for
+    the tables some errors carry (the contract check before a run): untrusted parts are
+    escaped where the message is made (:func:`bench.terminal.shown`)."""
+    echo(f"bench: error: {text}", file=sys.stderr)
 
 
 def _main(args: argparse.Namespace) -> int:
