@@ -6,7 +6,7 @@ right-to-left override) is shown escaped (``\\x1b``), never sent to the terminal
 :func:`shown` escapes one untrusted string for a place inside a line (newlines too);
 :func:`echo` is ``print`` with every control character but the newlines and tabs bench
 itself lays out escaped. No other module of bench calls ``print`` or writes to
-``sys.stdout``/``sys.stderr`` (tests/test_terminal_safety.py holds them to it).
+``sys.stdout``/``sys.stderr`` (tests/test_trust_print.py holds them to it).
 """
 
 from __future__ import annotations

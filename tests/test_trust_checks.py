@@ -189,7 +189,7 @@ def test_bench_data_naming_a_file_is_refused(tmp_path, monkeypatch, capsys):
 def test_records_push_to_the_stores_own_folder_is_refused(emt_records, capsys):  # noqa: F811
     out, _, _ = emt_records
     line = _one_line(capsys, 2, main(["records", "push", "--out", str(out), "--to", str(out)]))
-    assert "different folders" in line
+    assert "holds a results store" in line
 
 
 def test_a_report_with_nothing_to_show_is_one_line(emt_records, tmp_path, capsys):  # noqa: F811

@@ -142,10 +142,6 @@ def cmd_records(args: argparse.Namespace) -> int:
     from bench.run.records import push
     from bench.run.store import STORE_NAME, Store
 
-    if Path(args.to).resolve() == Path(args.out).resolve():  # parts beside the store
-        raise ConfigurationError(
-            "--out and --to must be different folders (the store's, the records')"
-        )
     if not (Path(args.out) / STORE_NAME).exists():  # e.g. --out naming the records folder
         raise ConfigurationError(
             f"no {STORE_NAME} in {args.out}: --out is the run folder whose store to push, "
