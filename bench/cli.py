@@ -21,13 +21,18 @@ from bench.terminal import echo, shown
 COMMANDS = ("run", "check", "speed", "admin", "results")
 
 
+#: options that say what is measured: given twice, argparse would keep the last without a
+#: word (records of one model under the other's name); others keep "the last wins"
+ONCE = ("model", "models_file", "checkpoint", "protocol", "dtype")
+
+
 class _Once(argparse.Action):
-    """``store`` for an option that takes one value: given twice (``--model a --model b``,
-    where argparse would keep the last), a usage error naming both."""
+    """``store`` that refuses an option of :data:`ONCE` given twice (``--model a --model b``)
+    with a usage error naming both values."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
         given = namespace.__dict__.setdefault("_given_once", {})
-        if self.dest in given:
+        if self.dest in given and self.dest in ONCE:
             parser.error(
                 f"{option} given twice ({given[self.dest]!r} and {values!r}): give it once"
             )
@@ -37,7 +42,7 @@ class _Once(argparse.Action):
 
 class _Parser(argparse.ArgumentParser):
     """argparse with its messages (usage errors quote what was typed) through :func:`echo`,
-    and options that take one value refused when given twice (:class:`_Once`)."""
+    and the options of :data:`ONCE` refused when given twice (:class:`_Once`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -146,11 +146,12 @@ def test_an_mdr_file_asking_for_a_huge_supercell_is_malformed(shared_data):
     ("argv", "says"),
     [
         (["run", "--model", "emt", "--model", "chgnet"], "--model given twice"),
-        (["summary", "--out", "a", "--out", "b"], "--out given twice"),
-        (["check-model", "emt", "--timeout", "1", "--timeout", "2"], "--timeout given twice"),
+        (["summary", "--model", "a", "--model", "b"], "--model given twice"),
+        (["check-model", "emt", "--checkpoint", "a", "--checkpoint", "b"], "--checkpoint given"),
+        (["run", "--model", "emt", "--protocol", "mdr", "--protocol", "matcalc"], "--protocol"),
     ],
 )
-def test_an_option_of_one_value_given_twice_is_a_usage_error(argv, says, capsys):
+def test_an_option_that_names_what_is_measured_given_twice_is_a_usage_error(argv, says, capsys):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and says in capsys.readouterr().err
