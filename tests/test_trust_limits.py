@@ -107,6 +107,7 @@ def test_a_run_stops_a_factory_that_never_returns(lab, tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # nothing was stored, no folder left
 
 
+@pytest.mark.slow  # a spawned worker imports bench and ase: 15 s on a busy 2-core machine
 @pytest.mark.parametrize("mode", ["exit", "osexit"])
 def test_an_isolated_worker_records_a_model_that_exits(lab, tmp_path, capsys, mode):
     """In a pool worker (--isolate) too: the material's failure, not a dead worker."""
