@@ -38,16 +38,18 @@ class Evil(EMT):
         super().__init__()
         self.mode = mode
 
-    def calculate(self, *args, **kwargs):
+    def calculate(self, atoms=None, *args, **kwargs):
         if self.mode == "raise":
             raise RuntimeError(PAYLOAD)
+        if not {{"Pt", "Gd"}} & set(atoms.get_chemical_symbols()):  # the probe cells: EMT
+            return super().calculate(atoms, *args, **kwargs)
         if self.mode == "exit":
             sys.exit(3)
         if self.mode == "osexit":
             os._exit(4)
         if self.mode == "panic":
             raise BaseException("a library's panic " + PAYLOAD)  # as pyo3's PanicException
-        super().calculate(*args, **kwargs)
+        super().calculate(atoms, *args, **kwargs)
 
 
 def make(mode="raise"):

@@ -34,7 +34,7 @@ def model_labels(store: Any, name: str | None) -> list[str] | None:
     if not hits:  # a typo would give an empty table and exit 0
         from bench.errors import ConfigurationError
 
-        here = ", ".join(sorted(labels)) or "none"
+        here = shown(", ".join(sorted(labels))) or "none"
         raise ConfigurationError(f"--model {name}: no records of it here (models: {here})")
     return hits
 

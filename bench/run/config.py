@@ -18,6 +18,7 @@ from bench.run.gpus import record_device, run_gpus
 from bench.run.options import check_options
 from bench.settings import settings_dict, settings_digest, settings_from_dict
 from bench.tasks import TASKS, Material, run_one
+from bench.terminal import shown
 
 #: the first registered task (Table 2's first column): the default of a RunConfig
 DEFAULT_TASK = next(iter(TASKS))
@@ -154,7 +155,7 @@ def prepare(config: RunConfig, planning: bool = False) -> tuple[Any, str, list[s
     if config.materials:
         unknown = sorted(set(config.materials) - set(ids))
         if unknown:
-            raise ConfigurationError(f"not in subset {config.subset}: {', '.join(unknown)}")
+            raise ConfigurationError(f"not in subset {config.subset}: {shown(', '.join(unknown))}")
         ids = [i for i in ids if i in set(config.materials)]
     if config.limit is not None:
         ids = ids[: config.limit]

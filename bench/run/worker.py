@@ -12,6 +12,7 @@ from bench import limits
 from bench.errors import ModelUnavailableError
 from bench.limits import LOAD_TIMEOUT_S
 from bench.models import LoadedModel, load_model, resolve
+from bench.models.registry import resolve_device
 from bench.run.config import Job
 from bench.run.runlog import worker_output_to
 from bench.run.threads import set_threads, torch_threads
@@ -113,6 +114,7 @@ def load_limited(
     factory that does not return in time, calls ``sys.exit``/``os._exit`` or raises a
     library's ``BaseException`` is a :class:`ModelUnavailableError` naming the model."""
     name = resolve(model).key
+    resolve_device(device)  # imports torch outside the limit: a half-imported torch is broken
 
     def late() -> limits.OverTime:
         return limits.OverTime(f"loading the model did not finish within {timeout_s:g} s")
