@@ -51,7 +51,8 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
         return {**_PROBED[key], "output": ""}
     set_threads(config.threads or threads_per_worker(config.workers))  # as the run's
     with stdout_kept() as held:
-        model = local_model(spec.token, device, dtype, config.checkpoint)
+        timeout = config.load_timeout_s
+        model = local_model(spec.token, device, dtype, config.checkpoint, timeout)
         found = probe(model, uses, check=config.check)
     if spec.family != FAMILY:
         _PROBED[key] = found
