@@ -44,9 +44,10 @@ def model_module(spec: ModelSpec) -> str:
     return spec.import_probe.split(":")[0]
 
 
-def check_python(python: str, spec: ModelSpec) -> None:
+def check_python(python: str, spec: ModelSpec, timeout_s: float | None = None) -> None:
     """ModelUnavailableError (one line) unless ``python`` runs and imports bench of this
-    version and the model's module."""
+    version and the model's module within ``timeout_s`` seconds (at most
+    :data:`CHECK_TIMEOUT_S`; None: that)."""
     module = model_module(spec)
     if (python, module) in _CHECKED:
         return
@@ -58,11 +59,16 @@ def check_python(python: str, spec: ModelSpec) -> None:
             f"environment with bench in it: {make}, and give its bin/python"
         )
     code = _PROBE.format(path=list(spec.options.get("path") or []), module=module)
+    limit = min(CHECK_TIMEOUT_S, timeout_s or CHECK_TIMEOUT_S)
     try:
         done = subprocess.run(
-            [str(where), "-c", code], capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
+            [str(where), "-c", code], capture_output=True, text=True, timeout=limit
         )
-    except (OSError, subprocess.TimeoutExpired) as err:
+    except subprocess.TimeoutExpired:
+        raise ModelUnavailableError(
+            f"{spec.key}: python {python} gave no answer within {limit:g} s"
+        ) from None
+    except OSError as err:
         raise ModelUnavailableError(f"{spec.key}: python {python} does not run ({err})") from err
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:

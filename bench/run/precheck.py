@@ -69,11 +69,14 @@ def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, 
         command += ["--checkpoint", str(config.checkpoint)]
     if not config.check:
         command.append("--no-check")
+    limit = min(REMOTE_PROBE_TIMEOUT_S, config.load_timeout_s)  # as its workers' load
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=REMOTE_PROBE_TIMEOUT_S
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise ModelUnavailableError(
+            f"{spec.key}: {python} gave no answer within {limit:g} s (loading the model, probes)"
+        ) from None
+    except OSError as err:
         raise ModelUnavailableError(f"{spec.key}: cannot run {python}: {err}") from err
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     answer = json.loads(lines[-1]) if lines else {"error": _last_line(done.stderr)}

@@ -212,6 +212,19 @@ def push(
     return written
 
 
+def final_push(store: Store, config: Any, group: dict[str, str]) -> None:
+    """Push a run's records (``config``: its :class:`bench.run.config.RunConfig`) at its end;
+    a failure is one line saying where they are and how to push them."""
+    try:
+        push(store, config.records_dir, config.push_artifacts, **group)
+    except OSError as err:
+        raise RecordsError(
+            f"could not push to --records {config.records_dir} ({err.strerror or err}); the "
+            f"records are in {store.path}: bench records push --out {config.out_dir} --to "
+            f"{config.records_dir}"
+        ) from err
+
+
 def _real_folder(root: Path, directory: Path) -> Path:
     """``directory``; RecordsError when a folder on its way from ``root`` is a symbolic link
     (reading refuses those, so a push would write records no one reads)."""

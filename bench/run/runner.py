@@ -22,19 +22,19 @@ from bench.models.registry import SPECS
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
-from bench.run.gpus import in_process_device, run_device, worker_gpu_names
+from bench.run.gpus import run_device, worker_gpu_names
 from bench.run.heartbeat import Heartbeat
 from bench.run.manifest import build_manifest
 from bench.run.pool import execute_pool
 from bench.run.precheck import check_state, probe_run, refuse_broken, resolved_dtype
 from bench.run.progress import Progress
-from bench.run.records import load_into, push
+from bench.run.records import final_push, load_into, push
 from bench.run.resume import check_resume, files_of
-from bench.run.runlog import append_log, log_path, stdout_to
+from bench.run.runlog import append_log
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Store
-from bench.run.threads import oversubscription_hint, set_threads, threads_per_worker
-from bench.run.worker import forget_local_models, local_model
+from bench.run.threads import oversubscription_hint, threads_per_worker
+from bench.run.worker import execute_here, forget_local_models
 from bench.settings import settings_dict, settings_digest
 from bench.terminal import echo, shown
 
@@ -68,10 +68,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     digest = settings_digest(settings)
     group = {"model": label, "task": config.task, "dataset": dataset, "settings_digest": digest}
     if config.progress:
-        echo(
-            f"bench: {shown(label)} {config.task} on {shown(device)} ({settings.dtype})",
-            file=sys.stderr,
-        )
+        _announce(label, config.task, device, settings.dtype)
     STARTED.append(str(config.out_dir))
     with Store(config.out_dir) as store:
         append_log(config.out_dir, probed.pop("output", ""))
@@ -109,7 +106,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         finally:
             store.release(run_id)
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
-                _final_push(store, config, group)
+                final_push(store, config, group)
         return summary
 
 
@@ -156,7 +153,7 @@ def _probe(config: RunConfig, spec: Any, dtype: str) -> dict[str, Any]:
         probed = probe_run(config, spec, dtype, python)
     except ModelUnavailableError:
         if python is not None:
-            check_python(python, spec)  # the one line on what that environment lacks
+            check_python(python, spec, config.load_timeout_s)  # what that env lacks
         raise
     if not _runs_here(config, python):
         forget_local_models()  # the workers load their own
@@ -169,16 +166,9 @@ def _runs_here(config: RunConfig, python: str | None) -> bool:
     return one and python is None
 
 
-def _final_push(store: Store, config: RunConfig, group: dict[str, str]) -> None:
-    """Push the run's records; a failure is one line saying where they are and how to push."""
-    try:
-        push(store, config.records_dir, config.push_artifacts, **group)
-    except OSError as err:
-        raise RecordsError(
-            f"could not push to --records {config.records_dir} ({err.strerror or err}); the "
-            f"records are in {store.path}: bench records push --out {config.out_dir} --to "
-            f"{config.records_dir}"
-        ) from err
+def _announce(label: str, task: str, device: str, dtype: str) -> None:
+    """The run's first line on stderr (shown with the progress bar): model, task, device."""
+    echo(f"bench: {shown(label)} {task} on {shown(device)} ({dtype})", file=sys.stderr)
 
 
 def _hint_threads(config: RunConfig) -> None:
@@ -274,22 +264,7 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
         yield from execute_remote(config, job, python, model, ids, threads)
         return
     if workers == 1 and not config.isolate:
-        set_threads(threads)
-        log = log_path(config.out_dir)
-        with stdout_to(log):
-            device = in_process_device(config)
-            loaded = local_model(
-                model, device, job.model_dtype, config.checkpoint, config.load_timeout_s
-            )
-        if getattr(job.settings, "engine", "ase") != "ase":  # batches across the materials
-            from bench.engines.batched import logged_records
-
-            yield from logged_records(job, loaded, resolve(model).family, ids, log)
-            return
-        for material_id in ids:
-            with stdout_to(log):
-                record = job.run(loaded, material_id)
-            yield record
+        yield from execute_here(config, job, model, ids, threads)
         return
     yield from execute_pool(config, job, model, ids, workers, threads)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench import limits
@@ -14,7 +15,8 @@ from bench.limits import LOAD_TIMEOUT_S
 from bench.models import LoadedModel, load_model, resolve
 from bench.models.registry import resolve_device
 from bench.run.config import Job
-from bench.run.runlog import worker_output_to
+from bench.run.gpus import in_process_device
+from bench.run.runlog import log_path, stdout_to, worker_output_to
 from bench.run.threads import set_threads, torch_threads
 
 _WORKER_MODEL: LoadedModel | None = None
@@ -96,6 +98,30 @@ def local_model(
         _LOCAL_MODELS.clear()  # one model at a time
         _LOCAL_MODELS[key] = load_limited(model, device, dtype, checkpoint, timeout_s)
     return _LOCAL_MODELS[key]
+
+
+def execute_here(
+    config: Any, job: Job, model: str, ids: list[str], threads: int
+) -> Iterator[dict[str, Any]]:
+    """One record per material of ``ids``, evaluated in this process in turn (the model loaded
+    once, within ``config.load_timeout_s``); the model packages' output goes to the run log.
+    A batched engine (``job.settings.engine`` not ``ase``) evaluates them across materials."""
+    set_threads(threads)
+    log = log_path(config.out_dir)
+    with stdout_to(log):
+        device = in_process_device(config)
+        loaded = local_model(
+            model, device, job.model_dtype, config.checkpoint, config.load_timeout_s
+        )
+    if getattr(job.settings, "engine", "ase") != "ase":  # batches across the materials
+        from bench.engines.batched import logged_records
+
+        yield from logged_records(job, loaded, resolve(model).family, ids, log)
+        return
+    for material_id in ids:
+        with stdout_to(log):
+            record = job.run(loaded, material_id)
+        yield record
 
 
 def forget_local_models() -> None:
