@@ -127,8 +127,8 @@ def _models_file(tmp_path, python: str) -> str:
 
 def test_a_worker_python_that_does_not_exist_is_one_line(lab, tmp_path, capsys):
     argv = ["run", "--models-file", _models_file(tmp_path, "/no/such/python"), "--model", "other"]
-    line = _one_line(capsys, 2, main([*argv, *ELASTIC, "--out", str(tmp_path / "o")]))
-    assert "/no/such/python is not an executable file" in line
+    line = _one_line(capsys, 1, main([*argv, *ELASTIC, "--out", str(tmp_path / "o")]))
+    assert "python /no/such/python does not exist" in line and "bench env create" in line
 
 
 def test_a_worker_python_that_never_answers_is_one_line(lab, tmp_path, capsys):

@@ -17,6 +17,7 @@ from typing import Any
 from bench.errors import BenchBugError, ConfigurationError, ModelUnavailableError
 from bench.models import resolve
 from bench.models.envs import env_python
+from bench.models.ownenv import check_python
 from bench.models.spec import ModelSpec
 from bench.run.config import Job, RunConfig
 from bench.run.gpus import worker_device, worker_envs
@@ -30,9 +31,7 @@ def worker_python(spec: ModelSpec) -> str | None:
     if spec.options.get("python"):
         python = str(spec.options["python"])
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
-            raise ConfigurationError(
-                f"{spec.key}: python {python} is not an executable file ({spec.source})"
-            )
+            check_python(python, spec)  # one line: it does not exist, and how to make one
         return python
     if spec.env == "main" or importlib.util.find_spec(spec.package) is not None:
         return None
