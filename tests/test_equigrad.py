@@ -398,11 +398,11 @@ def test_metrics_and_report_without_a_reference(tmp_path):
 
 @pytest.mark.slow
 def test_bench_run_equigrad_on_mdr_and_elastic_subsets(tmp_path, shared_data, capsys, monkeypatch):
-    import bench.run.runner
+    import bench.run.worker
     from bench.run.threads import set_threads
 
     # one torch thread: with other jobs on the cores, two threads made this test 10x slower
-    monkeypatch.setattr(bench.run.runner, "set_threads", lambda threads: set_threads(1))
+    monkeypatch.setattr(bench.run.worker, "set_threads", lambda threads: set_threads(1))
     out = tmp_path / "runs"
     common = ["run", "--task", "equigrad", "--model", "chgnet", "--out", str(out), "--quiet"]
     common += ["--data-dir", str(shared_data)]

@@ -355,11 +355,11 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
 def test_threads_option_sets_the_workers_torch_threads(shared_data, tmp_path, monkeypatch):
     """``bench run --threads N`` gives the worker N torch threads (default: cores / workers),
     so two runs sharing a machine need not oversubscribe its cores."""
-    import bench.run.runner as runner
+    import bench.run.worker as worker
     from bench.run.threads import threads_per_worker
 
     seen: list[int] = []
-    monkeypatch.setattr(runner, "set_threads", seen.append)
+    monkeypatch.setattr(worker, "set_threads", seen.append)  # in-process: worker.execute_here
     args = ["run", "--model", "emt", "--subset", "mdr-smoke", "--limit", "1", "--quiet"]
     args += ["--data-dir", str(shared_data)]
     assert main([*args, "--out", str(tmp_path / "a"), "--threads", "1"]) == 0

@@ -58,10 +58,10 @@ class ElasticSettings:
         check_engine(self.engine, self.relax.optimizer)
         for name in ("norm_strains", "shear_strains"):
             strains = getattr(self, name)
-            if not strains or len(strains) > 20 or any(not 0 < abs(x) <= 0.1 for x in strains):
+            if not strains or len(strains) > 20 or any(not 0 < abs(x) <= 0.2 for x in strains):
                 raise ValueError(
-                    f"{name} must be 1 to 20 non-zero strains of magnitude <= 0.1 (MatCalc: "
-                    f"0.01 and 0.06; beyond 10 % stress is not linear in strain), got {strains}"
+                    f"{name} must be 1 to 20 non-zero strains of magnitude <= 0.2 (MatCalc: "
+                    f"0.01 and 0.06; beyond 20 % a crystal is far from linear response), got {strains}"
                 )
 
 
