@@ -61,7 +61,8 @@ class ElasticSettings:
             if not strains or len(strains) > 20 or any(not 0 < abs(x) <= 0.2 for x in strains):
                 raise ValueError(
                     f"{name} must be 1 to 20 non-zero strains of magnitude <= 0.2 (MatCalc: "
-                    f"0.01 and 0.06; beyond 20 % a crystal is far from linear response), got {strains}"
+                    f"0.01 and 0.06; beyond 20 % a crystal is far from linear response), "
+                    f"got {strains}"
                 )
 
 
