@@ -12,10 +12,11 @@ Each record's ``timings_s`` and ``wall_s`` carry the material's share of the bat
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any
 
+from bench import limits
 from bench.engines.replay import Replayed, replay_model, structure_key
 from bench.engines.tsmodel import Budget, Float64Driver, Outcome, budget_for, torch_sim_model
 from bench.engines.tsrelax import relax_batch
@@ -57,8 +58,17 @@ def run_batched(
     structures = [starts[k][0] for k in order]
     budget = budget or budget_for(driver, structures)
 
+    # the batched phases run model code for many materials: the same guards as one material's
+    # (bench.tasks.run_one), with its time limit times the materials in the batch
+    limit = None if job.timeout_s is None else job.timeout_s * max(len(order), 1)
     t0, c0 = time.perf_counter(), time.process_time()
-    relaxed = dict(zip(order, relax_batch(structures, driver, settings.relax, budget), strict=True))
+    outcomes = guarded_phase(
+        "relaxations",
+        len(order),
+        limit,
+        lambda: relax_batch(structures, driver, settings.relax, budget),
+    )
+    relaxed = dict(zip(order, outcomes, strict=True))
     relax_wall, relax_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     follows: dict[int, list[Any]] = {}
@@ -72,7 +82,12 @@ def run_batched(
             continue
     flat = [(k, atoms) for k in sorted(follows) for atoms in follows[k]]
     t0, c0 = time.perf_counter(), time.process_time()
-    singles = evaluate_batch([atoms for _, atoms in flat], driver, budget)
+    singles = guarded_phase(
+        "single points",
+        len(flat),
+        limit,
+        lambda: evaluate_batch([atoms for _, atoms in flat], driver, budget),
+    )
     single_wall, single_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     relax_model_s = sum(o.seconds for o in relaxed.values()) or 1.0
@@ -97,6 +112,27 @@ def run_batched(
         }
         _account(record, replayed, relax_out, mine, shares, len(ids), budget)
         yield record
+
+
+def guarded_phase(
+    phase: str, n: int, limit_s: float | None, call: Callable[[], list[Outcome]]
+) -> list[Outcome]:
+    """``call()``'s ``n`` outcomes, run within ``limit_s`` seconds and with model exits guarded
+    (:mod:`bench.limits`); if the batched call itself fails (an exception, ``sys.exit``,
+    ``os._exit``, a library's BaseException, the time limit), every one of the ``n`` outcomes
+    is that failure, which each material's own task run then records as its failure."""
+    from bench.errors import MaterialTimeout
+
+    def late() -> BaseException:
+        return MaterialTimeout(f"the batched {phase} did not finish within {limit_s:g} s")
+
+    try:
+        with limits.time_limit(limit_s, late), limits.exits_guarded():
+            return list(call())
+    except (KeyboardInterrupt, GeneratorExit):  # a stop the user asked for
+        raise
+    except BaseException as err:  # the materials' failure, each records it
+        return [Outcome(result=err) for _ in range(n)]
 
 
 def logged_records(
