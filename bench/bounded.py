@@ -44,6 +44,12 @@ PART_LINES = 1_000_000
 REFERENCE = 256 * MiB
 #: a reference data file decompressed; today's largest MatCalc file is 7 MB, an MDR yaml 3 MB
 REFERENCE_DECOMPRESSED = 512 * MiB
+#: a file hashed as a stream (a checkpoint, a reference data file): constant memory, so the
+#: cap only bounds the time; it refuses FIFOs and devices, which never end
+HASHED = 64 * 1024 * MiB
+#: a kept artifact (``artifacts/*.npz``, force constants) as stored, and its arrays unpacked
+ARTIFACT = 256 * MiB
+ARTIFACT_UNPACKED = 1024 * MiB
 #: a model's kwargs (models file, ``--model-arg``) as JSON, as they go into every manifest
 KWARGS = 64 * KiB
 #: a model's name or description from a models file or plug-in (characters)
@@ -105,6 +111,48 @@ def _check_regular(info: os.stat_result, cap: int, error: type[Exception], label
         raise _refuse(
             error, label, f"{size_text(info.st_size)}, over the {size_text(cap)} limit; not read"
         )
+
+
+def sha256_file(
+    path: str | Path, error: type[Exception] = ConfigurationError, label: str = ""
+) -> str:
+    """sha256 (hex) of a regular file of at most :data:`HASHED` bytes, read as a stream."""
+    import hashlib
+
+    label = label or str(path)
+    digest = hashlib.sha256()
+    with open_regular(path, HASHED, error, label) as handle:
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        except OSError as err:
+            raise _refuse(error, label, err.strerror or str(err)) from err
+    return digest.hexdigest()
+
+
+def load_npz(path: str | Path, error: type[Exception] = ValueError, label: str = "") -> dict:
+    """The arrays of an ``.npz`` file (no pickles) of at most :data:`ARTIFACT` bytes whose
+    arrays unpack to at most :data:`ARTIFACT_UNPACKED` bytes (the zip's sizes, which bound
+    what Python's zipfile decompresses)."""
+    import zipfile
+
+    import numpy as np
+
+    label = label or str(path)
+    with open_regular(path, ARTIFACT, error, label) as handle:
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                unpacked = sum(member.file_size for member in archive.infolist())
+            if unpacked > ARTIFACT_UNPACKED:
+                reason = f"unpacks to {size_text(unpacked)}, over the "
+                raise _refuse(error, label, reason + f"{size_text(ARTIFACT_UNPACKED)} limit")
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            if isinstance(err, error):
+                raise
+            raise _refuse(error, label, f"not a readable .npz file ({err})") from err
 
 
 def read_bytes(

@@ -218,3 +218,62 @@ def test_a_baseline_file_that_is_a_fifo_is_one_line(tmp_path):
     os.mkfifo(tmp_path / "emt__phonons__mdr-smoke.json")
     code, line = _attack(["baseline", "check", "--dir", str(tmp_path)], tmp_path)
     assert code == 2 and "emt__phonons__mdr-smoke.json: not a regular file" in line, line
+
+
+_HASH_PROBE = (
+    "import sys\nfrom bench.models.checkpoints import file_sha256\n"
+    "from bench.datasets.locate import sha256_of\nfrom pathlib import Path\n"
+    "for name, call in (('checkpoint', file_sha256), ('data', lambda p: sha256_of(Path(p)))):\n"
+    "    try:\n        call(sys.argv[1])\n    except Exception as err:\n"
+    "        print(name, type(err).__name__, err)\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_files_bench_hashes_are_regular_files_only(kind, tmp_path):
+    """A checkpoint or reference file is hashed as a stream: a FIFO would block and
+    /dev/zero never end; each is refused, naming the file, before it is read."""
+    path = tmp_path / "weights.pt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path = Path("/dev/zero")
+    done = subprocess.run(
+        [sys.executable, "-c", _HASH_PROBE, str(path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,  # an unbounded hash hangs: this ends it as a failure
+        stdin=subprocess.DEVNULL,
+    )
+    lines = done.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["checkpoint", "ModelUnavailableError"],
+        ["data", "DataNotFoundError"],
+    ], done.stdout + done.stderr
+    reason = "a folder, not a file" if kind == "folder" else "not a regular file"
+    assert all(str(path) in line and reason in line for line in lines)
+
+
+def test_a_kept_artifact_is_loaded_within_its_limits(tmp_path, monkeypatch):
+    """A kept force-constants file may be anyone's: a zip bomb, a FIFO or a file that is no
+    .npz is a ValueError naming it (the site notes it and goes on); a real one loads."""
+    import numpy as np
+
+    from bench.run.artifacts import load_artifact
+
+    good = tmp_path / "fc.npz"
+    np.savez_compressed(good, force_constants=np.zeros((64, 64, 3, 3)))
+    assert load_artifact(good)["force_constants"].shape == (64, 64, 3, 3)
+    monkeypatch.setattr(bounded, "ARTIFACT_UNPACKED", 64 * 1024)  # 64*64*9 doubles: 295 kB
+    with pytest.raises(ValueError, match=r"fc.npz: unpacks to 288\.\d KiB, over the 64 KiB limit"):
+        load_artifact(good)
+    fifo, text = tmp_path / "fifo.npz", tmp_path / "text.npz"
+    os.mkfifo(fifo)
+    text.write_text("not a zip")
+    with pytest.raises(ValueError, match=r"fifo\.npz: not a regular file"):
+        load_artifact(fifo)
+    with pytest.raises(ValueError, match=r"text\.npz: not a readable \.npz file"):
+        load_artifact(text)

@@ -9,13 +9,13 @@ into place, so an interrupted or corrupt download never leaves a file behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
 
+from bench.bounded import sha256_file
 from bench.errors import ConfigurationError
 
 ENV_VAR = "BENCH_DATA"
@@ -75,11 +75,7 @@ def sha256_of(path: Path) -> str:
     stat = path.stat()
     key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = sha256_file(path, DataNotFoundError, f"reference data {path}")
     return _HASHES[key]
 
 

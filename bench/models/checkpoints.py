@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -38,9 +37,8 @@ def resolve_checkpoint(filename: str | None, explicit: str | Path | None = None)
 
 @lru_cache(maxsize=32)
 def file_sha256(path: str) -> str:
-    """sha256 of a file (hex), cached per process; checkpoints are hashed once per worker."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """sha256 of a file (hex), cached per process; checkpoints are hashed once per worker.
+    A FIFO, device or folder is refused (:func:`bench.bounded.sha256_file`), naming it."""
+    from bench.bounded import sha256_file
+
+    return sha256_file(path, ModelUnavailableError, f"checkpoint {path}")
