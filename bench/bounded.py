@@ -44,12 +44,6 @@ PART_LINES = 1_000_000
 REFERENCE = 256 * MiB
 #: a reference data file decompressed; today's largest MatCalc file is 7 MB, an MDR yaml 3 MB
 REFERENCE_DECOMPRESSED = 512 * MiB
-#: a file hashed as a stream (a checkpoint, a reference data file): constant memory, so the
-#: cap only bounds the time; it refuses FIFOs and devices, which never end
-HASHED = 64 * 1024 * MiB
-#: a kept artifact (``artifacts/*.npz``, force constants) as stored, and its arrays unpacked
-ARTIFACT = 256 * MiB
-ARTIFACT_UNPACKED = 1024 * MiB
 #: a model's kwargs (models file, ``--model-arg``) as JSON, as they go into every manifest
 KWARGS = 64 * KiB
 #: a model's name or description from a models file or plug-in (characters)
@@ -73,8 +67,8 @@ def size_text(n: float) -> str:
     return f"{n} GiB"  # not reached
 
 
-def _refuse(error: type[Exception], label: str, reason: str) -> Exception:
-    return error(f"{label}: {reason}")
+def refuse(error: type[Exception], label: str, reason: str) -> Exception:
+    return error(f"{label}: {reason}")  # the one line: the file and why it is not read
 
 
 def open_regular(
@@ -88,12 +82,12 @@ def open_regular(
     try:
         info = os.stat(path)
     except OSError as err:
-        raise _refuse(error, label, err.strerror or str(err)) from err
+        raise refuse(error, label, err.strerror or str(err)) from err
     _check_regular(info, cap, error, label)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
-        raise _refuse(error, label, err.strerror or str(err)) from err
+        raise refuse(error, label, err.strerror or str(err)) from err
     try:
         _check_regular(os.fstat(fd), cap, error, label)
     except BaseException:
@@ -104,55 +98,13 @@ def open_regular(
 
 def _check_regular(info: os.stat_result, cap: int, error: type[Exception], label: str) -> None:
     if stat.S_ISDIR(info.st_mode):
-        raise _refuse(error, label, "a folder, not a file")
+        raise refuse(error, label, "a folder, not a file")
     if not stat.S_ISREG(info.st_mode):
-        raise _refuse(error, label, "not a regular file (a FIFO, device or socket); not read")
+        raise refuse(error, label, "not a regular file (a FIFO, device or socket); not read")
     if info.st_size > cap:
-        raise _refuse(
+        raise refuse(
             error, label, f"{size_text(info.st_size)}, over the {size_text(cap)} limit; not read"
         )
-
-
-def sha256_file(
-    path: str | Path, error: type[Exception] = ConfigurationError, label: str = ""
-) -> str:
-    """sha256 (hex) of a regular file of at most :data:`HASHED` bytes, read as a stream."""
-    import hashlib
-
-    label = label or str(path)
-    digest = hashlib.sha256()
-    with open_regular(path, HASHED, error, label) as handle:
-        try:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        except OSError as err:
-            raise _refuse(error, label, err.strerror or str(err)) from err
-    return digest.hexdigest()
-
-
-def load_npz(path: str | Path, error: type[Exception] = ValueError, label: str = "") -> dict:
-    """The arrays of an ``.npz`` file (no pickles) of at most :data:`ARTIFACT` bytes whose
-    arrays unpack to at most :data:`ARTIFACT_UNPACKED` bytes (the zip's sizes, which bound
-    what Python's zipfile decompresses)."""
-    import zipfile
-
-    import numpy as np
-
-    label = label or str(path)
-    with open_regular(path, ARTIFACT, error, label) as handle:
-        try:
-            with zipfile.ZipFile(handle) as archive:
-                unpacked = sum(member.file_size for member in archive.infolist())
-            if unpacked > ARTIFACT_UNPACKED:
-                reason = f"unpacks to {size_text(unpacked)}, over the "
-                raise _refuse(error, label, reason + f"{size_text(ARTIFACT_UNPACKED)} limit")
-            handle.seek(0)
-            with np.load(handle, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-            if isinstance(err, error):
-                raise
-            raise _refuse(error, label, f"not a readable .npz file ({err})") from err
 
 
 def read_bytes(
@@ -164,9 +116,9 @@ def read_bytes(
         try:
             data = handle.read(cap + 1)
         except OSError as err:
-            raise _refuse(error, label, err.strerror or str(err)) from err
+            raise refuse(error, label, err.strerror or str(err)) from err
     if len(data) > cap:  # grew since the check
-        raise _refuse(error, label, f"over the {size_text(cap)} limit; not read")
+        raise refuse(error, label, f"over the {size_text(cap)} limit; not read")
     return data
 
 
@@ -178,7 +130,7 @@ def read_text(
     try:
         return read_bytes(path, cap, error, label).decode("utf-8")
     except UnicodeDecodeError as err:
-        raise _refuse(error, label, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
+        raise refuse(error, label, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
 
 
 def read_decompressed(
@@ -203,9 +155,9 @@ def read_decompressed(
                     total += len(chunk)
                     chunks.append(chunk)
         except _DECOMPRESS_ERRORS as err:
-            raise _refuse(error, label, f"not a complete {Path(path).suffix} file ({err})") from err
+            raise refuse(error, label, f"not a complete {Path(path).suffix} file ({err})") from err
     if total > decompressed:
-        raise _refuse(error, label, f"decompresses to over the {size_text(decompressed)} limit")
+        raise refuse(error, label, f"decompresses to over the {size_text(decompressed)} limit")
     return b"".join(chunks)
 
 
@@ -228,19 +180,19 @@ def gzip_lines(
             try:
                 line = handle.readline(line_cap + 1)
             except _DECOMPRESS_ERRORS as err:
-                raise _refuse(error, label, f"not a complete gzip file ({err})") from err
+                raise refuse(error, label, f"not a complete gzip file ({err})") from err
             if not line:
                 return
             number += 1
             total += len(line)
             if number > PART_LINES:
-                raise _refuse(error, label, f"over the {PART_LINES:,}-line limit")
+                raise refuse(error, label, f"over the {PART_LINES:,}-line limit")
             if len(line) > line_cap:
-                raise _refuse(
+                raise refuse(
                     error, label, f"line {number} is over the {size_text(line_cap)} line limit"
                 )
             if total > decompressed:
-                raise _refuse(
+                raise refuse(
                     error, label, f"decompresses to over the {size_text(decompressed)} limit"
                 )
             yield number, line
@@ -252,9 +204,9 @@ def load_json(data: bytes | str, error: type[Exception], label: str) -> Any:
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise _refuse(error, label, f"not JSON ({err})") from err
+        raise refuse(error, label, f"not JSON ({err})") from err
     except RecursionError as err:
-        raise _refuse(error, label, "JSON nested too deeply") from err
+        raise refuse(error, label, "JSON nested too deeply") from err
 
 
 def read_json(
@@ -296,9 +248,9 @@ def load_yaml(
     try:
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as err:
-        raise _refuse(error, label, yaml_problem(err)) from err
+        raise refuse(error, label, yaml_problem(err)) from err
     except RecursionError as err:
-        raise _refuse(error, label, "YAML nested too deeply") from err
+        raise refuse(error, label, "YAML nested too deeply") from err
 
 
 def yaml_problem(err: yaml.YAMLError) -> str:
@@ -316,9 +268,9 @@ def check_json_size(value: Any, cap: int, error: type[Exception], label: str) ->
     try:
         size = len(json.dumps(value, default=str))
     except (TypeError, ValueError, RecursionError) as err:
-        raise _refuse(error, label, f"cannot be written as JSON ({err})") from err
+        raise refuse(error, label, f"cannot be written as JSON ({err})") from err
     if size > cap:
-        raise _refuse(error, label, f"{size_text(size)} as JSON, over the {size_text(cap)} limit")
+        raise refuse(error, label, f"{size_text(size)} as JSON, over the {size_text(cap)} limit")
 
 
 def yaml_value(text: str, label: str) -> Any:

@@ -262,12 +262,13 @@ def test_a_kept_artifact_is_loaded_within_its_limits(tmp_path, monkeypatch):
     .npz is a ValueError naming it (the site notes it and goes on); a real one loads."""
     import numpy as np
 
+    from bench import bounded_binary
     from bench.run.artifacts import load_artifact
 
     good = tmp_path / "fc.npz"
     np.savez_compressed(good, force_constants=np.zeros((64, 64, 3, 3)))
     assert load_artifact(good)["force_constants"].shape == (64, 64, 3, 3)
-    monkeypatch.setattr(bounded, "ARTIFACT_UNPACKED", 64 * 1024)  # 64*64*9 doubles: 295 kB
+    monkeypatch.setattr(bounded_binary, "ARTIFACT_UNPACKED", 64 * 1024)  # 64*64*9 doubles: 295 kB
     with pytest.raises(ValueError, match=r"fc.npz: unpacks to 288\.\d KiB, over the 64 KiB limit"):
         load_artifact(good)
     fifo, text = tmp_path / "fifo.npz", tmp_path / "text.npz"

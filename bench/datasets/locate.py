@@ -15,7 +15,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.bounded import sha256_file
+from bench.bounded_binary import sha256_file
 from bench.errors import ConfigurationError
 
 ENV_VAR = "BENCH_DATA"

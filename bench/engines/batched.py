@@ -48,12 +48,7 @@ def run_batched(
     driver = driver_of(model, family)
     materials = [Material(job.dataset, i, job.data_dir) for i in ids]
 
-    starts: dict[int, tuple[Any, Any]] = {}
-    for k, material in enumerate(materials):
-        try:
-            starts[k] = stages.start(material, settings)
-        except Exception:  # its own task run records why (the same loader raises there)
-            continue
+    starts = _each(lambda k: stages.start(materials[k], settings), range(len(materials)))
     order = sorted(starts)
     structures = [starts[k][0] for k in order]
     budget = budget or budget_for(driver, structures)
@@ -61,34 +56,18 @@ def run_batched(
     # the batched phases run model code for many materials: the same guards as one material's
     # (bench.tasks.run_one), with its time limit times the materials in the batch
     limit = None if job.timeout_s is None else job.timeout_s * max(len(order), 1)
-    t0, c0 = time.perf_counter(), time.process_time()
-    outcomes = guarded_phase(
-        "relaxations",
-        len(order),
-        limit,
+    outcomes, relax_wall, relax_cpu = guarded_phase(
+        "relaxations", len(order), limit,
         lambda: relax_batch(structures, driver, settings.relax, budget),
-    )
+    )  # fmt: skip
     relaxed = dict(zip(order, outcomes, strict=True))
-    relax_wall, relax_cpu = time.perf_counter() - t0, time.process_time() - c0
-
-    follows: dict[int, list[Any]] = {}
-    for k in order:
-        result = relaxed[k].result
-        if isinstance(result, BaseException):
-            continue
-        try:
-            follows[k] = stages.follow(result.atoms, starts[k][1], settings)
-        except Exception:  # the task raises it again, as its failure
-            continue
+    done = [k for k in order if not isinstance(relaxed[k].result, BaseException)]
+    follows = _each(lambda k: stages.follow(relaxed[k].result.atoms, starts[k][1], settings), done)
     flat = [(k, atoms) for k in sorted(follows) for atoms in follows[k]]
-    t0, c0 = time.perf_counter(), time.process_time()
-    singles = guarded_phase(
-        "single points",
-        len(flat),
-        limit,
+    singles, single_wall, single_cpu = guarded_phase(
+        "single points", len(flat), limit,
         lambda: evaluate_batch([atoms for _, atoms in flat], driver, budget),
-    )
-    single_wall, single_cpu = time.perf_counter() - t0, time.process_time() - c0
+    )  # fmt: skip
 
     relax_model_s = sum(o.seconds for o in relaxed.values()) or 1.0
     single_model_s = sum(o.seconds for o in singles) or 1.0
@@ -114,25 +93,41 @@ def run_batched(
         yield record
 
 
+def _each(step: Callable[[int], Any], keys: Any) -> dict[int, Any]:
+    """``step(k)`` for each of ``keys`` that does not raise: a material whose start or
+    follow-up structures fail gets that failure from its own task run (the same code raises
+    there)."""
+    out = {}
+    for k in keys:
+        try:
+            out[k] = step(k)
+        except Exception:  # its own task run records why
+            continue
+    return out
+
+
 def guarded_phase(
     phase: str, n: int, limit_s: float | None, call: Callable[[], list[Outcome]]
-) -> list[Outcome]:
+) -> tuple[list[Outcome], float, float]:
     """``call()``'s ``n`` outcomes, run within ``limit_s`` seconds and with model exits guarded
-    (:mod:`bench.limits`); if the batched call itself fails (an exception, ``sys.exit``,
-    ``os._exit``, a library's BaseException, the time limit), every one of the ``n`` outcomes
-    is that failure, which each material's own task run then records as its failure."""
+    (:mod:`bench.limits`), with the phase's wall and CPU seconds; if the batched call itself
+    fails (an exception, ``sys.exit``, ``os._exit``, a library's BaseException, the time
+    limit), every one of the ``n`` outcomes is that failure, which each material's own task
+    run then records as its failure."""
     from bench.errors import MaterialTimeout
 
     def late() -> BaseException:
         return MaterialTimeout(f"the batched {phase} did not finish within {limit_s:g} s")
 
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         with limits.time_limit(limit_s, late), limits.exits_guarded():
-            return list(call())
+            outcomes = list(call())
     except (KeyboardInterrupt, GeneratorExit):  # a stop the user asked for
         raise
     except BaseException as err:  # the materials' failure, each records it
-        return [Outcome(result=err) for _ in range(n)]
+        outcomes = [Outcome(result=err) for _ in range(n)]
+    return outcomes, time.perf_counter() - t0, time.process_time() - c0
 
 
 def logged_records(
