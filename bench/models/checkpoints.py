@@ -38,7 +38,7 @@ def resolve_checkpoint(filename: str | None, explicit: str | Path | None = None)
 @lru_cache(maxsize=32)
 def file_sha256(path: str) -> str:
     """sha256 of a file (hex), cached per process; checkpoints are hashed once per worker.
-    A FIFO, device or folder is refused (:func:`bench.bounded.sha256_file`), naming it."""
+    A FIFO, device or folder is refused (:func:`bench.bounded_binary.sha256_file`), naming it."""
     from bench.bounded_binary import sha256_file
 
     return sha256_file(path, ModelUnavailableError, f"checkpoint {path}")

@@ -67,6 +67,7 @@ def update_pages(root: Path, pages: tuple[str, ...] = PAGES) -> list[str]:
 
 
 if __name__ == "__main__":
-    pages = tuple(sys.argv[1:]) or PAGES
-    for page in update_pages(Path.cwd(), pages):
-        print(f"headline tables updated in {page}")
+    from bench.terminal import echo, shown
+
+    for page in update_pages(Path.cwd(), tuple(sys.argv[1:]) or PAGES):
+        echo(f"headline tables updated in {shown(page)}")

@@ -44,7 +44,7 @@ def save_artifacts(out_dir: Path, record: dict[str, Any]) -> dict[str, str]:
 
 def load_artifact(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of one artifact file (a kept file may be anyone's: bounded,
-    :func:`bench.bounded.load_npz`; a refusal is a ValueError naming the file)."""
+    :func:`bench.bounded_binary.load_npz`; a refusal is a ValueError naming the file)."""
     from bench.bounded_binary import load_npz
 
     return load_npz(path, ValueError, str(path))
