@@ -187,7 +187,11 @@ def test_seeded_order_is_random_and_keeps_its_order_as_the_set_grows():
     assert 170 < np.mean([int(i.split("-")[1]) for i in first]) < 230
 
 
-@pytest.mark.skipif(not _have_full_data(), reason="needs the full MatCalc files (../shared/data)")
+@pytest.mark.skipif(
+    not _have_full_data(),
+    reason="checks the committed full-set orders against MatCalc's full files, which are not "
+    "packaged (../shared/data)",
+)
 def test_full_set_orders_are_the_seeded_permutations_they_document():
     """cv-binary-1170 and elastic-full as committed are the rules datasets/build_definitions.py
     writes (and their headers state): a seeded permutation of the MatCalc file's order."""
