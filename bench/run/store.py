@@ -36,7 +36,8 @@ from bench.run.schema import (
     check_schema,
     where_sql,
 )
-from bench.run.storefile import check_store_file, create_store, mark, writing
+from bench.run.storeconn import close_connection, open_connection
+from bench.run.storefile import mark, writing
 
 STORE_NAME = "bench.sqlite"
 
@@ -73,18 +74,12 @@ class Store:
         elif read_only:  # creates nothing, works on a read-only or archived store
             if not os.path.lexists(self.path):
                 raise ConfigurationError(f"no results in {self.out_dir}: {STORE_NAME} not found")
-            check_store_file(self.path, writable=False)
-            # no -wal file: no writer is open, so read it as immutable (creates no -shm/-wal,
-            # works in a read-only folder); else read-only beside the live writer
-            live = self.path.with_name(STORE_NAME + "-wal").exists()
-            query = "mode=ro" if live else "mode=ro&immutable=1"
-            self._con = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True)
+            self._con = open_connection(self.path, writable=False)
             self._open(writable=False)
             return
         else:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            check_store_file(self.path, writable=True) or create_store(self.path, SCHEMA)
-            self._con = sqlite3.connect(self.path, timeout=60.0)
+            self._con = open_connection(self.path, writable=True, schema=SCHEMA)
         self._open(writable=True)
 
     def _open(self, writable: bool) -> None:
@@ -100,7 +95,7 @@ class Store:
                 self._con.commit()
                 mark(self._con, self.path)
         except (RecordsError, sqlite3.OperationalError) as err:  # read-only, disk full
-            self._con.close()
+            self.close()
             if isinstance(err, RecordsError) or "locked" in str(err):
                 raise
             raise RecordsError(f"{self.path}: cannot be written ({err})") from err
@@ -113,7 +108,7 @@ class Store:
         return cls(None)
 
     def close(self) -> None:
-        self._con.close()
+        close_connection(self.path, self._con)
 
     def __enter__(self) -> Store:
         return self

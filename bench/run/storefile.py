@@ -14,6 +14,11 @@ an earlier bench (no mark) still opens, and is marked then. Before any connectio
   bench store, whole (``integrity_check``). One that is not is moved aside
   (``bench.sqlite-wal.foreign-<UTC time>``, with the ``-shm`` index) by a writer, with a
   warning; a reader refuses, naming it. Nothing else is changed.
+
+The checks read the files with plain ``open``/``close``: only while this process holds no
+connection to the store (:mod:`bench.run.storeconn`, which makes them). A log another process
+holds the database open beside (a lock on SQLite's lock bytes, asked with ``F_GETLK``, which
+takes none) is SQLite's live log: not checked, never moved.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import os
 import shutil
 import sqlite3
 import stat
+import struct
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,6 +46,27 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
 #: (store, log header) whose log this process found bench's: checked once
 _CHECKED: set[tuple[str, bytes]] = set()
+#: SQLite's lock bytes in a database file (os_unix.c: PENDING_BYTE, RESERVED, SHARED range)
+_LOCK_START, _LOCK_LEN = 0x40000000, 512
+
+
+def locked_elsewhere(path: Path) -> bool:
+    """Whether another process holds a lock on SQLite's lock bytes of the database ``path``
+    (a live connection: in WAL mode each keeps a shared lock); False where it cannot be
+    asked (``F_GETLK``'s layout is known here for Linux only). Call only while this process
+    holds no connection to ``path``: closing the descriptor drops the process's locks."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import fcntl
+
+    layout = "hhqqi4x"  # struct flock: l_type, l_whence, l_start, l_len, l_pid
+    query = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, _LOCK_START, _LOCK_LEN, 0)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+    finally:
+        os.close(fd)
+    return struct.unpack(layout, answer)[0] != fcntl.F_UNLCK
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -126,7 +154,7 @@ def writing(con: sqlite3.Connection, path: Path | None) -> Iterator[None]:
 def _check_wal(path: Path, wal: Path, header: bytes, writable: bool) -> None:
     head = _head(wal, 32)
     key = (str(path.resolve()), head)
-    if key in _CHECKED:
+    if key in _CHECKED or locked_elsewhere(path):  # checked, or in use by a live SQLite
         return
     problem = _wal_problem(path, head, header)
     if problem is None:
