@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
@@ -190,3 +191,21 @@ def test_every_string_is_escaped_by_the_templates(shared_data, tmp_path):
             assert markup not in text, (path, markup)
     failures = pages[out / "failures.html"]
     assert "x&#34;&gt;&lt;img src=x&gt;" in failures and "&lt;i&gt;reason&lt;/i&gt;" in failures
+
+
+def test_parity_points_keep_six_significant_digits():
+    from bench.report.site_plots import parity_figure
+
+    true = np.array([1 / 3, 2000 / 7, 1e-4 / 3])
+    points = pd.DataFrame(
+        {"material_id": ["a", "b", "c"], "formula": "", "url": "", "model": true, "dft": true * 1.1}
+    )
+    fig = parity_figure(points, "m", "K [GPa]")
+    text = fig.to_json()
+    assert '"customdata":[["a","","",0.333333,0.366667]' in text  # not Python's 17 digits
+    assert '"x":{"dtype":"f4"' in text.split('"customdata"')[1]  # positions as float32
+    shown = np.concatenate(
+        [np.asarray(t.customdata)[:, 3] for t in fig.data if t.customdata is not None]
+    )
+    assert np.allclose(np.sort(shown.astype(float)), np.sort(true), rtol=5e-6, atol=0)
+    assert not np.array_equal(np.sort(shown.astype(float)), np.sort(true))
