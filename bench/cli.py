@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchBugError, BenchError, ConfigurationError, ModelUnavailableError
-from bench.limits import escaped_words
+from bench.limits import REAL_EXIT, escaped_words
 from bench.terminal import echo, shown
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
@@ -92,8 +92,8 @@ def _stop_on_sigterm() -> None:
         stops.append(signum)
         if len(stops) == 1:
             raise KeyboardInterrupt
-        if len(stops) >= 3:  # a third: leave now (every finished material is stored)
-            os._exit(130)
+        if len(stops) >= 3:  # a third: leave now (every finished material is stored), even
+            REAL_EXIT(130)  # from model code under bench.limits.exits_guarded
         # a second while stopping: the stop goes on quietly (claims released, records pushed)
 
     if threading.current_thread() is threading.main_thread():
