@@ -6,6 +6,7 @@ line (``--debug`` for the traceback)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchBugError, BenchError, ConfigurationError, ModelUnavailableError
-from bench.limits import escaped_words
+from bench.limits import REAL_EXIT, escaped_words
 from bench.terminal import echo, shown
 
 #: the command modules, each with ``add_parser(subparsers)``, in ``bench --help`` order
@@ -51,7 +52,20 @@ class _Parser(argparse.ArgumentParser):
 
     def _print_message(self, message: str, file: Any = None) -> None:
         if message:
-            echo(message, end="", file=file or sys.stderr)
+            try:
+                echo(message, end="", file=file or sys.stderr)
+            except BrokenPipeError:  # `bench run --help | head`: the reader left
+                _reader_left(file or sys.stderr)
+            except (AttributeError, OSError):  # no stream (pythonw), as argparse
+                pass
+
+
+def _reader_left(stream: Any) -> None:
+    """Point ``stream``'s descriptor at /dev/null: its reader left, and the interpreter's
+    flush at exit would otherwise complain of the broken pipe."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +106,8 @@ def _stop_on_sigterm() -> None:
         stops.append(signum)
         if len(stops) == 1:
             raise KeyboardInterrupt
-        if len(stops) >= 3:  # a third: leave now (every finished material is stored)
-            os._exit(130)
+        if len(stops) >= 3:  # a third: leave now (every finished material is stored), even
+            REAL_EXIT(130)  # from model code under bench.limits.exits_guarded
         # a second while stopping: the stop goes on quietly (claims released, records pushed)
 
     if threading.current_thread() is threading.main_thread():
@@ -183,6 +197,9 @@ def _main(args: argparse.Namespace) -> int:
     except (NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError) as err:
         _error(f"{err.strerror or err}: {err.filename or ''}")
         return 1
+    except BrokenPipeError:  # e.g. `bench models | head`: the reader left, nothing is lost
+        _reader_left(sys.stdout)
+        return 0
     except OSError as err:  # disk full, read-only file system: the file named, not a bug
         if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise
@@ -202,10 +219,6 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         echo(f"\nbench: interrupted; {interrupted_words()}", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `bench models | head`: the reader left, nothing is lost
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ from typing import Any
 LOAD_TIMEOUT_S = 1800.0
 #: ``bench check-model``'s default time limit [s]: loading the model and its checks
 CHECK_TIMEOUT_S = 300.0
+#: the longest time limit an option may set [s] (about three years; ``setitimer`` overflows
+#: somewhere above it, and a longer one is no limit in practice)
+MAX_LIMIT_S = 1e8
+#: the interpreter's own ``os._exit``, kept before any guard replaces it: a stop the user asks
+#: for (a third Ctrl-C) must leave even while model code runs under :func:`exits_guarded`
+REAL_EXIT = os._exit
 
 
 @contextlib.contextmanager
@@ -40,8 +46,8 @@ def time_limit(seconds: float | None, error: Callable[[], BaseException]) -> Ite
             raise error()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
     try:
+        signal.setitimer(signal.ITIMER_REAL, min(seconds, MAX_LIMIT_S), 0.5)
         yield
     finally:
         state["active"] = False  # first: a late alarm now does nothing

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from bench.cli import main
@@ -95,3 +98,21 @@ def test_model_filters_take_aliases_and_checkpoint_labels(tmp_path):
         == 0
     )
     assert (tmp_path / "r.csv").read_text().count("\n") == 3  # header + the two CHGNet rows
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["models"], ["run", "--model"]], ids=" ".join
+)
+def test_a_reader_that_left_is_no_traceback(argv):
+    """``bench … | head``: the reader left before bench wrote; exit quietly (argparse's own
+    messages too, which are printed before any command runs)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # before bench has imported, let alone written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) in (0, 2), err  # 2: a usage error (its message on stderr)
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err

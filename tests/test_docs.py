@@ -283,6 +283,24 @@ def test_the_headline_copier_replaces_only_each_sections_first_table():
         with_headlines("## Headline: A\ntext\n## B\n| b |\n", {"Headline: A": ["| x |"]})
     with pytest.raises(ValueError, match="no section"):
         with_headlines("# nothing\n", {"Headline: A": ["| x |"]})
+    with pytest.raises(ValueError, match="has no table"):  # nor any table after it
+        with_headlines("## Headline: A\ntext\n", {"Headline: A": ["| x |"]})
+
+
+@pytest.mark.parametrize("headline", ["no table here\n", None])
+def test_a_headline_without_a_table_or_file_is_one_line(tmp_path, monkeypatch, capsys, headline):
+    from bench.report import frontpage
+
+    for source in frontpage.SECTIONS.values():
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        if headline is not None:
+            (tmp_path / source).write_text(headline)
+    (tmp_path / "README.md").write_text("## Headline: the full sets\n\n| a |\n")
+    monkeypatch.chdir(tmp_path)
+    assert frontpage.main(("README.md",)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bench: error: headline tables not updated") and err.count("\n") == 1
+    assert "Traceback" not in err
 
 
 def test_readme_is_a_front_page():

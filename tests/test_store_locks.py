@@ -77,8 +77,12 @@ def test_a_log_another_process_holds_open_is_not_checked_or_moved(tmp_path, monk
     assert storefile.locked_elsewhere(path) is False
 
 
-def test_open_connections_are_counted_until_closed(tmp_path):
+def test_open_connections_are_counted_until_closed(tmp_path, monkeypatch):
     key = str((tmp_path / "bench.sqlite").resolve())
+    monkeypatch.chdir(tmp_path)
+    with Store("."):
+        monkeypatch.chdir(tmp_path.parent)  # a relative --out, then a chdir: the same count
+    assert key not in storeconn._LIVE
     with Store(tmp_path):
         with Store(tmp_path, read_only=True):
             assert storeconn._LIVE[key] == 2

@@ -6,8 +6,13 @@ run that waits for ever."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -65,6 +70,81 @@ def test_the_exit_guard_raises_in_its_thread_only():
     assert limits.escaped_words(SystemExit(3)) == "the model's code called sys.exit(3)"
     assert limits.escaped_words(KeyboardInterrupt()) is None
     assert limits.escaped_words(ValueError("x")) is None
+
+
+def _python(code: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_the_exit_guard_lets_another_thread_and_a_forked_child_exit():
+    thread = _python(
+        """
+        import os, threading, time
+        from bench import limits
+        with limits.exits_guarded():
+            threading.Thread(target=os._exit, args=(7,)).start()
+            time.sleep(60)
+        """
+    )
+    try:
+        assert thread.wait(timeout=60) == 7
+    finally:
+        thread.kill()  # another thread's os._exit is the real one
+    forked = _python(
+        """
+        import os
+        from bench import limits
+        with limits.exits_guarded():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(5)
+            print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        """
+    )
+    assert forked.communicate(timeout=60)[0].split() == ["5"]  # so is a forked child's
+
+
+def test_a_third_signal_leaves_even_while_model_code_swallows_the_stop():
+    child = _python(
+        """
+        import time
+        from bench import cli, limits
+        cli._stop_on_sigterm()
+        with limits.exits_guarded():  # model code that swallows every stop
+            print("ready", flush=True)
+            while True:
+                try:
+                    time.sleep(0.05)
+                except BaseException:
+                    pass
+        """
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        for _ in range(3):
+            child.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+        assert child.wait(timeout=30) == 130
+    finally:
+        child.kill()
+
+
+def test_a_time_limit_beyond_what_the_timer_takes_is_capped():
+    previous = signal.getsignal(signal.SIGALRM)
+    with limits.time_limit(1e300, lambda: limits.OverTime("late")):
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= limits.MAX_LIMIT_S
+    assert signal.getsignal(signal.SIGALRM) is previous
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+@pytest.mark.parametrize("seconds", ["1e300", "inf", "nan", "-1"])
+def test_a_material_timeout_out_of_range_is_one_line(lab, tmp_path, capsys, seconds):
+    argv = ["run", "--model", "emt", *ELASTIC, "--out", str(tmp_path / "o")]
+    line = _one_line(capsys, 2, main([*argv, f"--material-timeout={seconds}"]))
+    assert "--material-timeout" in line and ("at most 1e+08" in line) == (seconds == "1e300")
+    assert not (tmp_path / "o").exists()
 
 
 def test_check_model_stops_a_factory_that_never_returns(lab, capsys):

@@ -22,7 +22,9 @@ PAYLOAD = "\x1b]0;pwned\x07\x1b[2J\nsecond line\x9b31m\u202eevil"
 #: a payload written inside YAML double quotes (\e is ESC, \a is BEL)
 YAML_PAYLOAD = r"m\e]0;pwned\a\e[2J"
 #: what must not reach the terminal raw (the progress bar's own carriage return may)
-RAW = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+RAW = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 EVIL_MODULE = """
 import os
@@ -86,7 +88,7 @@ def evil(tmp_path, monkeypatch, shared_data) -> str:
 
 
 @pytest.mark.parametrize(
-    "text", [PAYLOAD, "\x00\x1b\x7f\x9b", "\u2028\u2029\u200e\u2066x", "a\rb", "\tx\n"]
+    "text", [PAYLOAD, "\x00\x1b\x7f\x9b", "\u2028\u2029\u200e\u200f\u2066x", "a\rb", "\tx\n"]
 )
 def test_shown_escapes_every_control_character(text):
     out = shown(text)
@@ -161,9 +163,17 @@ def test_the_bypass_finder_finds_a_print(tmp_path):
         path.unlink()
 
 
-def test_the_progress_bar_shows_its_texts_escaped():
-    source = (BENCH / "run" / "progress.py").read_text()
-    assert "desc=shown(desc)" in source and "now {shown(running[0])}" in source
+def test_the_progress_bar_shows_its_texts_escaped(capsys, monkeypatch):
+    from bench.run.progress import Progress
+
+    monkeypatch.setenv("COLUMNS", "400")  # room for what is running: not cut
+    with Progress(2, f"m{PAYLOAD}", enabled=True, workers=1) as bar:
+        bar.queue([f"mp-1{PAYLOAD}", "mp-2"])
+        bar.done({"material_id": "mp-2", "status": "failed"})
+        bar.bar.refresh()
+    err = capsys.readouterr().err.replace("\r", "")  # tqdm's own carriage returns
+    assert "now mp-1\\x1b]0;pwned\\x07" in err and "m\\x1b]0;pwned\\x07" in err
+    assert not RAW.search(err.replace("\n", ""))
 
 
 # --- each printing path, fed the payload -------------------------------------------------

@@ -131,6 +131,8 @@ def build_phonopy(raw: dict[str, Any], path: Path) -> Phonopy:
             ph.force_constants = fc
         elif ph.dataset is not None and ph.forces is not None:
             ph.produce_force_constants()
+    except MalformedReferenceError:  # check_cell, check_supercell: named already
+        raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         raise MalformedReferenceError(f"{path.name}: bad phonopy data ({err!r})") from err
     if ph.force_constants is None:

@@ -20,8 +20,9 @@ PAGES = ("README.md", "results/README.md")
 
 
 def table_span(lines: list[str], start: int = 0) -> tuple[int, int]:
-    """(first, end) line indices of the first Markdown table at or after ``start``."""
-    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    """(first, end) line indices of the first Markdown table at or after ``start``
+    (``(len(lines), len(lines))`` when there is none)."""
+    first = next((i for i in range(start, len(lines)) if lines[i].startswith("|")), len(lines))
     end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
     return first, end
 
@@ -54,6 +55,8 @@ def update_pages(root: Path, pages: tuple[str, ...] = PAGES) -> list[str]:
     for title, source in SECTIONS.items():
         lines = (root / source).read_text().splitlines()
         first, end = table_span(lines)
+        if first == end:
+            raise ValueError(f"{source}: no table (make results-full writes it)")
         tables[title] = lines[first:end]
     changed = []
     for page in pages:
@@ -66,8 +69,20 @@ def update_pages(root: Path, pages: tuple[str, ...] = PAGES) -> list[str]:
     return changed
 
 
-if __name__ == "__main__":
+def main(pages: tuple[str, ...]) -> int:
+    """Update ``pages`` (default both) in the current folder; a missing or malformed page or
+    headline is one line and exit 1."""
     from bench.terminal import echo, shown
 
-    for page in update_pages(Path.cwd(), tuple(sys.argv[1:]) or PAGES):
+    try:
+        changed = update_pages(Path.cwd(), pages or PAGES)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        echo(f"bench: error: headline tables not updated: {shown(str(err))}", file=sys.stderr)
+        return 1
+    for page in changed:
         echo(f"headline tables updated in {shown(page)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(tuple(sys.argv[1:])))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
@@ -273,9 +274,15 @@ def build_site(
     if not sections:  # records, but none a section shows (other models, subsets, tasks)
         raise ConfigurationError(
             f"nothing to report from {', '.join(map(str, runs))}: no record is of a material "
-            "of the full, dev or smoke subsets (bench summary lists what is there)"
+            f"of the subsets {', '.join(_subset_names(chosen))} (bench summary lists what is there)"
         )
     return write_site(sections, out, runs, data_dir, command)
+
+
+def _subset_names(chosen: Any) -> list[str]:
+    """The subsets of the site's sections, each once, in order."""
+    names = (name for _, _, subsets in chosen for name in subsets.values())
+    return list(dict.fromkeys(names))
 
 
 def _title(title: str, table: Table) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigurationError
+from bench.limits import MAX_LIMIT_S
 
 #: a dask scheduler address: ``[protocol://]host[:port]`` (tcp, tls, ws, wss, ucx, inproc)
 SCHEDULER = re.compile(
@@ -22,13 +23,17 @@ SCHEDULER = re.compile(
 )
 
 
-def _number(value: Any, option: str, low: float, low_ok: bool = False) -> None:
-    """A finite number above ``low`` (or equal, with ``low_ok``)."""
+def _number(
+    value: Any, option: str, low: float, low_ok: bool = False, high: float = math.inf
+) -> None:
+    """A finite number above ``low`` (or equal, with ``low_ok``), at most ``high``."""
     text = "at least" if low_ok else "above"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigurationError(f"{option} must be a number, got {value!r}")
     if not math.isfinite(value) or value < low or (value == low and not low_ok):
         raise ConfigurationError(f"{option} must be a finite number {text} {low:g}, got {value}")
+    if value > high:
+        raise ConfigurationError(f"{option} must be at most {high:g}, got {value:g}")
 
 
 def _writable_folder(path: str, option: str) -> None:
@@ -62,7 +67,12 @@ def check_options(config: Any) -> None:
     if config.threads is not None and config.threads < 1:
         raise ConfigurationError(f"--threads must be at least 1, got {config.threads}")
     if config.material_timeout_s is not None:
-        _number(config.material_timeout_s, "--material-timeout (seconds; 0: no limit)", 0)
+        _number(
+            config.material_timeout_s,
+            "--material-timeout (seconds; 0: no limit)",
+            0,
+            high=MAX_LIMIT_S,
+        )
     if config.push_every_s is not None:
         _number(config.push_every_s, "--push-every", 0, low_ok=True)
     if config.dtype is not None and not str(config.dtype).strip():

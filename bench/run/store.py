@@ -108,7 +108,7 @@ class Store:
         return cls(None)
 
     def close(self) -> None:
-        close_connection(self.path, self._con)
+        close_connection(self._con)
 
     def __enter__(self) -> Store:
         return self

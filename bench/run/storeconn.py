@@ -21,6 +21,9 @@ from bench.run.storefile import check_store_file, create_store
 #: connections this process holds open, per store (resolved path), and the lock under which
 #: they are counted, checked and made
 _LIVE: dict[str, int] = {}
+#: the store key of each open connection (by id), as resolved when it was made: a later
+#: ``chdir`` must not change which count its close takes back
+_KEYS: dict[int, str] = {}
 _LIVE_LOCK = threading.RLock()
 
 
@@ -41,16 +44,16 @@ def open_connection(path: Path, writable: bool, schema: str = "") -> sqlite3.Con
             query = "mode=ro" if live else "mode=ro&immutable=1"
             con = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True)
         _LIVE[key] = _LIVE.get(key, 0) + 1
+        _KEYS[id(con)] = key
     return con
 
 
-def close_connection(path: Path | None, con: sqlite3.Connection) -> None:
-    """Close ``con``, a connection :func:`open_connection` made to ``path`` (or in memory)."""
-    con.close()
-    if path is not None:
-        key = str(path.resolve())
-        with _LIVE_LOCK:
-            if _LIVE.get(key, 0) > 1:
-                _LIVE[key] -= 1
-            else:
-                _LIVE.pop(key, None)
+def close_connection(con: sqlite3.Connection) -> None:
+    """Close ``con`` (a connection :func:`open_connection` made, or any other)."""
+    with _LIVE_LOCK:
+        con.close()
+        key = _KEYS.pop(id(con), None)
+        if key is not None:
+            _LIVE[key] -= 1
+            if not _LIVE[key]:
+                del _LIVE[key]
