@@ -150,7 +150,8 @@ def test_single_points_equal_the_calculator_and_a_raising_one_is_its_own():
     driver = Float64Driver(AseModel(EMT(), {"Ni": RuntimeError("no Ni")}))
     structures = _structures()
     out = evaluate_batch(structures, driver, CPU)
-    assert isinstance(out[3].result, RuntimeError)
+    assert isinstance(out[3].result, ModelError)  # as ModelClock words it for the ase engine
+    assert str(out[3].result) == "the model raised RuntimeError: no Ni"
     for atoms, outcome in zip(structures[:3], out[:3], strict=True):
         atoms = atoms.copy()
         atoms.calc = EMT()
