@@ -150,7 +150,8 @@ def test_single_points_equal_the_calculator_and_a_raising_one_is_its_own():
     driver = Float64Driver(AseModel(EMT(), {"Ni": RuntimeError("no Ni")}))
     structures = _structures()
     out = evaluate_batch(structures, driver, CPU)
-    assert isinstance(out[3].result, RuntimeError)
+    assert isinstance(out[3].result, ModelError)  # as ModelClock words it for the ase engine
+    assert str(out[3].result) == "the model raised RuntimeError: no Ni"
     for atoms, outcome in zip(structures[:3], out[:3], strict=True):
         atoms = atoms.copy()
         atoms.calc = EMT()
@@ -176,6 +177,15 @@ def test_replay_serves_the_engines_results_and_computes_the_rest():
     assert replayed.hits == 1 and replayed.misses >= 1
     with pytest.raises(DivergedError, match="engine's verdict"):
         relax(structures[1], replay.calculator, RelaxSettings())
+    misses = replayed.misses  # a single point that failed in the engine fails again, uncomputed
+    replayed.singles[structure_key(structures[2])] = ModelError("engine's failure")
+    with pytest.raises(ModelError, match="engine's failure"):
+        replay.forces(structures[1:3])
+    atoms = structures[2].copy()
+    atoms.calc = replay.calculator
+    with pytest.raises(ModelError, match="engine's failure"):
+        atoms.get_stress()
+    assert replayed.misses == misses and replayed.hits == 3
     nickel = _structures()[3]  # an atom at the origin
     flipped = nickel.copy()
     flipped.positions[0] = [-0.0, -0.0, -0.0]  # -0 and 0 are one key; 1e-3 Å is another
@@ -259,49 +269,3 @@ def test_a_run_gives_every_material_its_record_as_the_ase_engine_does(
     for row in summary:
         assert row["n_materials"] == 2 and row["n_both_ok"] == 1 and row["max_abs_diff"] < 0.05
         assert row["cpu_s_torch_sim"] > 0 and np.isnan(row["cpu_s_ase"])
-
-
-class ExitingModel(AseModel):
-    """A torch-sim model whose code leaves the process: ``sys.exit(3)`` or ``os._exit(3)``."""
-
-    def __init__(self, calc, how: str) -> None:
-        super().__init__(calc)
-        self.how = how
-
-    def forward(self, state) -> dict[str, torch.Tensor]:
-        import os
-        import sys
-
-        if self.how == "sys.exit":
-            sys.exit(3)
-        os._exit(3)
-
-
-@pytest.mark.slow  # torch-sim's import and a run (~10 s on a busy 2-core machine)
-@pytest.mark.parametrize("how", ["sys.exit", "os._exit"])
-def test_model_code_that_exits_in_a_batch_is_each_materials_failure(
-    how, shared_data, tmp_path, monkeypatch
-):
-    """The batched phases run model code under the same guards as one material's: an exit in
-    a batch is recorded as every one of its materials' failure, and the run ends normally."""
-    from bench.engines import batched, tsmodel
-    from bench.report.loading import load_records
-    from bench.run.runner import RunConfig, run
-
-    monkeypatch.setitem(tsmodel.ADAPTERS, "emt", lambda model: ExitingModel(model.calculator, how))
-    monkeypatch.setattr(batched, "_DRIVERS", {})  # not an earlier test's driver of the EMT model
-    config = RunConfig(
-        model="emt",
-        task="elasticity",
-        subset="elastic-tests",
-        materials=("mp-522", "mp-2534"),
-        engine="torch-sim",
-        data_dir=str(shared_data),
-        out_dir=str(tmp_path / "ts"),
-        progress=False,
-    )
-    summary = run(config)
-    assert summary.counts == {"failed": 2}
-    records = load_records([tmp_path / "ts"])[0].set_index("material_id")
-    for material in ("mp-522", "mp-2534"):
-        assert f"{how}(3)" in records.loc[material, "error_message"]

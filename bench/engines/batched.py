@@ -2,8 +2,13 @@
 structures each task reads next (displaced supercells, strained cells) in shared batches, then
 each material's task as usual on the engine's results (one record each).
 
-A material whose start, relaxation or follow-up structures fail gets its failure record from
-its own task run (the relaxation's exception is raised again there), so the others go on.
+A material whose start or follow-up structures fail gets its failure record from its own task
+run (the same code raises there), so the others go on. A relaxation or single point that failed
+in a batched phase is not computed again: its exception is raised again in the material's task
+run (:mod:`bench.engines.replay`), which records it. A failure of a whole phase (the batch's
+time limit, model code that exits or panics in it: :func:`guarded_phase`) is thus the recorded
+failure of each material in that phase.
+
 Each record's ``timings_s`` and ``wall_s`` carry the material's share of the batched phases
 (by atoms within each model call), so the records' wall times add up to the run's;
 ``timings_s.cpu`` is the same for this process's CPU time.
@@ -76,20 +81,20 @@ def run_batched(
         relax_out = relaxed.get(k, Outcome())
         if k in starts:
             replayed.relaxations[structure_key(starts[k][0])] = relax_out.result
-        mine = [o for (owner, _), o in zip(flat, singles, strict=True) if owner == k]
-        for (owner, atoms), outcome in zip(flat, singles, strict=True):
-            if owner == k and isinstance(outcome.result, dict):
+        mine = [(atoms, o) for (owner, atoms), o in zip(flat, singles, strict=True) if owner == k]
+        for atoms, outcome in mine:  # results and failures alike: a failure is not redone
+            if outcome.result is not None:
                 replayed.singles[structure_key(atoms)] = outcome.result
         c0 = time.process_time()
         record = job.run(replay_model(model, replayed), material.material_id)
         relax_share = relax_out.seconds / relax_model_s
-        single_share = sum(o.seconds for o in mine) / single_model_s
+        single_share = sum(o.seconds for _, o in mine) / single_model_s
         shares = {
             "relax": relax_wall * relax_share,
             "single_points": single_wall * single_share,
             "cpu": time.process_time() - c0 + relax_cpu * relax_share + single_cpu * single_share,
         }
-        _account(record, replayed, relax_out, mine, shares, len(ids), budget)
+        _account(record, replayed, relax_out, [o for _, o in mine], shares, len(ids), budget)
         yield record
 
 
@@ -112,12 +117,14 @@ def guarded_phase(
     """``call()``'s ``n`` outcomes, run within ``limit_s`` seconds and with model exits guarded
     (:mod:`bench.limits`), with the phase's wall and CPU seconds; if the batched call itself
     fails (an exception, ``sys.exit``, ``os._exit``, a library's BaseException, the time
-    limit), every one of the ``n`` outcomes is that failure, which each material's own task
-    run then records as its failure."""
+    limit: a :class:`MaterialTimeout`), every one of the ``n`` outcomes is that failure, which
+    each material's own task run then raises again and records, without computing again. The
+    limit is a :class:`bench.limits.OverTime` until the phase ends: the engine's retries of a
+    batch that raised (``except Exception``) do not catch it."""
     from bench.errors import MaterialTimeout
 
     def late() -> BaseException:
-        return MaterialTimeout(f"the batched {phase} did not finish within {limit_s:g} s")
+        return limits.OverTime(f"the batched {phase} did not finish within {limit_s:g} s")
 
     t0, c0 = time.perf_counter(), time.process_time()
     try:
@@ -126,7 +133,8 @@ def guarded_phase(
     except (KeyboardInterrupt, GeneratorExit):  # a stop the user asked for
         raise
     except BaseException as err:  # the materials' failure, each records it
-        outcomes = [Outcome(result=err) for _ in range(n)]
+        failure = MaterialTimeout(str(err)) if isinstance(err, limits.OverTime) else err
+        outcomes = [Outcome(result=failure) for _ in range(n)]
     return outcomes, time.perf_counter() - t0, time.process_time() - c0
 
 

@@ -4,8 +4,9 @@ The engine relaxes and evaluates many materials' structures in shared batches fi
 material's task runs as usual (:func:`bench.tasks.run_one`, one record each, its failures its
 own) with a :class:`ReplayModel`: its relaxation returns the engine's, and the model outputs on
 a structure the engine evaluated are read back (matched by atomic numbers, cell and positions
-rounded to :data:`KEY_DECIMALS` Å). A structure the engine did not evaluate is computed by the
-real model (counted in ``misses``).
+rounded to :data:`KEY_DECIMALS` Å); where the engine's evaluation failed, its exception is
+raised again (the model is not asked twice). A structure the engine did not evaluate is
+computed by the real model (counted in ``misses``).
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def structure_key(atoms: Atoms) -> str:
 class Replayed:
     """What the engine computed for one material: relaxations by start-structure key
     (a RelaxResult or the exception that ended it), single points by structure key (energy eV,
-    forces eV/Å, stress 3×3 eV/Å³), and the counters its record reports."""
+    forces eV/Å, stress 3×3 eV/Å³, or the exception that ended it), and the counters its
+    record reports."""
 
     relaxations: dict[str, Any] = field(default_factory=dict)
-    singles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    singles: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
     #: the hits served through the ASE calculator (which bench's model clock counts as calls)
@@ -56,8 +58,8 @@ class Replayed:
 
 
 class ReplayCalculator(Calculator):
-    """An ASE calculator that reads a structure's results from :class:`Replayed`, else asks
-    ``inner`` (the model's own calculator)."""
+    """An ASE calculator that reads a structure's results from :class:`Replayed` (the
+    engine's exception raised again), else asks ``inner`` (the model's own calculator)."""
 
     implemented_properties = ("energy", "free_energy", "forces", "stress")
 
@@ -97,6 +99,8 @@ class ReplayCalculator(Calculator):
             return
         self.replayed.hits += 1
         self.replayed.calculator_hits += 1
+        if isinstance(found, BaseException):
+            raise found
         self.results = {
             "energy": found["energy"],
             "free_energy": found["energy"],
@@ -118,7 +122,8 @@ class ReplayModel(LoadedModel):
         batch: bool = True,
         max_batch_atoms: int = MAX_BATCH_ATOMS,
     ) -> list[np.ndarray]:
-        """Forces (eV/Å): the engine's where it evaluated the structure, else the model's."""
+        """Forces (eV/Å): the engine's where it evaluated the structure (its exception
+        raised again where that failed), else the model's."""
         out: list[np.ndarray | None] = []
         missing = []
         for i, atoms in enumerate(structures):
@@ -128,6 +133,8 @@ class ReplayModel(LoadedModel):
                 out.append(None)
             else:
                 self.replayed.hits += 1
+                if isinstance(found, BaseException):
+                    raise found
                 out.append(np.array(found["forces"]))
         if missing:
             self.replayed.misses += len(missing)

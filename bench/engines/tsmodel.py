@@ -18,6 +18,7 @@ import torch
 from ase import Atoms
 
 from bench.batching import MAX_BATCH_ATOMS
+from bench.errors import MaterialError, ModelError
 from bench.models.loaded import LoadedModel
 
 #: the safety margin on torch-sim's GPU memory estimate (it measures one forward pass; FIRE
@@ -148,6 +149,17 @@ class Outcome:
     result: Any = None
     seconds: float = 0.0
     calls: int = 0
+
+
+def model_error(err: Exception) -> Exception:
+    """The failure a model call that raised is for its material, as
+    :class:`bench.models.timing.ModelClock` words it: ModelError, unless it is already a
+    MaterialError or the machine's MemoryError."""
+    if isinstance(err, MaterialError | MemoryError):
+        return err
+    wrapped = ModelError(f"the model raised {type(err).__name__}: {err}")
+    wrapped.__cause__ = err
+    return wrapped
 
 
 @dataclass(frozen=True)

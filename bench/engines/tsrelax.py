@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from bench.engines.tsmodel import Budget, Float64Driver, Outcome, to_state
-from bench.errors import DivergedError, MaterialError, ModelError, NonFiniteError
+from bench.engines.tsmodel import Budget, Float64Driver, Outcome, model_error, to_state
+from bench.errors import DivergedError, NonFiniteError
 from bench.physics.relax import accept_relaxation
 from bench.settings import RelaxSettings
 
@@ -181,7 +181,7 @@ class _BatchRelaxer:
 
     def _failed_call(self, err: Exception, jobs: list[_Job], queue: deque[_Job], step: bool):
         if len(jobs) == 1:  # as bench.models.timing.ModelClock words a model that raised
-            jobs[0].outcome.result = _model_error(err)
+            jobs[0].outcome.result = model_error(err)
         else:  # restart each pass alone: only the structure that raises will fail
             for job in reversed(jobs):
                 job.alone = True
@@ -236,16 +236,6 @@ class _BatchRelaxer:
             )
         except Exception as err:  # the protocol rejects it: this material's failure
             return err
-
-
-def _model_error(err: Exception) -> Exception:
-    """The failure a model call that raised is for its material: ModelError, unless it is
-    already a MaterialError or the machine's MemoryError."""
-    if isinstance(err, MaterialError | MemoryError):
-        return err
-    wrapped = ModelError(f"the model raised {type(err).__name__}: {err}")
-    wrapped.__cause__ = err
-    return wrapped
 
 
 def relax_batch(

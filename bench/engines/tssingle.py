@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ase import Atoms
 
-from bench.engines.tsmodel import Budget, Float64Driver, Outcome, to_state
+from bench.engines.tsmodel import Budget, Float64Driver, Outcome, model_error, to_state
 
 
 def evaluate_batch(
@@ -15,7 +15,7 @@ def evaluate_batch(
 ) -> list[Outcome]:
     """Energy [eV], forces [eV/Å] and stress [eV/Å³, 3×3, ASE's sign] of each structure, in
     consecutive batches within ``budget``; a batch that raises is redone one by one, and a
-    structure that raises alone gets the exception as its result."""
+    structure that raises alone gets its failure as its result (:func:`model_error`)."""
     outcomes = [Outcome() for _ in structures]
     chunks: list[list[int]] = []
     used = 0.0
@@ -40,7 +40,7 @@ def _evaluate_chunk(
         out = driver(to_state([structures[i] for i in chunk], driver.device))
     except Exception as err:
         if len(chunk) == 1:
-            outcomes[chunk[0]].result = err
+            outcomes[chunk[0]].result = model_error(err)
             return
         for i in chunk:
             _evaluate_chunk(structures, [i], driver, outcomes)
