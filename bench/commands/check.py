@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from bench.commands.run import add_model_source_options
-from bench.errors import ConfigurationError
+from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.limits import CHECK_TIMEOUT_S
 from bench.terminal import echo, shown
 
@@ -115,14 +115,12 @@ def _checked(spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str
         return words
 
 
-def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str:
-    """The contract checks of ``spec`` in its own interpreter ``python`` (checked first: one
-    line naming what that environment lacks); (checks, device, dtype)."""
-    import json
-    import subprocess
-
-    from bench.errors import ModelUnavailableError
+def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
+    """(checks, device, dtype) of ``spec`` in its own interpreter ``python`` (checked first: one
+    line naming what that environment lacks); anything that stops them there is a
+    ModelUnavailableError (one line)."""
     from bench.models.ownenv import check_python
+    from bench.run.answer import ask
     from bench.testing import Check
 
     check_python(python, spec)
@@ -131,12 +129,12 @@ def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, 
     for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
         command += [flag, value] if value else []
     command += ["--checkpoint", args.checkpoint] if args.checkpoint else []
+    label = f"{spec.key}: {python} -m bench.run.remote"
+    answer = ask(command, args.timeout or None, label, " (--timeout)")
+    found = answer.value or {"error": answer.last_line()}
+    if "error" in found:
+        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout or None)
-    except subprocess.TimeoutExpired:
-        return f"the checks did not finish within {args.timeout:g} s (--timeout)"
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    answer = json.loads(lines[-1]) if lines else {"error": done.stderr.strip()[-300:]}
-    if "error" in answer:
-        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {answer['error']}")
-    return [Check(**c) for c in answer["checks"]], answer["device"], answer["dtype"]
+        return [Check(**c) for c in found["checks"]], found["device"], found["dtype"]
+    except (KeyError, TypeError) as err:
+        raise ModelUnavailableError(f"{label} answered without its checks ({err!r})") from None
