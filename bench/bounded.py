@@ -55,7 +55,7 @@ DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
     ".xz": lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 (the caller closes it)
     ".bz2": lambda raw: bz2.BZ2File(raw, "rb"),
 }
-_DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
+DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
 
 
 def size_text(n: float) -> str:
@@ -154,7 +154,7 @@ def read_decompressed(
                 while total <= decompressed and (chunk := handle.read(MiB)):
                     total += len(chunk)
                     chunks.append(chunk)
-        except _DECOMPRESS_ERRORS as err:
+        except DECOMPRESS_ERRORS as err:
             raise refuse(error, label, f"not a complete {Path(path).suffix} file ({err})") from err
     if total > decompressed:
         raise refuse(error, label, f"decompresses to over the {size_text(decompressed)} limit")
@@ -179,7 +179,7 @@ def gzip_lines(
         while True:
             try:
                 line = handle.readline(line_cap + 1)
-            except _DECOMPRESS_ERRORS as err:
+            except DECOMPRESS_ERRORS as err:
                 raise refuse(error, label, f"not a complete gzip file ({err})") from err
             if not line:
                 return

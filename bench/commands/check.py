@@ -4,12 +4,17 @@ pass/fail table with its tolerances; exit 1 when a check fails."""
 from __future__ import annotations
 
 import argparse
+import math
+import time
 from typing import Any
 
 from bench.commands.run import add_model_source_options
-from bench.errors import ConfigurationError
+from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.limits import CHECK_TIMEOUT_S
 from bench.terminal import echo, shown
+
+#: the largest ``--timeout`` [s] (three years: ``inf`` would overflow SIGALRM's timer)
+MAX_TIMEOUT_S = 1e8
 
 
 def add_parser(sub: Any) -> None:
@@ -43,8 +48,8 @@ def add_parser(sub: Any) -> None:
         type=float,
         default=CHECK_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"time limit of loading the model and its checks (default {CHECK_TIMEOUT_S:g} s; "
-        "0: none)",
+        help="one time limit for loading the model and its checks together (default "
+        f"{CHECK_TIMEOUT_S:g} s, at most {MAX_TIMEOUT_S:g}; 0: none)",
     )
     p.set_defaults(func=cmd_check_model)
 
@@ -59,8 +64,10 @@ def cmd_check_model(args: argparse.Namespace) -> int:
 
     if args.models_file:
         load_models_file(args.models_file)
-    if not args.timeout >= 0:  # NaN too
-        raise ConfigurationError(f"--timeout {args.timeout}: a number of seconds, 0 for none")
+    if not (math.isfinite(args.timeout) and 0 <= args.timeout <= MAX_TIMEOUT_S):  # NaN too
+        raise ConfigurationError(
+            f"--timeout {args.timeout}: a number of seconds up to {MAX_TIMEOUT_S:g}, 0 for none"
+        )
     spec = resolve(args.model, tuple(args.model_arg or ()))
     require_weights(spec, args.checkpoint)
     python = worker_python(spec)  # a models-file python:, or the family's own environment
@@ -87,21 +94,25 @@ def cmd_check_model(args: argparse.Namespace) -> int:
 
 
 def _checked(spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str:
-    """(checks, device, dtype) of ``spec`` loaded here within ``--timeout``; else why the
-    model failed, in words: an exception, ``sys.exit``/``os._exit`` or a library's
-    BaseException in its code, or the time limit (loading failures naming it stay errors)."""
+    """(checks, device, dtype) of ``spec`` loaded and checked here, both within one
+    ``--timeout``; else why the model failed its checks, in words: an exception,
+    ``sys.exit``/``os._exit`` or a library's BaseException in its code, or the time limit
+    (a factory that fails, exits or never returns is a ModelUnavailableError: one line)."""
     from bench import limits
     from bench.run.worker import load_limited
     from bench.testing import check_model
 
-    timeout = args.timeout or None
-    model = load_limited(spec.token, args.device, args.dtype, args.checkpoint, timeout)
+    deadline = _deadline(args)  # loading ends by then too: the checks get what is left
+    model = load_limited(spec.token, args.device, args.dtype, args.checkpoint, args.timeout or None)
 
     def late() -> limits.OverTime:
-        return limits.OverTime(f"the checks did not finish within {args.timeout:g} s (--timeout)")
+        return limits.OverTime(f"the checks did not finish within {_spent(args)}")
 
     try:
-        with limits.time_limit(timeout, late), limits.exits_guarded():
+        left = _left(deadline)
+        if left is not None and left <= 0:
+            raise late()
+        with limits.time_limit(left, late), limits.exits_guarded():
             checks = check_model(
                 model, conservative=not args.direct, rotation=not args.approx_rotation
             )
@@ -115,28 +126,44 @@ def _checked(spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str
         return words
 
 
-def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str] | str:
-    """The contract checks of ``spec`` in its own interpreter ``python`` (checked first: one
-    line naming what that environment lacks); (checks, device, dtype)."""
-    import json
-    import subprocess
-
-    from bench.errors import ModelUnavailableError
+def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, str, str]:
+    """(checks, device, dtype) of ``spec`` in its own interpreter ``python``, its import check
+    (one line naming what that environment lacks), loading and checks within one
+    ``--timeout``; anything that stops them is a ModelUnavailableError (one line)."""
     from bench.models.ownenv import check_python
+    from bench.run.answer import ask
     from bench.testing import Check
 
-    check_python(python, spec)
+    deadline = _deadline(args)
+    check_python(python, spec, _left(deadline))
     kind = ("direct" if args.direct else "conservative") + ("-approx" * args.approx_rotation)
     command = [python, "-m", "bench.run.remote", "--model", spec.token, "--contract", kind]
     for flag, value in (("--device", args.device), ("--dtype", args.dtype)):
         command += [flag, value] if value else []
     command += ["--checkpoint", args.checkpoint] if args.checkpoint else []
+    label = f"{spec.key}: {python} -m bench.run.remote"
+    doing = f" (what is left of {_spent(args)}: loading the model and its checks)"
+    left = _left(deadline)
+    answer = ask(command, None if left is None else max(left, 0.001), label, doing)
+    found = answer.value or {"error": answer.last_line()}
+    if "error" in found:
+        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout or None)
-    except subprocess.TimeoutExpired:
-        return f"the checks did not finish within {args.timeout:g} s (--timeout)"
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    answer = json.loads(lines[-1]) if lines else {"error": done.stderr.strip()[-300:]}
-    if "error" in answer:
-        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {answer['error']}")
-    return [Check(**c) for c in answer["checks"]], answer["device"], answer["dtype"]
+        return [Check(**c) for c in found["checks"]], found["device"], found["dtype"]
+    except (KeyError, TypeError) as err:
+        raise ModelUnavailableError(f"{label} answered without its checks ({err!r})") from None
+
+
+def _deadline(args: argparse.Namespace) -> float | None:
+    """When ``--timeout`` ends (``time.monotonic``), from now; None: no limit."""
+    return time.monotonic() + args.timeout if args.timeout else None
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left before ``deadline`` (None: no limit)."""
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _spent(args: argparse.Namespace) -> str:
+    """``--timeout`` in words, for the line that says it ran out."""
+    return f"{args.timeout:g} s (--timeout: loading the model and its checks)"

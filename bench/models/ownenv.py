@@ -6,15 +6,14 @@ module; else one line naming the interpreter, what it lacks and the command that
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models.envs import CHECKOUT, call, envs_root
 from bench.models.spec import ModelSpec
+from bench.run.answer import ask
 
 #: seconds an interpreter may take to import bench and the model's module (torch: ~10 s)
 CHECK_TIMEOUT_S = 180.0
@@ -60,21 +59,12 @@ def check_python(python: str, spec: ModelSpec, timeout_s: float | None = None) -
         )
     code = _PROBE.format(path=list(spec.options.get("path") or []), module=module)
     limit = min(CHECK_TIMEOUT_S, timeout_s or CHECK_TIMEOUT_S)
-    try:
-        done = subprocess.run(
-            [str(where), "-c", code], capture_output=True, text=True, timeout=limit
-        )
-    except subprocess.TimeoutExpired:
+    answer = ask([str(where), "-c", code], limit, f"{spec.key}: python {python}")
+    if answer.value is None:
         raise ModelUnavailableError(
-            f"{spec.key}: python {python} gave no answer within {limit:g} s"
-        ) from None
-    except OSError as err:
-        raise ModelUnavailableError(f"{spec.key}: python {python} does not run ({err})") from err
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelUnavailableError(f"{spec.key}: python {python} does not run ({tail})")
-    found = json.loads(lines[-1])
+            f"{spec.key}: python {python} does not run ({answer.last_line()})"
+        )
+    found = answer.value
     _judge(python, spec, module, found)
     _CHECKED.add((python, module))
 

@@ -5,13 +5,12 @@ the refusal, with the check table, of a model that breaks the contract."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import subprocess
 from typing import Any
 
 from bench.errors import ModelCheckError, ModelUnavailableError
 from bench.models.external import NATIVE
 from bench.models.spec import ModelSpec
+from bench.run.answer import ask
 from bench.run.gpus import in_process_device, worker_device
 from bench.run.probe import probe
 from bench.run.runlog import stdout_kept
@@ -70,24 +69,12 @@ def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, 
     if not config.check:
         command.append("--no-check")
     limit = min(REMOTE_PROBE_TIMEOUT_S, config.load_timeout_s)  # as its workers' load
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
-    except subprocess.TimeoutExpired:
-        raise ModelUnavailableError(
-            f"{spec.key}: {python} gave no answer within {limit:g} s (loading the model, probes)"
-        ) from None
-    except OSError as err:
-        raise ModelUnavailableError(f"{spec.key}: cannot run {python}: {err}") from err
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    answer = json.loads(lines[-1]) if lines else {"error": _last_line(done.stderr)}
-    if "error" in answer:
-        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {answer['error']}")
-    return {**answer, "output": done.stderr}
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no answer"
+    label = f"{spec.key}: {python} -m bench.run.remote"
+    answer = ask(command, limit, label, " (loading the model, probes)")
+    found = answer.value or {"error": answer.last_line()}
+    if "error" in found:
+        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
+    return {**found, "output": answer.stderr}
 
 
 def checks_of(probed: dict[str, Any]) -> list[Check]:

@@ -15,9 +15,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.bounded import KiB, size_text
 from bench.errors import RecordsError
 
 LOG_NAME = "bench-run.log"
+#: what bench keeps of a model's own output (its prints while it loads and is checked, an own
+#: environment's standard error): the last bytes, so a model printing without end costs no
+#: memory (the text goes to a temporary file first)
+OUTPUT_TAIL = 64 * KiB
 
 
 def log_path(out_dir: str | Path) -> Path:
@@ -62,7 +67,8 @@ def stdout_to(path: Path | None) -> Iterator[None]:
 @contextlib.contextmanager
 def stdout_kept() -> Iterator[list[str]]:
     """The standard output of the block, held back: the list gets its text at the end (for
-    output made before the results folder exists, written to the log later)."""
+    output made before the results folder exists, written to the log later): its last
+    :data:`OUTPUT_TAIL` bytes (:func:`read_tail`)."""
     held: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-out-") as folder:
         path = Path(folder) / "out.txt"
@@ -71,7 +77,22 @@ def stdout_kept() -> Iterator[list[str]]:
             with stdout_to(path):
                 yield held
         finally:
-            held.append(path.read_text(errors="replace"))
+            held.append(read_tail(path))
+
+
+def read_tail(path: Path, cap: int = OUTPUT_TAIL) -> str:
+    """The text of the last ``cap`` bytes of ``path`` (a file bench made), from the start of a
+    line; when that is not all of it, a first line saying how much was left out."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - cap))
+        data = handle.read(cap)
+    if size > cap:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if 0 <= cut < len(data) - 1 else data  # from a line's start
+        note = f"[{size_text(size - len(data))} of output before this left out]\n"
+        return note + data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace")
 
 
 def worker_output_to(path: str | None) -> None:
