@@ -14,7 +14,6 @@ from bench.limits import CHECK_TIMEOUT_S, MAX_LIMIT_S
 from bench.terminal import echo, shown
 
 
-
 def add_parser(sub: Any) -> None:
     """The ``check-model`` subcommand."""
     p = sub.add_parser(
