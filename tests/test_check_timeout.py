@@ -38,8 +38,12 @@ class Slow(EMT):
         super().calculate(*args, **kwargs)
 
 
-def make(load=0.0, pause=0.0, hang=False):
+def make(load=0.0, pause=0.0, hang=False, say=""):
     time.sleep(10**6 if hang else load)
+    if say:
+        import sys
+
+        print(say, file=sys.stderr)
     return Slow(pause)
 '''
 
@@ -137,3 +141,15 @@ def test_a_factory_that_never_returns_in_its_own_environment_is_one_line(
     lines = out.err.strip().splitlines()
     assert code == 1 and len(lines) == 1 and "gave no answer within" in lines[0], out
     assert "bench.run.remote" in lines[0] and "--timeout" in lines[0], lines
+
+
+def test_what_a_factory_prints_in_its_own_environment_is_shown(slow, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(ROOT)]))
+    monkeypatch.setattr(ownenv, "_CHECKED", set())
+    (tmp_path / "models.yml").write_text(
+        f"own:\n  import: {slow}:make\n  python: {sys.executable}\n"
+        '  kwargs: {say: "hello\\e]0;pwned\\a from the model"}\n'
+    )
+    assert main(["check-model", "own", "--models-file", "models.yml"]) == 0
+    out = capsys.readouterr().out
+    assert "  (model output) hello\\x1b]0;pwned\\x07 from the model\n" in out, out
