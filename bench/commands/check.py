@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from typing import Any
 
@@ -143,7 +142,7 @@ def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, 
     doing = f" (what is left of {_spent(args)}: loading the model and its checks)"
     left = _left(deadline)
     answer = ask(command, None if left is None else max(left, 0.001), label, doing)
-    sys.stdout.write(answer.stderr)  # what the model printed there: shown as it is here
+    echo(answer.stderr, end="")  # what the model printed there: shown as it is here
     found = answer.value or {"error": answer.last_line()}
     if "error" in found:
         raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
