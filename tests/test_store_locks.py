@@ -78,19 +78,19 @@ def test_a_log_another_process_holds_open_is_not_checked_or_moved(tmp_path, monk
 
 
 def test_open_connections_are_counted_until_closed(tmp_path, monkeypatch):
-    key = str((tmp_path / "bench.sqlite").resolve())
+    store = tmp_path / "bench.sqlite"
     monkeypatch.chdir(tmp_path)
     with Store("."):
         monkeypatch.chdir(tmp_path.parent)  # a relative --out, then a chdir: the same count
-    assert key not in storeconn._LIVE
+    assert storeconn.connections(store) == 0
     with Store(tmp_path):
         with Store(tmp_path, read_only=True):
-            assert storeconn._LIVE[key] == 2
-        assert storeconn._LIVE[key] == 1
-    assert key not in storeconn._LIVE
+            assert storeconn.connections(store) == 2
+        assert storeconn.connections(store) == 1
+    assert storeconn.connections(store) == 0
     other = tmp_path / "other"  # another application's database: refused after it is opened
     other.mkdir()
     sqlite3.connect(other / "bench.sqlite").execute("CREATE TABLE photos (id)").connection.close()
     with pytest.raises(RecordsError):
         Store(other)
-    assert str((other / "bench.sqlite").resolve()) not in storeconn._LIVE
+    assert storeconn.connections(other / "bench.sqlite") == 0

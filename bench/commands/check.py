@@ -143,9 +143,7 @@ def _checks_in(python: str, spec: Any, args: argparse.Namespace) -> tuple[list, 
     left = _left(deadline)
     answer = ask(command, None if left is None else max(left, 0.001), label, doing)
     echo(answer.stderr, end="")  # what the model printed there: shown as it is here
-    found = answer.value or {"error": answer.last_line()}
-    if "error" in found:
-        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
+    found = answer.loaded(spec.key, python)
     try:
         return [Check(**c) for c in found["checks"]], found["device"], found["dtype"]
     except (KeyError, TypeError) as err:

@@ -36,6 +36,14 @@ class Answer:
         lines = [line for line in self.stderr.splitlines() if line.strip()]
         return lines[-1].strip() if lines else "no output"
 
+    def loaded(self, key: str, python: str) -> dict[str, Any]:
+        """The answer of ``bench.run.remote`` having loaded model ``key`` in ``python``; its
+        error (or standard error's last line, without an answer) a ModelUnavailableError."""
+        found = self.value or {"error": self.last_line()}
+        if "error" in found:
+            raise ModelUnavailableError(f"{key} failed to load in {python}: {found['error']}")
+        return found
+
 
 def ask(command: list[str], timeout_s: float | None, label: str, doing: str = "") -> Answer:
     """The :class:`Answer` of ``command`` run within ``timeout_s`` seconds (None: no limit),

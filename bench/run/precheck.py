@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bench.errors import ModelCheckError, ModelUnavailableError
+from bench.errors import ModelCheckError
 from bench.models.external import NATIVE
 from bench.models.spec import ModelSpec
 from bench.run.answer import ask
@@ -71,10 +71,7 @@ def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, 
     limit = min(REMOTE_PROBE_TIMEOUT_S, config.load_timeout_s)  # as its workers' load
     label = f"{spec.key}: {python} -m bench.run.remote"
     answer = ask(command, limit, label, " (loading the model, probes)")
-    found = answer.value or {"error": answer.last_line()}
-    if "error" in found:
-        raise ModelUnavailableError(f"{spec.key} failed to load in {python}: {found['error']}")
-    return {**found, "output": answer.stderr}
+    return {**answer.loaded(spec.key, python), "output": answer.stderr}
 
 
 def checks_of(probed: dict[str, Any]) -> list[Check]:

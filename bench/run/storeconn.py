@@ -7,7 +7,7 @@ another process closing its connection would then believe itself the last one an
 and delete the ``-wal`` and ``-shm`` in use (seen here: a run's heartbeat reopened the store
 just as a second run on it ended, and the store's log was lost). So every connection is made
 here: the files are checked only while this process holds none to that store, under one
-process lock, and the connections are counted until closed.
+process lock, and each connection is kept with its store until closed.
 """
 
 from __future__ import annotations
@@ -18,13 +18,18 @@ from pathlib import Path
 
 from bench.run.storefile import check_store_file, create_store
 
-#: connections this process holds open, per store (resolved path), and the lock under which
-#: they are counted, checked and made
-_LIVE: dict[str, int] = {}
-#: the store key of each open connection (by id), as resolved when it was made: a later
-#: ``chdir`` must not change which count its close takes back
+#: the store (resolved path) of each connection this process holds open, by id, as resolved
+#: when it was made (a later ``chdir`` does not change it), and the lock under which
+#: connections are checked, made and closed
 _KEYS: dict[int, str] = {}
 _LIVE_LOCK = threading.RLock()
+
+
+def connections(path: Path) -> int:
+    """How many connections this process holds open to the store ``path``."""
+    key = str(path.resolve())
+    with _LIVE_LOCK:
+        return sum(held == key for held in _KEYS.values())
 
 
 def open_connection(path: Path, writable: bool, schema: str = "") -> sqlite3.Connection:
@@ -32,7 +37,7 @@ def open_connection(path: Path, writable: bool, schema: str = "") -> sqlite3.Con
     ``writable``), its files checked first unless this process already holds one to it."""
     key = str(path.resolve())
     with _LIVE_LOCK:
-        if not _LIVE.get(key):
+        if key not in _KEYS.values():
             exists = check_store_file(path, writable)
             if writable and not exists:
                 create_store(path, schema)
@@ -43,7 +48,6 @@ def open_connection(path: Path, writable: bool, schema: str = "") -> sqlite3.Con
             live = path.with_name(path.name + "-wal").exists()
             query = "mode=ro" if live else "mode=ro&immutable=1"
             con = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True)
-        _LIVE[key] = _LIVE.get(key, 0) + 1
         _KEYS[id(con)] = key
     return con
 
@@ -52,8 +56,4 @@ def close_connection(con: sqlite3.Connection) -> None:
     """Close ``con`` (a connection :func:`open_connection` made, or any other)."""
     with _LIVE_LOCK:
         con.close()
-        key = _KEYS.pop(id(con), None)
-        if key is not None:
-            _LIVE[key] -= 1
-            if not _LIVE[key]:
-                del _LIVE[key]
+        _KEYS.pop(id(con), None)
