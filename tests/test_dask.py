@@ -61,15 +61,21 @@ def test_killed_worker_tasks_are_redone_once(shared_data, tmp_path, monkeypatch)
         # a worker process other than the one that just finished is likely mid-task
         import psutil  # a dependency of dask.distributed
 
-        me = psutil.Process()
-        workers = [
-            p
-            for p in me.children(recursive=True)
-            if "distributed" in " ".join(p.cmdline()) or "spawn_main" in " ".join(p.cmdline())
-        ]
-        if workers:
-            os.kill(workers[-1].pid, signal.SIGKILL)
-            killed.append(workers[-1].pid)
+        workers = []
+        for p in psutil.Process().children(recursive=True):
+            try:  # a child may exit (or be a zombie) between the listing and its reading
+                cmdline = " ".join(p.cmdline())
+            except psutil.NoSuchProcess:  # ZombieProcess is one
+                continue
+            if "distributed" in cmdline or "spawn_main" in cmdline:
+                workers.append(p)
+        for p in reversed(workers):
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:  # gone since the listing
+                continue
+            killed.append(p.pid)
+            return
 
     summary = run(
         _config(tmp_path, materials=EMT_MATERIALS, executor="dask", workers=2),
