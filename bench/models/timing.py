@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.errors import MaterialError, ModelError
 from bench.models.loaded import LoadedModel
+from bench.models.outputs import check_batch, check_results
 
 
 def proc_status_mb(field: str) -> float | None:
@@ -70,11 +71,17 @@ class ModelClock:
     seconds: float = 0.0
     calls: int = 0
 
-    def timed(self, func: Any) -> Any:
+    def timed(self, func: Any, check: Callable[..., None] | None = None) -> Any:
+        """``func`` timed and counted; what it raises is the material's ModelError, as is
+        what ``check(result, *args, **kwargs)`` raises on what it returned."""
+
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+                if check is not None:
+                    check(result, *args, **kwargs)
+                return result
             except MaterialError:
                 raise
             except MemoryError:  # the batching fallback redoes the batch one by one
@@ -88,6 +95,23 @@ class ModelClock:
         return wrapper
 
 
+def _results_checker(calc: Any) -> Callable[..., None]:
+    """The check of an ASE ``calculate(atoms=None, ...)`` call: the shapes of the results it
+    left (:func:`bench.models.outputs.check_results`) for the atoms it was given (or held)."""
+
+    def check(_: Any, atoms: Any = None, *args: Any, **kwargs: Any) -> None:
+        atoms = atoms if atoms is not None else getattr(calc, "atoms", None)
+        results = getattr(calc, "results", None)
+        if atoms is not None and isinstance(results, dict):
+            check_results(results, len(atoms))
+
+    return check
+
+
+def _batch_checked(result: Any, structures: Any, *args: Any, **kwargs: Any) -> None:
+    check_batch(structures, result)
+
+
 @contextmanager
 def model_clock(model: LoadedModel) -> Iterator[ModelClock]:
     """Time every model evaluation of ``model`` (ASE ``calculate`` and ``batch_forces``);
@@ -96,9 +120,9 @@ def model_clock(model: LoadedModel) -> Iterator[ModelClock]:
     calc = model.calculator
     previous = vars(calc).get("calculate")  # an outer clock's wrapper, or None
     original_batch = model.batch_forces
-    calc.calculate = clock.timed(calc.calculate)
+    calc.calculate = clock.timed(calc.calculate, _results_checker(calc))
     if original_batch is not None:
-        model.batch_forces = clock.timed(original_batch)
+        model.batch_forces = clock.timed(original_batch, _batch_checked)
     try:
         yield clock
     finally:
