@@ -81,7 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"bench.commands.{name}").add_parser(sub)
+    _debug_everywhere(parser)
     return parser
+
+
+def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` also after any command (``bench run … --debug``, where the hint to use it
+    is read), not only before it; given there, it overrides nothing it was not given."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if "--debug" not in child._option_string_actions:
+                    child.add_argument(
+                        "--debug",
+                        action="store_true",
+                        default=argparse.SUPPRESS,
+                        help="show the traceback of an error (or BENCH_DEBUG=1)",
+                    )
+                _debug_everywhere(child)
 
 
 def _quiet_third_party_warnings() -> None:

@@ -90,9 +90,36 @@ def test_a_checkpoint_that_is_not_one_is_one_line(
     assert _rows(store_dir) == before
 
 
-def test_debug_shows_the_traceback(store_dir, tmp_path):
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(store_dir, tmp_path, where):
+    """``--debug`` before the command or after it (where the error's hint is read)."""
+    argv = ["summary", "--out", str(tmp_path / "missing")]
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
     with pytest.raises(Exception, match="no results"):
-        main(["--debug", "summary", "--out", str(tmp_path / "missing")])
+        main(argv)
+
+
+def test_every_command_takes_debug_after_it():
+    """Each command and subcommand (``bench records push``, ``bench speed forward``...)."""
+    import argparse
+
+    from bench.cli import build_parser
+
+    def commands(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield [*path, name], child
+                    yield from commands(child, [*path, name])
+
+    found = list(commands(build_parser(), []))
+    assert len(found) > 12
+    for path, child in found:
+        assert "--debug" in child._option_string_actions, path
+        action = child._option_string_actions["--debug"]
+        assert (action.dest, action.const, action.nargs) == ("debug", True, 0), path
+    with pytest.raises(Exception, match="unknown model"):  # where the hint is read
+        main(["run", "--model", "nosuch", "--subset", "mdr-smoke", "--debug"])
 
 
 @pytest.mark.slow
