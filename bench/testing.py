@@ -62,13 +62,15 @@ def contract_cells(model: LoadedModel) -> list[Atoms]:
     """Two rattled small cells of elements the model takes (NaCl, else CuAu). A model with a
     neighbour-count cap (Orb-v3 ``-20``) is not smooth where the capped set changes: other
     rattles of these cells put orb-v3-conservative-20 there (forces ≠ −dE/dx by 1e-2 eV/Å)."""
+    errors = []
     for kind in ("nacl", "cuau"):
         try:
             _energy(model, _rattled(kind, (1, 1, 1), 0))
-        except Exception:  # an element the model does not know: the next kind
+        except Exception as err:  # an element the model does not know: the next kind
+            errors.append(f"{kind}: {type(err).__name__}: {str(err).strip()[:160]}")
             continue
         return [_rattled(kind, (2, 1, 1), 1), _rattled(kind, (1, 2, 1), 1)]
-    raise ValueError(f"{model.key} evaluates neither NaCl nor CuAu cells")
+    raise ValueError(f"{model.key} evaluates neither NaCl nor CuAu cells ({'; '.join(errors)})")
 
 
 def fd_forces(model: LoadedModel, atoms: Atoms, h: float, n: int = 3) -> np.ndarray:

@@ -133,7 +133,8 @@ def test_bench_speed_actions_have_their_own_options(capsys):
     flags = {action: _flags(_subparser("speed", action)) for action in ACTIONS}
     assert "--sizes" in flags["forward"] and "--subset" not in flags["forward"]
     assert {"--subset", "--protocol"} <= flags["matcalc"] and "--sizes" not in flags["matcalc"]
-    assert flags["peaks"] == {"--help", "--model", "--out", "--records", "--since", "--until"}
+    peaks = {"--help", "--debug", "--model", "--out", "--records", "--since", "--until"}
+    assert flags["peaks"] == peaks
     with pytest.raises(SystemExit):
         build_parser().parse_args(["speed", "forward", "--help"])
     assert "--records" not in capsys.readouterr().out

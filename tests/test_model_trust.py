@@ -76,6 +76,15 @@ def nan_forces():
 def noisy():
     print("LABPOT SAYS HELLO")
     return Scaled()
+
+
+class Boom(Scaled):
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        raise RuntimeError("boom")
+
+
+def raise_all():
+    return Boom()
 '''
 
 ELASTIC = ["--task", "elasticity", "--materials", "mp-10903", "--quiet"]
@@ -286,3 +295,77 @@ def test_a_model_of_other_elements_is_not_refused():
     model = LoadedModel(key="picky", calculator=Picky(), device="cpu", dtype="native")
     (check,) = [Check(**c) for c in probe(model, {"elasticity": "x"})["checks"]]
     assert check.passed is None and "only silver" in check.value
+
+
+def test_a_model_of_other_elements_is_checked_on_the_runs_materials():
+    """No probe cell evaluates: the check is made on the run's materials (``fallback``)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from bench.models.loaded import LoadedModel
+    from bench.run.probe import probe
+
+    class Picky(EMT):
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            if "Ag" not in atoms.get_chemical_symbols():
+                raise KeyError("only silver")
+            super().calculate(atoms, properties, system_changes)
+
+    silver = bulk("Ag", cubic=True)
+    silver.rattle(0.03, seed=1)
+    model = LoadedModel(key="picky", calculator=Picky(), device="cpu", dtype="native")
+    found = probe(model, {"elasticity": "x"}, fallback=lambda: {"mp-124": silver})
+    checks = [Check(**c) for c in found["checks"]]
+    assert found["on_materials"] and all(c.passed for c in checks), checks
+    assert any(c.name == "forces = −dE/dx (mp-124)" for c in checks)
+    assert "mp-124" not in found["fingerprint"]["probes"]  # the identity stays the probes'
+    gold = bulk("Au", cubic=True)
+    found = probe(model, {"elasticity": "x"}, fallback=lambda: {"mp-81": gold})
+    (check,) = [Check(**c) for c in found["checks"]]
+    assert (
+        check.passed is False
+        and check.value == "KeyError: 'only silver' (NaCl, MgO, Si, Cu3Au, mp-81)"
+    )
+
+
+def test_a_model_that_raises_on_every_cell_is_refused_with_why(lab, capsys, shared_data):
+    _, module = lab
+    run = ["run", "--model", f"{module}:raise_all", *ELASTIC, "--out", "o"]
+    run += ["--data-dir", str(shared_data)]
+    assert main(run) == 1
+    err = _err(capsys)
+    assert "evaluates a probe cell or a material of the run" in err
+    assert "RuntimeError: boom (NaCl, MgO, Si, Cu3Au, mp-10903)" in err, err
+    assert not Path("o").exists()  # no store made
+    assert main([*run, "--no-check"]) == 0  # every material then fails, counted
+    with Store("o") as store:
+        assert set(store.records()["status"]) == {"failed"}
+
+
+def test_the_manifest_says_when_no_check_could_be_made():
+    from types import SimpleNamespace
+
+    from bench.run.precheck import check_state
+
+    config = SimpleNamespace(check=True)
+
+    def checks(*passed):
+        return {
+            "checks": [
+                dict(name=f"c{i}", passed=p, value="x", tolerance="") for i, p in enumerate(passed)
+            ]
+        }
+
+    assert check_state(config, checks(None)).startswith("not judged (c0: x")
+    assert check_state(config, checks(True, None)) == "passed"
+    assert check_state(config, checks(True, False)) == "failed"
+
+
+def test_a_factory_that_returns_a_class_is_one_line(lab, capsys):
+    _, module = lab
+    source = Path(f"{module}.py")
+    source.write_text(source.read_text() + "\n\ndef the_class():\n    return Scaled\n")
+    assert main(["run", "--model", f"{module}:the_class", *ELASTIC, "--out", "o"]) == 1
+    err = _err(capsys)
+    assert "returned the class Scaled, not a calculator" in err
+    assert len(err.strip().splitlines()) == 1 and not Path("o").exists()

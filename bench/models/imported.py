@@ -76,6 +76,11 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
     if isinstance(made, LoadedModel):
         made.key = spec.key
         return made
+    if isinstance(made, type):  # the class itself: its methods look like a calculator's
+        raise ModelUnavailableError(
+            f"{target} returned the class {made.__name__}, not a calculator: return "
+            f"{made.__name__}(...)"
+        )
     if not callable(getattr(made, "get_potential_energy", None)):
         raise ModelUnavailableError(
             f"{target} returned a {type(made).__name__}, not an ASE calculator"

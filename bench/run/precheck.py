@@ -5,6 +5,7 @@ the refusal, with the check table, of a model that breaks the contract."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from bench.errors import ModelCheckError
@@ -12,7 +13,7 @@ from bench.models.external import NATIVE
 from bench.models.spec import ModelSpec
 from bench.run.answer import ask
 from bench.run.gpus import in_process_device, worker_device
-from bench.run.probe import probe
+from bench.run.probe import material_cells, probe
 from bench.run.runlog import stdout_kept
 from bench.run.threads import set_threads, threads_per_worker
 from bench.tasks import TASKS
@@ -31,13 +32,27 @@ def stress_use(task: str) -> dict[str, str]:
     return {task: why} if why else {}
 
 
-def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> dict[str, Any]:
+#: how many of a run's first materials the check tries on a model that evaluates no probe cell
+FALLBACK_MATERIALS = 3
+
+
+def probe_run(
+    config: Any,
+    spec: ModelSpec,
+    dtype: str,
+    python: str | None,
+    materials: tuple[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """The probes of ``config``'s model (a :class:`bench.run.config.RunConfig`) loaded as its
-    workers load it: in ``python`` (its own environment) when given, else here. Returns
-    ``{"fingerprint", "checks", "output"}`` (``output``: what the package printed)."""
+    workers load it: in ``python`` (its own environment) when given, else here. ``materials``
+    (data set, the run's material ids): the first :data:`FALLBACK_MATERIALS` are the check's
+    cells when the model evaluates no probe cell. Returns ``{"fingerprint", "checks",
+    "output"}`` (``output``: what the package printed)."""
     uses = stress_use(config.task)
+    dataset, ids = materials or ("", [])
+    ids = list(ids[:FALLBACK_MATERIALS])
     if python is not None:
-        return _remote(config, spec, dtype, python)
+        return _remote(config, spec, dtype, python, dataset, ids)
     from bench.models.external import FAMILY
     from bench.run.worker import forget_local_models, local_model
 
@@ -49,18 +64,33 @@ def probe_run(config: Any, spec: ModelSpec, dtype: str, python: str | None) -> d
     if key in _PROBED:  # a catalogue model, probed by an earlier run of this process
         return {**_PROBED[key], "output": ""}
     set_threads(config.threads or threads_per_worker(config.workers))  # as the run's
+    fallback = _fallback(dataset, ids, config.data_dir)
     with stdout_kept() as held:
         timeout = config.load_timeout_s
         model = local_model(spec.token, device, dtype, config.checkpoint, timeout)
-        found = probe(model, uses, check=config.check)
-    if spec.family != FAMILY:
+        found = probe(model, uses, check=config.check, fallback=fallback)
+    if spec.family != FAMILY and not found.get("on_materials"):  # the probes alone: reusable
         _PROBED[key] = found
     return {**found, "output": "".join(held)}
 
 
-def _remote(config: Any, spec: ModelSpec, dtype: str, python: str) -> dict[str, Any]:
+def _fallback(dataset: str, ids: list[str], data_dir: Any) -> Any:
+    """:func:`bench.run.probe.material_cells` of the run's first materials, when asked."""
+    if not dataset or not ids:
+        return None
+    where = Path(data_dir) if data_dir else None
+    return lambda: material_cells(dataset, ids, where)
+
+
+def _remote(
+    config: Any, spec: ModelSpec, dtype: str, python: str, dataset: str, ids: list[str]
+) -> dict[str, Any]:
     """:func:`probe_run` in another interpreter (``python -m bench.run.remote --probe``)."""
     command = [python, "-m", "bench.run.remote", "--model", spec.token, "--probe", config.task]
+    if dataset and ids:
+        command += ["--probe-materials", dataset, ",".join(ids)]
+        if config.data_dir:
+            command += ["--data-dir", str(config.data_dir)]
     for flag, value in (("--device", worker_device(config)), ("--dtype", dtype)):
         if value:
             command += [flag, str(value)]
@@ -92,11 +122,17 @@ def refuse_broken(label: str, probed: dict[str, Any]) -> None:
 
 
 def check_state(config: Any, probed: dict[str, Any]) -> str:
-    """What the manifest says of the check: ``passed``, or ``skipped (--no-check)``."""
+    """What the manifest says of the check: ``passed`` (no check failed, one at least passed),
+    ``failed``, ``not judged (...)`` (none could be made: why), or ``skipped (--no-check)``."""
     if not config.check:
         return "skipped (--no-check)"
     checks = checks_of(probed)
-    return "passed" if all(c.passed is not False for c in checks) else "failed"
+    if any(c.passed is False for c in checks):
+        return "failed"
+    if not any(c.passed for c in checks):
+        why = "; ".join(f"{c.name}: {c.value}" for c in checks)[:300]
+        return f"not judged ({why})"
+    return "passed"
 
 
 def resolved_dtype(settings: Any, fingerprint: dict[str, Any]) -> tuple[Any, str | None]:

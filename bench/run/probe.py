@@ -9,6 +9,7 @@ graph network 14 model calls (4 probes, 6 displaced and 4 strained cells).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -92,14 +93,54 @@ def fingerprint(model: LoadedModel) -> dict[str, Any]:
     }
 
 
-def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str, str]) -> list:
+#: the largest cell of a run's own material the check evaluates (atoms)
+MAX_MATERIAL_CELL_ATOMS = 200
+
+
+def material_cells(dataset: str, material_ids: list[str], data_dir: Any = None) -> dict:
+    """Cells of a run's own materials (their reference structures of at most
+    :data:`MAX_MATERIAL_CELL_ATOMS` atoms, rattled as the probe cells are), for a model that
+    evaluates none of :func:`probe_cells`; a material that cannot be read is left out (it is
+    that material's failure later)."""
+    from bench.datasets import load_structure
+
+    cells = {}
+    for seed, material_id in enumerate(material_ids):
+        try:
+            atoms = load_structure(dataset, material_id, data_dir)[0]
+        except Exception:  # a damaged file: the material's own failure later
+            continue
+        if 0 < len(atoms) <= MAX_MATERIAL_CELL_ATOMS:
+            atoms.rattle(0.03, seed=seed + 31)
+            cells[material_id] = atoms
+    return cells
+
+
+def quick_check(
+    model: LoadedModel,
+    probes: dict[str, Any],
+    stress_use: dict[str, str],
+    fallback: Callable[[], dict[str, Atoms]] | None = None,
+) -> list:
     """The fast contract checks on the probes' outputs and the first probe cell the model
-    evaluates. ``stress_use``: task -> why it needs stress (tasks that do not: left out)."""
+    evaluates. ``stress_use``: task -> why it needs stress (tasks that do not: left out).
+    A model that evaluates no probe cell (other elements, or a model that raises on every
+    cell) is checked on the cells ``fallback`` gives (the run's first materials,
+    :func:`material_cells`); when it evaluates none of those either, the check fails with
+    what it raised (without ``fallback``: not judged)."""
     cells = probe_cells()
     done = {n: p for n, p in probes.items() if "error" not in p}
-    if not done:  # elements outside the probes' (or a model that raises on all): not judged
-        errors = "; ".join(f"{n}: {p['error']}" for n, p in probes.items())
-        return [Check("evaluates a probe cell", None, errors[:300], "none of its elements?")]
+    if not done and fallback is not None:
+        extra = fallback()
+        cells.update(extra)
+        tried = {name: {"n_atoms": len(a), **_evaluate(model, a)} for name, a in extra.items()}
+        probes = {**probes, **tried}
+        done = {n: p for n, p in tried.items() if "error" not in p}
+    if not done:
+        name = "evaluates a probe cell" + (" or a material of the run" if fallback else "")
+        if fallback is None:  # elements outside the probes'?
+            return [Check(name, None, _errors(probes), "none of its elements?")]
+        return [Check(name, False, _errors(probes), "one at least")]
     checks = [_shapes(done)]
     name = next(iter(done))
     atoms, out = cells[name], done[name]
@@ -115,6 +156,14 @@ def quick_check(model: LoadedModel, probes: dict[str, Any], stress_use: dict[str
         checks.append(_judged(f"forces = −dE/dx ({name})", error, tol, "eV/Å"))
     checks.append(_stress(model, atoms, out, stress_use, rel, d))
     return checks
+
+
+def _errors(probes: dict[str, Any]) -> str:
+    """What each cell raised, cells with the same error together (``boom (NaCl, MgO)``)."""
+    cells: dict[str, list[str]] = {}
+    for name, out in probes.items():
+        cells.setdefault(out["error"], []).append(name)
+    return "; ".join(f"{error} ({', '.join(names)})" for error, names in cells.items())[:300]
 
 
 def _shapes(done: dict[str, Any]) -> Check:
@@ -167,12 +216,27 @@ def _text(err: Exception) -> str:
     return f"{type(err).__name__}: {str(err).strip()[:160]}"
 
 
-def probe(model: LoadedModel, stress_use: dict[str, str], check: bool = True) -> dict[str, Any]:
-    """The fingerprint and (``check``) the quick checks, as plain JSON values (they travel
-    from a worker in another environment)."""
+def probe(
+    model: LoadedModel,
+    stress_use: dict[str, str],
+    check: bool = True,
+    fallback: Callable[[], dict[str, Atoms]] | None = None,
+) -> dict[str, Any]:
+    """The fingerprint and (``check``) the quick checks (``fallback``: :func:`quick_check`),
+    as plain JSON values (they travel from a worker in another environment); ``on_materials``:
+    whether the check needed ``fallback``'s cells."""
     found = fingerprint(model)
-    checks = quick_check(model, found["probes"], stress_use) if check else []
-    return {"fingerprint": found, "checks": [dataclasses.asdict(c) for c in checks]}
+    used: list[bool] = []
+
+    def materials() -> dict[str, Atoms]:
+        used.append(True)
+        return fallback() if fallback is not None else {}
+
+    given = materials if fallback is not None else None
+    checks = quick_check(model, found["probes"], stress_use, given) if check else []
+    rows = [dataclasses.asdict(c) for c in checks]
+    # on_materials: checked on the run's own materials, so the answer is that run's alone
+    return {"fingerprint": found, "checks": rows, "on_materials": bool(used)}
 
 
 def fingerprint_change(before: dict[str, Any] | None, now: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--probe", metavar="TASK", help="answer the run's probes, then exit")
     parser.add_argument("--no-check", action="store_true", help="--probe: fingerprint only")
+    parser.add_argument(
+        "--probe-materials",
+        nargs=2,
+        metavar=("DATASET", "IDS"),
+        help="--probe: the run's first materials (comma-separated ids), the check's cells "
+        "when the model evaluates no probe cell",
+    )
+    parser.add_argument("--data-dir", help="--probe-materials: the data directory")
     parser.add_argument(
         "--contract",
         choices=["conservative", "direct", "conservative-approx", "direct-approx"],
@@ -84,9 +93,17 @@ def _answer(args: argparse.Namespace, model: Any) -> dict[str, Any]:
         rows = [dataclasses.asdict(c) for c in checks]
         return {"checks": rows, "device": model.device, "dtype": model.dtype}
     from bench.run.precheck import stress_use
-    from bench.run.probe import probe
+    from bench.run.probe import material_cells, probe
 
-    return probe(model, stress_use(args.probe), check=not args.no_check)
+    fallback = None
+    if args.probe_materials:
+        dataset, ids = args.probe_materials[0], args.probe_materials[1].split(",")
+        data_dir = Path(args.data_dir) if args.data_dir else None
+
+        def fallback() -> dict[str, Any]:
+            return material_cells(dataset, ids, data_dir)
+
+    return probe(model, stress_use(args.probe), check=not args.no_check, fallback=fallback)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     process, loaded), so a model that cannot run leaves no folder behind.
     """
     spec, dataset, ids, settings = prepare(config)
-    probed = _probe(config, spec, settings.dtype)
+    probed = _probe(config, spec, settings.dtype, (dataset, ids))
     settings, load_dtype = resolved_dtype(settings, probed["fingerprint"])
     job = Job.of(config, dataset, settings, load_dtype)
     device = run_device(config, probed["fingerprint"]["device"])
@@ -145,12 +145,15 @@ def _manifest(
     }
 
 
-def _probe(config: RunConfig, spec: Any, dtype: str) -> dict[str, Any]:
-    """The model's probes (:func:`bench.run.precheck.probe_run`), loaded as its workers load
-    it; its own interpreter checked first (one line naming what that environment lacks)."""
+def _probe(
+    config: RunConfig, spec: Any, dtype: str, materials: tuple[str, list[str]]
+) -> dict[str, Any]:
+    """The model's probes (:func:`bench.run.precheck.probe_run`; ``materials``: the data set
+    and the run's ids), loaded as its workers load it; its own interpreter checked first (one
+    line naming what that environment lacks)."""
     python = None if config.executor == "dask" else config.worker_python or worker_python(spec)
     try:
-        probed = probe_run(config, spec, dtype, python)
+        probed = probe_run(config, spec, dtype, python, materials)
     except ModelUnavailableError:
         if python is not None:
             check_python(python, spec, config.load_timeout_s)  # what that env lacks
