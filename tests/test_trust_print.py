@@ -181,11 +181,16 @@ def test_the_progress_bar_shows_its_texts_escaped(capsys, monkeypatch):
 
 @pytest.mark.parametrize("quiet", [True, False])
 def test_a_run_prints_a_models_error_and_names_escaped(evil, tmp_path, capfd, quiet):
-    """The run header, the progress bar, the failure list (live and --quiet) and the run's
-    last lines: the model's key from the models file and its error message."""
+    """The check's refusal of a model that raises on every cell, then (``--no-check``) the run
+    header, the progress bar, the failure list (live and --quiet) and the run's last lines:
+    the model's key from the models file and its error message."""
     argv = ["run", "--models-file", "models.yaml", "--model", "m\x1b]0;pwned\x07\x1b[2J"]
     argv += ["--task", "elasticity", "--materials", "mp-10903", "--out", str(tmp_path / "o")]
-    assert main([*argv, *(["--quiet"] if quiet else [])]) == 0
+    argv += ["--quiet"] if quiet else []
+    assert main(argv) == 1  # refused before its first material, with what it raised
+    text = _clean(capfd)
+    assert "RuntimeError" in text and "\\x1b]0;pwned\\x07" in text
+    assert main([*argv, "--no-check"]) == 0
     text = _clean(capfd)
     assert "RuntimeError" in text and "\\x1b]0;pwned\\x07" in text
     assert "\\x1b[2J\\nsecond line" in text  # the message stays on its row of the table
