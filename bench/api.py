@@ -4,6 +4,8 @@ manifests — and returns one row per material."""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import inspect
 import os
 import sys
@@ -48,12 +50,14 @@ def benchmark(
     where it takes them, ``device``/``dtype``/``checkpoint``), a catalogue key, an import path
     ``module:function``, or an ASE calculator instance (``workers=1`` only: an instance
     cannot go to other processes). ``name``: the records' label (default: the import path;
-    ignored for catalogue keys). ``run_options``: the other fields of
-    :class:`bench.run.config.RunConfig` (``checkpoint``, ``device``, ``dtype``, ``limit``,
-    ``executor``, ``retry_failures``, ``progress``...).
+    ignored for catalogue keys). ``run_options``: ``model_kwargs`` and the other fields of
+    :class:`bench.run.config.RunConfig` (:func:`accepted_options`: ``checkpoint``, ``device``,
+    ``dtype``, ``limit``, ``executor``, ``retry_failures``, ``progress``...); another name is
+    one ConfigurationError naming them.
     """
     if task not in TASKS:
         raise ConfigurationError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    _check_run_options(run_options)
     kwargs = dict(run_options.pop("model_kwargs", None) or {})
     key = _model_key(model, name, kwargs, workers, run_options.get("executor", "local"))
     config = RunConfig(
@@ -69,6 +73,48 @@ def benchmark(
         summary = run(config)
     append_log(config.out_dir, "".join(held))
     return _frame(config, summary)
+
+
+#: the fields of RunConfig that benchmark's own arguments set (``out`` is ``out_dir``)
+_OWN_ARGUMENTS = ("model", "task", "subset", "materials", "out_dir", "workers")
+#: the command line's spelling of an option -> benchmark's (a hint for an unknown option)
+_CLI_SPELLING = {
+    "quiet": "progress=False",
+    "no_check": "check=False",
+    "no_batch": "batch=False",
+    "no_keep_force_constants": "keep_force_constants=False",
+    "out_dir": "out=",
+    "records": "records_dir=",
+    "set": "overrides=(KEY=VALUE, ...)",
+    "model_arg": "model_kwargs={...}",
+    "material_timeout": "material_timeout_s=",
+    "push_every": "push_every_s=",
+}
+
+
+def accepted_options() -> list[str]:
+    """The keyword options :func:`benchmark` takes beyond its named arguments:
+    ``model_kwargs`` and the fields of :class:`bench.run.config.RunConfig` it does not set."""
+    fields = [f.name for f in dataclasses.fields(RunConfig) if f.name not in _OWN_ARGUMENTS]
+    return ["model_kwargs", *fields]
+
+
+def _check_run_options(given: dict[str, Any]) -> None:
+    """One ConfigurationError naming an unknown option (and what it may mean), and the
+    accepted ones: never RunConfig's TypeError."""
+    accepted = accepted_options()
+    unknown = [name for name in given if name not in accepted]
+    if not unknown:
+        return
+    name = unknown[0]
+    close = _CLI_SPELLING.get(name) or next(
+        iter(difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)), None
+    )
+    hint = f" (did you mean {close}?)" if close else ""
+    raise ConfigurationError(
+        f"bench.benchmark: unknown option {name!r}{hint}; it takes model, name, task, subset, "
+        f"materials, out, workers and {', '.join(accepted)}"
+    )
 
 
 def _frame(config: RunConfig, summary: Any) -> pd.DataFrame:

@@ -52,3 +52,17 @@ def test_an_instance_or_a_local_factory_cannot_go_to_workers(data, tmp_path):
     with pytest.raises(ConfigurationError, match="cannot import"):
         _run(lambda: EMT(), tmp_path / "runs", name="y", workers=2)
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_unknown_option_is_one_error_naming_the_accepted_ones(tmp_path):
+    """``quiet=True`` (the command line's --quiet) or a typo: one ConfigurationError with a
+    hint and the accepted options, never RunConfig's TypeError; nothing is created."""
+    out = tmp_path / "runs"
+    with pytest.raises(ConfigurationError, match="unknown option 'quiet'") as err:
+        bench.benchmark(EMT, name="x", task="elasticity", out=str(out), quiet=True)
+    assert "progress=False" in str(err.value) and "retry_failures" in str(err.value)
+    with pytest.raises(ConfigurationError, match=r"'chekpoint' \(did you mean checkpoint\?"):
+        bench.benchmark(EMT, name="x", task="elasticity", out=str(out), chekpoint="w.pt")
+    with pytest.raises(ConfigurationError, match=r"did you mean out="):
+        bench.benchmark(EMT, name="x", task="elasticity", out_dir=str(out))
+    assert not out.exists()
