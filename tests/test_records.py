@@ -242,9 +242,9 @@ def test_a_material_marked_alone_runs_with_nothing_beside_it(shared_data, tmp_pa
     run(config, on_record=note)
     assert set(seen[:2]) == set(ids[:2]) and seen[2] == ids[2] and set(seen[3:]) == set(ids[3:])
     # the alone one ran on the threads of both workers (cores / 2 each), the others on their own
-    from bench.run.threads import threads_per_worker
+    from bench.run.threads import default_threads
 
-    assert threads == {i: 2 * threads_per_worker(2) if i == ids[2] else None for i in ids}
+    assert threads == {i: 2 * default_threads(2) if i == ids[2] else None for i in ids}
 
 
 def test_torch_threads_are_set_for_a_block_and_restored():

@@ -355,25 +355,61 @@ def test_pool_keeps_only_the_materials_in_flight(shared_data, monkeypatch):
 def test_threads_option_sets_the_workers_torch_threads(shared_data, tmp_path, monkeypatch):
     """``bench run --threads N`` gives the worker N torch threads (default: cores / workers),
     so two runs sharing a machine need not oversubscribe its cores."""
+    import bench.run.threads as threads
     import bench.run.worker as worker
-    from bench.run.threads import threads_per_worker
 
     seen: list[int] = []
     monkeypatch.setattr(worker, "set_threads", seen.append)  # in-process: worker.execute_here
+    monkeypatch.setattr(threads, "_USER_OMP", [])  # as a new process
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     args = ["run", "--model", "emt", "--subset", "mdr-smoke", "--limit", "1", "--quiet"]
     args += ["--data-dir", str(shared_data)]
     assert main([*args, "--out", str(tmp_path / "a"), "--threads", "1"]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
-    assert seen == [1, threads_per_worker(1)]
+    monkeypatch.setattr(threads, "_USER_OMP", [])
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is the default
+    assert main([*args, "--out", str(tmp_path / "c")]) == 0
+    assert seen == [1, threads.threads_per_worker(1), 3]
 
 
 def test_a_busy_machine_gets_a_threads_hint(monkeypatch):
     """Load on the cores a run would take: a hint naming --threads; none when idle or explicit."""
+    import bench.run.threads as threads
     from bench.run.threads import oversubscription_hint
 
+    monkeypatch.setattr(threads, "_USER_OMP", [])
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 2.0, 2.0))
     assert "--threads 1" in oversubscription_hint(1, None)
     assert oversubscription_hint(1, 1) is None  # the user chose
     monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
     assert oversubscription_hint(1, None) is None
+
+
+def test_omp_num_threads_is_the_users_choice_of_threads(monkeypatch):
+    """``OMP_NUM_THREADS=1`` is an explicit choice: the default torch threads, and no busy
+    machine hint; it outlives the value bench writes for its own workers (a second run in
+    the process); a value that is no positive integer is ignored."""
+    import bench.run.threads as threads
+
+    monkeypatch.setattr(threads, "_USER_OMP", [])
+    monkeypatch.setattr(threads, "limit_blas_threads", lambda: None)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.1, 4.0, 4.0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.default_threads(1) == 1 and threads.default_threads(2) == 1
+    assert threads.oversubscription_hint(1, None) is None
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")  # set_threads writes it: restored after
+    before = __import__("torch").get_num_threads()
+    try:
+        threads.set_threads(3)  # writes OMP_NUM_THREADS=3 for the workers it starts
+        assert os.environ["OMP_NUM_THREADS"] == "3" and threads.default_threads(1) == 1
+    finally:
+        __import__("torch").set_num_threads(before)
+    monkeypatch.setattr(threads, "_USER_OMP", [])
+    for value in ("0", "two", ""):
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert threads.default_threads(2) == 2 and "--threads 1" in threads.oversubscription_hint(
+            2, None
+        )

@@ -103,8 +103,8 @@ def _add_logistics(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        help="torch threads per worker (default: cores / workers); give 1 to each of two runs "
-        "that share 2 cores",
+        help="torch threads per worker (default: $OMP_NUM_THREADS when set, else cores / "
+        "workers); give 1 to each of two runs that share 2 cores",
     )
     p.add_argument(
         "--executor",

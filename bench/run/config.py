@@ -37,7 +37,8 @@ class RunConfig:
     materials: tuple[str, ...] | None = None  # explicit ids instead of the whole subset
     limit: int | None = None
     workers: int = 1
-    #: torch threads per worker; None: this machine's cores / workers. Set it when several
+    #: torch threads per worker; None: ``OMP_NUM_THREADS`` when the user set it, else this
+    #: machine's cores / workers (bench.run.threads.default_threads). Set it when several
     #: runs share one machine (two runs of 2 threads on 2 cores oversubscribe them)
     threads: int | None = None
     device: str | None = None

@@ -20,7 +20,7 @@ from bench.errors import ConfigurationError
 from bench.models import LoadedModel, load_model
 from bench.run.config import Job, RunConfig
 from bench.run.gpus import worker_device, worker_envs
-from bench.run.threads import limit_blas_threads, thread_env, threads_per_worker
+from bench.run.threads import default_threads, limit_blas_threads, thread_env
 from bench.settings import settings_digest
 from bench.tasks import worker_died_record
 
@@ -56,7 +56,7 @@ def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
         if config.scheduler:
             client = Client(config.scheduler, timeout="60s")
         elif envs:
-            cluster = _gpu_cluster(envs, config.threads or threads_per_worker(n_workers))
+            cluster = _gpu_cluster(envs, config.threads or default_threads(n_workers))
             client = Client(cluster)
         else:
             cluster = LocalCluster(
@@ -64,7 +64,7 @@ def _client(config: RunConfig, n_materials: int) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env=thread_env(config.threads or threads_per_worker(n_workers)),
+                env=thread_env(config.threads or default_threads(n_workers)),
             )
             client = Client(cluster)
         try:

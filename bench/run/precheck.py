@@ -15,7 +15,7 @@ from bench.run.answer import ask
 from bench.run.gpus import in_process_device, worker_device
 from bench.run.probe import material_cells, probe
 from bench.run.runlog import stdout_kept
-from bench.run.threads import set_threads, threads_per_worker
+from bench.run.threads import default_threads, set_threads
 from bench.tasks import TASKS
 from bench.testing import Check, format_checks
 
@@ -63,7 +63,7 @@ def probe_run(
         _PROBED.pop(key, None)
     if key in _PROBED:  # a catalogue model, probed by an earlier run of this process
         return {**_PROBED[key], "output": ""}
-    set_threads(config.threads or threads_per_worker(config.workers))  # as the run's
+    set_threads(config.threads or default_threads(config.workers))  # as the run's
     fallback = _fallback(dataset, ids, config.data_dir)
     with stdout_kept() as held:
         timeout = config.load_timeout_s

@@ -33,7 +33,7 @@ from bench.run.resume import check_resume, files_of
 from bench.run.runlog import append_log
 from bench.run.schedule import LPT_WINDOW_PER_WORKER, largest_first_within_windows
 from bench.run.store import Store
-from bench.run.threads import oversubscription_hint, threads_per_worker
+from bench.run.threads import default_threads, oversubscription_hint
 from bench.run.worker import execute_here, forget_local_models
 from bench.settings import settings_dict, settings_digest
 from bench.terminal import echo, shown
@@ -258,7 +258,7 @@ def _execute(config: RunConfig, job: Job, model: str, ids: list[str]) -> Iterato
     if not ids:
         return
     workers = max(1, min(config.workers, len(ids)))
-    threads = config.threads or threads_per_worker(workers)
+    threads = config.threads or default_threads(workers)
     if config.executor == "dask":
         yield from execute_dask(config, job, model, ids)
         return

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 _BLAS_LIMIT: Any = None  # keeps threadpoolctl's limit alive in this process
+#: ``OMP_NUM_THREADS`` as the user set it, kept when :func:`set_threads` first writes its own
+_USER_OMP: list[str | None] = []
 
 
 def threads_per_worker(workers: int) -> int:
@@ -15,16 +17,34 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def user_threads() -> int | None:
+    """The torch threads the user asked for with ``OMP_NUM_THREADS`` (a positive integer),
+    as set before bench wrote its own; None when unset or not a positive integer."""
+    value = _USER_OMP[0] if _USER_OMP else os.environ.get("OMP_NUM_THREADS")
+    try:
+        threads = int(str(value).strip())
+    except ValueError:
+        return None
+    return threads if threads > 0 else None
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker when ``--threads`` is not given: ``OMP_NUM_THREADS`` when the
+    user set it (:func:`user_threads`), else this machine's cores / ``workers``."""
+    return user_threads() or threads_per_worker(workers)
+
+
 def oversubscription_hint(workers: int, threads: int | None) -> str | None:
     """A hint when a run would give torch all cores while the machine is already busy
     (another run, tests): oversubscribed cores made two 2-thread runs 5.9x slower than two
-    1-thread runs here (results/speed/sharing.csv). None when ``threads`` is explicit or the
-    machine is idle enough."""
+    1-thread runs here (results/speed/sharing.csv). None when ``threads`` is explicit (the
+    option, or ``OMP_NUM_THREADS``) or the machine is idle enough."""
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]  # runnable processes, 1-minute average
     except (AttributeError, OSError):  # not available on this platform (Windows)
         return None
+    threads = threads or user_threads()
     if threads is not None or load < 1.0 or cores - load >= workers * threads_per_worker(workers):
         return None
     free = max(1, int(cores - load + 0.5) // max(1, workers))
@@ -59,6 +79,8 @@ def set_threads(threads: int) -> None:
     and made FrechetCellFilter's ``expm_frechet`` ~30× slower in a CHGNet relaxation
     (profiled on this 2-core CPU). Results are unchanged beyond rounding.
     """
+    if not _USER_OMP:  # the user's choice outlives bench's own (the next run's default)
+        _USER_OMP.append(os.environ.get("OMP_NUM_THREADS"))
     os.environ.update(thread_env(threads))
     limit_blas_threads()
     try:
