@@ -160,3 +160,64 @@ def test_headline_names_set_model_coverage_maes_hours_machine(store_dir):
     assert row["n (coverage)"] == "7 (8 of 8 run, 1 failed)"
     assert row["ωmax [K]"].startswith("2.50 [")
     assert row["worker-hours"] == f"{8 * 3.0 / 3600:.2f}"
+
+
+def _failing_store(root, n_ok: int, n_failed: int, timings: dict | None = None):
+    """mdr-smoke: ``n_ok`` materials ok (error 1), then ``n_failed`` failed."""
+    _, ids = resolve_subset("mdr-smoke")
+    digest = expected_digest("chgnet", "phonons", "mdr-pbe")
+    with Store(root) as store:
+        run_id = store.start_run({"settings_digest": digest, "versions": {"ase": "x"}}, {})
+        for i, material_id in enumerate(ids[: n_ok + n_failed]):
+            record = _record(material_id, digest, status="ok" if i < n_ok else "failed")
+            if timings is not None:
+                record["timings_s"] = timings
+            store.write(record, run_id)
+    return root
+
+
+def test_an_mae_over_a_minority_of_the_set_says_so_everywhere(tmp_path):
+    """2 ok of 8, 6 failed: the MAE is shown, and each of its cells (markdown, headline, site)
+    and the terminal summary say it is over 2 of 8 with 6 failed; a majority says nothing."""
+    from bench.commands.output import minority_notes
+    from bench.report.headline import headline
+    from bench.report.metrics import mae_table
+    from bench.report.site_index import table2_html
+
+    table = build_table([_failing_store(tmp_path / "few", 2, 6)])
+    md = to_markdown(table)
+    line = next(s for s in md.splitlines() if s.startswith("| chgnet-0.3.0 |"))
+    assert "| 1.00 [1.00, 1.00] (on 2 of 8; 6 failed) |" in line and "| 2 (6) |" in line
+    assert headline(table).iloc[0]["ωmax [K]"] == "1.00 [1.00, 1.00] (on 2 of 8; 6 failed)"
+    assert str(table2_html(table, {}, "t")).count("on 2 of 8; 6 failed") == len(PROPS)
+    notes = minority_notes(mae_table(table.records, PROPS), PROPS)
+    assert notes == [
+        "note: chgnet-0.3.0 on mdr-pbe: its MAE is over 2 of 8 materials (6 failed), not over "
+        "the set"
+    ]
+    table = build_table([_failing_store(tmp_path / "most", 4, 4)])  # half: no note
+    assert "on 4 of 8" not in to_markdown(table)
+    assert minority_notes(mae_table(table.records, PROPS), PROPS) == []
+
+
+def test_records_that_give_no_mae_say_they_failed(tmp_path):
+    """2 of 8 recorded, both failed: ``2 of 8 run, 2 failed, no MAE``, not just the coverage."""
+    from bench.report.headline import headline
+
+    table = build_table([_failing_store(tmp_path, 0, 2)])
+    line = next(s for s in to_markdown(table).splitlines() if s.startswith("| chgnet-0.3.0 |"))
+    assert "| – (2 of 8 run, 2 failed, no MAE) |" in line
+    assert "| 2 of 8 run, 2 failed, no MAE |" in line
+    assert headline(table).iloc[0]["n (coverage)"] == "– (2 of 8 run, 2 failed, no MAE)"
+    table = build_table([_failing_store(tmp_path / "ok", 2, 0)])  # none failed: none said
+    assert "| – (2 of 8 run, no MAE) |" in to_markdown(table)
+
+
+def test_wall_time_line_without_a_split(tmp_path):
+    """Records with only the model's clock, or no timings: no empty ``(; ...)`` split."""
+    timed = build_table([_failing_store(tmp_path / "a", 8, 0, {"model": 0.0, "model_calls": 2})])
+    assert "- chgnet-0.3.0 phonons: 3.0 (0 % of wall time inside the model); total" in (
+        to_markdown(timed)
+    )
+    bare = build_table([_failing_store(tmp_path / "b", 8, 0, {})])
+    assert "- chgnet-0.3.0 phonons: 3.0; total 0.01 h for 8 materials" in to_markdown(bare)

@@ -111,6 +111,8 @@ def print_summary(
                 f"note: an interval over fewer than {SMALL_N} materials (here n = {min(small)}) "
                 "is rough: the bootstrap sees few values"
             )
+        for line in minority_notes(table, properties):
+            echo(line)
         return
     rows = []
     for _, row in table.iterrows():
@@ -126,6 +128,23 @@ def print_summary(
                 }
             )
     print_frame(pd.DataFrame(rows))
+
+
+def minority_notes(table: pd.DataFrame, properties: tuple[str, ...]) -> list[str]:
+    """``note: mypot:make on mp-...: its MAE is over 2 of 20 materials (18 failed) ...``, per
+    row of an MAE table whose numbers are over fewer than half its materials."""
+    lines = []
+    for _, row in table.iterrows():
+        ns = sorted({int(row[f"n_{p}"]) for p in properties if f"n_{p}" in row})
+        if not ns or ns[-1] == 0 or 2 * ns[-1] >= int(row["n"]):
+            continue
+        failed = int(row["n_failed"])
+        lines.append(
+            f"note: {shown(row['model'])} on {shown(row['dataset'])}: its MAE is over "
+            f"{' or '.join(map(str, ns))} of {int(row['n'])} materials ({failed} failed), "
+            "not over the set"
+        )
+    return lines
 
 
 def subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:

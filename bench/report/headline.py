@@ -7,7 +7,13 @@ from collections import Counter
 
 import pandas as pd
 
-from bench.report.markdown import frame_markdown, measured_tasks, text_of
+from bench.report.markdown import (
+    frame_markdown,
+    measured_tasks,
+    minority_text,
+    no_mae_text,
+    text_of,
+)
 from bench.report.metrics import format_mae
 from bench.report.table import COLUMNS, Table, column_label, phonon_basis, shown_columns
 
@@ -34,10 +40,10 @@ def _machine(table: Table, model: str, task: str) -> str:
 
 def _n_text(row: pd.Series, task: str) -> str:
     """``3942 (3953 of 3953 run, 11 failed)``; ``773 (random prefix, 780 of 3953; 3 failed)``;
-    ``– (3 of 3953 run, no MAE)``."""
+    ``– (3 of 3953 run, no MAE)``; ``– (2 of 20 run, 2 failed, no MAE)``."""
     coverage = row[f"{task}.coverage"]
     if text_of(row, f"{task}.no_mae"):
-        return f"– ({coverage} run, no MAE)"
+        return f"– ({no_mae_text(row, task)})"
     n = max(int(row[p + ".n"]) for p, (t, _, _) in COLUMNS.items() if t == task)
     failed = int(row.get(f"{task}.n_failed", 0))
     source = text_of(row, f"{task}.mae_from")
@@ -65,6 +71,8 @@ def headline(table: Table) -> pd.DataFrame:
             for p in props:
                 label = column_label(p, phonon_basis(table))
                 out[label] = format_mae(row[f"{p}.mae"], row[f"{p}.lo"], row[f"{p}.hi"])
+                if few := minority_text(row, p):  # an MAE over a minority: said in its cell
+                    out[label] += f" ({few})"
             hours = mine["wall_s"].sum() / 3600
             out["worker-hours"] = f"{hours:.2f}" if len(mine) else "–"
             out["machine"] = _machine(table, model, task)

@@ -44,17 +44,20 @@ def frame_markdown(frame: pd.DataFrame) -> str:
 
 
 def _cell(row: pd.Series, prop: str) -> str:
-    """``14.9 [14.0, 16.2] (paper 12)``; a random prefix says so; records that give no
-    number (:mod:`bench.report.scope`) show their coverage."""
+    """``14.9 [14.0, 16.2] (paper 12)``; a random prefix says so, and an MAE over a minority
+    of its materials (:func:`minority_text`); records that give no number
+    (:mod:`bench.report.scope`) show their coverage."""
     mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
     task = COLUMNS[prop][0]
     text = format_mae(mae, row[f"{prop}.lo"], row[f"{prop}.hi"])
     notes = [] if pd.isna(paper) else [f"paper {paper:g}"]
     source = text_of(row, f"{task}.mae_from")
-    if source.startswith("random prefix"):
-        notes.insert(0, source)
-    elif text_of(row, f"{task}.no_mae"):
-        notes.insert(0, f"{row[f'{task}.coverage']} run, no MAE")
+    if text_of(row, f"{task}.no_mae"):
+        notes.insert(0, no_mae_text(row, task))
+    else:
+        notes[:0] = [t for t in (minority_text(row, prop),) if t]
+        if source.startswith("random prefix"):
+            notes.insert(0, source)
     return f"{text} ({'; '.join(notes)})" if notes else text
 
 
@@ -64,6 +67,31 @@ def text_of(row: pd.Series, column: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _count(row: pd.Series, column: str) -> int:
+    """An integer column of a row (0 when absent or NaN)."""
+    value = row.get(column)
+    return int(value) if value is not None and pd.notna(value) else 0
+
+
+def minority_text(row: pd.Series, prop: str) -> str:
+    """``on 2 of 20; 18 failed``: an MAE over fewer than half the materials behind it (the
+    rest failed, or gave no finite value), which a bare number beside a whole set's would
+    hide; '' otherwise."""
+    task = COLUMNS[prop][0]
+    n, scored = _count(row, f"{prop}.n"), _count(row, f"{task}.n_scored")
+    if n == 0 or 2 * n >= scored:
+        return ""
+    failed = _count(row, f"{task}.n_failed")
+    return f"on {n} of {scored}" + (f"; {failed} failed" if failed else "")
+
+
+def no_mae_text(row: pd.Series, task: str) -> str:
+    """``2 of 20 run, no MAE``; ``2 of 20 run, 2 failed, no MAE`` (the records give no number,
+    :mod:`bench.report.scope`; their failures named, not hidden behind the coverage)."""
+    failed = _count(row, f"{task}.n_failed")
+    return f"{row[f'{task}.coverage']} run, " + (f"{failed} failed, " if failed else "") + "no MAE"
+
+
 def counts_text(row: pd.Series, task: str, flag: str) -> str:
     """``3942 (11; 398)``: materials with a value (failed; flagged), then the coverage when
     partial; ``no records`` when the model has no record of the task on the set."""
@@ -71,7 +99,7 @@ def counts_text(row: pd.Series, task: str, flag: str) -> str:
     failed = int(row.get(f"{task}.n_failed", 0) or 0)
     coverage = str(row.get(f"{task}.coverage", ""))  # "773 of 3953": named in the row if partial
     if text_of(row, f"{task}.no_mae"):
-        return f"{coverage} run, no MAE"
+        return no_mae_text(row, task)
     if n == 0 and failed == 0:
         return "no records"
     value = row.get(f"{task}.{flag}")
@@ -128,13 +156,17 @@ def timings(table: Table) -> pd.DataFrame:
         return pd.DataFrame()
     for (model, task), group in table.records.groupby(["model", "task"]):
         parts = [c for c in group.columns if c.startswith("time.") and c not in SKIP_TIMING_COLUMNS]
-        split = ", ".join(
+        stages = ", ".join(
             f"{c[5:]} {group[c].median():.1f}" for c in parts if group[c].notna().any()
         )
+        pieces = [stages] if stages else []  # records without stages: no empty split
         if "time.model" in group and group["time.model"].notna().any():
             timed = group[group["time.model"].notna()]  # records made since the clock existed
-            share = 100 * timed["time.model"].sum() / timed["wall_s"].sum()
-            split += f"; {share:.0f} % of wall time inside the model"
+            wall = timed["wall_s"].sum()
+            if wall > 0:
+                share = 100 * timed["time.model"].sum() / wall
+                pieces.append(f"{share:.0f} % of wall time inside the model")
+        split = "; ".join(pieces)
         rss = [
             details_of(d).get("worker_peak_rss_MB")
             for d in group.get("details_json", pd.Series(dtype=object))
@@ -161,8 +193,9 @@ def _write_timings(out: io.StringIO, table: Table) -> None:
         out.write("\nWall time per material (s, median; split in parentheses):\n\n")
         for _, r in timing.iterrows():
             rss = r["peak_worker_rss_GB"]
+            split = f" ({r['split']})" if r["split"] else ""
             out.write(
-                f"- {r['model']} {r['task']}: {r['median_wall_s']:.1f} ({r['split']}); "
+                f"- {r['model']} {r['task']}: {r['median_wall_s']:.1f}{split}; "
                 f"total {r['total_wall_h']:.2f} h for {r['n']} materials"
                 + (f"; worker peak memory {rss:.1f} GB" if pd.notna(rss) else "")
                 + "\n"

@@ -15,7 +15,14 @@ from bench.models.registry import label_spec
 from bench.names import safe_name
 from bench.protocols import effective_settings
 from bench.report.html import Cell, Header, cell, details, heading, number, page, paragraph, table
-from bench.report.markdown import TASK_FLAGS, counts_text, measured_tasks, text_of
+from bench.report.markdown import (
+    TASK_FLAGS,
+    counts_text,
+    measured_tasks,
+    minority_text,
+    no_mae_text,
+    text_of,
+)
 from bench.report.metrics import format_mae
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, CONFUSION, EXTRA_MAE
 from bench.report.table import COLUMNS, Table, column_header, shown_columns
@@ -40,18 +47,21 @@ def _value(row: pd.Series, key: str) -> float:
 
 
 def _mae_cell(row: pd.Series, prop: str, link: str | None, stat: str = "mae") -> Cell:
-    """MAE [interval], linking to its parity plot; below it a random prefix's coverage and the
-    paper's value where it has one. Records that give no number show their coverage, the
-    reason in the tooltip (:mod:`bench.report.scope`)."""
+    """MAE [interval], linking to its parity plot; below it a random prefix's coverage, an
+    MAE over a minority of its materials (``on 2 of 20; 18 failed``) and the paper's value
+    where it has one. Records that give no number show their coverage, the reason in the
+    tooltip (:mod:`bench.report.scope`)."""
     mae = _value(row, f"{prop}.{stat}")
     paper = _value(row, f"{prop}.paper")
     task = COLUMNS[prop][0] if prop in COLUMNS else ""
     subs = [f"paper {number(paper)}"] if paper == paper else []
     source, why = text_of(row, f"{task}.mae_from"), text_of(row, f"{task}.no_mae")
+    if task and not why and stat == "mae" and minority_text(row, prop):
+        subs.insert(0, minority_text(row, prop))
     if source.startswith("random prefix"):
         subs.insert(0, source)
     if why:
-        subs.insert(0, f"{row[f'{task}.coverage']} run, no MAE")
+        subs.insert(0, no_mae_text(row, task))
     return cell(
         format_mae(mae, _value(row, f"{prop}.lo"), _value(row, f"{prop}.hi")),
         sort=mae if mae == mae else "",

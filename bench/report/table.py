@@ -182,6 +182,7 @@ def _model_row(
             if flag in first:
                 row[f"{task}.{flag}"] = int(first[flag])
         row[f"{task}.n_missing"] = len(ids) - len(part)
+        row[f"{task}.n_scored"] = len(used)  # the materials of the number, ok or not
         row[f"{task}.coverage"] = scope.coverage
         row[f"{task}.mae_from"] = scope.label
         row[f"{task}.no_mae"] = scope.reason
