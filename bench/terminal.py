@@ -60,3 +60,10 @@ def echo(
     stream.write(plain(sep.join(map(str, objects))) + plain(end))
     if flush:
         stream.flush()
+
+
+def a_or_an(word: Any) -> str:
+    """``word`` with its indefinite article, by its first letter: ``an elasticity``,
+    ``a phonons``, ``an int``, ``a dict`` (for the names bench puts in messages)."""
+    text = str(word)
+    return f"{'an' if text[:1].lower() in tuple('aeiou') else 'a'} {text}"

@@ -68,3 +68,15 @@ def test_wide_tables_fit_100_columns_and_small_n_has_a_note(capsys):
     )  # fmt: skip
     print_summary(table, ("V",), True)
     assert "n = 3" in capsys.readouterr().out
+
+
+def test_messages_take_a_or_an_by_the_word(shared_data, capsys):
+    """``an elasticity subset``, ``an int``: the article follows the name put in the message."""
+    from bench.cli import main
+    from bench.terminal import a_or_an
+
+    words = [a_or_an(w) for w in ("elasticity", "phonons", "int", "dict", "Equigrad")]
+    assert words == ["an elasticity", "a phonons", "an int", "a dict", "an Equigrad"]
+    argv = ["run", "--model", "emt", "--task", "phonons", "--subset", "elastic-smoke"]
+    assert main([*argv, "--data-dir", str(shared_data), "--dry-run"]) == 2
+    assert "subset elastic-smoke is an elasticity subset, not phonons" in capsys.readouterr().err

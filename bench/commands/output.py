@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigurationError
-from bench.terminal import echo, shown
+from bench.terminal import a_or_an, echo, shown
 
 DEFAULT_OUT = "runs"
 
@@ -167,7 +167,9 @@ def subsets_for(task: str, given: list[str] | None) -> list[tuple[str, str]]:
     for subset in given:
         subset_task = get_dataset(owners[subset]).task if subset in owners else tasks[0]
         if subset_task not in tasks:
-            raise ConfigurationError(f"subset {subset} is a {subset_task} subset, not {task}")
+            raise ConfigurationError(
+                f"subset {subset} is {a_or_an(subset_task)} subset, not {task}"
+            )
         pairs.append((subset_task, subset))
     return pairs
 

@@ -11,6 +11,7 @@ from bench.errors import ConfigurationError, ModelUnavailableError
 from bench.models.external import NATIVE, accepts, import_target, object_factory
 from bench.models.loaded import LoadedModel
 from bench.models.spec import ModelSpec
+from bench.terminal import a_or_an
 
 
 def packaged_checkpoint(spec: ModelSpec) -> Path | None:
@@ -65,7 +66,7 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
     else:
         factory = import_target(target, spec.options.get("path", []))
     if not callable(factory):
-        raise ModelUnavailableError(f"{target} is a {type(factory).__name__}, not callable")
+        raise ModelUnavailableError(f"{target} is {a_or_an(type(factory).__name__)}, not callable")
     kwargs = factory_kwargs(spec, factory, device, dtype, checkpoint)
     try:
         made = factory(**kwargs)
@@ -83,7 +84,7 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
         )
     if not callable(getattr(made, "get_potential_energy", None)):
         raise ModelUnavailableError(
-            f"{target} returned a {type(made).__name__}, not an ASE calculator"
+            f"{target} returned {a_or_an(type(made).__name__)}, not an ASE calculator"
         )
     path = checkpoint or packaged_checkpoint(spec)
     return LoadedModel(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.errors import ConfigurationError
+from bench.terminal import a_or_an
 
 
 def is_plain(value: Any) -> bool:
@@ -25,7 +26,7 @@ def plain_value(value: Any, item: str) -> Any:
     """``value`` (read from ``--model-arg`` ``item``), or ConfigurationError naming it."""
     if not is_plain(value):  # !!binary, a date: not what a manifest can hold
         raise ConfigurationError(
-            f"--model-arg {item!r}: a {type(value).__name__}, not a plain value (quote it to "
-            "pass text)"
+            f"--model-arg {item!r}: {a_or_an(type(value).__name__)}, not a plain value (quote "
+            "it to pass text)"
         )
     return value

@@ -36,6 +36,7 @@ from bench.models.external import (
 from bench.models.loaded import LoadedModel
 from bench.models.protocol import Adapter
 from bench.models.spec import ModelSpec
+from bench.terminal import a_or_an
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -166,7 +167,7 @@ def load_model(
         if local is not None:  # a file the user gave: corrupt, or another family's
             raise ModelUnavailableError(
                 f"{spec.key}: cannot load {local} ({type(err).__name__}: "
-                f"{str(err).strip()[:200]}); is it a {spec.family} checkpoint?"
+                f"{str(err).strip()[:200]}); is it {a_or_an(spec.family)} checkpoint?"
             ) from err
         if spec.checkpoint is None or adapter.packaged_checkpoint(spec):
             raise

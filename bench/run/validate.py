@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.bounded import MANIFEST, gzip_lines, load_json, read_json
 from bench.errors import RecordsError
+from bench.terminal import a_or_an
 
 #: record fields that must be non-empty strings
 TEXT = ("model", "task", "dataset", "material_id", "settings_digest", "status", "run_id")
@@ -49,7 +50,7 @@ def value_problem(values: Any, ok: bool) -> str | None:
             if item is None or isinstance(item, bool):
                 continue
             if not isinstance(item, int | float):
-                return f"{key} is a {type(item).__name__}, not a number"
+                return f"{key} is {a_or_an(type(item).__name__)}, not a number"
             if ok and not math.isfinite(item):
                 return f"{key} is not finite"
             if ok and abs(item) > PLAUSIBLE:
@@ -71,7 +72,7 @@ def _timestamp_problem(text: str) -> str | None:
 def record_problem(record: Any) -> str | None:
     """What is wrong with one record read from a part, or None."""
     if not isinstance(record, dict):
-        return f"a {type(record).__name__}, not a record"
+        return f"{a_or_an(type(record).__name__)}, not a record"
     for name in (*TEXT, "created_at"):
         if not isinstance(record.get(name), str) or not record[name]:
             return f"{name} is not a non-empty string"
