@@ -7,13 +7,8 @@ from collections import Counter
 
 import pandas as pd
 
-from bench.report.markdown import (
-    frame_markdown,
-    measured_tasks,
-    minority_text,
-    no_mae_text,
-    text_of,
-)
+from bench.report.cells import minority_text, no_mae_text, text_of
+from bench.report.markdown import frame_markdown, measured_tasks
 from bench.report.metrics import format_mae
 from bench.report.table import COLUMNS, Table, column_label, phonon_basis, shown_columns
 

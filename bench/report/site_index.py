@@ -14,15 +14,9 @@ from markupsafe import Markup
 from bench.models.registry import label_spec
 from bench.names import safe_name
 from bench.protocols import effective_settings
+from bench.report.cells import TASK_FLAGS, counts_text, minority_text, no_mae_text, text_of
 from bench.report.html import Cell, Header, cell, details, heading, number, page, paragraph, table
-from bench.report.markdown import (
-    TASK_FLAGS,
-    counts_text,
-    measured_tasks,
-    minority_text,
-    no_mae_text,
-    text_of,
-)
+from bench.report.markdown import measured_tasks
 from bench.report.metrics import format_mae
 from bench.report.phonon_metrics import BAND_RMSE, BAND_RMSE_LABEL, CONFUSION, EXTRA_MAE
 from bench.report.table import COLUMNS, Table, column_header, shown_columns
