@@ -110,6 +110,38 @@ def test_unknown_import_path_is_one_line_before_any_store(own, tmp_path, capsys)
     assert not out.exists()
 
 
+def test_an_unknown_name_suggests_the_factory_here_and_the_models_files_names(
+    own, tmp_path, capsys
+):
+    """``--model labpot`` with labpot.py in the current folder: ``labpot:make`` (parsed, not
+    imported); a models file's entry is among the close names (``my-model-v4``)."""
+    out = tmp_path / "runs"
+    argv = ["run", "--task", "elasticity", "--quiet", "--dry-run", "--out", str(out)]
+    for given in (own, f"{own}.py"):
+        assert main([*argv, "--model", given]) == 2
+        assert f"unknown model '{given}'; did you mean {own}:make?" in capsys.readouterr().err
+    models = tmp_path / "models.yml"
+    models.write_text(f"my-model-v3:\n  import: {own}:make\n")
+    assert main([*argv, "--models-file", str(models), "--model", "my-model-v4"]) == 2
+    assert "did you mean my-model-v3?" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_table_run_says_an_unknown_model_once(own, tmp_path, capsys):
+    """``bench table --run --models typo``: one line, exit 2, before any run or table (not a
+    skip per task and a summary repeating each); a models file's names are suggested."""
+    models = tmp_path / "models.yml"
+    models.write_text(f"my-model-v3:\n  import: {own}:make\n")
+    argv = ["table", "--run", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "t")]
+    argv += ["--models-file", str(models), "--models", f"{own}:make,my-model-v4"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("bench: error: --models:")
+    assert "unknown model 'my-model-v4'; did you mean my-model-v3?" in captured.err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "t").exists()
+
+
 def test_readers_show_an_own_model_without_importing_it(own, tmp_path, monkeypatch, capsys):
     out = tmp_path / "runs"
     run(_config(f"{own}:make", out))

@@ -22,7 +22,7 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> l
     if args.models_file:  # also for the table: its labels are that file's models
         load_models_file(args.models_file)
     models = (
-        args.models.split(",")
+        _named_models(args.models)
         if args.models
         else [
             s.key
@@ -61,3 +61,23 @@ def run_for_table(args: argparse.Namespace, subsets: dict[str, str | None]) -> l
                 continue
             echo("   " + run_words(summary).replace("\n", "\n   "))
     return skipped
+
+
+def _named_models(given: str) -> list[str]:
+    """The models of ``--models a,b``, each a name bench knows: an unknown one (a typo) is
+    one ConfigurationError before anything runs, not one skip per task. A known model that
+    cannot run here is skipped per task, as ``--allow-missing`` expects."""
+    from bench.errors import UnknownModelError
+    from bench.models import resolve
+
+    models = [name.strip() for name in given.split(",") if name.strip()]
+    if not models:
+        raise ConfigurationError(f"--models {given!r}: no model named")
+    for name in models:
+        try:
+            resolve(name)
+        except UnknownModelError as err:
+            raise ConfigurationError(f"--models: {err}") from err
+        except ConfigurationError:  # it cannot run here (an import, a package): skipped below
+            pass
+    return models

@@ -9,7 +9,6 @@ Adapters are imported lazily: listing models imports no ML framework.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import tomllib
@@ -36,7 +35,8 @@ from bench.models.external import (
 from bench.models.loaded import LoadedModel
 from bench.models.protocol import Adapter
 from bench.models.spec import ModelSpec
-from bench.terminal import a_or_an
+from bench.models.suggest import suggestions
+from bench.terminal import a_or_an, shown
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -83,8 +83,8 @@ def resolve(name: str, model_args: Sequence[str] = ()) -> ModelSpec:
     if external is not None:
         return external
     if key is None:
-        close = difflib.get_close_matches(name.lower(), list(_ALIASES), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(sorted({_ALIASES[c] for c in close}))}?" if close else ""
+        close = suggestions(name, _ALIASES)  # mypot.py here: mypot:make; else close names
+        hint = f"; did you mean {', '.join(map(shown, close))}?" if close else ""
         raise UnknownModelError(
             f"unknown model {name!r}{hint} (`bench models` lists them; a factory of your own "
             "is given as module:function)"
