@@ -95,3 +95,25 @@ def test_models_file_entry_with_its_own_python_runs_in_remote_workers(factory_fo
     assert main([*argv, "--out", str(out)]) == 0
     assert _labels(out) == {"env-emt"}
     assert (out / "workers" / "env-emt-0.log").is_file()  # a bench.run.remote worker ran it
+
+
+def test_models_file_paths_resolve_beside_the_file(tmp_path, monkeypatch):
+    """``checkpoint:`` and ``python:`` of a models file: relative ones beside the file (not
+    the current folder), ``~`` the home folder, absolute ones as they are."""
+    from bench.models.external import load_models_file, models_file_entries
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "lab").mkdir()
+    models = tmp_path / "lab" / "models.yml"
+    models.write_text(
+        "a: {import: m:f, checkpoint: w/a.pt, python: env/bin/python}\n"
+        "b: {import: m:f, checkpoint: ~/b.pt}\n"
+        f"c: {{import: m:f, checkpoint: {tmp_path / 'c.pt'}}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    load_models_file("lab/models.yml")
+    entries = models_file_entries()
+    assert entries["a"]["checkpoint"] == str(tmp_path / "lab" / "w" / "a.pt")
+    assert entries["a"]["python"] == str(tmp_path / "lab" / "env" / "bin" / "python")
+    assert entries["b"]["checkpoint"] == str(tmp_path / "home" / "b.pt")
+    assert entries["c"]["checkpoint"] == str(tmp_path / "c.pt")

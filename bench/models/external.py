@@ -98,7 +98,7 @@ def register(raw: Any, path: Path, origin: str) -> list[str]:
         entry = check_entry(str(name), entry, origin)
         for field in ("checkpoint", "python"):
             if entry.get(field):
-                entry[field] = str((path.parent / str(entry[field])).expanduser())
+                entry[field] = str(path.parent / Path(str(entry[field])).expanduser())
         entry["path"] = [str(path.parent)]
         _MODELS_FILE[str(name).lower()] = {**entry, "name": str(name)}
     return [str(name) for name in raw]
