@@ -76,7 +76,7 @@ def benchmark(
 
 
 #: the fields of RunConfig that benchmark's own arguments set (``out`` is ``out_dir``)
-_OWN_ARGUMENTS = ("model", "task", "subset", "materials", "out_dir", "workers")
+_OWN_ARGUMENTS = ("model", "name", "task", "subset", "materials", "out_dir", "workers")
 #: the command line's spelling of an option -> benchmark's (a hint for an unknown option)
 _CLI_SPELLING = {
     "quiet": "progress=False",

@@ -317,3 +317,13 @@ def test_readme_is_a_front_page():
     own = re.findall(r"```bash\n.*?```", _section("README.md", "Benchmark your own model"), re.S)
     page = re.findall(r"```bash\n.*?```", TEXTS["docs/own-model.md"], re.S)
     assert len(own) == 1 and own[0] == page[0]
+
+
+def test_every_benchmark_option_is_in_the_own_model_page():
+    """Each keyword ``bench.benchmark`` takes beyond its named arguments is named in
+    docs/own-model.md's Python section."""
+    from bench.api import accepted_options
+
+    section = _section("docs/own-model.md", "3. Python")
+    missing = [name for name in accepted_options() if f"`{name}" not in section]
+    assert missing == [], "bench.benchmark options not in docs/own-model.md"
