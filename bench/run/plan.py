@@ -1,27 +1,31 @@
 """``--dry-run``: what a run would do, without running or writing anything.
 
-The plan reads what is already recorded (the run's store, read-only, and ``--records``, into
-memory) to count the materials to run, done, and failed and kept; names the workers and the
-device of each; and estimates the wall time from the recorded materials' wall times (the
-same model, task and data set), or says it is unknown. It creates no store and no folder.
+The plan files the run's records as the run would (:func:`bench.run.runner.recorded_as`): a
+factory that chooses its own precision is loaded to name it, as the run names it in its
+settings digest. It reads what is already recorded (the run's store, read-only, and
+``--records``, into memory) to count the materials to run, done, and failed and kept; names the
+workers and the device of each; and estimates the wall time from the recorded materials' wall
+times (the same model, task and data set), or says it is unknown. It creates no store and no
+folder.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.models import local_checkpoint
-from bench.models.checkpoints import file_sha256
+from bench.errors import ConfigurationError
 from bench.models.devices import resolve_device, visible_gpu_count
+from bench.models.external import NATIVE
 from bench.run.config import RunConfig, prepare
 from bench.run.envworker import worker_python
 from bench.run.gpus import gpu_env, run_gpus, worker_gpus
 from bench.run.records import load_into
-from bench.run.runner import model_label
+from bench.run.runner import probe_model, recorded_as
 from bench.run.store import STORE_NAME, Store
+from bench.run.worker import forget_local_models
 from bench.settings import settings_digest
 
 
@@ -47,12 +51,11 @@ class Plan:
 
 
 def plan(config: RunConfig) -> Plan:
-    """The plan of ``config`` (ConfigurationError as the run would raise it, before work)."""
+    """The plan of ``config`` (ConfigurationError as the run would raise it, before work),
+    under the label and settings digest the run would record (:func:`recorded_as`)."""
     spec, dataset, ids, settings = prepare(config, planning=True)
-    explicit = local_checkpoint(spec, config.checkpoint) if config.checkpoint else None
-    label = model_label(
-        spec.key, config.checkpoint, file_sha256(str(explicit)) if explicit else None
-    )
+    fingerprint, loaded = _native_precision(config, spec, settings.dtype)
+    settings, _, label = recorded_as(config, spec, settings, fingerprint)
     digest = settings_digest(settings)
     where = {"model": label, "task": config.task, "dataset": dataset}
     store_path = Path(config.out_dir) / STORE_NAME
@@ -81,8 +84,35 @@ def plan(config: RunConfig) -> Plan:
         0 if config.retry_failures else len(set(ids) & (recorded - ok)),
     )
     result.workers, result.notes = _workers(config, spec, len(todo))
+    if loaded:
+        result.notes.insert(0, loaded)
     result.estimate_s, result.estimate_basis = _estimate(walls, todo, len(result.workers))
     return result
+
+
+def _native_precision(config: RunConfig, spec: Any, dtype: str) -> tuple[dict[str, Any], str]:
+    """The fingerprint that names the precision of a factory that chose its own (``native``:
+    the run's digest hashes that name), and a note saying the plan loaded the model for it;
+    ``({}, "")`` for any other dtype. The model is loaded and probed as the run does
+    (:func:`bench.run.runner.probe_model`: in its own environment too; without the contract
+    checks), on this machine's CPU when the run's GPUs are not here, and dropped after."""
+    if dtype != NATIVE:
+        return {}, ""
+    where = replace(config, check=False)
+    try:
+        run_gpus(config.device, config.gpus)
+        if not config.scheduler:
+            resolve_device(config.device)
+    except ConfigurationError:  # a plan for another machine's GPUs: the weights are the same
+        where = replace(where, device="cpu", gpus=None)
+    try:
+        found = probe_model(where, spec, dtype)["fingerprint"]
+    finally:
+        forget_local_models()
+    return found, (
+        f"{spec.key} loaded to name the precision its factory computes in "
+        f"({found.get('dtype')}), which the settings digest hashes"
+    )
 
 
 def _walls(records: list[dict[str, Any]], digest: str) -> dict[str, dict[str, float]]:
@@ -108,13 +138,20 @@ def _estimate(walls: dict[str, dict[str, float]], todo: list[str], workers: int)
     median = statistics.median(walls[which].values())
     own = {i: walls["same"].get(i, walls["any"].get(i)) for i in todo}
     known = [w for w in own.values() if w is not None]
-    total = sum(known) + median * (len(todo) - len(known))
-    whose = "these settings" if which == "same" else "other settings"
-    basis = (
-        f"{len(known)} of {len(todo)} materials from their own records, the rest at the "
-        f"median {median:.3g} s of {len(walls[which])} recorded ({whose}), over "
-        f"{max(1, workers)} workers, as measured where they ran"
-    )
+    rest = len(todo) - len(known)
+    total = sum(known) + median * rest
+    parts = []
+    if known:
+        other = sum(i not in walls["same"] for i in todo if own[i] is not None)
+        whose = {0: "", len(known): " (other settings)"}.get(other, f" ({other} at other settings)")
+        parts.append(f"{len(known)} of {len(todo)} materials from their own records{whose}")
+    if rest:
+        whose = "these settings" if which == "same" else "other settings"
+        parts.append(
+            f"{'the other ' + str(rest) if known else str(rest)} at the median {median:.3g} s "
+            f"of {len(walls[which])} recorded ({whose})"
+        )
+    basis = f"{', '.join(parts)}, over {max(1, workers)} workers, as measured where they ran"
     return total / max(1, workers), basis
 
 

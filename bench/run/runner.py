@@ -56,13 +56,12 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
     process, loaded), so a model that cannot run leaves no folder behind.
     """
     spec, dataset, ids, settings = prepare(config)
-    probed = _probe(config, spec, settings.dtype, (dataset, ids))
-    settings, load_dtype = resolved_dtype(settings, probed["fingerprint"])
+    probed = probe_model(config, spec, settings.dtype, (dataset, ids))
+    settings, load_dtype, label = recorded_as(config, spec, settings, probed["fingerprint"])
     job = Job.of(config, dataset, settings, load_dtype)
     device = run_device(config, probed["fingerprint"]["device"])
     checkpoint = local_checkpoint(spec, config.checkpoint)
     checkpoint_sha = file_sha256(str(checkpoint)) if checkpoint else None
-    label = model_label(spec.key, config.checkpoint, checkpoint_sha, config.name)
     if config.check:
         refuse_broken(label, probed)  # before any store: the check table, exit 1
     digest = settings_digest(settings)
@@ -145,8 +144,22 @@ def _manifest(
     }
 
 
-def _probe(
-    config: RunConfig, spec: Any, dtype: str, materials: tuple[str, list[str]]
+def recorded_as(
+    config: RunConfig, spec: Any, settings: Any, fingerprint: dict[str, Any]
+) -> tuple[Any, str | None, str]:
+    """What the records of ``config`` are filed under: its ``settings`` with a factory's own
+    precision named as the loaded model's ``fingerprint`` found it
+    (:func:`bench.run.precheck.resolved_dtype`; their digest is the records'), the dtype the
+    workers load the model with (None: ``settings.dtype``), and the records' label
+    (:func:`model_label`). The run and its plan (``--dry-run``) both take them from here."""
+    settings, load_dtype = resolved_dtype(settings, fingerprint)
+    explicit = local_checkpoint(spec, config.checkpoint) if config.checkpoint else None
+    sha = file_sha256(str(explicit)) if explicit else None
+    return settings, load_dtype, model_label(spec.key, config.checkpoint, sha, config.name)
+
+
+def probe_model(
+    config: RunConfig, spec: Any, dtype: str, materials: tuple[str, list[str]] | None = None
 ) -> dict[str, Any]:
     """The model's probes (:func:`bench.run.precheck.probe_run`; ``materials``: the data set
     and the run's ids), loaded as its workers load it; its own interpreter checked first (one
@@ -287,4 +300,4 @@ def model_label(
 
 
 #: the run API in one place: ``from bench.run.runner import RunConfig, run``
-__all__ = ["RunConfig", "RunSummary", "model_label", "prepare", "run"]
+__all__ = ["RunConfig", "RunSummary", "model_label", "prepare", "recorded_as", "run"]
