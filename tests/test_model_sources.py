@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from bench.cli import main
+from bench.errors import ModelUnavailableError
+from bench.models import load_model
 from bench.run.store import Store
 
 RUN = ["run", "--task", "elasticity", "--subset", "elastic-full", "--materials", "mp-188"]
@@ -117,3 +121,123 @@ def test_models_file_paths_resolve_beside_the_file(tmp_path, monkeypatch):
     assert entries["a"]["python"] == str(tmp_path / "lab" / "env" / "bin" / "python")
     assert entries["b"]["checkpoint"] == str(tmp_path / "home" / "b.pt")
     assert entries["c"]["checkpoint"] == str(tmp_path / "c.pt")
+
+
+#: a factory of one's own that takes its weights file (it reads nothing: EMT)
+CKPT_FACTORY = """
+from ase.calculators.emt import EMT
+
+
+def make(checkpoint=None):
+    return EMT()
+"""
+
+
+def _details(output: str, key: str) -> str:
+    """The details line of ``key`` in ``bench models``' output."""
+    return next(line for line in output.splitlines() if line.startswith(f"  {key}: "))
+
+
+def _error_line(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_a_models_file_checkpoint_that_is_not_there_is_named_as_resolved(
+    factory_folder, tmp_path, monkeypatch, capsys
+):
+    here, _ = factory_folder
+    (here / "ckpot.py").write_text(CKPT_FACTORY)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    lab = here / "lab"
+    lab.mkdir()
+    models = lab / "models.yml"
+    models.write_text(
+        "rel-ck:\n  import: ckpot:make\n  checkpoint: nope/w.pt\n"
+        "home-ck:\n  import: ckpot:make\n  checkpoint: ~/w.pt\n"
+    )
+    out = tmp_path / "runs"
+    for name, path in (("rel-ck", lab / "nope" / "w.pt"), ("home-ck", home / "w.pt")):
+        named = f"(the checkpoint: of {name} in models file {models}, relative paths read "
+        line = f"bench: error: {name}: checkpoint file not found: {path} {named}"
+        for argv in (
+            [*RUN, "--models-file", str(models), "--model", name, "--out", str(out)],
+            [*RUN, "--models-file", str(models), "--model", name, "--dry-run"],
+            ["check-model", name, "--models-file", str(models)],
+        ):
+            assert _error_line(capsys, argv).startswith(line)
+        assert main(["models", "--models-file", str(models)]) == 0
+        listing = capsys.readouterr().out
+        assert _row(listing, name).split()[4:] == ["no", "missing"]
+        assert line.removeprefix(f"bench: error: {name}: ") in _details(listing, name)
+        with pytest.raises(ModelUnavailableError, match="checkpoint file not found"):
+            load_model(name)  # a worker: never the factory without the entry's weights
+    assert not out.exists()
+    (home / "w.pt").write_bytes(b"weights")  # ~ is the home folder, not one beside the file
+    assert main([*RUN, "--models-file", str(models), "--model", "home-ck", "--dry-run"]) == 0
+
+
+def test_an_own_environments_checkpoint_is_found_without_importing_its_package(
+    factory_folder, tmp_path
+):
+    from bench.models import resolve
+    from bench.models.external import load_models_file
+    from bench.models.weights import require_weights
+
+    here, _ = factory_folder
+    (here / "w.pt").write_bytes(b"weights")
+    sub = here / "sub"
+    sub.mkdir()
+    models = sub / "models.yml"
+    entry = "  import: only_there_pkg:make\n  checkpoint: ../w.pt\n"  # a package of that env
+    models.write_text(f"env-ck:\n{entry}  python: {sys.executable}\n")
+    load_models_file(models)
+    status = require_weights(resolve("env-ck"))
+    assert status.state == "local" and status.path.resolve() == (here / "w.pt").resolve()
+
+
+def test_weights_that_ship_in_a_package_are_not_said_to_be_unreachable():
+    import dataclasses
+
+    from bench.models.registry import SPECS
+    from bench.models.weights import missing_message, weights_status
+
+    spec = dataclasses.replace(SPECS["7net-0"], package="no_such_package_here")
+    assert spec.url is None and weights_status(spec).state == "missing"
+    message = missing_message(spec)
+    assert "cannot be reached" not in message
+    assert message.startswith(
+        "7net-0: weights checkpoint_sevennet_0.pth are not in the installed no_such_package_here"
+    )
+
+
+def test_plugins_that_cannot_import_do_not_run_here_and_say_why(
+    factory_folder, tmp_path, monkeypatch, capsys
+):
+    _, module = factory_folder
+    site = tmp_path / "site"
+    info = site / "brokenplug-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
+    (site / "broken_syntax_mod.py").write_text("def make(:\n    pass\n")
+    (info / "entry_points.txt").write_text(
+        f"[bench.models]\nplug-noattr = {module}:nothere\n"
+        "plug-syntax = broken_syntax_mod:make\n"
+        f"plug-fine = {module}:make\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    for name in ("plug-noattr", "plug-syntax"):
+        line = _error_line(capsys, [*RUN, "--model", name, "--dry-run"])
+        reason = line.removeprefix("bench: error: ")
+        assert reason.startswith("cannot import ")
+        assert main(["models"]) == 0
+        listing = capsys.readouterr().out
+        assert _row(listing, name).split()[4:] == ["no", "not", "importable"]
+        assert _details(listing, name).endswith(f"; {reason}")  # the run's very reason
+    assert main(["models"]) == 0
+    assert _row(capsys.readouterr().out, "plug-fine").split()[4] == "yes"

@@ -104,8 +104,10 @@ def _weights_word(row: dict[str, str]) -> str:
         return "env not created"
     if text.startswith("missing"):
         return text.split(":")[0]
-    if text.endswith("is not importable here"):
+    if text.startswith("cannot import ") or text.endswith("is not importable here"):
         return "not importable"
+    if text.startswith("checkpoint file not found"):
+        return "missing"
     return text.split(" (")[0]
 
 

@@ -97,7 +97,7 @@ def register(raw: Any, path: Path, origin: str) -> list[str]:
     for name, entry in raw.items():
         entry = check_entry(str(name), entry, origin)
         for field in ("checkpoint", "python"):
-            if entry.get(field):
+            if entry.get(field):  # ~ first: path.parent / "~/x" would be a folder named ~
                 entry[field] = str(path.parent / Path(str(entry[field])).expanduser())
         entry["path"] = [str(path.parent)]
         _MODELS_FILE[str(name).lower()] = {**entry, "name": str(name)}

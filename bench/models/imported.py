@@ -20,6 +20,18 @@ def packaged_checkpoint(spec: ModelSpec) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
+def missing_checkpoint(spec: ModelSpec) -> str | None:
+    """One line when the entry's ``checkpoint`` names no file (None: it does, or it names
+    none): the path as resolved (a models file's relative path: beside that file) and the
+    entry that named it, as ``--checkpoint`` says ``checkpoint file not found: PATH``."""
+    if not spec.checkpoint or packaged_checkpoint(spec) is not None:
+        return None
+    path = Path(spec.checkpoint).expanduser().resolve()
+    beside = "" if spec.source.startswith("plug-in") else ", relative paths read beside that file"
+    named = f"the checkpoint: of {spec.key} in {spec.source}{beside}"
+    return f"checkpoint file not found: {path} ({named})"
+
+
 def factory_kwargs(
     spec: ModelSpec, factory: Any, device: str, dtype: str, checkpoint: Path | None
 ) -> dict[str, Any]:
@@ -67,6 +79,9 @@ def load(spec: ModelSpec, *, device: str, dtype: str, checkpoint: Path | None) -
         factory = import_target(target, spec.options.get("path", []))
     if not callable(factory):
         raise ModelUnavailableError(f"{target} is {a_or_an(type(factory).__name__)}, not callable")
+    missing = None if checkpoint is not None else missing_checkpoint(spec)
+    if missing:  # never the factory's default weights in place of the entry's file
+        raise ModelUnavailableError(f"{spec.key}: {missing}")
     kwargs = factory_kwargs(spec, factory, device, dtype, checkpoint)
     try:
         made = factory(**kwargs)

@@ -213,6 +213,7 @@ def unavailable_reason(spec: ModelSpec) -> str | None:
 def local_checkpoint(spec: ModelSpec, explicit: str | Path | None = None) -> Path | None:
     """The checkpoint file this model would load here, if it is on disk."""
     path = resolve_checkpoint(spec.checkpoint, explicit)
-    if path is None and spec.checkpoint and importlib.util.find_spec(spec.package):
+    own = spec.family == FAMILY  # a path (its entry's): no package to import to find it
+    if path is None and spec.checkpoint and (own or importlib.util.find_spec(spec.package)):
         path = _adapter(spec.family).packaged_checkpoint(spec)
     return path

@@ -4,15 +4,15 @@ weights are (packaged, cached, will download, missing)."""
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
+from bench.errors import ConfigurationError
 from bench.models.checkpoints import checkpoint_dir
 from bench.models.entries import training_text
-from bench.models.external import models_file_entries, plugin_entries
-from bench.models.registry import list_models, unavailable_reason
+from bench.models.external import external_spec, models_file_entries, plugin_entries
+from bench.models.imported import missing_checkpoint
+from bench.models.registry import list_models, local_checkpoint, unavailable_reason
 from bench.models.spec import ModelSpec
-from bench.models.weights import weights_status
+from bench.models.weights import missing_message, weights_status
 
 
 def checkpoint_status(spec: ModelSpec) -> str:
@@ -20,10 +20,12 @@ def checkpoint_status(spec: ModelSpec) -> str:
     download, or where to put them when they are missing."""
     status = weights_status(spec)
     if status.state.startswith("missing"):
+        if not spec.url:  # a file of its own, or weights its package should have shipped
+            return f"{status}: {missing_message(spec).removeprefix(f'{spec.key}: ')}"
         where = checkpoint_dir() or "$BENCH_CHECKPOINTS"
         return (
             f"{status}: put {spec.checkpoint} in {where} or pass --checkpoint PATH "
-            f"(from {spec.url or spec.source})"
+            f"(from {spec.url})"
         )
     return str(status)
 
@@ -79,47 +81,40 @@ def model_rows() -> list[dict[str, str]]:
 
 
 def external_rows() -> list[dict[str, str]]:
-    """Rows of the models-file entries and plug-ins, importing none of them: the module is
-    looked up (with the entry's folder and the current one on the path)."""
+    """Rows of the models-file entries and plug-ins, each resolved as ``bench run`` resolves
+    it (:func:`bench.models.external.external_spec`): its factory imported, unless it runs in
+    another interpreter (``python``), so a module that does not import (a SyntaxError, an
+    attribute it lacks) is ``no`` with the line ``bench run`` would stop with. Catalogue rows
+    import nothing (:func:`model_rows`)."""
     rows = []
     entries = {**plugin_entries(), **models_file_entries()}
+    catalogue = {n.lower(): s.key for s in list_models() for n in (s.key, *s.aliases)}
     for name, entry in entries.items():
-        module = entry["import"].split(":")[0]
-        catalogue = {n.lower(): s.key for s in list_models() for n in (s.key, *s.aliases)}
         origin = entry["origin"]
         if name.lower() in catalogue:
             origin += f" (in place of the catalogue's {catalogue[name.lower()]})"
-        python = entry.get("python")
-        found = python or findable(module, [*entry.get("path", []), str(Path.cwd())])
-        checkpoint = entry.get("checkpoint")
+        target, python, why = entry["import"], entry.get("python"), None
+        try:
+            spec = external_spec(name)
+        except ConfigurationError as err:  # ModelUnavailableError: cannot import ...
+            why = str(err)
+        else:
+            assert spec is not None  # entries lists it
+            target, python = spec.options["import"], spec.options.get("python")
+            why = missing_checkpoint(spec)
+        checkpoint = None if why else local_checkpoint(spec)
         rows.append(
             {
                 "key": name,
                 "source": origin,
                 "aliases": "",
-                "family": f"import {entry['import']}",
+                "family": f"import {target}",
                 "env": python or "main",
                 "table2": "",
                 "training": training_text(entry.get("metadata")),
-                "runs here": "yes" if found else "no",
-                "weights / why not": (
-                    f"{module} is not importable here"
-                    if not found
-                    else f"local ({checkpoint})"
-                    if checkpoint
-                    else "the factory's own"
-                ),
+                "runs here": "no" if why else "yes",
+                "weights / why not": why
+                or (f"local ({checkpoint})" if checkpoint else "the factory's own"),
             }
         )
     return rows
-
-
-def findable(module: str, paths: list[str]) -> bool:
-    """Whether ``module`` can be imported with ``paths`` first on the path (not importing it)."""
-    for folder in paths:
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from bench.errors import ModelUnavailableError
 from bench.models.checkpoints import ENV_VAR, checkpoint_dir
+from bench.models.external import FAMILY
+from bench.models.imported import missing_checkpoint
 from bench.models.registry import local_checkpoint
 from bench.models.spec import ModelSpec
 
@@ -63,10 +65,14 @@ def _host_reachable(host: str, port: int, timeout_s: float) -> bool:
 
 
 def weights_status(spec: ModelSpec, explicit: str | Path | None = None) -> WeightsStatus:
-    """Where ``spec``'s weights would come from here (a quick network check at most)."""
+    """Where ``spec``'s weights would come from here (a quick network check at most). The
+    ``checkpoint`` of a model outside the catalogue is a file of its own: local or missing."""
     if explicit is not None or (spec.checkpoint is None and spec.url is None):
         path = local_checkpoint(spec, explicit) if explicit is not None else None
         return WeightsStatus("local" if path else "none needed", path)
+    if spec.family == FAMILY:
+        path = local_checkpoint(spec)
+        return WeightsStatus("local", path) if path else WeightsStatus("missing")
     path = local_checkpoint(spec)
     if path is not None:
         directory = checkpoint_dir()
@@ -79,15 +85,22 @@ def weights_status(spec: ModelSpec, explicit: str | Path | None = None) -> Weigh
 
 
 def missing_message(spec: ModelSpec) -> str:
-    """One line: which file, from where, where bench looks for it."""
+    """One line: which file, from where, where bench looks for it. A model outside the
+    catalogue: its entry's file is not there (:func:`bench.models.imported.missing_checkpoint`);
+    weights that ship in a package: they are not in the installed one."""
+    if spec.family == FAMILY:
+        return f"{spec.key}: {missing_checkpoint(spec) or f'checkpoint {spec.checkpoint}'}"
     where = checkpoint_dir()
     cache = f"the cache {Path(spec.cache).expanduser()}, " if spec.cache else ""
-    url = spec.url or spec.source
+    put = f"${ENV_VAR}" + (f" ({where})" if where else "") + " or pass --checkpoint PATH"
+    if not spec.url:  # nothing to download: the package ships them (source says how)
+        return (
+            f"{spec.key}: weights {spec.checkpoint} are not in the installed {spec.package} "
+            f"({spec.source}); reinstall it, or put the file in {put}"
+        )
     return (
-        f"{spec.key}: weights {spec.checkpoint} are not here and {url} cannot be reached; "
-        f"download it and put it in {cache}${ENV_VAR}"
-        + (f" ({where})" if where else "")
-        + " or pass --checkpoint PATH"
+        f"{spec.key}: weights {spec.checkpoint} are not here and {spec.url} cannot be "
+        f"reached; download it and put it in {cache}{put}"
     )
 
 
