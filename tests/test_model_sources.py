@@ -225,13 +225,15 @@ def test_plugins_that_cannot_import_do_not_run_here_and_say_why(
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
     (site / "broken_syntax_mod.py").write_text("def make(:\n    pass\n")
+    (site / "exiting_mod.py").write_text("import sys\n\nsys.exit(3)\n")
     (info / "entry_points.txt").write_text(
         f"[bench.models]\nplug-noattr = {module}:nothere\n"
         "plug-syntax = broken_syntax_mod:make\n"
+        "plug-exit = exiting_mod:make\n"
         f"plug-fine = {module}:make\n"
     )
     monkeypatch.syspath_prepend(str(site))
-    for name in ("plug-noattr", "plug-syntax"):
+    for name in ("plug-noattr", "plug-syntax", "plug-exit"):
         line = _error_line(capsys, [*RUN, "--model", name, "--dry-run"])
         reason = line.removeprefix("bench: error: ")
         assert reason.startswith("cannot import ")

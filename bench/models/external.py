@@ -184,7 +184,7 @@ def import_target(target: str, paths: Sequence[str]) -> Any:
             f"cannot import {target}: module {module_name} needs {err.name}, which is not "
             f"installed here (pip install {str(err.name).split('.')[0]})"
         ) from err
-    except Exception as err:  # the module's own error on import
+    except (Exception, SystemExit) as err:  # the module's own error (or sys.exit) on import
         raise ModelUnavailableError(
             f"cannot import {target}: module {module_name} raised {type(err).__name__}: "
             f"{str(err).strip()[:200]}"
