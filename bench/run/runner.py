@@ -147,11 +147,8 @@ def _manifest(
 def recorded_as(
     config: RunConfig, spec: Any, settings: Any, fingerprint: dict[str, Any]
 ) -> tuple[Any, str | None, str]:
-    """What the records of ``config`` are filed under: its ``settings`` with a factory's own
-    precision named as the loaded model's ``fingerprint`` found it
-    (:func:`bench.run.precheck.resolved_dtype`; their digest is the records'), the dtype the
-    workers load the model with (None: ``settings.dtype``), and the records' label
-    (:func:`model_label`). The run and its plan (``--dry-run``) both take them from here."""
+    """Settings (a factory's own dtype named from ``fingerprint``: :func:`resolved_dtype`), load
+    dtype and label of ``config``'s records: the run and its plan (``--dry-run``) take them here."""
     settings, load_dtype = resolved_dtype(settings, fingerprint)
     explicit = local_checkpoint(spec, config.checkpoint) if config.checkpoint else None
     sha = file_sha256(str(explicit)) if explicit else None
