@@ -167,7 +167,7 @@ def test_fresh_store_resumes_from_records_and_readers_read_them(shared_data, tmp
     models = [r.split("|")[1].strip() for r in rows[1:]]
     assert models[0] == "emt"  # then the paper's rows, nothing of this machine's state
     assert all(r.endswith("| the paper's value only |") for r in rows[2:])
-    assert rows[1].split("|")[-3].strip() == "8 of 20 run, no MAE"  # partial: no number
+    assert rows[1].split("|")[-3].strip() == "8 of 20 run, 8 failed, no MAE"  # partial: no MAE
     second = run(RunConfig(**config, out_dir=str(tmp_path / "b"), records_dir=str(root)))
     assert second.n_skipped == 8 and sum(second.counts.values()) == 12
     assert main([*table, "--out", str(tmp_path / "t2")]) == 0  # every Table 2 model has a row
