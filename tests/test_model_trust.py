@@ -342,6 +342,19 @@ def test_a_model_that_raises_on_every_cell_is_refused_with_why(lab, capsys, shar
         assert set(store.records()["status"]) == {"failed"}
 
 
+@pytest.mark.slow
+def test_in_its_own_environment_the_check_reads_the_runs_materials(lab, capsys, shared_data):
+    """The same refusal when the model runs in another interpreter (``python:``): the run's
+    materials and data folder reach the probe there (``--probe-materials``, ``--data-dir``)."""
+    here, module = lab
+    models = f"own-boom:\n  import: {module}:raise_all\n  python: {sys.executable}\n"
+    (here / "models.yml").write_text(models)
+    run = ["run", "--models-file", "models.yml", "--model", "own-boom", *ELASTIC, "--out", "o"]
+    assert main([*run, "--data-dir", str(shared_data)]) == 1
+    assert "RuntimeError: boom (NaCl, MgO, Si, Cu3Au, mp-10903)" in _err(capsys)
+    assert not Path("o").exists()
+
+
 def test_the_manifest_says_when_no_check_could_be_made():
     from types import SimpleNamespace
 

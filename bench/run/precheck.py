@@ -5,7 +5,6 @@ the refusal, with the check table, of a model that breaks the contract."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from bench.errors import ModelCheckError
@@ -13,7 +12,7 @@ from bench.models.external import NATIVE
 from bench.models.spec import ModelSpec
 from bench.run.answer import ask
 from bench.run.gpus import in_process_device, worker_device
-from bench.run.probe import material_cells, probe
+from bench.run.probe import material_fallback, probe
 from bench.run.runlog import stdout_kept
 from bench.run.threads import default_threads, set_threads
 from bench.tasks import TASKS
@@ -64,7 +63,7 @@ def probe_run(
     if key in _PROBED:  # a catalogue model, probed by an earlier run of this process
         return {**_PROBED[key], "output": ""}
     set_threads(config.threads or default_threads(config.workers))  # as the run's
-    fallback = _fallback(dataset, ids, config.data_dir)
+    fallback = material_fallback(dataset, ids, config.data_dir)
     with stdout_kept() as held:
         timeout = config.load_timeout_s
         model = local_model(spec.token, device, dtype, config.checkpoint, timeout)
@@ -72,14 +71,6 @@ def probe_run(
     if spec.family != FAMILY and not found.get("on_materials"):  # the probes alone: reusable
         _PROBED[key] = found
     return {**found, "output": "".join(held)}
-
-
-def _fallback(dataset: str, ids: list[str], data_dir: Any) -> Any:
-    """:func:`bench.run.probe.material_cells` of the run's first materials, when asked."""
-    if not dataset or not ids:
-        return None
-    where = Path(data_dir) if data_dir else None
-    return lambda: material_cells(dataset, ids, where)
 
 
 def _remote(

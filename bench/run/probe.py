@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,17 @@ def material_cells(dataset: str, material_ids: list[str], data_dir: Any = None) 
             atoms.rattle(0.03, seed=seed + 31)
             cells[material_id] = atoms
     return cells
+
+
+def material_fallback(
+    dataset: str | None, material_ids: list[str] | None, data_dir: Any = None
+) -> Callable[[], dict[str, Atoms]] | None:
+    """The ``fallback`` of :func:`quick_check` for a run: :func:`material_cells` of its first
+    materials, read only when asked (``None`` when the run names no materials)."""
+    if not dataset or not material_ids:
+        return None
+    where = Path(data_dir) if data_dir else None
+    return lambda: material_cells(dataset, list(material_ids), where)
 
 
 def quick_check(

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 
@@ -93,16 +92,10 @@ def _answer(args: argparse.Namespace, model: Any) -> dict[str, Any]:
         rows = [dataclasses.asdict(c) for c in checks]
         return {"checks": rows, "device": model.device, "dtype": model.dtype}
     from bench.run.precheck import stress_use
-    from bench.run.probe import material_cells, probe
+    from bench.run.probe import material_fallback, probe
 
-    fallback = None
-    if args.probe_materials:
-        dataset, ids = args.probe_materials[0], args.probe_materials[1].split(",")
-        data_dir = Path(args.data_dir) if args.data_dir else None
-
-        def fallback() -> dict[str, Any]:
-            return material_cells(dataset, ids, data_dir)
-
+    dataset, ids = (args.probe_materials or [None, ""])[:2]
+    fallback = material_fallback(dataset, ids.split(",") if ids else None, args.data_dir)
     return probe(model, stress_use(args.probe), check=not args.no_check, fallback=fallback)
 
 
