@@ -326,6 +326,17 @@ def test_a_model_of_other_elements_is_checked_on_the_runs_materials():
         check.passed is False
         and check.value == "KeyError: 'only silver' (NaCl, MgO, Si, Cu3Au, mp-81)"
     )
+    found = probe(model, {"elasticity": "x"}, fallback=lambda: {})  # none readable or small
+    (check,) = [Check(**c) for c in found["checks"]]
+    assert check.passed is None and found["on_materials"]  # not judged, and the run's alone
+
+
+def test_the_runs_materials_that_cannot_be_read_are_left_to_their_own_failure(tmp_path):
+    """A missing data folder gives no cells (not judged), never a model's failure."""
+    from bench.run.probe import material_cells, material_fallback
+
+    assert material_fallback("mp-binary-pbe-elasticity-2025.1", []) is None
+    assert material_cells("mdr-pbe", ["mp-1", "mp-2"], tmp_path / "nowhere") == {}
 
 
 def test_a_model_that_raises_on_every_cell_is_refused_with_why(lab, capsys, shared_data):

@@ -17,6 +17,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
+from bench.errors import BenchError
 from bench.models.loaded import LoadedModel
 from bench.testing import Check, fd_forces, fd_stress, torch_dtype
 
@@ -109,7 +110,7 @@ def material_cells(dataset: str, material_ids: list[str], data_dir: Any = None) 
     for seed, material_id in enumerate(material_ids):
         try:
             atoms = load_structure(dataset, material_id, data_dir)[0]
-        except Exception:  # a damaged file: the material's own failure later
+        except (BenchError, OSError, ValueError):  # missing or damaged: its failure later
             continue
         if 0 < len(atoms) <= MAX_MATERIAL_CELL_ATOMS:
             atoms.rattle(0.03, seed=seed + 31)
@@ -139,18 +140,19 @@ def quick_check(
     A model that evaluates no probe cell (other elements, or a model that raises on every
     cell) is checked on the cells ``fallback`` gives (the run's first materials,
     :func:`material_cells`); when it evaluates none of those either, the check fails with
-    what it raised (without ``fallback``: not judged)."""
+    what it raised (without ``fallback``'s cells, none of them readable or small enough:
+    not judged)."""
     cells = probe_cells()
     done = {n: p for n, p in probes.items() if "error" not in p}
-    if not done and fallback is not None:
-        extra = fallback()
+    extra = fallback() if not done and fallback is not None else {}
+    if extra:
         cells.update(extra)
         tried = {name: {"n_atoms": len(a), **_evaluate(model, a)} for name, a in extra.items()}
         probes = {**probes, **tried}
         done = {n: p for n, p in tried.items() if "error" not in p}
     if not done:
-        name = "evaluates a probe cell" + (" or a material of the run" if fallback else "")
-        if fallback is None:  # elements outside the probes'?
+        name = "evaluates a probe cell" + (" or a material of the run" if extra else "")
+        if not extra:  # elements outside the probes', and no material of the run to try
             return [Check(name, None, _errors(probes), "none of its elements?")]
         return [Check(name, False, _errors(probes), "one at least")]
     checks = [_shapes(done)]
@@ -238,17 +240,11 @@ def probe(
     as plain JSON values (they travel from a worker in another environment); ``on_materials``:
     whether the check needed ``fallback``'s cells."""
     found = fingerprint(model)
-    used: list[bool] = []
-
-    def materials() -> dict[str, Atoms]:
-        used.append(True)
-        return fallback() if fallback is not None else {}
-
-    given = materials if fallback is not None else None
-    checks = quick_check(model, found["probes"], stress_use, given) if check else []
+    checks = quick_check(model, found["probes"], stress_use, fallback) if check else []
     rows = [dataclasses.asdict(c) for c in checks]
-    # on_materials: checked on the run's own materials, so the answer is that run's alone
-    return {"fingerprint": found, "checks": rows, "on_materials": bool(used)}
+    # on_materials: no probe cell evaluates, so the check (made or not) is that run's alone
+    none = all("error" in p for p in found["probes"].values())
+    return {"fingerprint": found, "checks": rows, "on_materials": bool(check and fallback and none)}
 
 
 def fingerprint_change(before: dict[str, Any] | None, now: dict[str, Any]) -> str | None:
