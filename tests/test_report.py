@@ -200,6 +200,15 @@ def test_an_mae_over_a_minority_of_the_set_says_so_everywhere(tmp_path):
     assert minority_notes(mae_table(table.records, PROPS), PROPS) == []
 
 
+def test_the_minority_rule_is_one_rule():
+    """Fewer than half: said, failures only when there are some; half or more: nothing."""
+    from bench.report.cells import minority_words
+
+    assert minority_words(2, 20, 18) == "on 2 of 20; 18 failed"
+    assert minority_words(2, 20, 0) == "on 2 of 20"  # the rest gave no finite value
+    assert minority_words(10, 20, 10) == minority_words(0, 20, 20) == ""
+
+
 def test_records_that_give_no_mae_say_they_failed(tmp_path):
     """2 of 8 recorded, both failed: ``2 of 8 run, 2 failed, no MAE``, not just the coverage."""
     from bench.report.headline import headline

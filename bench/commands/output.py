@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigurationError
+from bench.report.cells import minority_words
 from bench.terminal import a_or_an, echo, shown
 
 DEFAULT_OUT = "runs"
@@ -136,13 +137,14 @@ def minority_notes(table: pd.DataFrame, properties: tuple[str, ...]) -> list[str
     lines = []
     for _, row in table.iterrows():
         ns = sorted({int(row[f"n_{p}"]) for p in properties if f"n_{p}" in row})
-        if not ns or ns[-1] == 0 or 2 * ns[-1] >= int(row["n"]):
-            continue
         failed = int(row["n_failed"])
+        if not ns or not minority_words(ns[-1], int(row["n"]), failed):
+            continue
         lines.append(
             f"note: {shown(row['model'])} on {shown(row['dataset'])}: its MAE is over "
-            f"{' or '.join(map(str, ns))} of {int(row['n'])} materials ({failed} failed), "
-            "not over the set"
+            f"{' or '.join(map(str, ns))} of {int(row['n'])} materials"
+            + (f" ({failed} failed)" if failed else "")
+            + ", not over the set"
         )
     return lines
 

@@ -21,16 +21,33 @@ def _count(row: pd.Series, column: str) -> int:
     return int(value) if value is not None and pd.notna(value) else 0
 
 
+def minority_words(n: int, total: int, failed: int) -> str:
+    """``on 2 of 20; 18 failed``: a number over ``n`` of ``total`` materials when that is
+    fewer than half (the rest failed, or gave no finite value), which a bare number beside a
+    whole set's would hide; '' otherwise."""
+    if n == 0 or 2 * n >= total:
+        return ""
+    return f"on {n} of {total}" + (f"; {failed} failed" if failed else "")
+
+
 def minority_text(row: pd.Series, prop: str) -> str:
-    """``on 2 of 20; 18 failed``: an MAE over fewer than half the materials behind it (the
-    rest failed, or gave no finite value), which a bare number beside a whole set's would
-    hide; '' otherwise."""
+    """:func:`minority_words` of a Table 2 row's MAE of ``prop``."""
     task = COLUMNS[prop][0]
     n, scored = _count(row, f"{prop}.n"), _count(row, f"{task}.n_scored")
-    if n == 0 or 2 * n >= scored:
-        return ""
-    failed = _count(row, f"{task}.n_failed")
-    return f"on {n} of {scored}" + (f"; {failed} failed" if failed else "")
+    return minority_words(n, scored, _count(row, f"{task}.n_failed"))
+
+
+def mae_notes(row: pd.Series, prop: str) -> list[str]:
+    """What an MAE cell says beside its number, the paper's value aside: records that give no
+    number (:func:`no_mae_text`), else a random prefix and a minority (:func:`minority_text`)."""
+    task = COLUMNS[prop][0] if prop in COLUMNS else ""
+    if not task:
+        return []
+    if text_of(row, f"{task}.no_mae"):
+        return [no_mae_text(row, task)]
+    source = text_of(row, f"{task}.mae_from")
+    prefix = [source] if source.startswith("random prefix") else []
+    return [*prefix, *filter(None, [minority_text(row, prop)])]
 
 
 def no_mae_text(row: pd.Series, task: str) -> str:

@@ -7,7 +7,7 @@ import io
 
 import pandas as pd
 
-from bench.report.cells import TASK_FLAGS, counts_text, minority_text, no_mae_text, text_of
+from bench.report.cells import TASK_FLAGS, counts_text, mae_notes, text_of
 from bench.report.metrics import (
     BASIS_TEXT,
     BOOTSTRAP_RESAMPLES,
@@ -45,19 +45,11 @@ def frame_markdown(frame: pd.DataFrame) -> str:
 
 def _cell(row: pd.Series, prop: str) -> str:
     """``14.9 [14.0, 16.2] (paper 12)``; a random prefix says so, and an MAE over a minority
-    of its materials (:func:`minority_text`); records that give no number
-    (:mod:`bench.report.scope`) show their coverage."""
+    of its materials; records that give no number (:mod:`bench.report.scope`) show their
+    coverage (:func:`bench.report.cells.mae_notes`)."""
     mae, paper = row[f"{prop}.mae"], row[f"{prop}.paper"]
-    task = COLUMNS[prop][0]
     text = format_mae(mae, row[f"{prop}.lo"], row[f"{prop}.hi"])
-    notes = [] if pd.isna(paper) else [f"paper {paper:g}"]
-    source = text_of(row, f"{task}.mae_from")
-    if text_of(row, f"{task}.no_mae"):
-        notes.insert(0, no_mae_text(row, task))
-    else:
-        notes[:0] = [t for t in (minority_text(row, prop),) if t]
-        if source.startswith("random prefix"):
-            notes.insert(0, source)
+    notes = mae_notes(row, prop) + ([] if pd.isna(paper) else [f"paper {paper:g}"])
     return f"{text} ({'; '.join(notes)})" if notes else text
 
 

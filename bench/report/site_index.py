@@ -14,7 +14,7 @@ from markupsafe import Markup
 from bench.models.registry import label_spec
 from bench.names import safe_name
 from bench.protocols import effective_settings
-from bench.report.cells import TASK_FLAGS, counts_text, minority_text, no_mae_text, text_of
+from bench.report.cells import TASK_FLAGS, counts_text, mae_notes, text_of
 from bench.report.html import Cell, Header, cell, details, heading, number, page, paragraph, table
 from bench.report.markdown import measured_tasks
 from bench.report.metrics import format_mae
@@ -48,14 +48,8 @@ def _mae_cell(row: pd.Series, prop: str, link: str | None, stat: str = "mae") ->
     mae = _value(row, f"{prop}.{stat}")
     paper = _value(row, f"{prop}.paper")
     task = COLUMNS[prop][0] if prop in COLUMNS else ""
-    subs = [f"paper {number(paper)}"] if paper == paper else []
-    source, why = text_of(row, f"{task}.mae_from"), text_of(row, f"{task}.no_mae")
-    if task and not why and stat == "mae" and minority_text(row, prop):
-        subs.insert(0, minority_text(row, prop))
-    if source.startswith("random prefix"):
-        subs.insert(0, source)
-    if why:
-        subs.insert(0, no_mae_text(row, task))
+    why = text_of(row, f"{task}.no_mae")
+    subs = mae_notes(row, prop) + ([f"paper {number(paper)}"] if paper == paper else [])
     return cell(
         format_mae(mae, _value(row, f"{prop}.lo"), _value(row, f"{prop}.hi")),
         sort=mae if mae == mae else "",
