@@ -74,7 +74,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     table = pd.DataFrame(rows)[["key", "source", "family", "runs here"]]
     table["family"] = [row["family"].split()[0] for row in rows]  # "import", path in details
     table["source"] = [_source_word(row["source"]) for row in rows]  # the file in details
-    table["weights"] = [_weights_word(row) for row in rows]
+    table["weights"] = [row["weights"] for row in rows]  # a word; details below
     print_frame(table)
     echo("\ndetails (aliases, environment, where the weights are or why a model cannot run):")
     for row in rows:
@@ -94,21 +94,6 @@ def _source_word(source: str) -> str:
     if source.startswith("models file"):
         return "models file"
     return "pyproject.toml" if source.endswith("[tool.bench.models]") else source
-
-
-def _weights_word(row: dict[str, str]) -> str:
-    """The few words of a ``bench models`` row's weights column: packaged, cached, local,
-    will download, missing (offline), none needed, env not created, ... (details below it)."""
-    text = row["weights / why not"]
-    if "(not created)" in row["env"]:
-        return "env not created"
-    if text.startswith("missing"):
-        return text.split(":")[0]
-    if text.startswith("cannot import ") or text.endswith("is not importable here"):
-        return "not importable"
-    if text.startswith("checkpoint file not found"):
-        return "missing"
-    return text.split(" (")[0]
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

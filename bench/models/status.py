@@ -65,19 +65,29 @@ def model_rows() -> list[dict[str, str]]:
         reason = unavailable_reason(spec)
         weights = checkpoint_status(spec) if reason is None else ""
         missing = weights.startswith("missing")
+        env = env_label(spec)
         rows.append(
             {
                 "key": spec.key,
                 "source": "catalogue",
                 "aliases": ", ".join(spec.aliases),
                 "family": spec.family,
-                "env": env_label(spec),
+                "env": env,
                 "table2": spec.table2 or "",
                 "runs here": "no" if reason or missing else "yes",
+                "weights": _blocked_word(spec, env) if reason else weights_status(spec).state,
                 "weights / why not": reason or weights,
             }
         )
     return rows + external
+
+
+def _blocked_word(spec: ModelSpec, env: str) -> str:
+    """The weights column of a catalogue model that cannot run here (its package or
+    environment; the details line says how to mend it)."""
+    if spec.env != "main":
+        return "env not created" if "(not created)" in env else "env incomplete"
+    return "not installed"
 
 
 def external_rows() -> list[dict[str, str]]:
@@ -97,12 +107,14 @@ def external_rows() -> list[dict[str, str]]:
         try:
             spec = external_spec(name)
         except ConfigurationError as err:  # ModelUnavailableError: cannot import ...
-            why = str(err)
+            why, word = str(err), "not importable"
         else:
             assert spec is not None  # entries lists it
             target, python = spec.options["import"], spec.options.get("python")
-            why = missing_checkpoint(spec)
+            why, word = missing_checkpoint(spec), "missing"
         checkpoint = None if why else local_checkpoint(spec)
+        if not why:
+            word = "local" if checkpoint else "the factory's own"
         rows.append(
             {
                 "key": name,
@@ -113,6 +125,7 @@ def external_rows() -> list[dict[str, str]]:
                 "table2": "",
                 "training": training_text(entry.get("metadata")),
                 "runs here": "no" if why else "yes",
+                "weights": word,
                 "weights / why not": why
                 or (f"local ({checkpoint})" if checkpoint else "the factory's own"),
             }
