@@ -400,6 +400,11 @@ def test_omp_num_threads_is_the_users_choice_of_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert threads.default_threads(1) == 1 and threads.default_threads(2) == 1
     assert threads.oversubscription_hint(1, None) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # per worker: 4 workers would take 8 threads
+    assert threads.oversubscription_hint(2, None) is None
+    assert "8 on 4 cores; --threads 1 " in threads.oversubscription_hint(4, None)
+    assert threads.oversubscription_hint(4, 1) is None  # the option decides
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("MKL_NUM_THREADS", "1")  # set_threads writes it: restored after
     before = __import__("torch").get_num_threads()
     try:

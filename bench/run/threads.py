@@ -38,8 +38,16 @@ def oversubscription_hint(workers: int, threads: int | None) -> str | None:
     """A hint when a run would give torch all cores while the machine is already busy
     (another run, tests): oversubscribed cores made two 2-thread runs 5.9x slower than two
     1-thread runs here (results/speed/sharing.csv). None when ``threads`` is explicit (the
-    option, or ``OMP_NUM_THREADS``) or the machine is idle enough."""
+    option, or ``OMP_NUM_THREADS``) or the machine is idle enough; ``OMP_NUM_THREADS`` is per
+    worker, so a hint too when it gives the workers more threads than there are cores."""
     cores = os.cpu_count() or 1
+    user = user_threads() if threads is None else None
+    if user is not None and workers * user > cores:
+        return (
+            f"note: OMP_NUM_THREADS={user} gives each of the {workers} workers {user} torch "
+            f"threads, {workers * user} on {cores} cores; --threads "
+            f"{threads_per_worker(workers)} avoids oversubscribing them (up to ~6x slower)"
+        )
     try:
         load = os.getloadavg()[0]  # runnable processes, 1-minute average
     except (AttributeError, OSError):  # not available on this platform (Windows)
