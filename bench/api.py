@@ -106,14 +106,20 @@ def _check_run_options(given: dict[str, Any]) -> None:
     unknown = [name for name in given if name not in accepted]
     if not unknown:
         return
-    name = unknown[0]
-    close = _CLI_SPELLING.get(name) or next(
-        iter(difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)), None
-    )
-    hint = f" (did you mean {close}?)" if close else ""
+    named = [
+        p.name
+        for p in inspect.signature(benchmark).parameters.values()
+        if p.kind is not p.VAR_KEYWORD
+    ]
+    words = []
+    for name in unknown:
+        close = _CLI_SPELLING.get(name) or next(
+            iter(difflib.get_close_matches(name, accepted, n=1, cutoff=0.6)), None
+        )
+        words.append(f"{name!r}" + (f" (did you mean {close}?)" if close else ""))
     raise ConfigurationError(
-        f"bench.benchmark: unknown option {name!r}{hint}; it takes model, name, task, subset, "
-        f"materials, out, workers and {', '.join(accepted)}"
+        f"bench.benchmark: unknown option{'s' if len(words) > 1 else ''} {', '.join(words)}; "
+        f"it takes {', '.join(named)} and {', '.join(accepted)}"
     )
 
 

@@ -68,6 +68,10 @@ def _reader_left(stream: Any) -> None:
         os.dup2(devnull, stream.fileno())
 
 
+#: ``--debug``'s help, before a command and after it
+DEBUG_HELP = "show the traceback of an error (or BENCH_DEBUG=1)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """``bench``'s parser: every command module adds its subcommands."""
     import importlib
@@ -75,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bench", description="Property benchmarks of machine-learning interatomic potentials."
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error (or BENCH_DEBUG=1)"
-    )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"bench.commands.{name}").add_parser(sub)
@@ -96,7 +98,7 @@ def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
                         "--debug",
                         action="store_true",
                         default=argparse.SUPPRESS,
-                        help="show the traceback of an error (or BENCH_DEBUG=1)",
+                        help=DEBUG_HELP,
                     )
                 _debug_everywhere(child)
 

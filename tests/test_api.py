@@ -65,4 +65,7 @@ def test_an_unknown_option_is_one_error_naming_the_accepted_ones(tmp_path):
         bench.benchmark(EMT, name="x", task="elasticity", out=str(out), chekpoint="w.pt")
     with pytest.raises(ConfigurationError, match=r"did you mean out="):
         bench.benchmark(EMT, name="x", task="elasticity", out_dir=str(out))
+    with pytest.raises(ConfigurationError, match=r"options 'quiet' \(.*\), 'treads' \(") as err:
+        bench.benchmark(EMT, name="x", task="elasticity", quiet=True, treads=1)
+    assert "takes model, name, task, subset, materials, out, workers and " in str(err.value)
     assert not out.exists()

@@ -109,3 +109,20 @@ def test_wrong_batched_forces_are_the_materials_failure(shared_data):
         record = run_one("phonons", model, material, PhononSettings())
     assert record["status"] == "ok", record  # one by one, the calculator's are right
     assert model.batch_forces is batch  # the check is gone with the material's clock
+
+
+def test_nested_clocks_check_each_result_once(monkeypatch):
+    """A relaxation's clock inside the material's: each evaluation is timed by both and its
+    results checked once (by the outer)."""
+    from ase.calculators.emt import EMT
+
+    import bench.models.timing as timing
+
+    seen = []
+    monkeypatch.setattr(timing, "check_results", lambda results, n: seen.append(n))
+    model = LoadedModel(key="m", calculator=EMT(), device="cpu", dtype="float64")
+    atoms = bulk("Cu", cubic=True)
+    with timing.model_clock(model) as outer, timing.model_clock(model) as inner:
+        atoms.calc = model.calculator
+        atoms.get_forces()
+    assert seen == [4] and outer.calls == inner.calls == 1
