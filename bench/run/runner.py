@@ -85,7 +85,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         resumed = [i for i in ids if i in done]
         used = files_of(dataset, resumed, job)
         check_resume(store, group, used, checkpoint_sha, spec, probed["fingerprint"])
-        manifest = _manifest(config, spec, group, job, device, checkpoint, checksums, len(ids))
+        weights = (checkpoint, checkpoint_sha)
+        manifest = _manifest(config, spec, group, job, device, weights, checksums, len(ids))
         manifest["model_fingerprint"] = probed["fingerprint"]
         manifest["contract_check"] = check_state(config, probed)
         if config.progress and todo and config.executor == "local":
@@ -115,14 +116,15 @@ def _manifest(
     group: dict[str, str],
     job: Job,
     device: str,
-    checkpoint: Any,
+    weights: tuple[Any, str | None],
     checksums: dict[str, str],
     n_materials: int,
 ) -> dict[str, Any]:
     """The run's own manifest fields (:func:`build_manifest` adds versions, commit, machine):
     the model's identity and weights, the device and dtype it runs in (``dtype_requested``
     ``native`` when the factory chose it: :func:`bench.run.precheck.resolved_dtype`), the data
-    files' checksums."""
+    files' checksums. ``weights``: the checkpoint file (None: upstream's) and its sha256."""
+    checkpoint, sha = weights
     return {
         **group,
         "model_key": spec.key,
@@ -137,7 +139,7 @@ def _manifest(
         # native: a factory's own precision, hashed under the dtype it computes in
         **({"dtype_requested": job.load_dtype} if job.load_dtype else {}),
         "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
-        "checkpoint_sha256": file_sha256(str(checkpoint)) if checkpoint else None,
+        "checkpoint_sha256": sha,
         "data_checksums": checksums,
         "n_materials": n_materials,
         "material_timeout_s": config.material_timeout_s,
