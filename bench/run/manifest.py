@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.models.families import family_packages
+from bench.run.gpus import worker_gpu_names
 
 #: the packages that can change a number besides the model families'
 CORE_PACKAGES = ("bench", "numpy", "scipy", "ase", "phonopy", "spglib", "pymatgen", "matcalc")
@@ -78,4 +79,40 @@ def build_manifest(**fields: Any) -> dict[str, Any]:
         "versions": package_versions(),
         "git_commit": git_commit(),
         "machine": machine(),
+    }
+
+
+def run_fields(
+    config: Any,
+    spec: Any,
+    group: dict[str, str],
+    job: Any,
+    device: str,
+    weights: tuple[Any, str | None],
+    checksums: dict[str, str],
+    n_materials: int,
+) -> dict[str, Any]:
+    """The run's own manifest fields (:func:`build_manifest` adds versions, commit, machine):
+    the model's identity and weights, the device and dtype it runs in (``dtype_requested``
+    ``native`` when the factory chose it: :func:`bench.run.precheck.resolved_dtype`), the data
+    files' checksums. ``weights``: the checkpoint file (None: upstream's) and its sha256."""
+    checkpoint, sha = weights
+    return {
+        **group,
+        "model_key": spec.key,
+        "model_source": spec.source,
+        "model_identity": spec.options.get("identity"),
+        "model_metadata": spec.options.get("metadata"),  # ml-peg's training data, theory
+        "subset": config.subset,
+        "device": device,
+        # the GPU of each worker, round-robin (bench.run.gpus); None: not spread over GPUs
+        "worker_gpus": worker_gpu_names(config),
+        "dtype": job.settings.dtype,
+        # native: a factory's own precision, hashed under the dtype it computes in
+        **({"dtype_requested": job.load_dtype} if job.load_dtype else {}),
+        "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
+        "checkpoint_sha256": sha,
+        "data_checksums": checksums,
+        "n_materials": n_materials,
+        "material_timeout_s": config.material_timeout_s,
     }

@@ -22,9 +22,9 @@ from bench.models.registry import SPECS
 from bench.run.config import Job, RunConfig, RunSummary, prepare
 from bench.run.dask_executor import execute_dask
 from bench.run.envworker import execute_remote, worker_python
-from bench.run.gpus import run_device, worker_gpu_names
+from bench.run.gpus import run_device
 from bench.run.heartbeat import Heartbeat
-from bench.run.manifest import build_manifest
+from bench.run.manifest import build_manifest, run_fields
 from bench.run.pool import execute_pool
 from bench.run.precheck import check_state, probe_run, refuse_broken, resolved_dtype
 from bench.run.progress import Progress
@@ -85,8 +85,8 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
         resumed = [i for i in ids if i in done]
         used = files_of(dataset, resumed, job)
         check_resume(store, group, used, checkpoint_sha, spec, probed["fingerprint"])
-        weights = (checkpoint, checkpoint_sha)
-        manifest = _manifest(config, spec, group, job, device, weights, checksums, len(ids))
+        weights = (checkpoint, checkpoint_sha)  # the file (None: upstream's), its sha256
+        manifest = run_fields(config, spec, group, job, device, weights, checksums, len(ids))
         manifest["model_fingerprint"] = probed["fingerprint"]
         manifest["contract_check"] = check_state(config, probed)
         if config.progress and todo and config.executor == "local":
@@ -108,42 +108,6 @@ def run(config: RunConfig, on_record: Callable[[dict[str, Any]], None] | None = 
             if config.records_dir:  # also after Ctrl-C: what finished is committed-ready
                 final_push(store, config, group)
         return summary
-
-
-def _manifest(
-    config: RunConfig,
-    spec: Any,
-    group: dict[str, str],
-    job: Job,
-    device: str,
-    weights: tuple[Any, str | None],
-    checksums: dict[str, str],
-    n_materials: int,
-) -> dict[str, Any]:
-    """The run's own manifest fields (:func:`build_manifest` adds versions, commit, machine):
-    the model's identity and weights, the device and dtype it runs in (``dtype_requested``
-    ``native`` when the factory chose it: :func:`bench.run.precheck.resolved_dtype`), the data
-    files' checksums. ``weights``: the checkpoint file (None: upstream's) and its sha256."""
-    checkpoint, sha = weights
-    return {
-        **group,
-        "model_key": spec.key,
-        "model_source": spec.source,
-        "model_identity": spec.options.get("identity"),
-        "model_metadata": spec.options.get("metadata"),  # ml-peg's training data, theory
-        "subset": config.subset,
-        "device": device,
-        # the GPU of each worker, round-robin (bench.run.gpus); None: not spread over GPUs
-        "worker_gpus": worker_gpu_names(config),
-        "dtype": job.settings.dtype,
-        # native: a factory's own precision, hashed under the dtype it computes in
-        **({"dtype_requested": job.load_dtype} if job.load_dtype else {}),
-        "checkpoint": str(checkpoint) if checkpoint else f"upstream: {spec.url or spec.source}",
-        "checkpoint_sha256": sha,
-        "data_checksums": checksums,
-        "n_materials": n_materials,
-        "material_timeout_s": config.material_timeout_s,
-    }
 
 
 def recorded_as(
